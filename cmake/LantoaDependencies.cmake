@@ -1,0 +1,22 @@
+# Every third-party dependency, found once for the whole tree. All come from
+# Debian packages (see lantoa.sh for the package names); nothing is downloaded.
+
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(tomlplusplus REQUIRED)
+
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
+
+# LMDB ships no pkg-config file or CMake package on Debian 12.
+find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)
+find_library(LMDB_LIBRARY lmdb REQUIRED)
+add_library(lantoa_lmdb INTERFACE)
+target_include_directories(lantoa_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
+target_link_libraries(lantoa_lmdb INTERFACE ${LMDB_LIBRARY})
+
+if(LANTOA_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

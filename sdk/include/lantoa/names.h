@@ -1,0 +1,57 @@
+// Names: member ids, topics, subscription filters and namespaces.
+//
+// The member id is the namespace (DESIGN.md principle 3). Ids mirror the
+// administrative tree: "vn", "vn.gov", "vn.qn.halong". A member publishes only
+// on its own id or below; an authority certifies only ids strictly below its
+// own. Filters use '*' for exactly one label and a final '>' for one or more
+// labels. The grammar is in proto/README.md. All functions are pure and
+// thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lantoa/status.h"
+
+namespace lantoa {
+
+inline constexpr size_t kMaxMemberIdBytes = 128;
+inline constexpr size_t kMaxTopicBytes = 255;
+inline constexpr size_t kMaxLabelBytes = 63;
+
+// INVALID_MEMBER_ID naming the rule broken, or OK.
+Status validate_member_id(std::string_view id);
+// INVALID_TOPIC naming the rule broken, or OK. Accepts system topics
+// ("$trust.revocations").
+Status validate_topic(std::string_view topic);
+// INVALID_FILTER naming the rule broken, or OK.
+Status validate_filter(std::string_view filter);
+
+// True when `name` equals `ns` or lies below it ("vn.qn.halong" in "vn.qn";
+// "vn.qnx" is not).
+bool in_namespace(std::string_view name, std::string_view ns);
+// True when `name` lies strictly below `ns`.
+bool strictly_below(std::string_view name, std::string_view ns);
+// True for reserved system topics (first label starts with '$').
+bool is_system_topic(std::string_view topic);
+
+// A validated subscription filter, split once for fast matching.
+class TopicFilter {
+ public:
+  static Result<TopicFilter> parse(std::string_view filter);
+
+  // True when `topic` (a valid topic) matches this filter.
+  bool matches(std::string_view topic) const;
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  std::vector<std::string> labels_;
+};
+
+// Convenience for one-off checks: parses `filter` and matches `topic`; false
+// when the filter is invalid.
+bool filter_matches(std::string_view filter, std::string_view topic);
+
+}  // namespace lantoa

@@ -1,0 +1,118 @@
+// Trust: certificates, chains up to a pinned root, revocation, and the full
+// end-to-end check of a signed event.
+//
+// A root authority (for example "vn", the Government portal's offline key) is
+// pinned by every broker and subscriber as a RootKey. Authorities certify
+// members strictly below their own id; a chain runs leaf first up to a
+// certificate issued by the root. Each failure has its own code: expired, not
+// yet valid, wrong issuer, outside namespace, revoked, bad signature, not an
+// authority, chain too long, malformed.
+//
+// TrustStore is thread-safe: verification may run on many threads while
+// revocation lists are added.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lantoa/event.h"
+#include "lantoa/keys.h"
+#include "lantoa/status.h"
+#include "lantoa/v1/cert.pb.h"
+#include "lantoa/v1/event.pb.h"
+
+namespace lantoa {
+
+inline constexpr size_t kMaxChainLength = 8;
+
+// The pinned root of trust.
+struct RootKey {
+  std::string member;      // for example "vn"
+  std::string sign_key;    // Ed25519 public key, 32 bytes
+};
+
+// What an authority is asked to certify.
+struct CertificateRequest {
+  PublicKeys keys;                  // member id and both public keys
+  std::vector<v1::Role> roles;      // at least one
+  int64_t not_before_ms = 0;
+  int64_t not_after_ms = 0;
+  uint64_t serial = 0;              // unique for the issuer, at least 1
+  std::vector<std::string> read_grants;  // filters of restricted topics it may read
+};
+
+// Issues a certificate signed by `issuer_key` for issuer `issuer_id`. Checks
+// the request first: CERT_OUTSIDE_NAMESPACE when the member is not strictly
+// below the issuer, CERT_MALFORMED for bad keys, roles, serial or validity.
+Result<v1::SignedCertificate> issue_certificate(std::string_view issuer_id,
+                                                const SigningKey& issuer_key,
+                                                const CertificateRequest& request);
+
+// Parses the certified statement and checks its fields (not its signature).
+Result<v1::Certificate> decode_certificate(const v1::SignedCertificate& signed_cert);
+
+// Signs a revocation list (number >= 1) for `issuer_id`. The entries must be
+// for members strictly below the issuer.
+Result<v1::SignedRevocationList> issue_revocation_list(
+    std::string_view issuer_id, const SigningKey& issuer_key, uint64_t number, int64_t issued_ms,
+    const std::vector<v1::Revocation>& revocations, const v1::CertificateChain& issuer_chain = {});
+
+// A member whose chain verified.
+struct VerifiedMember {
+  v1::Certificate certificate;  // the leaf
+  std::string key_id;           // key id of the leaf's signing key
+
+  const std::string& member() const { return certificate.member(); }
+  bool has_role(v1::Role role) const;
+};
+
+// An event whose bytes, fields, signature and signer chain all verified.
+struct VerifiedEvent {
+  std::string id;
+  v1::Event event;
+  VerifiedMember signer;
+};
+
+class TrustStore {
+ public:
+  explicit TrustStore(RootKey root);
+
+  const RootKey& root() const { return root_; }
+
+  // Verifies `chain` (leaf first) up to the pinned root, with every link valid
+  // at `at_ms` and no key revoked at or before `at_ms`.
+  Result<VerifiedMember> verify_chain(const v1::CertificateChain& chain, int64_t at_ms) const;
+
+  // Verifies a revocation list (its signature, its issuer's chain, that every
+  // entry is below the issuer) and applies it. A list whose number is not
+  // above the issuer's last applied one is ignored (returns OK).
+  Status add_revocation_list(const v1::SignedRevocationList& list, int64_t now_ms);
+
+  // True when `key_id` is revoked at `at_ms`.
+  bool is_revoked(std::string_view key_id, int64_t at_ms) const;
+
+  // The full end-to-end check of an envelope with its signer's chain:
+  // decode and validate the event, verify the chain at the event's creation
+  // time, require the leaf to be the origin (ORIGIN_MISMATCH) with the
+  // publisher role (ROLE_MISSING) and the envelope's key id (SIGNER_MISMATCH),
+  // then check the signature (BAD_SIGNATURE).
+  Result<VerifiedEvent> verify_event(const v1::SignedEvent& envelope,
+                                     const v1::CertificateChain& signer_chain,
+                                     const EventLimits& limits = {}) const;
+  // Same, with the chain carried in the envelope (UNKNOWN_SIGNER if none).
+  Result<VerifiedEvent> verify_event(const v1::SignedEvent& envelope,
+                                     const EventLimits& limits = {}) const;
+
+ private:
+  RootKey root_;
+  std::string root_key_id_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, int64_t> revoked_;       // key id -> revoked_ms
+  std::map<std::string, uint64_t> list_numbers_; // issuer -> last list number
+};
+
+}  // namespace lantoa

@@ -1,0 +1,128 @@
+#include "file_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <utility>
+
+namespace lantoa::internal {
+namespace {
+
+Status io_error(std::string_view what, const std::filesystem::path& path, int err) {
+  return Status(v1::Error::IO_ERROR,
+                std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+Status fsync_dir(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error("cannot open folder", dir, errno);
+  if (::fsync(fd.get()) != 0) return io_error("cannot fsync folder", dir, errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode,
+                         bool overwrite) {
+  if (!overwrite && std::filesystem::exists(path)) {
+    return Status(v1::Error::ALREADY_EXISTS, path.string() + " exists already; not replacing it");
+  }
+  std::random_device rd;
+  const std::filesystem::path tmp =
+      path.string() + ".tmp-" + std::to_string(rd()) + std::to_string(::getpid());
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (fd.get() < 0) return io_error("cannot create", tmp, errno);
+    // The mode given to open() is reduced by the umask; set it exactly.
+    if (::fchmod(fd.get(), mode) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return io_error("cannot chmod", tmp, err);
+    }
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return io_error("cannot write", tmp, err);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return io_error("cannot fsync", tmp, err);
+    }
+  }
+  if (overwrite) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return io_error("cannot rename onto", path, err);
+    }
+  } else {
+    int rc = ::link(tmp.c_str(), path.c_str());
+    int err = errno;
+    ::unlink(tmp.c_str());
+    if (rc != 0) {
+      if (err == EEXIST) {
+        return Status(v1::Error::ALREADY_EXISTS, path.string() + " exists already; not replacing it");
+      }
+      return io_error("cannot create", path, err);
+    }
+  }
+  return fsync_dir(path.parent_path());
+}
+
+Result<FileContent> read_file(const std::filesystem::path& path, size_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status(v1::Error::NOT_FOUND, "no such file: " + path.string());
+    return io_error("cannot open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return Status(v1::Error::INVALID_ARGUMENT, path.string() + " is not a regular file");
+  }
+  if (static_cast<size_t>(st.st_size) > max_bytes) {
+    return Status(v1::Error::INVALID_ARGUMENT, path.string() + " is larger than " +
+                                                   std::to_string(max_bytes) + " bytes");
+  }
+  FileContent out;
+  out.mode = st.st_mode & 07777;
+  out.data.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out.data.size()) {
+    ssize_t n = ::read(fd.get(), out.data.data() + done, out.data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error("cannot read", path, errno);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.data.resize(done);
+  return out;
+}
+
+}  // namespace lantoa::internal

@@ -1,0 +1,158 @@
+#include "lantoa/names.h"
+
+namespace lantoa {
+namespace {
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// Splits on '.', keeping empty labels so that they can be reported.
+std::vector<std::string_view> split_labels(std::string_view text) {
+  std::vector<std::string_view> labels;
+  size_t start = 0;
+  while (true) {
+    size_t dot = text.find('.', start);
+    labels.push_back(text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return labels;
+}
+
+std::string quoted(std::string_view s) {
+  // Shown in messages; cap what a hostile input can make us echo.
+  constexpr size_t kMaxShown = 80;
+  std::string out = "\"";
+  out.append(s.substr(0, kMaxShown));
+  if (s.size() > kMaxShown) out += "...";
+  out += "\"";
+  return out;
+}
+
+// Checks one topic label (not a wildcard). `first` allows a leading '$'.
+// Returns an empty string when fine, otherwise the rule broken.
+std::string topic_label_problem(std::string_view label, bool first) {
+  if (label.empty()) return "has an empty label (two dots, or a dot at either end)";
+  if (label.size() > kMaxLabelBytes) return "has a label longer than 63 bytes";
+  size_t i = 0;
+  if (first && label[0] == '$') {
+    if (label.size() == 1) return "has a '$' label with no name";
+    i = 1;
+  }
+  for (; i < label.size(); ++i) {
+    char c = label[i];
+    if (!(is_lower_alnum(c) || c == '-' || c == '_')) {
+      if (c == '*' || c == '>') return "contains a wildcard; topics name one place (wildcards are for filters)";
+      return "contains '" + std::string(1, c) + "'; labels use a-z, 0-9, '-' and '_'";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_member_id(std::string_view id) {
+  auto bad = [&](const std::string& why) {
+    return Status(v1::Error::INVALID_MEMBER_ID, "member id " + quoted(id) + " " + why);
+  };
+  if (id.empty()) return bad("is empty");
+  if (id.size() > kMaxMemberIdBytes) return bad("is longer than 128 bytes");
+  for (std::string_view label : split_labels(id)) {
+    if (label.empty()) return bad("has an empty label (two dots, or a dot at either end)");
+    if (label.size() > kMaxLabelBytes) return bad("has a label longer than 63 bytes");
+    for (char c : label) {
+      if (!(is_lower_alnum(c) || c == '-')) {
+        return bad("contains '" + std::string(1, c) + "'; labels use a-z, 0-9 and '-'");
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') return bad("has a label that starts or ends with '-'");
+  }
+  return Status::Ok();
+}
+
+Status validate_topic(std::string_view topic) {
+  if (topic.empty()) return Status(v1::Error::INVALID_TOPIC, "topic is empty");
+  if (topic.size() > kMaxTopicBytes) {
+    return Status(v1::Error::INVALID_TOPIC, "topic " + quoted(topic) + " is longer than 255 bytes");
+  }
+  auto labels = split_labels(topic);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    std::string problem = topic_label_problem(labels[i], i == 0);
+    if (!problem.empty()) return Status(v1::Error::INVALID_TOPIC, "topic " + quoted(topic) + " " + problem);
+  }
+  return Status::Ok();
+}
+
+Status validate_filter(std::string_view filter) {
+  if (filter.empty()) return Status(v1::Error::INVALID_FILTER, "filter is empty");
+  if (filter.size() > kMaxTopicBytes) {
+    return Status(v1::Error::INVALID_FILTER, "filter " + quoted(filter) + " is longer than 255 bytes");
+  }
+  auto labels = split_labels(filter);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    std::string_view label = labels[i];
+    if (label == "*") continue;
+    if (label == ">") {
+      if (i + 1 != labels.size()) {
+        return Status(v1::Error::INVALID_FILTER,
+                      "filter " + quoted(filter) + " has '>' before its end; '>' may only be the last label");
+      }
+      continue;
+    }
+    std::string problem = topic_label_problem(label, i == 0);
+    if (!problem.empty()) {
+      if (label.find_first_of("*>") != std::string_view::npos) {
+        problem = "mixes a wildcard with other characters in one label; '*' and '>' stand alone";
+      }
+      return Status(v1::Error::INVALID_FILTER, "filter " + quoted(filter) + " " + problem);
+    }
+  }
+  return Status::Ok();
+}
+
+bool in_namespace(std::string_view name, std::string_view ns) {
+  return name == ns || strictly_below(name, ns);
+}
+
+bool strictly_below(std::string_view name, std::string_view ns) {
+  return !ns.empty() && name.size() > ns.size() + 1 && name.substr(0, ns.size()) == ns &&
+         name[ns.size()] == '.';
+}
+
+bool is_system_topic(std::string_view topic) { return !topic.empty() && topic[0] == '$'; }
+
+Result<TopicFilter> TopicFilter::parse(std::string_view filter) {
+  LANTOA_RETURN_IF_ERROR(validate_filter(filter));
+  TopicFilter f;
+  f.text_ = std::string(filter);
+  for (std::string_view label : split_labels(filter)) f.labels_.emplace_back(label);
+  return f;
+}
+
+bool TopicFilter::matches(std::string_view topic) const {
+  size_t pos = 0;
+  for (size_t i = 0; i < labels_.size(); ++i) {
+    if (pos > topic.size()) return false;  // topic has fewer labels than the filter
+    const std::string& want = labels_[i];
+    if (want == ">") {
+      // One or more remaining labels; at the start, never a system topic.
+      if (pos >= topic.size()) return false;
+      return !(i == 0 && is_system_topic(topic));
+    }
+    size_t dot = topic.find('.', pos);
+    std::string_view label = topic.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
+    if (want == "*") {
+      if (label.empty() || (i == 0 && is_system_topic(label))) return false;
+    } else if (label != want) {
+      return false;
+    }
+    pos = (dot == std::string_view::npos) ? topic.size() + 1 : dot + 1;
+  }
+  return pos == topic.size() + 1;  // every topic label consumed
+}
+
+bool filter_matches(std::string_view filter, std::string_view topic) {
+  auto f = TopicFilter::parse(filter);
+  return f.ok() && f->matches(topic);
+}
+
+}  // namespace lantoa

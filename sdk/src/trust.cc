@@ -1,0 +1,255 @@
+#include "lantoa/trust.h"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "lantoa/names.h"
+#include "proto_scan.h"
+
+namespace lantoa {
+namespace {
+
+using E = v1::Error;
+
+Status malformed(std::string message) { return Status(E::CERT_MALFORMED, std::move(message)); }
+
+std::string describe_time(int64_t ms) { return std::to_string(ms) + " ms"; }
+
+// Rules shared by issuing and decoding a certificate.
+Status check_certificate_fields(const v1::Certificate& c) {
+  if (c.format() != 1) return malformed("certificate format " + std::to_string(c.format()) + " is not supported");
+  if (Status s = validate_member_id(c.member()); !s.ok()) return malformed("certified " + s.message());
+  if (Status s = validate_member_id(c.issuer()); !s.ok()) return malformed("issuer " + s.message());
+  if (!strictly_below(c.member(), c.issuer())) {
+    return Status(E::CERT_OUTSIDE_NAMESPACE, "issuer \"" + c.issuer() + "\" may only certify ids below \"" +
+                                                 c.issuer() + ".\", not \"" + c.member() + "\"");
+  }
+  if (c.sign_key().size() != kSignPublicKeySize) return malformed("sign_key of " + c.member() + " is not 32 bytes");
+  if (c.transport_key().size() != kTransportKeySize) {
+    return malformed("transport_key of " + c.member() + " is not 32 bytes");
+  }
+  if (c.issuer_key_id().size() != kKeyIdSize) return malformed("issuer_key_id is not 16 bytes");
+  if (c.roles_size() == 0) return malformed("certificate of " + c.member() + " grants no role");
+  std::set<int> seen;
+  for (int r : c.roles()) {
+    if (r == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(r)) return malformed("unknown role " + std::to_string(r));
+    if (!seen.insert(r).second) return malformed("role " + v1::Role_Name(r) + " is listed twice");
+  }
+  if (c.not_before_ms() < 0 || c.not_after_ms() <= c.not_before_ms()) {
+    return malformed("validity of " + c.member() + " must have not_after_ms after not_before_ms");
+  }
+  if (c.serial() == 0) return malformed("serial must be at least 1");
+  for (const std::string& grant : c.read_grants()) LANTOA_RETURN_IF_ERROR(validate_filter(grant));
+  return Status::Ok();
+}
+
+Status parse_list(const v1::SignedRevocationList& signed_list, v1::RevocationList& list) {
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(list, signed_list.list(), E::CERT_MALFORMED));
+  if (list.format() != 1) return malformed("revocation list format " + std::to_string(list.format()) + " is not supported");
+  if (Status s = validate_member_id(list.issuer()); !s.ok()) return malformed("revocation list issuer " + s.message());
+  if (list.issuer_key_id().size() != kKeyIdSize) return malformed("revocation list issuer_key_id is not 16 bytes");
+  if (list.number() == 0) return malformed("revocation list number must be at least 1");
+  if (signed_list.signature().size() != kSignatureSize) return malformed("revocation list signature is not 64 bytes");
+  for (const auto& r : list.revocations()) {
+    if (!strictly_below(r.member(), list.issuer())) {
+      return Status(E::CERT_OUTSIDE_NAMESPACE, "issuer \"" + list.issuer() + "\" cannot revoke a key of \"" +
+                                                   r.member() + "\" (not below it)");
+    }
+    if (r.key_id().size() != kKeyIdSize) return malformed("revoked key_id of " + r.member() + " is not 16 bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool VerifiedMember::has_role(v1::Role role) const {
+  const auto& roles = certificate.roles();
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+Result<v1::SignedCertificate> issue_certificate(std::string_view issuer_id, const SigningKey& issuer_key,
+                                                const CertificateRequest& request) {
+  v1::Certificate c;
+  c.set_format(1);
+  c.set_member(request.keys.member);
+  c.set_sign_key(request.keys.sign);
+  c.set_transport_key(request.keys.transport);
+  for (v1::Role role : request.roles) c.add_roles(role);
+  c.set_not_before_ms(request.not_before_ms);
+  c.set_not_after_ms(request.not_after_ms);
+  c.set_issuer(std::string(issuer_id));
+  c.set_issuer_key_id(issuer_key.id());
+  c.set_serial(request.serial);
+  for (const std::string& grant : request.read_grants) c.add_read_grants(grant);
+  LANTOA_RETURN_IF_ERROR(check_certificate_fields(c));
+
+  v1::SignedCertificate out;
+  if (!c.SerializeToString(out.mutable_certificate())) return Status(E::INTERNAL, "cannot serialize certificate");
+  out.set_signature(issuer_key.sign(SignDomain::kCertificate, out.certificate()));
+  return out;
+}
+
+Result<v1::Certificate> decode_certificate(const v1::SignedCertificate& signed_cert) {
+  if (signed_cert.signature().size() != kSignatureSize) return malformed("certificate signature is not 64 bytes");
+  v1::Certificate c;
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(c, signed_cert.certificate(), E::CERT_MALFORMED));
+  LANTOA_RETURN_IF_ERROR(check_certificate_fields(c));
+  return c;
+}
+
+Result<v1::SignedRevocationList> issue_revocation_list(std::string_view issuer_id, const SigningKey& issuer_key,
+                                                       uint64_t number, int64_t issued_ms,
+                                                       const std::vector<v1::Revocation>& revocations,
+                                                       const v1::CertificateChain& issuer_chain) {
+  v1::RevocationList list;
+  list.set_format(1);
+  list.set_issuer(std::string(issuer_id));
+  list.set_issuer_key_id(issuer_key.id());
+  list.set_number(number);
+  list.set_issued_ms(issued_ms);
+  for (const auto& r : revocations) *list.add_revocations() = r;
+
+  v1::SignedRevocationList out;
+  if (!list.SerializeToString(out.mutable_list())) return Status(E::INTERNAL, "cannot serialize revocation list");
+  out.set_signature(issuer_key.sign(SignDomain::kRevocation, out.list()));
+  *out.mutable_issuer_chain() = issuer_chain;
+  v1::RevocationList check;
+  LANTOA_RETURN_IF_ERROR(parse_list(out, check));
+  return out;
+}
+
+// --- TrustStore ---
+
+TrustStore::TrustStore(RootKey root) : root_(std::move(root)), root_key_id_(key_id(root_.sign_key)) {}
+
+bool TrustStore::is_revoked(std::string_view id, int64_t at_ms) const {
+  std::shared_lock lock(mu_);
+  auto it = revoked_.find(std::string(id));
+  return it != revoked_.end() && at_ms >= it->second;
+}
+
+Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chain, int64_t at_ms) const {
+  const int n = chain.certificates_size();
+  if (n == 0) return Status(E::UNKNOWN_SIGNER, "no certificate chain was given");
+  if (static_cast<size_t>(n) > kMaxChainLength) {
+    return Status(E::CERT_CHAIN_TOO_LONG, "certificate chain has " + std::to_string(n) + " links, limit " +
+                                              std::to_string(kMaxChainLength));
+  }
+  std::vector<v1::Certificate> certs(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto c = decode_certificate(chain.certificates(i));
+    if (!c) return c.status();
+    certs[static_cast<size_t>(i)] = std::move(*c);
+  }
+  // From the root down to the leaf: each link is checked against a key that
+  // is already trusted.
+  for (int i = n - 1; i >= 0; --i) {
+    const v1::Certificate& c = certs[static_cast<size_t>(i)];
+    std::string issuer_key;
+    if (i == n - 1) {
+      if (c.issuer() != root_.member || c.issuer_key_id() != root_key_id_) {
+        return Status(E::CERT_WRONG_ISSUER, "chain of " + c.member() + " ends at issuer \"" + c.issuer() + "\" key " +
+                                                key_id_fingerprint(c.issuer_key_id()) + ", not the pinned root \"" +
+                                                root_.member + "\" key " + key_id_fingerprint(root_key_id_));
+      }
+      issuer_key = root_.sign_key;
+    } else {
+      const v1::Certificate& issuer = certs[static_cast<size_t>(i + 1)];
+      if (c.issuer() != issuer.member() || c.issuer_key_id() != key_id(issuer.sign_key())) {
+        return Status(E::CERT_WRONG_ISSUER, "certificate of " + c.member() + " names issuer \"" + c.issuer() +
+                                                "\" key " + key_id_fingerprint(c.issuer_key_id()) +
+                                                " but the next link is \"" + issuer.member() + "\" key " +
+                                                fingerprint(issuer.sign_key()));
+      }
+      const auto& roles = issuer.roles();
+      if (std::find(roles.begin(), roles.end(), v1::AUTHORITY) == roles.end()) {
+        return Status(E::CERT_NOT_AUTHORITY, "\"" + issuer.member() + "\" is not an authority and cannot certify \"" +
+                                                 c.member() + "\"");
+      }
+      issuer_key = issuer.sign_key();
+    }
+    if (Status s = verify_signature(SignDomain::kCertificate, issuer_key, chain.certificates(i).certificate(),
+                                    chain.certificates(i).signature());
+        !s.ok()) {
+      return Status(E::CERT_BAD_SIGNATURE, "certificate of " + c.member() + ": " + s.message());
+    }
+    if (at_ms < c.not_before_ms()) {
+      return Status(E::CERT_NOT_YET_VALID, "certificate of " + c.member() + " is valid from " +
+                                               describe_time(c.not_before_ms()) + ", checked at " + describe_time(at_ms));
+    }
+    if (at_ms >= c.not_after_ms()) {
+      return Status(E::CERT_EXPIRED, "certificate of " + c.member() + " expired at " + describe_time(c.not_after_ms()) +
+                                         ", checked at " + describe_time(at_ms));
+    }
+    if (is_revoked(key_id(c.sign_key()), at_ms)) {
+      return Status(E::CERT_REVOKED, "key " + fingerprint(c.sign_key()) + " of " + c.member() + " is revoked");
+    }
+  }
+  VerifiedMember out;
+  out.key_id = key_id(certs[0].sign_key());
+  out.certificate = std::move(certs[0]);
+  return out;
+}
+
+Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_list, int64_t now_ms) {
+  v1::RevocationList list;
+  LANTOA_RETURN_IF_ERROR(parse_list(signed_list, list));
+  std::string issuer_key;
+  if (list.issuer() == root_.member && list.issuer_key_id() == root_key_id_) {
+    issuer_key = root_.sign_key;
+  } else {
+    auto issuer = verify_chain(signed_list.issuer_chain(), now_ms);
+    if (!issuer) return issuer.status();
+    if (issuer->member() != list.issuer() || issuer->key_id != list.issuer_key_id()) {
+      return Status(E::CERT_WRONG_ISSUER, "revocation list names issuer \"" + list.issuer() +
+                                              "\" but its chain certifies \"" + issuer->member() + "\"");
+    }
+    if (!issuer->has_role(v1::AUTHORITY)) {
+      return Status(E::CERT_NOT_AUTHORITY, "\"" + list.issuer() + "\" is not an authority and cannot revoke");
+    }
+    issuer_key = issuer->certificate.sign_key();
+  }
+  if (Status s = verify_signature(SignDomain::kRevocation, issuer_key, signed_list.list(), signed_list.signature());
+      !s.ok()) {
+    return Status(E::CERT_BAD_SIGNATURE, "revocation list of " + list.issuer() + ": " + s.message());
+  }
+  std::unique_lock lock(mu_);
+  uint64_t& last = list_numbers_[list.issuer()];
+  if (list.number() <= last) return Status::Ok();  // an older or repeated list
+  last = list.number();
+  for (const auto& r : list.revocations()) {
+    auto [it, inserted] = revoked_.emplace(r.key_id(), r.revoked_ms());
+    if (!inserted) it->second = std::min(it->second, r.revoked_ms());
+  }
+  return Status::Ok();
+}
+
+Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const v1::CertificateChain& chain,
+                                               const EventLimits& limits) const {
+  auto decoded = decode_event(envelope, limits);
+  if (!decoded) return decoded.status();
+  // Checked at the event's creation time, so events signed before a key
+  // rotation or expiry stay verifiable. (Brokers also require created_ms to
+  // be close to their own clock on ingest, so a stolen key cannot backdate.)
+  auto signer = verify_chain(chain, decoded->event.created_ms());
+  if (!signer) return signer.status();
+  if (signer->member() != decoded->event.origin()) {
+    return Status(E::ORIGIN_MISMATCH, "event claims origin \"" + decoded->event.origin() +
+                                          "\" but is signed by \"" + signer->member() + "\"");
+  }
+  if (!signer->has_role(v1::PUBLISHER)) {
+    return Status(E::ROLE_MISSING, "\"" + signer->member() + "\" is not certified as a publisher");
+  }
+  LANTOA_RETURN_IF_ERROR(check_event_signature(envelope, signer->certificate.sign_key()));
+  return VerifiedEvent{std::move(decoded->id), std::move(decoded->event), std::move(*signer)};
+}
+
+Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const EventLimits& limits) const {
+  if (!envelope.has_signer_chain()) {
+    return Status(E::UNKNOWN_SIGNER, "envelope carries no signer certificate chain");
+  }
+  return verify_event(envelope, envelope.signer_chain(), limits);
+}
+
+}  // namespace lantoa

@@ -1,0 +1,86 @@
+// Test fixtures shared by every Lantoa test: temporary folders, the shared
+// test data, and a small trust tree (root "vn", authority "vn.qn", members).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "lantoa/event.h"
+#include "lantoa/keys.h"
+#include "lantoa/status.h"
+#include "lantoa/trust.h"
+
+namespace lantoa::testing {
+
+// A fresh folder under the system temp dir, removed with its content on
+// destruction.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ../shared/testdata (or $LANTOA_TESTDATA). Fails the test when absent.
+std::filesystem::path testdata(std::string_view relative);
+// Reads a whole file; fails the test when it cannot.
+std::string read_text(const std::filesystem::path& path);
+
+// A member with its keys and chain (leaf first, up to the root).
+struct Member {
+  MemberKey key;
+  v1::CertificateChain chain;
+};
+
+// Times used by certificates in the fixture: valid from kT0 for a year.
+inline constexpr int64_t kT0 = 1'700'000'000'000;  // 2023-11-14
+inline constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
+
+// Root "vn", with helpers to certify members and authorities below it.
+class TrustTree {
+ public:
+  TrustTree();
+
+  const SigningKey& root_key() const { return root_.sign; }
+  RootKey root() const { return {"vn", root_.sign.public_key()}; }
+  TrustStore store() const { return TrustStore(root()); }
+
+  // Certifies `id` by `issuer` (nullptr: the root), with `roles`.
+  Member certify(const std::string& id, std::vector<v1::Role> roles, const Member* issuer = nullptr,
+                 int64_t not_before = kT0, int64_t not_after = kT0 + kYearMs);
+  // Publisher + subscriber member certified by the root.
+  Member member(const std::string& id) { return certify(id, {v1::PUBLISHER, v1::SUBSCRIBER}); }
+
+ private:
+  MemberKey root_;
+  uint64_t next_serial_ = 1;
+};
+
+// A valid news event by `origin` (created at kT0 + 1 h).
+v1::Event sample_event(const std::string& origin, uint64_t sequence = 1, std::string topic = {});
+
+// Signs `event` with `m` and attaches its chain.
+v1::SignedEvent signed_by(const Member& m, const v1::Event& event);
+
+// gtest helpers: expect a Status or Result to fail with a code.
+#define EXPECT_CODE(expr, code_value) EXPECT_EQ((expr).status().code(), (code_value)) << (expr).status().to_string()
+#define EXPECT_STATUS(expr, code_value)               \
+  do {                                                \
+    ::lantoa::Status s_ = (expr);                     \
+    EXPECT_EQ(s_.code(), (code_value)) << s_.to_string(); \
+  } while (0)
+#define ASSERT_OK(expr)                                  \
+  do {                                                   \
+    auto&& r_ = (expr);                                  \
+    ASSERT_TRUE(r_.ok()) << r_.status().to_string();     \
+  } while (0)
+
+}  // namespace lantoa::testing
