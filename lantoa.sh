@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Lantoa's one entry point for set-up, build, demo and tests.
+#
+#   ./lantoa.sh demo              install what is missing, build, run the demo (the main job)
+#   ./lantoa.sh test              install what is missing, build, run the whole test suite
+#   ./lantoa.sh test --sanitize   the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./lantoa.sh build [--sanitize]
+#   ./lantoa.sh deps              only install the missing Debian packages
+#
+# Everything comes from Debian packages; nothing is downloaded at build time.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  protobuf-compiler libprotobuf-dev
+  libzmq3-dev cppzmq-dev
+  libsodium-dev liblmdb-dev
+  libspdlog-dev libgtest-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
+  openssl
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing missing Debian packages: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+BUILD_DIR=build
+CMAKE_ARGS=()
+parse_flags() {
+  for arg in "$@"; do
+    case "$arg" in
+      --sanitize) BUILD_DIR=build-sanitize; CMAKE_ARGS+=(-DLANTOA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
+      *) echo "unknown option: $arg (see the top of lantoa.sh)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+build() {
+  deps
+  say "configuring and building in $BUILD_DIR/"
+  cmake -S . -B "$BUILD_DIR" -G Ninja "${CMAKE_ARGS[@]}" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  deps) deps ;;
+  build) parse_flags "$@"; build ;;
+  test)
+    parse_flags "$@"; build
+    say "running the test suite"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 300
+    ;;
+  demo)
+    parse_flags "$@"; build
+    say "running the demo"
+    article=../shared/testdata/articles/baochinhphu-2023-08-12-hoi-nghi-cong-ttdt.txt
+    if [ -f "$article" ]; then
+      "$BUILD_DIR/examples/lantoa-quickstart" --article "$article"
+    else
+      "$BUILD_DIR/examples/lantoa-quickstart"
+    fi
+    ;;
+  *)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    [ -z "$cmd" ] && exit 2 || { echo "unknown command: $cmd" >&2; exit 2; }
+    ;;
+esac
