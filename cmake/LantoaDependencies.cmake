@@ -9,6 +9,10 @@ find_package(tomlplusplus REQUIRED)
 
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
+# Debian builds cpp-httplib as a compiled library (with OpenSSL), found by pkg-config.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+find_package(nlohmann_json REQUIRED)
+find_package(CLI11 REQUIRED)
 
 # LMDB ships no pkg-config file or CMake package on Debian 12.
 find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)

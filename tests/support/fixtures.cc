@@ -49,6 +49,16 @@ std::string read_text(const std::filesystem::path& path) {
 
 TrustTree::TrustTree() : root_(std::move(*MemberKey::generate("vn"))) {}
 
+TrustTree::TrustTree(int64_t not_before, int64_t not_after) : TrustTree() {
+  not_before_ = not_before;
+  not_after_ = not_after;
+}
+
+TrustTree TrustTree::live() {
+  const int64_t now = unix_now_ms();
+  return TrustTree(now - 3600 * 1000, now + kYearMs);
+}
+
 Member TrustTree::certify(const std::string& id, std::vector<v1::Role> roles, const Member* issuer,
                           int64_t not_before, int64_t not_after) {
   auto key = MemberKey::generate(id);
@@ -56,8 +66,8 @@ Member TrustTree::certify(const std::string& id, std::vector<v1::Role> roles, co
   CertificateRequest request;
   request.keys = key->public_keys();
   request.roles = std::move(roles);
-  request.not_before_ms = not_before;
-  request.not_after_ms = not_after;
+  request.not_before_ms = not_before < 0 ? not_before_ : not_before;
+  request.not_after_ms = not_after < 0 ? not_after_ : not_after;
   request.serial = next_serial_++;
   const SigningKey& issuer_key = issuer ? issuer->key.sign : root_.sign;
   const std::string issuer_id = issuer ? issuer->key.member : root_.member;

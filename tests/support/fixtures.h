@@ -47,21 +47,30 @@ inline constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
 // Root "vn", with helpers to certify members and authorities below it.
 class TrustTree {
  public:
+  // Certificates valid from kT0 for a year (for tests with fixed times).
   TrustTree();
+  // Certificates valid over [not_before, not_after) by default.
+  TrustTree(int64_t not_before, int64_t not_after);
+  // A tree whose certificates are valid now (for tests against a running broker).
+  static TrustTree live();
 
   const SigningKey& root_key() const { return root_.sign; }
   RootKey root() const { return {"vn", root_.sign.public_key()}; }
+  PublicKeys root_public() const { return root_.public_keys(); }
   TrustStore store() const { return TrustStore(root()); }
 
   // Certifies `id` by `issuer` (nullptr: the root), with `roles`.
+  // (-1 for a time: the tree's default window.)
   Member certify(const std::string& id, std::vector<v1::Role> roles, const Member* issuer = nullptr,
-                 int64_t not_before = kT0, int64_t not_after = kT0 + kYearMs);
+                 int64_t not_before = -1, int64_t not_after = -1);
   // Publisher + subscriber member certified by the root.
   Member member(const std::string& id) { return certify(id, {v1::PUBLISHER, v1::SUBSCRIBER}); }
 
  private:
   MemberKey root_;
   uint64_t next_serial_ = 1;
+  int64_t not_before_ = kT0;
+  int64_t not_after_ = kT0 + kYearMs;
 };
 
 // A valid news event by `origin` (created at kT0 + 1 h).

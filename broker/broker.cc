@@ -1,0 +1,128 @@
+#include "broker.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "../sdk/src/file_util.h"
+#include "ingest/verifier.h"
+#include "lantoa/encoding.h"
+#include "lantoa/keys.h"
+#include "monitor/http.h"
+#include "session/server.h"
+#include "session/zap.h"
+#include "store/log.h"
+#include "store/writer.h"
+
+namespace lantoa::broker {
+namespace {
+
+using E = lantoa::v1::Error;
+
+Result<MemberKey> load_or_create_key(const BrokerConfig& c) {
+  if (std::filesystem::exists(c.key)) return MemberKey::load(c.key);
+  auto key = MemberKey::generate(c.server.member);
+  if (!key) return key.status();
+  LANTOA_RETURN_IF_ERROR(key->save(c.key));
+  spdlog::info("created broker key {} (transport key {})", c.key.string(), to_base64url(key->transport.public_key()));
+  return key;
+}
+
+Result<std::pair<std::string, int>> split_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return Status(E::INVALID_ARGUMENT, "monitor address must be host:port, got " + text);
+  try {
+    return std::pair<std::string, int>{text.substr(0, colon), std::stoi(text.substr(colon + 1))};
+  } catch (const std::exception&) {
+    return Status(E::INVALID_ARGUMENT, "monitor port is not a number in " + text);
+  }
+}
+
+}  // namespace
+
+Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
+  config.finish();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data, ec);
+  if (ec) return Status(E::IO_ERROR, "cannot create data folder " + config.data.string() + ": " + ec.message());
+
+  auto root = PublicKeys::load(config.trust_root);
+  if (!root) {
+    return Status(root.status().code(), "cannot load the trust root: " + root.status().message() +
+                                            " (give --trust-root FILE, the public key file of the root authority, "
+                                            "or put it at " + (config.data / "trust-root.pub").string() + ")");
+  }
+  TrustStore trust(RootKey{root->member, root->sign});
+  auto key = load_or_create_key(config);
+  if (!key) return key.status();
+
+  store::EnvOptions env;
+  env.map_size = config.map_size_mb << 20;
+  auto store = Store::open(config.data, env);
+  if (!store) return store.status();
+
+  zmq::context_t context(1);
+  ZapHandler zap(context, [](const std::string&) { return true; });
+  zmq::socket_t frontend(context, zmq::socket_type::router);
+  std::string endpoint;
+  try {
+    const std::string secret = key->transport.secret();
+    frontend.set(zmq::sockopt::curve_server, 1);
+    frontend.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    frontend.set(zmq::sockopt::zap_domain, "lantoa");
+    frontend.set(zmq::sockopt::sndhwm, 100'000);
+    frontend.set(zmq::sockopt::rcvhwm, 100'000);
+    frontend.set(zmq::sockopt::linger, 1000);
+    // A hard cap against memory exhaustion; the configured frame limit is
+    // checked per frame with a clear error (and the connection stays up).
+    frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(config.server.max_frame_bytes) * 4);
+    frontend.bind(config.listen);
+    endpoint = frontend.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status(E::UNAVAILABLE, "cannot listen on " + config.listen + ": " + e.what());
+  }
+
+  Metrics metrics;
+  Completions completions;
+  Writer writer(**store, completions, metrics, config.writer);
+  Verifier verifier(trust, writer, metrics, config.verifier);
+  Server server(frontend, **store, trust, verifier, writer, completions, metrics, config.server);
+
+  std::unique_ptr<MonitorServer> monitor;
+  std::string monitor_url;
+  if (!config.monitor.empty()) {
+    auto hp = split_host_port(config.monitor);
+    if (!hp) return hp.status();
+    auto m = MonitorServer::start(metrics, hp->first, hp->second);
+    if (!m) return m.status();
+    monitor = std::move(*m);
+    monitor_url = "http://" + hp->first + ":" + std::to_string(monitor->port());
+  }
+
+  const std::filesystem::path ready = config.data / "broker.ready.json";
+  nlohmann::json info = {{"endpoint", endpoint},
+                         {"monitor", monitor_url},
+                         {"member", config.server.member},
+                         {"transport_key", to_base64url(key->transport.public_key())},
+                         {"pid", ::getpid()}};
+  LANTOA_RETURN_IF_ERROR(internal::write_file_atomic(ready, info.dump(2) + "\n", 0644, true));
+  spdlog::info("lantoa-broker {} listening on {} (transport key {}), monitoring on {}, data in {}",
+               config.server.member, endpoint, to_base64url(key->transport.public_key()),
+               monitor_url.empty() ? "off" : monitor_url, config.data.string());
+
+  server.run(stop);
+
+  spdlog::info("stopping: finishing verification and the last commit");
+  verifier.stop();
+  writer.stop();
+  server.flush();
+  std::filesystem::remove(ready, ec);
+  monitor.reset();
+  frontend.close();
+  spdlog::info("stopped cleanly");
+  return Status::Ok();
+}
+
+}  // namespace lantoa::broker

@@ -1,0 +1,102 @@
+#include "config.h"
+
+#include <toml++/toml.h>
+
+#include <set>
+#include <sstream>
+
+namespace lantoa::broker {
+namespace {
+
+using E = lantoa::v1::Error;
+
+Status bad(const std::string& msg) { return Status(E::INVALID_ARGUMENT, msg); }
+
+template <typename T>
+Status read(const toml::table& t, std::string_view key, T& out, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::Ok();
+  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path>) {
+    auto v = n->value<std::string>();
+    if (!v) return bad(where + std::string(key) + " must be a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = n->value<bool>();
+    if (!v) return bad(where + std::string(key) + " must be true or false");
+    out = *v;
+  } else {
+    auto v = n->value<int64_t>();
+    if (!v || *v < 0) return bad(where + std::string(key) + " must be a non-negative integer");
+    out = static_cast<T>(*v);
+  }
+  return Status::Ok();
+}
+
+Status only_known(const toml::table& t, const std::set<std::string>& known, const std::string& where) {
+  for (const auto& [k, v] : t) {
+    if (!known.count(std::string(k.str()))) return bad("unknown setting " + where + std::string(k.str()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << path.string() << ":" << e.source().begin.line << ": " << e.description();
+    return bad(msg.str());
+  }
+  BrokerConfig c;
+  LANTOA_RETURN_IF_ERROR(only_known(t, {"data", "listen", "monitor", "key", "trust_root", "log_level", "member",
+                                        "verify_threads", "limits", "storage", "delivery"},
+                                    ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "data", c.data, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "listen", c.listen, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "monitor", c.monitor, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "key", c.key, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "trust_root", c.trust_root, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "log_level", c.log_level, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "member", c.server.member, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "verify_threads", c.verify_threads, ""));
+  if (auto* limits = t["limits"].as_table()) {
+    LANTOA_RETURN_IF_ERROR(only_known(*limits, {"max_frame_bytes", "max_batch_events", "max_event_bytes",
+                                                "max_clock_skew_ms"},
+                                      "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_frame_bytes", c.server.max_frame_bytes, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_batch_events", c.server.max_batch_events, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_event_bytes", c.verifier.limits.max_signed_bytes, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_clock_skew_ms", c.verifier.max_clock_skew_ms, "limits."));
+  }
+  if (auto* storage = t["storage"].as_table()) {
+    LANTOA_RETURN_IF_ERROR(only_known(*storage, {"map_size_mb", "retention_hours", "retention_mb"}, "storage."));
+    LANTOA_RETURN_IF_ERROR(read(*storage, "map_size_mb", c.map_size_mb, "storage."));
+    int64_t hours = c.writer.retention.max_age_ms / 3'600'000;
+    LANTOA_RETURN_IF_ERROR(read(*storage, "retention_hours", hours, "storage."));
+    c.writer.retention.max_age_ms = hours * 3'600'000;
+    uint64_t mb = c.writer.retention.max_bytes >> 20;
+    LANTOA_RETURN_IF_ERROR(read(*storage, "retention_mb", mb, "storage."));
+    c.writer.retention.max_bytes = mb << 20;
+  }
+  if (auto* d = t["delivery"].as_table()) {
+    LANTOA_RETURN_IF_ERROR(only_known(*d, {"default_credit", "ack_timeout_ms", "heartbeat_ms",
+                                           "max_redelivery_delay_ms"},
+                                      "delivery."));
+    LANTOA_RETURN_IF_ERROR(read(*d, "default_credit", c.writer.subscribe.credit, "delivery."));
+    LANTOA_RETURN_IF_ERROR(read(*d, "ack_timeout_ms", c.writer.subscribe.ack_timeout_ms, "delivery."));
+    LANTOA_RETURN_IF_ERROR(read(*d, "heartbeat_ms", c.server.heartbeat_ms, "delivery."));
+    LANTOA_RETURN_IF_ERROR(read(*d, "max_redelivery_delay_ms", c.server.max_redelivery_delay_ms, "delivery."));
+  }
+  return c;
+}
+
+void BrokerConfig::finish() {
+  if (key.empty()) key = data / "broker.key";
+  if (trust_root.empty()) trust_root = data / "trust-root.pub";
+  verifier.threads = verify_threads;
+}
+
+}  // namespace lantoa::broker

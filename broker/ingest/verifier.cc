@@ -1,0 +1,111 @@
+#include "ingest/verifier.h"
+
+namespace lantoa::broker {
+
+using lantoa::v1::Error;
+using lantoa::v1::PublishResult;
+
+Verifier::Verifier(const TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options)
+    : trust_(trust), writer_(writer), metrics_(metrics), options_(options) {
+  for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { run(); });
+}
+
+Verifier::~Verifier() { stop(); }
+
+void Verifier::submit(PublishJob job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void Verifier::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, const Identity& identity,
+                                   const TrustStore& trust, const VerifierOptions& options, int64_t now_ms) {
+  auto decoded = decode_event(envelope, options.limits);
+  if (!decoded) return decoded.status();
+  const lantoa::v1::Event& e = decoded->event;
+  const VerifiedMember& who = identity.member;
+  if (e.origin() != who.member()) {
+    return Status(Error::ORIGIN_MISMATCH, "event claims origin \"" + e.origin() + "\" but this connection is \"" +
+                                              who.member() + "\"");
+  }
+  if (!who.has_role(lantoa::v1::PUBLISHER)) {
+    return Status(Error::ROLE_MISSING, "\"" + who.member() + "\" is not certified as a publisher");
+  }
+  LANTOA_RETURN_IF_ERROR(check_event_signature(envelope, who.certificate.sign_key()));
+  if (e.created_ms() > now_ms + options.max_clock_skew_ms) {
+    return Status(Error::INVALID_TIME, "created_ms is " + std::to_string((e.created_ms() - now_ms) / 1000) +
+                                           " s in the future (check the publisher's clock)");
+  }
+  if (now_ms >= who.certificate.not_after_ms()) {
+    return Status(Error::CERT_EXPIRED, "the certificate of " + who.member() + " has expired");
+  }
+  if (trust.is_revoked(who.key_id, now_ms)) {
+    return Status(Error::CERT_REVOKED, "the key of " + who.member() + " is revoked");
+  }
+  IngestItem item;
+  lantoa::v1::SignedEvent stored = envelope;
+  stored.clear_signer_chain();
+  stored.SerializeToString(item.record.mutable_envelope());
+  item.record.set_id(decoded->id);
+  item.record.set_origin(e.origin());
+  item.record.set_origin_sequence(e.sequence());
+  item.record.set_topic(e.topic());
+  item.record.set_urgency(e.urgency());
+  item.record.set_embargo_until_ms(e.embargo_until_ms());
+  item.record.set_expires_ms(e.expires_ms());
+  item.record.set_signer_key_id(envelope.signer_key_id());
+  item.chain = identity.chain;
+  return item;
+}
+
+void Verifier::run() {
+  while (true) {
+    PublishJob job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping, and nothing left
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    const int64_t now = unix_now_ms();
+    PublishOp op;
+    op.peer = std::move(job.peer);
+    op.publish_id = job.publish_id;
+    op.request_id = job.request_id;
+    for (size_t i = 0; i < job.events.size(); ++i) {
+      const uint32_t index = job.first_index + static_cast<uint32_t>(i);
+      auto item = check(job.events[i], *job.identity, trust_, options_, now);
+      if (item) {
+        item->index = index;
+        op.items.push_back(std::move(*item));
+        continue;
+      }
+      PublishResult r;
+      r.set_index(index);
+      r.set_status(PublishResult::REJECTED);
+      if (!job.events[i].event().empty() && job.events[i].event().size() <= options_.limits.max_signed_bytes) {
+        r.set_event_id(event_id(job.events[i].event()));
+      }
+      *r.mutable_error() = item.status().to_proto();
+      metrics_.reject(item.status().code());
+      op.rejected.push_back(std::move(r));
+    }
+    writer_.submit(job.ticket, std::move(op));
+  }
+}
+
+}  // namespace lantoa::broker

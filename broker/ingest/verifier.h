@@ -1,0 +1,79 @@
+// Verifier: the pool of threads that check published events before they
+// reach the writer, so that signature work (the most expensive step) never
+// runs on the I/O thread and uses every core.
+//
+// Each job is a chunk of one publish batch from one session, with the
+// identity the session proved at Hello. Every event gets a verdict: stored
+// later by the writer, or rejected now with its reason. The job then goes to
+// the writer under its ticket, so order is kept whatever thread finishes
+// first.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lantoa/event.h"
+#include "lantoa/trust.h"
+#include "monitor/metrics.h"
+#include "store/writer.h"
+
+namespace lantoa::broker {
+
+// The member a session is bound to after a successful Hello.
+struct Identity {
+  VerifiedMember member;
+  std::string chain;  // the serialized CertificateChain it presented
+};
+
+struct PublishJob {
+  uint64_t ticket = 0;
+  std::string peer;
+  uint64_t publish_id = 0;
+  uint64_t request_id = 0;
+  std::shared_ptr<const Identity> identity;
+  uint32_t first_index = 0;  // index in the batch of events[0]
+  std::vector<lantoa::v1::SignedEvent> events;
+};
+
+struct VerifierOptions {
+  unsigned threads = 2;
+  EventLimits limits;
+  int64_t max_clock_skew_ms = 5 * 60 * 1000;  // how far in the future created_ms may be
+};
+
+class Verifier {
+ public:
+  Verifier(const TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  void submit(PublishJob job);
+  // Verifies every job already submitted, hands it to the writer, then stops.
+  void stop();
+
+  // The checks for one event, for tests and for the pool: OK and the record
+  // to store, or the reason to reject.
+  static Result<IngestItem> check(const lantoa::v1::SignedEvent& event, const Identity& identity,
+                                  const TrustStore& trust, const VerifierOptions& options, int64_t now_ms);
+
+ private:
+  void run();
+
+  const TrustStore& trust_;
+  Writer& writer_;
+  Metrics& metrics_;
+  VerifierOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<PublishJob> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace lantoa::broker

@@ -1,0 +1,88 @@
+// lantoa-broker: the process edge. Flags and config file, logging, signals.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <iostream>
+
+#include "broker.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop = true; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lantoa-broker: verifies, stores and delivers signed news events"};
+  std::string config_file, data, listen, monitor, key, trust_root, log_level, member;
+  uint64_t map_size_mb = 0;
+  unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
+  int64_t retention_hours = -1;
+  app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
+  app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
+  app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
+  app.add_option("--monitor", monitor, "monitoring HTTP host:port (port 0 = any free; empty = off)");
+  app.add_option("--key", key, "broker key file (created, mode 0600, if missing)");
+  app.add_option("--trust-root", trust_root, "public key file of the root authority");
+  app.add_option("--member", member, "the broker's own id");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--map-size-mb", map_size_mb, "largest size of the LMDB store");
+  app.add_option("--verify-threads", verify_threads, "signature verification threads");
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval; silent clients are dropped after 3");
+  app.add_option("--ack-timeout-ms", ack_timeout_ms, "default ack timeout of new subscriptions");
+  app.add_option("--retention-hours", retention_hours, "keep unreferenced events this long (0 = forever)");
+  CLI11_PARSE(app, argc, argv);
+
+  lantoa::broker::BrokerConfig config;
+  if (!config_file.empty()) {
+    auto loaded = lantoa::broker::BrokerConfig::from_toml(config_file);
+    if (!loaded) {
+      std::cerr << "lantoa-broker: " << loaded.status().to_string() << "\n";
+      return 2;
+    }
+    config = std::move(*loaded);
+  }
+  if (!data.empty()) config.data = data;
+  if (!listen.empty()) config.listen = listen;
+  if (app.count("--monitor")) config.monitor = monitor;
+  if (!key.empty()) config.key = key;
+  if (!trust_root.empty()) config.trust_root = trust_root;
+  if (!member.empty()) config.server.member = member;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (map_size_mb) config.map_size_mb = map_size_mb;
+  if (verify_threads) config.verify_threads = verify_threads;
+  if (heartbeat_ms) config.server.heartbeat_ms = heartbeat_ms;
+  if (ack_timeout_ms) config.writer.subscribe.ack_timeout_ms = ack_timeout_ms;
+  if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
+
+  auto level = spdlog::level::from_str(config.log_level);
+  if (level == spdlog::level::off && config.log_level != "off") {
+    std::cerr << "lantoa-broker: unknown log level \"" << config.log_level << "\"\n";
+    return 2;
+  }
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    lantoa::Status s = lantoa::broker::run_broker(std::move(config), g_stop);
+    if (!s.ok()) {
+      spdlog::error("{}", s.to_string());
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("unexpected error: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,115 @@
+// Server: the I/O thread. Owns the ZeroMQ ROUTER socket (CurveZMQ server),
+// the sessions (one per connected client, bound to a member at Hello), and
+// the delivery state of attached subscriptions. Publish batches go to the
+// Verifier, storage operations to the Writer, each with a ticket in arrival
+// order; results come back through Completions.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "ingest/verifier.h"
+#include "lantoa/keys.h"
+#include "lantoa/trust.h"
+#include "monitor/metrics.h"
+#include "routing/delivery.h"
+#include "store/log.h"
+#include "store/writer.h"
+
+namespace lantoa::broker {
+
+struct ServerOptions {
+  std::string member = "lantoa-broker";  // the broker's own id, told in Welcome
+  uint32_t max_frame_bytes = (1u << 20) + (64u << 10);
+  uint32_t max_batch_events = 1000;
+  uint32_t chunk_events = 64;        // events per verification job
+  uint32_t heartbeat_ms = 5000;
+  uint32_t max_credit = 100'000;
+  uint32_t min_ack_timeout_ms = 100;
+  uint32_t max_ack_timeout_ms = 3'600'000;
+  int64_t max_redelivery_delay_ms = 60'000;
+  size_t max_deliveries_per_frame = 64;
+};
+
+class Server {
+ public:
+  Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Verifier& verifier, Writer& writer,
+         Completions& completions, Metrics& metrics, ServerOptions options);
+
+  // Runs the poll loop until `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+
+  // Sends whatever results the writer finished (used once more at shutdown,
+  // after the writer has committed its last group).
+  void flush() { drain_completions(); }
+
+ private:
+  uint64_t next_ticket() { return ticket_++; }
+
+  struct Session {
+    std::string peer;
+    std::string curve_key;  // from the ZAP handler (User-Id), hex
+    std::shared_ptr<const Identity> identity;
+    int64_t last_seen_ms = 0;
+    int64_t last_sent_ms = 0;
+    std::map<std::string, uint64_t> subs;  // attached subscriptions by name
+  };
+  struct PendingPublish {
+    std::string peer;
+    uint32_t chunks_left = 0;
+    lantoa::v1::PublishResults results;
+  };
+
+  void receive_frames();
+  void handle(Session& s, std::string_view bytes);
+  void on_hello(Session& s, const lantoa::v1::Hello& hello);
+  void on_publish(Session& s, lantoa::v1::PublishBatch& batch);
+  void on_subscribe(Session& s, const lantoa::v1::Subscribe& sub);
+  void on_unsubscribe(Session& s, const lantoa::v1::Unsubscribe& unsub);
+  void on_ack(Session& s, const lantoa::v1::Ack& ack);
+  void on_nack(Session& s, const lantoa::v1::Nack& nack);
+  void on_credit(Session& s, const lantoa::v1::Credit& credit);
+
+  void drain_completions();
+  void on_done(PublishDone& d);
+  void on_done(SubscribeDone& d);
+  void on_done(UnsubscribeDone& d);
+  void on_done(AckDone& d);
+  void on_done(Released& d);
+  void note_routed(const std::vector<QueueRef>& routed);
+
+  void timers(int64_t now);
+  void deliver_all(int64_t now);
+  void deliver(ActiveSubscription& sub, Session& s, int64_t now, const store::Txn& txn);
+  void detach_session_subs(Session& s);
+  void drop_session(const std::string& peer);
+  ActiveSubscription* attached(Session& s, const std::string& name, lantoa::v1::Error::Code* why);
+
+  void send(Session& s, const lantoa::v1::BrokerFrame& frame);
+  void send_error(Session& s, uint64_t request_id, const Status& status, bool fatal = false);
+  void send_raw_error(const std::string& peer, const Status& status);
+
+  zmq::socket_t& frontend_;
+  Store& store_;
+  const TrustStore& trust_;
+  Verifier& verifier_;
+  Writer& writer_;
+  Completions& completions_;
+  Metrics& metrics_;
+  ServerOptions options_;
+
+  uint64_t ticket_ = 1;
+  uint64_t next_publish_id_ = 1;
+  uint64_t next_delivery_id_ = 1;
+  std::unordered_map<std::string, Session> sessions_;
+  std::unordered_map<uint64_t, PendingPublish> publishes_;
+  std::unordered_map<uint64_t, ActiveSubscription> subs_;
+  std::string out_;  // reused serialization buffer
+};
+
+}  // namespace lantoa::broker

@@ -1,0 +1,458 @@
+#include "store/log.h"
+
+#include "lantoa/v1/cert.pb.h"
+
+namespace lantoa::broker {
+namespace {
+
+using store::be64;
+using store::read_be64;
+using E = lantoa::v1::Error;
+
+constexpr std::string_view kFormat = "1";
+
+std::string name_key(const std::string& owner, const std::string& name) { return owner + '\0' + name; }
+
+std::string sub_prefix(uint64_t sub) { return be64(sub); }
+
+std::string time_key(int64_t ms, uint64_t seq) { return be64(static_cast<uint64_t>(ms)) + be64(seq); }
+
+Status bad_record(std::string_view what) { return Status(E::STORAGE_ERROR, "corrupt record in " + std::string(what)); }
+
+}  // namespace
+
+std::string queue_key(const QueueRef& ref) {
+  std::string key = be64(ref.sub);
+  key.push_back(static_cast<char>(ref.urgency));
+  key += be64(ref.seq);
+  return key;
+}
+
+QueueRef parse_queue_key(std::string_view key) {
+  if (key.size() != 17) return {};
+  return {read_be64(key.substr(0, 8)), static_cast<unsigned char>(key[8]), read_be64(key.substr(9, 8))};
+}
+
+bool Subscription::matches(std::string_view topic) const {
+  for (const auto& f : filters) {
+    if (f.matches(topic)) return true;
+  }
+  return false;
+}
+
+static Result<Subscription> make_subscription(SubscriptionRecord record) {
+  Subscription sub;
+  for (const auto& text : record.filters()) {
+    auto f = TopicFilter::parse(text);
+    if (!f) return f.status();
+    sub.filters.push_back(std::move(*f));
+  }
+  sub.record = std::move(record);
+  return sub;
+}
+
+// --- Store ---
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, const store::EnvOptions& options) {
+  auto env = store::Env::open(dir, options);
+  if (!env) return env.status();
+  Dbs d;
+  for (auto [dbi, name] : std::initializer_list<std::pair<store::Dbi*, const char*>>{
+           {&d.meta, "meta"}, {&d.events, "events"}, {&d.ids, "ids"}, {&d.origins, "origins"},
+           {&d.chains, "chains"}, {&d.by_time, "by_time"}, {&d.subs, "subs"}, {&d.sub_names, "sub_names"},
+           {&d.queue, "queue"}, {&d.refs, "refs"}, {&d.embargo, "embargo"}}) {
+    auto opened = env->open_db(name);
+    if (!opened) return opened.status();
+    *dbi = *opened;
+  }
+  std::unique_ptr<Store> s(new Store(std::move(*env), d));
+  LANTOA_RETURN_IF_ERROR(s->load());
+  return s;
+}
+
+Status Store::load() {
+  {
+    auto txn = store::Txn::begin(env_, store::Access::kWrite);
+    if (!txn) return txn.status();
+    auto format = txn->get(dbs_.meta, "format");
+    if (!format) return format.status();
+    if (!format->has_value()) {
+      LANTOA_RETURN_IF_ERROR(txn->put(dbs_.meta, "format", kFormat));
+      LANTOA_RETURN_IF_ERROR(txn->commit());
+    } else if (**format != kFormat) {
+      return Status(E::STORAGE_ERROR, "data folder has layout format " + std::string(**format) +
+                                          "; this broker understands format " + std::string(kFormat));
+    }
+  }
+  auto txn = store::Txn::begin(env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  for (auto [name, target] : {std::pair{"next_seq", &next_seq_}, std::pair{"next_sub", &next_sub_}}) {
+    auto v = txn->get(dbs_.meta, name);
+    if (!v) return v.status();
+    if (v->has_value()) *target = read_be64(**v);
+  }
+  auto cursor = store::Cursor::open(*txn, dbs_.subs);
+  if (!cursor) return cursor.status();
+  for (auto e = cursor->first(); ; e = cursor->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    SubscriptionRecord record;
+    if (!record.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) return bad_record("subs");
+    auto sub = make_subscription(std::move(record));
+    if (!sub) return sub.status();
+    uint64_t id = sub->record.id();
+    subs_.emplace(id, std::move(*sub));
+    depths_[id] = 0;
+  }
+  auto queue = store::Cursor::open(*txn, dbs_.queue);
+  if (!queue) return queue.status();
+  for (auto e = queue->first(); ; e = queue->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    ++depths_[parse_queue_key((*e)->first).sub];
+  }
+  auto chains = store::Cursor::open(*txn, dbs_.chains);
+  if (!chains) return chains.status();
+  for (auto e = chains->first(); ; e = chains->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    known_chains_.emplace((*e)->first);
+  }
+  return Status::Ok();
+}
+
+Result<Store::Batch> Store::begin() {
+  auto txn = store::Txn::begin(env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  return Batch(*this, std::move(*txn));
+}
+
+Result<std::optional<StoredEvent>> Store::read_event(const store::Txn& txn, uint64_t seq) const {
+  auto v = txn.get(dbs_.events, be64(seq));
+  if (!v) return v.status();
+  if (!v->has_value()) return std::optional<StoredEvent>();
+  StoredEvent record;
+  if (!record.ParseFromArray((*v)->data(), static_cast<int>((*v)->size()))) return bad_record("events");
+  return std::optional<StoredEvent>(std::move(record));
+}
+
+Result<std::optional<std::string>> Store::read_chain(const store::Txn& txn, std::string_view key_id) const {
+  auto v = txn.get(dbs_.chains, key_id);
+  if (!v) return v.status();
+  if (!v->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(**v));
+}
+
+Result<uint64_t> Store::last_origin_sequence(const store::Txn& txn, std::string_view origin) const {
+  auto v = txn.get(dbs_.origins, origin);
+  if (!v) return v.status();
+  return v->has_value() ? read_be64(**v) : uint64_t{0};
+}
+
+Result<uint64_t> Store::oldest_seq(const store::Txn& txn) const {
+  auto cursor = store::Cursor::open(txn, dbs_.events);
+  if (!cursor) return cursor.status();
+  auto first = cursor->first();
+  if (!first) return first.status();
+  return first->has_value() ? read_be64((*first)->first) : uint64_t{0};
+}
+
+// --- Batch ---
+
+Store::Batch::Batch(Store& store, store::Txn txn)
+    : store_(store), txn_(std::move(txn)), next_seq_(store.next_seq_), next_sub_(store.next_sub_) {}
+
+Status Store::Batch::bump_refs(uint64_t seq, int64_t delta) {
+  const std::string key = be64(seq);
+  auto v = txn_.get(store_.dbs_.refs, key);
+  if (!v) return v.status();
+  int64_t count = v->has_value() ? static_cast<int64_t>(read_be64(**v)) : 0;
+  count += delta;
+  if (count <= 0) {
+    auto erased = txn_.erase(store_.dbs_.refs, key);
+    return erased.status();
+  }
+  return txn_.put(store_.dbs_.refs, key, be64(static_cast<uint64_t>(count)));
+}
+
+Status Store::Batch::add_ref(const QueueRef& ref) {
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.queue, queue_key(ref), {}));
+  ++depth_delta_[ref.sub];
+  return Status::Ok();
+}
+
+Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed) {
+  int64_t added = 0;
+  auto consider = [&](const Subscription& sub) -> Status {
+    if (!sub.matches(record.topic())) return Status::Ok();
+    QueueRef ref{sub.record.id(), record.urgency(), seq};
+    LANTOA_RETURN_IF_ERROR(add_ref(ref));
+    routed.push_back(ref);
+    ++added;
+    return Status::Ok();
+  };
+  for (const auto& [id, sub] : store_.subs_) {
+    if (removed_subs_.count(id)) continue;
+    LANTOA_RETURN_IF_ERROR(consider(sub));
+  }
+  for (const auto& [id, sub] : added_subs_) LANTOA_RETURN_IF_ERROR(consider(sub));
+  return added ? bump_refs(seq, added) : Status::Ok();
+}
+
+Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms) {
+  IngestResult result;
+  StoredEvent rec = item.record;
+  auto existing = txn_.get(store_.dbs_.ids, rec.id());
+  if (!existing) return existing.status();
+  if (existing->has_value()) {
+    result.status = v1::PublishResult::DUPLICATE;
+    result.seq = read_be64(**existing);
+    return result;
+  }
+  auto last = txn_.get(store_.dbs_.origins, rec.origin());
+  if (!last) return last.status();
+  const uint64_t last_seq = last->has_value() ? read_be64(**last) : 0;
+  if (rec.origin_sequence() <= last_seq) {
+    result.status = v1::PublishResult::REJECTED;
+    result.error = Status(E::STALE_SEQUENCE, "sequence " + std::to_string(rec.origin_sequence()) +
+                                                 " is not above " + std::to_string(last_seq) +
+                                                 ", the last accepted from " + rec.origin());
+    return result;
+  }
+  const uint64_t seq = next_seq_++;
+  rec.set_accepted_ms(now_ms);
+  std::string bytes;
+  rec.SerializeToString(&bytes);
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.events, be64(seq), bytes));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.ids, rec.id(), be64(seq)));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.origins, rec.origin(), be64(rec.origin_sequence())));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.by_time, time_key(now_ms, seq), {}));
+  if (!item.chain.empty() && !store_.known_chains_.count(rec.signer_key_id()) &&
+      !new_chains_.count(rec.signer_key_id())) {
+    LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.chains, rec.signer_key_id(), item.chain));
+    new_chains_.insert(rec.signer_key_id());
+  }
+  if (rec.embargo_until_ms() > now_ms) {
+    LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.embargo, time_key(rec.embargo_until_ms(), seq), {}));
+  } else {
+    LANTOA_RETURN_IF_ERROR(route(seq, rec, result.routed));
+  }
+  result.status = v1::PublishResult::ACCEPTED;
+  result.seq = seq;
+  return result;
+}
+
+Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const lantoa::v1::Subscribe& req,
+                                                int64_t now_ms, const SubscribeDefaults& defaults) {
+  SubscribeResult out;
+  const std::string nk = name_key(owner, req.name());
+  auto found = txn_.get(store_.dbs_.sub_names, nk);
+  if (!found) return found.status();
+  if (found->has_value()) {
+    const uint64_t id = read_be64(**found);
+    auto rec_bytes = txn_.get(store_.dbs_.subs, be64(id));
+    if (!rec_bytes) return rec_bytes.status();
+    if (!rec_bytes->has_value()) return bad_record("subs");
+    SubscriptionRecord rec;
+    if (!rec.ParseFromArray((*rec_bytes)->data(), static_cast<int>((*rec_bytes)->size()))) return bad_record("subs");
+    if (req.filters_size() > 0) {
+      std::vector<std::string> a(req.filters().begin(), req.filters().end());
+      std::vector<std::string> b(rec.filters().begin(), rec.filters().end());
+      if (a != b) {
+        return Status(E::INVALID_ARGUMENT, "subscription \"" + req.name() +
+                                               "\" exists with other filters; resume it with the same filters (or "
+                                               "none), or remove it first");
+      }
+    }
+    // Credit and ack timeout may change on resume.
+    bool changed = false;
+    if (req.credit() && req.credit() != rec.credit()) rec.set_credit(req.credit()), changed = true;
+    if (req.ack_timeout_ms() && req.ack_timeout_ms() != rec.ack_timeout_ms()) {
+      rec.set_ack_timeout_ms(req.ack_timeout_ms());
+      changed = true;
+    }
+    if (changed) LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.subs, be64(id), rec.SerializeAsString()));
+    auto sub = make_subscription(std::move(rec));
+    if (!sub) return sub.status();
+    if (changed) added_subs_[id] = *sub, removed_subs_.insert(id);
+    out.subscription = std::move(*sub);
+    out.resumed = true;
+    auto depth = store_.depths_.find(id);
+    out.pending = (depth == store_.depths_.end() ? 0 : depth->second) + static_cast<uint64_t>(depth_delta_[id]);
+    return out;
+  }
+
+  if (req.filters_size() == 0) {
+    return Status(E::INVALID_FILTER, "a new subscription needs at least one filter");
+  }
+  SubscriptionRecord rec;
+  rec.set_id(next_sub_++);
+  rec.set_owner(owner);
+  rec.set_name(req.name());
+  for (const auto& f : req.filters()) rec.add_filters(f);
+  rec.set_created_ms(now_ms);
+  rec.set_credit(req.credit() ? req.credit() : defaults.credit);
+  rec.set_ack_timeout_ms(req.ack_timeout_ms() ? req.ack_timeout_ms() : defaults.ack_timeout_ms);
+  auto sub = make_subscription(rec);
+  if (!sub) return sub.status();
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.subs, be64(rec.id()), rec.SerializeAsString()));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.sub_names, nk, be64(rec.id())));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.meta, "next_sub", be64(next_sub_)));
+
+  // Start position: fill the queue from the retained log.
+  const auto& start = req.start();
+  uint64_t from_seq = 0;  // 0: new events only
+  auto oldest = store_.oldest_seq(txn_);
+  if (!oldest) return oldest.status();
+  out.oldest_retained_seq = *oldest;
+  switch (start.position_case()) {
+    case lantoa::v1::StartPosition::kEarliest:
+      from_seq = 1;
+      break;
+    case lantoa::v1::StartPosition::kFromBrokerSeq:
+      from_seq = std::max<uint64_t>(start.from_broker_seq(), 1);
+      // Everything at or above `from_seq` that was ever accepted is still
+      // there unless retention removed it.
+      out.behind_retention = from_seq < (*oldest ? *oldest : next_seq_) && from_seq < next_seq_;
+      break;
+    case lantoa::v1::StartPosition::kFromTimeMs: {
+      auto cursor = store::Cursor::open(txn_, store_.dbs_.by_time);
+      if (!cursor) return cursor.status();
+      auto at = cursor->seek(be64(static_cast<uint64_t>(std::max<int64_t>(start.from_time_ms(), 0))));
+      if (!at) return at.status();
+      from_seq = at->has_value() ? read_be64((*at)->first.substr(8)) : next_seq_;
+      break;
+    }
+    default:
+      break;
+  }
+  if (from_seq) {
+    auto cursor = store::Cursor::open(txn_, store_.dbs_.events);
+    if (!cursor) return cursor.status();
+    for (auto e = cursor->seek(be64(from_seq));; e = cursor->next()) {
+      if (!e) return e.status();
+      if (!e->has_value()) break;
+      StoredEvent ev;
+      if (!ev.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) return bad_record("events");
+      if (!sub->matches(ev.topic())) continue;
+      if (ev.embargo_until_ms() > now_ms) continue;  // routed when released
+      QueueRef ref{rec.id(), ev.urgency(), read_be64((*e)->first)};
+      LANTOA_RETURN_IF_ERROR(add_ref(ref));
+      LANTOA_RETURN_IF_ERROR(bump_refs(ref.seq, 1));
+      out.routed.push_back(ref);
+    }
+  }
+  out.pending = out.routed.size();
+  added_subs_[rec.id()] = *sub;
+  out.subscription = std::move(*sub);
+  return out;
+}
+
+Result<uint64_t> Store::Batch::unsubscribe(const std::string& owner, const std::string& name, bool remove) {
+  const std::string nk = name_key(owner, name);
+  auto found = txn_.get(store_.dbs_.sub_names, nk);
+  if (!found) return found.status();
+  if (!found->has_value()) {
+    return Status(E::SUBSCRIPTION_NOT_FOUND, "no subscription \"" + name + "\" owned by " + owner);
+  }
+  const uint64_t id = read_be64(**found);
+  if (!remove) return id;
+  // Delete the queue entries and their references.
+  auto cursor = store::Cursor::open(txn_, store_.dbs_.queue);
+  if (!cursor) return cursor.status();
+  const std::string prefix = sub_prefix(id);
+  for (auto e = cursor->seek(prefix);; e = cursor->seek(prefix)) {
+    if (!e) return e.status();
+    if (!e->has_value() || !(*e)->first.starts_with(prefix)) break;
+    QueueRef ref = parse_queue_key((*e)->first);
+    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
+    LANTOA_RETURN_IF_ERROR(bump_refs(ref.seq, -1));
+  }
+  LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.subs, be64(id)).status());
+  LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.sub_names, nk).status());
+  removed_subs_.insert(id);
+  added_subs_.erase(id);
+  return id;
+}
+
+Status Store::Batch::ack(const QueueRef& ref) {
+  auto erased = txn_.erase(store_.dbs_.queue, queue_key(ref));
+  if (!erased) return erased.status();
+  if (!*erased) return Status::Ok();  // acked twice, or the subscription was removed
+  --depth_delta_[ref.sub];
+  return bump_refs(ref.seq, -1);
+}
+
+Result<std::vector<QueueRef>> Store::Batch::release_embargoes(int64_t now_ms) {
+  std::vector<QueueRef> routed;
+  auto cursor = store::Cursor::open(txn_, store_.dbs_.embargo);
+  if (!cursor) return cursor.status();
+  for (auto e = cursor->first();; e = cursor->first()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    const int64_t release = static_cast<int64_t>(read_be64((*e)->first.substr(0, 8)));
+    if (release > now_ms) break;
+    const uint64_t seq = read_be64((*e)->first.substr(8));
+    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
+    auto ev = store_.read_event(txn_, seq);
+    if (!ev) return ev.status();
+    if (ev->has_value()) LANTOA_RETURN_IF_ERROR(route(seq, **ev, routed));
+  }
+  return routed;
+}
+
+Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPolicy& policy) {
+  uint64_t removed = 0;
+  MDB_stat st{};
+  if (int rc = mdb_stat(txn_.raw(), store_.dbs_.events.handle, &st); rc != 0) return store::from_mdb(rc, "stat");
+  uint64_t bytes = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * uint64_t{st.ms_psize};
+  auto cursor = store::Cursor::open(txn_, store_.dbs_.by_time);
+  if (!cursor) return cursor.status();
+  constexpr uint64_t kMaxPerPass = 10'000;  // keep one transaction small
+  for (auto e = cursor->first(); removed < kMaxPerPass; e = cursor->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    const int64_t accepted = static_cast<int64_t>(read_be64((*e)->first.substr(0, 8)));
+    const bool too_old = policy.max_age_ms > 0 && accepted < now_ms - policy.max_age_ms;
+    const bool too_big = policy.max_bytes > 0 && bytes > policy.max_bytes;
+    if (!too_old && !too_big) break;  // the rest is younger, and size is within bounds
+    const uint64_t seq = read_be64((*e)->first.substr(8));
+    auto refs = txn_.get(store_.dbs_.refs, be64(seq));
+    if (!refs) return refs.status();
+    if (refs->has_value()) continue;  // a queue still needs it
+    auto ev = store_.read_event(txn_, seq);
+    if (!ev) return ev.status();
+    if (ev->has_value()) {
+      if ((*ev)->embargo_until_ms() > now_ms) continue;  // still waiting for its embargo
+      bytes -= std::min<uint64_t>(bytes, (*ev)->ByteSizeLong());
+      LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.ids, (*ev)->id()).status());
+      LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.events, be64(seq)).status());
+    }
+    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
+    ++removed;
+  }
+  return removed;
+}
+
+Status Store::Batch::commit() {
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.meta, "next_seq", be64(next_seq_)));
+  LANTOA_RETURN_IF_ERROR(txn_.commit());
+  store_.next_seq_ = next_seq_;
+  store_.next_sub_ = next_sub_;
+  for (uint64_t id : removed_subs_) {
+    store_.subs_.erase(id);
+    if (!added_subs_.count(id)) store_.depths_.erase(id);  // a changed record keeps its depth
+  }
+  for (auto& [id, sub] : added_subs_) {
+    store_.subs_[id] = std::move(sub);
+    store_.depths_.try_emplace(id, 0);
+  }
+  for (const auto& [id, delta] : depth_delta_) {
+    auto it = store_.depths_.find(id);
+    if (it != store_.depths_.end()) it->second = static_cast<uint64_t>(static_cast<int64_t>(it->second) + delta);
+  }
+  store_.known_chains_.insert(new_chains_.begin(), new_chains_.end());
+  return Status::Ok();
+}
+
+}  // namespace lantoa::broker

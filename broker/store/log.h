@@ -1,0 +1,163 @@
+// The broker's durable state in LMDB: event log, duplicate and replay
+// indexes, subscriptions, queues by reference, embargoes, retention.
+// The layout is documented in FORMAT.md beside this file.
+//
+// Threads: only the writer thread writes, through a Store::Batch (one LMDB
+// write transaction plus the in-memory state it would change; nothing in
+// memory changes unless the commit succeeds). Any thread may read with its
+// own read transaction through the static read helpers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "lantoa/names.h"
+#include "lantoa/status.h"
+#include "lantoa/store.h"
+#include "lantoa/v1/wire.pb.h"
+#include "store/records.pb.h"
+
+namespace lantoa::broker {
+
+using StoredEvent = lantoa::broker::records::StoredEvent;
+using SubscriptionRecord = lantoa::broker::records::SubscriptionRecord;
+
+// Identifies one entry of a subscription's queue.
+struct QueueRef {
+  uint64_t sub = 0;
+  uint32_t urgency = 0;
+  uint64_t seq = 0;
+  bool operator<(const QueueRef& o) const {
+    return std::tie(sub, urgency, seq) < std::tie(o.sub, o.urgency, o.seq);
+  }
+};
+std::string queue_key(const QueueRef& ref);
+QueueRef parse_queue_key(std::string_view key);
+
+struct Subscription {
+  SubscriptionRecord record;
+  std::vector<TopicFilter> filters;
+  bool matches(std::string_view topic) const;
+};
+
+// An event that passed verification, ready to be stored.
+struct IngestItem {
+  uint32_t index = 0;   // position in its publish batch
+  StoredEvent record;   // all fields but accepted_ms
+  std::string chain;    // serialized CertificateChain of the signer
+};
+
+struct IngestResult {
+  v1::PublishResult::Status status = v1::PublishResult::STATUS_UNSPECIFIED;
+  uint64_t seq = 0;
+  Status error;                 // REJECTED only
+  std::vector<QueueRef> routed; // ACCEPTED and not embargoed
+};
+
+struct SubscribeDefaults {
+  uint32_t credit = 100;
+  uint32_t ack_timeout_ms = 30'000;
+};
+
+struct SubscribeResult {
+  Subscription subscription;
+  bool resumed = false;
+  uint64_t pending = 0;
+  bool behind_retention = false;
+  uint64_t oldest_retained_seq = 0;
+  std::vector<QueueRef> routed;  // entries added by the start position
+};
+
+struct RetentionPolicy {
+  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;  // 0 = keep forever (while unreferenced? see below)
+  uint64_t max_bytes = 0;                        // size of the event log; 0 = no size limit
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, const store::EnvOptions& options);
+
+  store::Env& env() { return env_; }
+
+  // Committed state, for the writer thread.
+  uint64_t next_seq() const { return next_seq_; }
+  const std::map<uint64_t, Subscription>& subscriptions() const { return subs_; }
+  const std::map<uint64_t, uint64_t>& depths() const { return depths_; }
+
+  // One write transaction with the in-memory changes it implies.
+  class Batch {
+   public:
+    // Stores an event: DUPLICATE if its id is known, REJECTED (STALE_SEQUENCE)
+    // if its origin sequence is not above the last accepted one, else
+    // ACCEPTED with a new broker sequence and routed to matching queues (or
+    // held for its embargo). A storage failure is returned as the Status;
+    // the batch must then be abandoned.
+    Result<IngestResult> ingest(const IngestItem& item, int64_t now_ms);
+
+    Result<SubscribeResult> subscribe(const std::string& owner, const lantoa::v1::Subscribe& request,
+                                      int64_t now_ms, const SubscribeDefaults& defaults);
+    // Deletes a subscription and its queue (when `remove`); NOT_FOUND if absent.
+    Result<uint64_t> unsubscribe(const std::string& owner, const std::string& name, bool remove);
+
+    // Removes one queue entry (no-op if already gone).
+    Status ack(const QueueRef& ref);
+
+    // Routes every embargoed event whose time has come.
+    Result<std::vector<QueueRef>> release_embargoes(int64_t now_ms);
+    // Deletes unreferenced events past the policy; returns how many.
+    Result<uint64_t> apply_retention(int64_t now_ms, const RetentionPolicy& policy);
+
+    // Commits (fsync) and, on success only, applies the in-memory changes.
+    Status commit();
+
+   private:
+    friend class Store;
+    Batch(Store& store, store::Txn txn);
+    Status route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed);
+    Status add_ref(const QueueRef& ref);
+    Status bump_refs(uint64_t seq, int64_t delta);
+
+    Store& store_;
+    store::Txn txn_;
+    uint64_t next_seq_;
+    uint64_t next_sub_;
+    std::map<uint64_t, Subscription> added_subs_;
+    std::set<uint64_t> removed_subs_;
+    std::map<uint64_t, int64_t> depth_delta_;
+    std::set<std::string> new_chains_;
+  };
+
+  Result<Batch> begin();
+
+  // --- reads, from any thread with its own read transaction ---
+  struct Dbs {
+    store::Dbi meta, events, ids, origins, chains, by_time, subs, sub_names, queue, refs, embargo;
+  };
+  const Dbs& dbs() const { return dbs_; }
+  Result<std::optional<StoredEvent>> read_event(const store::Txn& txn, uint64_t seq) const;
+  Result<std::optional<std::string>> read_chain(const store::Txn& txn, std::string_view key_id) const;
+  Result<uint64_t> last_origin_sequence(const store::Txn& txn, std::string_view origin) const;
+  // Oldest retained broker sequence (0 when the log is empty).
+  Result<uint64_t> oldest_seq(const store::Txn& txn) const;
+
+ private:
+  Store(store::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
+  Status load();
+
+  store::Env env_;
+  Dbs dbs_;
+  uint64_t next_seq_ = 1;
+  uint64_t next_sub_ = 1;
+  std::map<uint64_t, Subscription> subs_;
+  std::map<uint64_t, uint64_t> depths_;
+  std::set<std::string> known_chains_;
+};
+
+}  // namespace lantoa::broker

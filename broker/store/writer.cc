@@ -1,0 +1,303 @@
+#include "store/writer.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "lantoa/event.h"
+
+namespace lantoa::broker {
+namespace {
+
+using lantoa::v1::PublishResult;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+int64_t micros_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+// --- Completions ---
+
+Completions::Completions() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+Completions::~Completions() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Completions::push(Completion c) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mu_);
+    was_empty = items_.empty();
+    items_.push_back(std::move(c));
+  }
+  if (was_empty) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
+  }
+}
+
+std::deque<Completion> Completions::take_all() {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(fd_, &count, sizeof count);
+  std::lock_guard lock(mu_);
+  return std::exchange(items_, {});
+}
+
+// --- Writer ---
+
+Writer::Writer(Store& store, Completions& completions, Metrics& metrics, WriterOptions options)
+    : store_(store), completions_(completions), metrics_(metrics), options_(options) {
+  publish_depths();
+  thread_ = std::thread([this] { run(); });
+}
+
+Writer::~Writer() { stop(); }
+
+void Writer::submit(uint64_t ticket, WriterOp op) {
+  {
+    std::lock_guard lock(mu_);
+    ready_.emplace(ticket, std::move(op));
+  }
+  cv_.notify_one();
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::run() {
+  auto next_housekeeping = std::chrono::steady_clock::now();
+  while (true) {
+    std::vector<WriterOp> ops;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_housekeeping, [&] {
+        return stopping_ || ready_.count(next_ticket_);
+      });
+      size_t events = 0;
+      while (events < options_.max_group_events) {
+        auto it = ready_.find(next_ticket_);
+        if (it == ready_.end()) break;
+        if (auto* p = std::get_if<PublishOp>(&it->second)) events += p->items.size();
+        ++events;
+        ops.push_back(std::move(it->second));
+        ready_.erase(it);
+        ++next_ticket_;
+      }
+      // Stop only once every handed-in ticket has been applied. Tickets still
+      // in the verify pool arrive before the pool is joined (see Broker).
+      if (stopping_ && ops.empty() && !ready_.count(next_ticket_)) break;
+    }
+    if (!ops.empty()) process(ops);
+    if (std::chrono::steady_clock::now() >= next_housekeeping) {
+      housekeeping(unix_now_ms());
+      next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.housekeeping_ms);
+    }
+  }
+  last_depths_ms_ = 0;
+  publish_depths();
+}
+
+void Writer::fail(WriterOp& op, const Status& status) {
+  std::visit(Overloaded{
+                 [&](PublishOp& p) {
+                   PublishDone done{p.peer, p.publish_id, {}, {}};
+                   done.results.set_request_id(p.request_id);
+                   std::vector<PublishResult> all = p.rejected;
+                   for (const auto& item : p.items) {
+                     PublishResult r;
+                     r.set_index(item.index);
+                     r.set_status(PublishResult::REJECTED);
+                     r.set_event_id(item.record.id());
+                     *r.mutable_error() = status.to_proto();
+                     metrics_.reject(status.code());
+                     all.push_back(std::move(r));
+                   }
+                   std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.index() < b.index(); });
+                   for (auto& r : all) *done.results.add_results() = std::move(r);
+                   completions_.push(std::move(done));
+                 },
+                 [&](SubscribeOp& s) {
+                   completions_.push(SubscribeDone{s.peer, s.request.request_id(), status, {}});
+                 },
+                 [&](UnsubscribeOp& u) { completions_.push(UnsubscribeDone{u.peer, u.request, status, 0}); },
+                 [&](AckOp&) {
+                   // The entries stay in their queues and will be delivered again
+                   // (at-least-once); nothing else to do.
+                   spdlog::warn("could not commit acks: {}", status.to_string());
+                 },
+             },
+             op);
+}
+
+bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t now = unix_now_ms();
+  auto batch = store_.begin();
+  if (!batch) {
+    *failure = batch.status();
+    return false;
+  }
+  std::vector<Completion> done;
+  uint64_t accepted_events = 0;
+  std::vector<std::pair<std::string, std::string>> accepted_names;  // origin, topic
+  std::vector<Code> rejections;
+  for (WriterOp* op : ops) {
+    Status applied = std::visit(
+        Overloaded{
+            [&](PublishOp& p) -> Status {
+              PublishDone out{p.peer, p.publish_id, {}, {}};
+              out.results.set_request_id(p.request_id);
+              std::vector<PublishResult> all = p.rejected;
+              for (const auto& item : p.items) {
+                const uint32_t index = item.index;
+                const std::string& id = item.record.id();
+                const std::string& origin = item.record.origin();
+                const std::string& topic = item.record.topic();
+                auto r = batch->ingest(item, now);
+                if (!r) return r.status();
+                PublishResult res;
+                res.set_index(index);
+                res.set_event_id(id);
+                res.set_status(r->status);
+                res.set_broker_seq(r->seq);
+                if (r->status == PublishResult::REJECTED) {
+                  *res.mutable_error() = r->error.to_proto();
+                  rejections.push_back(r->error.code());
+                } else if (r->status == PublishResult::ACCEPTED) {
+                  ++accepted_events;
+                  accepted_names.emplace_back(origin, topic);
+                } else {
+                  metrics_.duplicates++;
+                }
+                out.routed.insert(out.routed.end(), r->routed.begin(), r->routed.end());
+                all.push_back(std::move(res));
+              }
+              std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.index() < b.index(); });
+              for (auto& r : all) *out.results.add_results() = std::move(r);
+              done.push_back(std::move(out));
+              return Status::Ok();
+            },
+            [&](SubscribeOp& s) -> Status {
+              auto r = batch->subscribe(s.owner, s.request, now, options_.subscribe);
+              if (!r) {
+                if (r.status().code() == lantoa::v1::Error::STORAGE_FULL ||
+                    r.status().code() == lantoa::v1::Error::STORAGE_ERROR) {
+                  return r.status();
+                }
+                done.push_back(SubscribeDone{s.peer, s.request.request_id(), r.status(), {}});
+                return Status::Ok();
+              }
+              done.push_back(SubscribeDone{s.peer, s.request.request_id(), Status::Ok(), std::move(*r)});
+              return Status::Ok();
+            },
+            [&](UnsubscribeOp& u) -> Status {
+              auto r = batch->unsubscribe(u.owner, u.request.name(), u.request.remove());
+              if (!r && r.status().code() != lantoa::v1::Error::SUBSCRIPTION_NOT_FOUND) return r.status();
+              done.push_back(UnsubscribeDone{u.peer, u.request, r.status(), r.ok() ? *r : 0});
+              return Status::Ok();
+            },
+            [&](AckOp& a) -> Status {
+              for (const auto& ref : a.refs) LANTOA_RETURN_IF_ERROR(batch->ack(ref));
+              done.push_back(AckDone{a.refs});
+              return Status::Ok();
+            },
+        },
+        *op);
+    if (!applied.ok()) {
+      *failure = applied;
+      return false;
+    }
+  }
+  if (Status s = batch->commit(); !s.ok()) {
+    *failure = s;
+    return false;
+  }
+  metrics_.commit_took(static_cast<uint64_t>(micros_since(started)), accepted_events);
+  metrics_.accepted += accepted_events;
+  for (Code c : rejections) metrics_.reject(c);
+  for (const auto& [origin, topic] : accepted_names) metrics_.count_accepted(origin, topic);
+  for (auto& c : done) completions_.push(std::move(c));
+  return true;
+}
+
+void Writer::process(std::vector<WriterOp>& ops) {
+  // Acks first, in their own transaction: they free space, and must not fail
+  // because publishes in the same group filled the store.
+  std::vector<WriterOp*> acks, rest;
+  for (auto& op : ops) (std::holds_alternative<AckOp>(op) ? acks : rest).push_back(&op);
+  for (auto* group : {&acks, &rest}) {
+    if (group->empty()) continue;
+    Status failure;
+    if (apply(*group, &failure)) continue;
+    if (group->size() == 1) {
+      fail(*group->front(), failure);
+      continue;
+    }
+    // Retry one by one so that only what does not fit fails.
+    for (WriterOp* op : *group) {
+      std::vector<WriterOp*> one{op};
+      Status single;
+      if (!apply(one, &single)) fail(*op, single);
+    }
+  }
+  publish_depths();
+}
+
+void Writer::housekeeping(int64_t now) {
+  auto batch = store_.begin();
+  if (!batch) return;
+  auto released = batch->release_embargoes(now);
+  uint64_t removed = 0;
+  bool retention = now - last_retention_ms_ >= options_.retention_every_ms;
+  if (released.ok() && retention) {
+    auto r = batch->apply_retention(now, options_.retention);
+    if (!r) {
+      spdlog::warn("retention pass failed: {}", r.status().to_string());
+      return;
+    }
+    removed = *r;
+    last_retention_ms_ = now;
+  }
+  if (!released) {
+    spdlog::warn("embargo release failed: {}", released.status().to_string());
+    return;
+  }
+  if (released->empty() && removed == 0) return;  // nothing changed: the batch aborts
+  if (Status s = batch->commit(); !s.ok()) {
+    spdlog::warn("housekeeping commit failed: {}", s.to_string());
+    return;
+  }
+  metrics_.retained_removed += removed;
+  if (removed) spdlog::info("retention removed {} events", removed);
+  if (!released->empty()) completions_.push(Released{std::move(*released)});
+  publish_depths();
+}
+
+void Writer::publish_depths() {
+  const int64_t now = unix_now_ms();
+  if (now - last_depths_ms_ < 100) return;  // at most ten times a second
+  last_depths_ms_ = now;
+  for (const auto& [id, sub] : store_.subscriptions()) {
+    auto d = store_.depths().find(id);
+    metrics_.set_depth(id, sub.record.owner(), sub.record.name(), d == store_.depths().end() ? 0 : d->second);
+  }
+}
+
+}  // namespace lantoa::broker

@@ -1,0 +1,157 @@
+// Writer: the one thread that commits to LMDB.
+//
+// Operations arrive with a ticket number handed out by the I/O thread in the
+// order frames arrived; publish operations pass through the verification
+// pool first and may finish out of order, so the writer keeps a reorder
+// buffer and applies operations strictly in ticket order (a publisher's
+// batches keep their order, and per-origin sequences stay monotonic).
+//
+// Group commit: every operation ready at the same moment goes into one LMDB
+// write transaction, committed with fsync; only then are results handed back
+// (through the Completions queue) and "accepted" sent. If a group cannot be
+// committed (for example the store is full), its operations are retried one
+// by one so that only those that do not fit fail.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "monitor/metrics.h"
+#include "store/log.h"
+
+namespace lantoa::broker {
+
+// --- operations (I/O thread and verify pool -> writer) ---
+
+struct PublishOp {
+  std::string peer;
+  uint64_t publish_id = 0;  // the I/O thread's id for the whole batch
+  uint64_t request_id = 0;
+  std::vector<lantoa::v1::PublishResult> rejected;     // decided before storage
+  std::vector<IngestItem> items;                       // verified, to store
+};
+
+struct SubscribeOp {
+  std::string peer;
+  std::string owner;
+  lantoa::v1::Subscribe request;
+};
+
+struct UnsubscribeOp {
+  std::string peer;
+  std::string owner;
+  lantoa::v1::Unsubscribe request;
+};
+
+struct AckOp {
+  std::vector<QueueRef> refs;
+};
+
+using WriterOp = std::variant<PublishOp, SubscribeOp, UnsubscribeOp, AckOp>;
+
+// --- completions (writer -> I/O thread) ---
+
+struct PublishDone {
+  std::string peer;
+  uint64_t publish_id = 0;
+  lantoa::v1::PublishResults results;
+  std::vector<QueueRef> routed;
+};
+
+struct SubscribeDone {
+  std::string peer;
+  uint64_t request_id = 0;
+  Status status;
+  SubscribeResult result;
+};
+
+struct UnsubscribeDone {
+  std::string peer;
+  lantoa::v1::Unsubscribe request;
+  Status status;
+  uint64_t sub = 0;
+};
+
+struct AckDone {
+  std::vector<QueueRef> refs;  // now durably gone from their queues
+};
+
+struct Released {
+  std::vector<QueueRef> routed;  // embargoes that came due
+};
+
+using Completion = std::variant<PublishDone, SubscribeDone, UnsubscribeDone, AckDone, Released>;
+
+// A queue of completions for the I/O thread, with an eventfd that becomes
+// readable when something is waiting (the I/O thread polls it with ZeroMQ).
+class Completions {
+ public:
+  Completions();
+  ~Completions();
+  Completions(const Completions&) = delete;
+  Completions& operator=(const Completions&) = delete;
+
+  void push(Completion c);
+  std::deque<Completion> take_all();
+  int fd() const { return fd_; }
+
+ private:
+  std::mutex mu_;
+  std::deque<Completion> items_;
+  int fd_ = -1;
+};
+
+struct WriterOptions {
+  SubscribeDefaults subscribe;
+  RetentionPolicy retention;
+  int64_t housekeeping_ms = 200;       // embargo release check
+  int64_t retention_every_ms = 5000;
+  size_t max_group_events = 4096;
+};
+
+class Writer {
+ public:
+  Writer(Store& store, Completions& completions, Metrics& metrics, WriterOptions options);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Hands in the operation with ticket `ticket` (each ticket exactly once).
+  void submit(uint64_t ticket, WriterOp op);
+  // Finishes every operation already handed in, then stops the thread.
+  void stop();
+
+ private:
+  void run();
+  void process(std::vector<WriterOp>& ops);
+  // Applies `ops` in one transaction; false when it could not commit.
+  bool apply(std::vector<WriterOp*>& ops, Status* failure);
+  void fail(WriterOp& op, const Status& status);
+  void housekeeping(int64_t now);
+  void publish_depths();
+
+  Store& store_;
+  Completions& completions_;
+  Metrics& metrics_;
+  WriterOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, WriterOp> ready_;
+  uint64_t next_ticket_ = 1;
+  bool stopping_ = false;
+  int64_t last_retention_ms_ = 0;
+  int64_t last_depths_ms_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace lantoa::broker

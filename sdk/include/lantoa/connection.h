@@ -1,0 +1,70 @@
+// Connection: one authenticated, encrypted link from a member to a broker.
+//
+// It is the transport seam of the SDK: a ZeroMQ DEALER socket with CurveZMQ
+// (the member's transport key as client key, the broker's public transport
+// key pinned), over which the Hello handshake binds the link to the member's
+// certificate. Frames are ClientFrame / BrokerFrame protobufs, one per
+// ZeroMQ message (see proto/lantoa/v1/wire.proto).
+//
+// Blocking and single-threaded: use a Connection from one thread at a time.
+// Publisher and Subscriber (later) build on it. A timed-out receive is not an
+// error: it returns an empty optional.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lantoa/keys.h"
+#include "lantoa/status.h"
+#include "lantoa/v1/cert.pb.h"
+#include "lantoa/v1/wire.pb.h"
+
+namespace lantoa {
+
+// Where a broker is and which key it must prove it holds.
+struct BrokerAddress {
+  std::string endpoint;       // "tcp://127.0.0.1:7450"
+  std::string transport_key;  // the broker's Curve25519 public key, 32 bytes
+};
+
+struct ConnectOptions {
+  std::chrono::milliseconds timeout{5000};  // for connecting and the Hello answer
+  std::string agent = "lantoa-sdk/0.1";
+  uint32_t protocol_version = v1::PROTOCOL_V1;
+  // false: connect only, without the Hello handshake (for tests of what a
+  // broker does with frames that come before Hello).
+  bool send_hello = true;
+};
+
+class Connection {
+ public:
+  // Connects and performs the Hello handshake. The broker's refusal comes
+  // back as its Status (for example CERT_EXPIRED); no answer within the
+  // timeout is UNAVAILABLE.
+  static Result<Connection> open(const BrokerAddress& broker, const MemberKey& key,
+                                 const v1::CertificateChain& chain, const ConnectOptions& options = {});
+
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  const v1::Welcome& welcome() const;
+
+  Status send(const v1::ClientFrame& frame);
+  // Sends raw ZeroMQ message parts (tests use this to send malformed input).
+  Status send_raw(const std::vector<std::string>& parts);
+  // The next frame, or nullopt when none arrives within `timeout`.
+  Result<std::optional<v1::BrokerFrame>> receive(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lantoa

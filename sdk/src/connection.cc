@@ -1,0 +1,118 @@
+#include "lantoa/connection.h"
+
+#include <zmq.hpp>
+
+#include "proto_scan.h"
+
+namespace lantoa {
+
+struct Connection::Impl {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::dealer};
+  v1::Welcome welcome;
+  std::chrono::steady_clock::time_point last_send = std::chrono::steady_clock::now();
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+const v1::Welcome& Connection::welcome() const { return impl_->welcome; }
+
+Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey& key,
+                                    const v1::CertificateChain& chain, const ConnectOptions& options) {
+  if (broker.transport_key.size() != kTransportKeySize) {
+    return Status(v1::Error::INVALID_ARGUMENT, "the broker's transport key must be 32 bytes");
+  }
+  auto impl = std::make_unique<Impl>();
+  try {
+    zmq::socket_t& s = impl->socket;
+    const std::string secret = key.transport.secret();
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(broker.transport_key.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(key.transport.public_key().data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    s.set(zmq::sockopt::linger, 200);
+    s.set(zmq::sockopt::immediate, 1);  // queue nothing until the Curve handshake is done
+    s.set(zmq::sockopt::reconnect_ivl, 100);
+    s.connect(broker.endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status(v1::Error::INVALID_ARGUMENT, "cannot connect to " + broker.endpoint + ": " + e.what());
+  }
+  Connection conn(std::move(impl));
+  if (!options.send_hello) return conn;
+
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_protocol_version(options.protocol_version);
+  *hello.mutable_hello()->mutable_chain() = chain;
+  hello.mutable_hello()->set_agent(options.agent);
+  // With ZMQ_IMMEDIATE the send waits for the handshake; bound it.
+  conn.impl_->socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
+  LANTOA_RETURN_IF_ERROR(conn.send(hello));
+  conn.impl_->socket.set(zmq::sockopt::sndtimeo, -1);
+  auto reply = conn.receive(options.timeout);
+  if (!reply) return reply.status();
+  if (!reply->has_value()) {
+    return Status(v1::Error::UNAVAILABLE, "no answer to Hello from " + broker.endpoint + " within " +
+                                              std::to_string(options.timeout.count()) +
+                                              " ms (is the broker running, and is its transport key right?)");
+  }
+  const v1::BrokerFrame& frame = **reply;
+  if (frame.has_error()) return Status::from_proto(frame.error().error());
+  if (!frame.has_welcome()) return Status(v1::Error::FRAME_MALFORMED, "the broker answered Hello with another frame");
+  conn.impl_->welcome = frame.welcome();
+  return conn;
+}
+
+Status Connection::send(const v1::ClientFrame& frame) {
+  std::string bytes;
+  if (!frame.SerializeToString(&bytes)) return Status(v1::Error::INTERNAL, "cannot serialize frame");
+  return send_raw({bytes});
+}
+
+Status Connection::send_raw(const std::vector<std::string>& parts) {
+  try {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      if (!impl_->socket.send(zmq::buffer(parts[i]), flags)) {
+        return Status(v1::Error::UNAVAILABLE, "cannot send: the broker is not reachable");
+      }
+    }
+    impl_->last_send = std::chrono::steady_clock::now();
+  } catch (const zmq::error_t& e) {
+    return Status(v1::Error::UNAVAILABLE, std::string("cannot send: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::milliseconds timeout) {
+  // Keep the session alive while the caller only listens.
+  const auto heartbeat = std::chrono::milliseconds(impl_->welcome.heartbeat_ms());
+  if (heartbeat.count() > 0 && std::chrono::steady_clock::now() - impl_->last_send > heartbeat / 2) {
+    v1::ClientFrame hb;
+    hb.mutable_heartbeat()->set_time_ms(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    LANTOA_RETURN_IF_ERROR(send(hb));
+  }
+  try {
+    zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) == 0) return std::optional<v1::BrokerFrame>();
+    std::vector<zmq::message_t> parts;
+    zmq::message_t part;
+    do {
+      if (!impl_->socket.recv(part, zmq::recv_flags::none)) return std::optional<v1::BrokerFrame>();
+      parts.push_back(std::move(part));
+    } while (impl_->socket.get(zmq::sockopt::rcvmore));
+    if (parts.size() != 1) {
+      return Status(v1::Error::FRAME_MALFORMED, "broker sent a message of " + std::to_string(parts.size()) + " parts");
+    }
+    v1::BrokerFrame frame;
+    LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(frame, parts[0].to_string_view(), v1::Error::FRAME_MALFORMED));
+    return std::optional<v1::BrokerFrame>(std::move(frame));
+  } catch (const zmq::error_t& e) {
+    return Status(v1::Error::UNAVAILABLE, std::string("cannot receive: ") + e.what());
+  }
+}
+
+}  // namespace lantoa
