@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -97,6 +98,10 @@ void BrokerConfig::finish() {
   if (key.empty()) key = data / "broker.key";
   if (trust_root.empty()) trust_root = data / "trust-root.pub";
   verifier.threads = verify_threads;
+  // Look for expired events a few times per retention period (100 ms .. 5 s).
+  if (writer.retention.max_age_ms > 0) {
+    writer.retention_every_ms = std::clamp<int64_t>(writer.retention.max_age_ms / 4, 100, 5000);
+  }
 }
 
 }  // namespace lantoa::broker

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   std::string config_file, data, listen, monitor, key, trust_root, log_level, member;
   uint64_t map_size_mb = 0;
   unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
-  int64_t retention_hours = -1;
+  int64_t retention_hours = -1, retention_ms = -1;
   app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
   app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval; silent clients are dropped after 3");
   app.add_option("--ack-timeout-ms", ack_timeout_ms, "default ack timeout of new subscriptions");
   app.add_option("--retention-hours", retention_hours, "keep unreferenced events this long (0 = forever)");
+  app.add_option("--retention-ms", retention_ms, "the same in milliseconds (for tests)")->group("");
   CLI11_PARSE(app, argc, argv);
 
   lantoa::broker::BrokerConfig config;
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   if (heartbeat_ms) config.server.heartbeat_ms = heartbeat_ms;
   if (ack_timeout_ms) config.writer.subscribe.ack_timeout_ms = ack_timeout_ms;
   if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
+  if (retention_ms >= 0) config.writer.retention.max_age_ms = retention_ms;
 
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {

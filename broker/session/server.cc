@@ -44,7 +44,12 @@ Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, V
 void Server::run(const std::atomic<bool>& stop) {
   zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, completions_.fd(), ZMQ_POLLIN, 0}};
   while (!stop) {
-    zmq::poll(items, 2, std::chrono::milliseconds(20));
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(20));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;  // a signal arrived; look at `stop`
+    }
     if (items[0].revents & ZMQ_POLLIN) receive_frames();
     if (items[1].revents & ZMQ_POLLIN) drain_completions();
     const int64_t now = unix_now_ms();
@@ -59,7 +64,12 @@ void Server::receive_frames() {
   for (size_t n = 0; n < kMaxFramesPerPoll; ++n) {
     std::vector<zmq::message_t> parts;
     zmq::message_t part;
-    if (!frontend_.recv(part, zmq::recv_flags::dontwait)) return;
+    try {
+      if (!frontend_.recv(part, zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return;
+      throw;
+    }
     parts.push_back(std::move(part));
     while (frontend_.get(zmq::sockopt::rcvmore)) {
       zmq::message_t more;

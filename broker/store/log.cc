@@ -311,9 +311,6 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
       break;
     case lantoa::v1::StartPosition::kFromBrokerSeq:
       from_seq = std::max<uint64_t>(start.from_broker_seq(), 1);
-      // Everything at or above `from_seq` that was ever accepted is still
-      // there unless retention removed it.
-      out.behind_retention = from_seq < (*oldest ? *oldest : next_seq_) && from_seq < next_seq_;
       break;
     case lantoa::v1::StartPosition::kFromTimeMs: {
       auto cursor = store::Cursor::open(txn_, store_.dbs_.by_time);
@@ -329,9 +326,11 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
   if (from_seq) {
     auto cursor = store::Cursor::open(txn_, store_.dbs_.events);
     if (!cursor) return cursor.status();
+    uint64_t present = 0;
     for (auto e = cursor->seek(be64(from_seq));; e = cursor->next()) {
       if (!e) return e.status();
       if (!e->has_value()) break;
+      ++present;
       StoredEvent ev;
       if (!ev.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) return bad_record("events");
       if (!sub->matches(ev.topic())) continue;
@@ -340,6 +339,11 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
       LANTOA_RETURN_IF_ERROR(add_ref(ref));
       LANTOA_RETURN_IF_ERROR(bump_refs(ref.seq, 1));
       out.routed.push_back(ref);
+    }
+    // Every sequence from `from_seq` up was accepted once; any missing one was
+    // removed by retention, and the subscriber is told so.
+    if (start.position_case() == lantoa::v1::StartPosition::kFromBrokerSeq && from_seq < next_seq_) {
+      out.behind_retention = present < next_seq_ - from_seq;
     }
   }
   out.pending = out.routed.size();

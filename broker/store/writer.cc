@@ -107,6 +107,7 @@ void Writer::run() {
     if (!ops.empty()) process(ops);
     if (std::chrono::steady_clock::now() >= next_housekeeping) {
       housekeeping(unix_now_ms());
+      if (depths_changed_) publish_depths();
       next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.housekeeping_ms);
     }
   }
@@ -291,9 +292,11 @@ void Writer::housekeeping(int64_t now) {
 }
 
 void Writer::publish_depths() {
+  depths_changed_ = true;
   const int64_t now = unix_now_ms();
-  if (now - last_depths_ms_ < 100) return;  // at most ten times a second
+  if (now - last_depths_ms_ < 100) return;  // at most ten times a second; housekeeping catches up
   last_depths_ms_ = now;
+  depths_changed_ = false;
   for (const auto& [id, sub] : store_.subscriptions()) {
     auto d = store_.depths().find(id);
     metrics_.set_depth(id, sub.record.owner(), sub.record.name(), d == store_.depths().end() ? 0 : d->second);

@@ -151,6 +151,7 @@ class Writer {
   bool stopping_ = false;
   int64_t last_retention_ms_ = 0;
   int64_t last_depths_ms_ = 0;
+  bool depths_changed_ = false;
   std::thread thread_;
 };
 

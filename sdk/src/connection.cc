@@ -40,16 +40,17 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
     return Status(v1::Error::INVALID_ARGUMENT, "cannot connect to " + broker.endpoint + ": " + e.what());
   }
   Connection conn(std::move(impl));
+  conn.impl_->socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
   if (!options.send_hello) return conn;
 
   v1::ClientFrame hello;
   hello.mutable_hello()->set_protocol_version(options.protocol_version);
   *hello.mutable_hello()->mutable_chain() = chain;
   hello.mutable_hello()->set_agent(options.agent);
-  // With ZMQ_IMMEDIATE the send waits for the handshake; bound it.
+  // With ZMQ_IMMEDIATE a send waits while no connection is up; never wait
+  // forever (a dead broker must surface as UNAVAILABLE, not a hang).
   conn.impl_->socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
   LANTOA_RETURN_IF_ERROR(conn.send(hello));
-  conn.impl_->socket.set(zmq::sockopt::sndtimeo, -1);
   auto reply = conn.receive(options.timeout);
   if (!reply) return reply.status();
   if (!reply->has_value()) {
