@@ -384,7 +384,8 @@ Status Store::Batch::ack(const QueueRef& ref) {
   if (!erased) return erased.status();
   if (!*erased) return Status::Ok();  // acked twice, or the subscription was removed
   --depth_delta_[ref.sub];
-  return bump_refs(ref.seq, -1);
+  --ref_delta_[ref.seq];  // one read-modify-write per event at commit, not per ack
+  return Status::Ok();
 }
 
 Result<std::vector<QueueRef>> Store::Batch::release_embargoes(int64_t now_ms) {
@@ -439,6 +440,7 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
 }
 
 Status Store::Batch::commit() {
+  for (const auto& [seq, delta] : ref_delta_) LANTOA_RETURN_IF_ERROR(bump_refs(seq, delta));
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.meta, "next_seq", be64(next_seq_)));
   LANTOA_RETURN_IF_ERROR(txn_.commit());
   store_.next_seq_ = next_seq_;

@@ -131,6 +131,7 @@ class Store {
     std::map<uint64_t, Subscription> added_subs_;
     std::set<uint64_t> removed_subs_;
     std::map<uint64_t, int64_t> depth_delta_;
+    std::map<uint64_t, int64_t> ref_delta_;  // acks: applied once per event at commit
     std::set<std::string> new_chains_;
   };
 

@@ -1,0 +1,438 @@
+// lantoa-bench: measures lantoa-broker against the ceilings of its parts, in
+// one run on one machine, and prints each figure as a fraction of the
+// ceiling that bounds it (see bench/README.md).
+//
+//   lantoa-bench [--scenario all|ingest|fanout|latency] [--quick]
+//                [--broker PATH] [--out DIR]
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "ceilings.h"
+#include "lantoa/connection.h"
+#include "lantoa/encoding.h"
+#include "lantoa/event.h"
+#include "lantoa/trust.h"
+#include "support/broker_launcher.h"
+
+namespace fs = std::filesystem;
+using namespace lantoa;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void progress(const std::string& text) {
+  std::cerr << "  .. " << text << std::endl;
+}
+
+// A trust tree for the benchmark: root "vn", members certified for a day.
+struct Identities {
+  MemberKey root = std::move(*MemberKey::generate("vn"));
+  struct Member {
+    MemberKey key;
+    v1::CertificateChain chain;
+  };
+  std::vector<Member> publishers;
+  std::vector<Member> subscribers;
+  uint64_t serial = 1;
+
+  Member make(const std::string& id, std::vector<v1::Role> roles) {
+    MemberKey key = std::move(*MemberKey::generate(id));
+    const int64_t now = unix_now_ms();
+    CertificateRequest req{key.public_keys(), std::move(roles), now - 3'600'000, now + 86'400'000, serial++, {}};
+    Member m{std::move(key), {}};
+    *m.chain.add_certificates() = *issue_certificate("vn", root.sign, req);
+    return m;
+  }
+};
+
+// About 1 KB of realistic Vietnamese news text.
+const std::string& news_body() {
+  static const std::string body = [] {
+    std::string b =
+        "Sáng 12/8, tại Hà Nội, Cổng Thông tin điện tử Chính phủ tổ chức Hội nghị đầu tiên giữa các Cổng "
+        "Thông tin điện tử Bộ, ngành. Hội nghị nhằm tăng cường phối hợp, chia sẻ thông tin chính thống, "
+        "lan tỏa thông tin tích cực, góp phần định hướng dư luận xã hội. ";
+    while (b.size() < 800) b += b;
+    b.resize(800);
+    while (!is_valid_utf8(b)) b.pop_back();
+    return b;
+  }();
+  return body;
+}
+
+std::vector<v1::SignedEvent> presign(const Identities::Member& m, const std::string& topic, uint64_t first_seq,
+                                     size_t count) {
+  std::vector<v1::SignedEvent> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    auto e = EventBuilder(m.key.member, first_seq + i, topic)
+                 .headline("Thông cáo báo chí số " + std::to_string(first_seq + i))
+                 .body(news_body())
+                 .build();
+    out.push_back(*sign_event(*e, m.key.sign));
+  }
+  return out;
+}
+
+struct Broker {
+  fs::path dir;
+  std::unique_ptr<testing::BrokerLauncher> launcher;
+  testing::BrokerInfo info;
+};
+
+Broker start_broker(const fs::path& binary, const fs::path& dir, const Identities& ids) {
+  fs::create_directories(dir / "data");
+  (void)ids.root.public_keys().save(dir / "data" / "trust-root.pub", true);
+  Broker b{dir, std::make_unique<testing::BrokerLauncher>(binary, dir / "data", dir / "broker.log",
+                                                          std::vector<std::string>{"--log-level", "warn",
+                                                                                   "--verify-threads", "2"}),
+           {}};
+  auto info = b.launcher->start();
+  if (!info) {
+    std::cerr << "cannot start the broker: " << info.status().to_string() << "\n";
+    std::exit(1);
+  }
+  b.info = *info;
+  return b;
+}
+
+Connection connect(const Broker& b, const Identities::Member& m) {
+  auto c = Connection::open(b.info.address, m.key, m.chain);
+  if (!c) {
+    std::cerr << "cannot connect as " << m.key.member << ": " << c.status().to_string() << "\n";
+    std::exit(1);
+  }
+  return std::move(*c);
+}
+
+// --- scenarios ---
+
+// N publishers, each sending pre-signed batches with a window of batches in
+// flight, waiting for every durable confirmation. Returns events/s.
+double ingest(const Broker& b, const Identities& ids, size_t publishers, size_t total_events) {
+  const size_t per = total_events / publishers;
+  constexpr size_t kBatch = 50, kWindow = 8;
+  std::vector<std::vector<v1::SignedEvent>> events(publishers);
+  static std::map<std::string, uint64_t> next_seq;  // per member, across rounds
+  for (size_t p = 0; p < publishers; ++p) {
+    const auto& m = ids.publishers[p];
+    uint64_t& seq = next_seq[m.key.member];
+    if (seq == 0) seq = 1;
+    events[p] = presign(m, m.key.member + ".news", seq, per);
+    seq += per;
+  }
+  std::vector<Connection> conns;
+  for (size_t p = 0; p < publishers; ++p) conns.push_back(connect(b, ids.publishers[p]));
+  std::atomic<uint64_t> accepted{0};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (size_t p = 0; p < publishers; ++p) {
+    threads.emplace_back([&, p] {
+      Connection& c = conns[p];
+      size_t next = 0, in_flight = 0;
+      uint64_t request = 1;
+      while (next < per || in_flight > 0) {
+        while (in_flight < kWindow && next < per) {
+          v1::ClientFrame f;
+          f.mutable_publish()->set_request_id(request++);
+          for (size_t i = next; i < std::min(per, next + kBatch); ++i) *f.mutable_publish()->add_events() = events[p][i];
+          next = std::min(per, next + kBatch);
+          (void)c.send(f);
+          ++in_flight;
+        }
+        auto r = c.receive(milliseconds(10000));
+        if (!r.ok() || !r->has_value()) break;
+        if (!(*r)->has_results()) continue;
+        --in_flight;
+        for (const auto& x : (*r)->results().results()) accepted += x.status() == v1::PublishResult::ACCEPTED;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double rate = accepted / seconds_since(start);
+  if (accepted != per * publishers) std::cerr << "  !! only " << accepted << " of " << per * publishers << " accepted\n";
+  return rate;
+}
+
+// `subs` durable subscriptions filled with `events` events each, then
+// drained by subscribers that ack everything. Returns acked deliveries/s.
+struct Fanout {
+  double deliveries_per_s = 0;
+  double bytes_per_delivery = 0;  // on the wire, in batched frames
+};
+
+Fanout fanout(const fs::path& binary, const fs::path& dir, Identities& ids, size_t subs, size_t events) {
+  Broker b = start_broker(binary, dir, ids);
+  const size_t connections = std::min<size_t>(subs, 8);
+  {
+    Connection setup = connect(b, ids.subscribers[0]);
+    for (size_t s = 0; s < subs; ++s) {
+      v1::ClientFrame f;
+      auto* sub = f.mutable_subscribe();
+      sub->set_request_id(s + 1);
+      sub->set_name("portal-" + std::to_string(s));
+      sub->add_filters("vn.bench.>");
+      sub->set_credit(1);
+      (void)setup.send(f);
+      for (;;) {
+        auto r = setup.receive(milliseconds(10000));
+        if (!r.ok() || !r->has_value() || (*r)->has_subscribed() || (*r)->has_error()) break;
+      }
+    }
+  }
+  {
+    Connection pub = connect(b, ids.publishers[0]);
+    auto all = presign(ids.publishers[0], "vn.bench.p0.press", 1, events);
+    for (size_t i = 0; i < all.size(); i += 100) {
+      v1::ClientFrame f;
+      f.mutable_publish()->set_request_id(i + 1);
+      for (size_t k = i; k < std::min(all.size(), i + 100); ++k) *f.mutable_publish()->add_events() = all[k];
+      (void)pub.send(f);
+      for (;;) {
+        auto r = pub.receive(milliseconds(10000));
+        if (!r.ok() || !r->has_value() || (*r)->has_results()) break;
+      }
+    }
+  }
+  std::vector<Connection> conns;
+  for (size_t c = 0; c < connections; ++c) conns.push_back(connect(b, ids.subscribers[0]));
+  const uint64_t expected = static_cast<uint64_t>(subs) * events;
+  std::atomic<uint64_t> acked{0};
+  std::atomic<double> bytes_per_delivery{0};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (size_t c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      Connection& conn = conns[c];
+      uint64_t mine = 0, mine_expected = 0;
+      for (size_t s = c; s < subs; s += connections) {
+        v1::ClientFrame f;
+        auto* sub = f.mutable_subscribe();
+        sub->set_request_id(s + 1);
+        sub->set_name("portal-" + std::to_string(s));
+        sub->set_credit(2000);
+        (void)conn.send(f);
+        mine_expected += events;
+      }
+      while (mine < mine_expected) {
+        auto r = conn.receive(milliseconds(10000));
+        if (!r.ok() || !r->has_value()) break;
+        if (!(*r)->has_deliveries()) continue;
+        if (bytes_per_delivery == 0 && (*r)->deliveries().items_size() > 0) {
+          bytes_per_delivery = static_cast<double>((*r)->ByteSizeLong()) / (*r)->deliveries().items_size();
+        }
+        std::map<std::string, v1::ClientFrame> acks;
+        for (const auto& d : (*r)->deliveries().items()) {
+          auto& a = acks[d.subscription()];
+          a.mutable_ack()->set_subscription(d.subscription());
+          a.mutable_ack()->add_delivery_ids(d.delivery_id());
+          ++mine;
+        }
+        for (auto& [name, frame] : acks) (void)conn.send(frame);
+      }
+      acked += mine;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double rate = acked / seconds_since(start);
+  if (acked != expected) std::cerr << "  !! only " << acked << " of " << expected << " deliveries acked\n";
+  b.launcher->stop();
+  return {rate, bytes_per_delivery};
+}
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
+  size_t samples = 0;
+};
+
+// A steady `rate` events/s for `seconds`, delivered to `subscribers`
+// subscriptions that verify every event; publish->deliver latency.
+Latency latency(const Broker& b, const Identities& ids, double rate, double seconds, size_t subscribers) {
+  std::vector<Connection> subs;
+  for (size_t s = 0; s < subscribers; ++s) {
+    subs.push_back(connect(b, ids.subscribers[0]));
+    v1::ClientFrame f;
+    f.mutable_subscribe()->set_request_id(1);
+    f.mutable_subscribe()->set_name("latency-" + std::to_string(s) + "-" + std::to_string(::getpid()));
+    f.mutable_subscribe()->add_filters("vn.bench.p1.flash");
+    f.mutable_subscribe()->set_credit(1000);
+    (void)subs.back().send(f);
+    (void)subs.back().receive(milliseconds(5000));
+  }
+  const size_t count = static_cast<size_t>(rate * seconds);
+  auto events = presign(ids.publishers[1], "vn.bench.p1.flash", 1'000'000, count);
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < count; ++i) index[event_id(events[i].event())] = i;
+  std::vector<std::atomic<int64_t>> sent(count);  // send time, steady clock ticks
+  std::mutex mu;
+  std::vector<double> samples;
+  std::atomic<bool> done{false};
+  TrustStore trust(RootKey{"vn", ids.root.sign.public_key()});
+  std::vector<std::thread> readers;
+  for (size_t s = 0; s < subscribers; ++s) {
+    readers.emplace_back([&, s] {
+      size_t got = 0;
+      while (got < count && !done) {
+        auto r = subs[s].receive(milliseconds(200));
+        if (!r.ok() || !r->has_value() || !(*r)->has_deliveries()) continue;
+        v1::ClientFrame ack;
+        for (const auto& d : (*r)->deliveries().items()) {
+          auto v = trust.verify_event(d.event());  // subscribers verify, as in real use
+          const auto now = Clock::now();
+          if (!v) continue;
+          auto it = index.find(v->id);
+          if (it == index.end()) continue;
+          std::lock_guard lock(mu);
+          const auto at = Clock::time_point(Clock::duration(sent[it->second].load()));
+          samples.push_back(std::chrono::duration<double, std::milli>(now - at).count());
+          ack.mutable_ack()->set_subscription(d.subscription());
+          ack.mutable_ack()->add_delivery_ids(d.delivery_id());
+          ++got;
+        }
+        if (ack.has_ack()) (void)subs[s].send(ack);
+      }
+    });
+  }
+  Connection sender = connect(b, ids.publishers[1]);
+  const auto start = Clock::now();
+  for (size_t i = 0; i < count; ++i) {
+    const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+    std::this_thread::sleep_until(due);
+    v1::ClientFrame f;
+    f.mutable_publish()->set_request_id(i + 1);
+    *f.mutable_publish()->add_events() = events[i];
+    sent[i] = Clock::now().time_since_epoch().count();
+    (void)sender.send(f);
+    for (;;) {  // take the confirmations that have arrived, without waiting
+      auto r = sender.receive(milliseconds(0));
+      if (!r.ok() || !r->has_value()) break;
+    }
+  }
+  std::this_thread::sleep_for(milliseconds(1500));
+  done = true;
+  for (auto& t : readers) t.join();
+  Latency l;
+  std::sort(samples.begin(), samples.end());
+  l.samples = samples.size();
+  auto pct = [&](double p) { return samples.empty() ? 0.0 : samples[std::min(samples.size() - 1, size_t(p * samples.size()))]; };
+  l.p50_ms = pct(0.50);
+  l.p99_ms = pct(0.99);
+  l.p999_ms = pct(0.999);
+  l.max_ms = samples.empty() ? 0 : samples.back();
+  return l;
+}
+
+std::string fmt(double v, int digits = 0) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lantoa-bench: lantoa-broker against the ceilings of its parts"};
+  std::string scenario = "all";
+  bool quick = false;
+  std::string broker_bin = LANTOA_BROKER_BIN;
+  std::string out_dir = "bench/results";
+  app.add_option("--scenario", scenario, "all, ingest, fanout or latency");
+  app.add_flag("--quick", quick, "smaller workloads (for CI smoke runs)");
+  app.add_option("--broker", broker_bin, "path of lantoa-broker");
+  app.add_option("--out", out_dir, "where to write results.md and results.json");
+  CLI11_PARSE(app, argc, argv);
+  const bool all = scenario == "all";
+  if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency") {
+    std::cerr << "unknown scenario " << scenario << "\n";
+    return 2;
+  }
+
+  const fs::path scratch = fs::temp_directory_path() / ("lantoa-bench-" + std::to_string(::getpid()));
+  fs::create_directories(scratch);
+  Identities ids;
+  for (int p = 0; p < 16; ++p) {
+    ids.publishers.push_back(ids.make("vn.bench.p" + std::to_string(p), {v1::PUBLISHER}));
+  }
+  ids.subscribers.push_back(ids.make("vn.bench.portals", {v1::SUBSCRIBER}));
+
+  nlohmann::json results;
+  std::ostringstream md;
+  progress("measuring the ceilings of the parts");
+  bench::Ceilings c = bench::measure_ceilings(quick ? 0.5 : 1.5, scratch);
+  results["ceilings"] = {{"verify_per_s_1_thread", c.verify_1_thread},
+                         {"verify_per_s_2_threads", c.verify_2_threads},
+                         {"lmdb_fsync_commits_per_s", c.lmdb_commits},
+                         {"lmdb_batched_events_per_s", c.lmdb_batched_events},
+                         {"fsync_commit_ms", c.fsync_ms},
+                         {"zmq_curve_1kb_msgs_per_s", c.zmq_messages},
+                         {"zmq_curve_bytes_per_s", c.zmq_bytes}};
+  md << "| measurement | result | ceiling | fraction |\n|---|---|---|---|\n";
+  md << "| Ed25519 verify, 1 thread | " << fmt(c.verify_1_thread) << " /s | | |\n";
+  md << "| Ed25519 verify, 2 threads | " << fmt(c.verify_2_threads) << " /s | | |\n";
+  md << "| LMDB fsynced commits | " << fmt(c.lmdb_commits) << " /s (" << fmt(c.fsync_ms, 3) << " ms each) | | |\n";
+  md << "| LMDB, 100 events per fsynced commit | " << fmt(c.lmdb_batched_events) << " events/s | | |\n";
+  md << "| ZeroMQ CurveZMQ 1 KB messages, loopback | " << fmt(c.zmq_messages) << " /s | | |\n";
+  md << "| ZeroMQ CurveZMQ 64 KB messages, loopback | " << fmt(c.zmq_bytes / 1e6) << " MB/s | | |\n";
+
+  if (all || scenario == "ingest") {
+    Broker b = start_broker(broker_bin, scratch / "ingest", ids);
+    for (size_t pubs : {1u, 4u, 16u}) {
+      progress("ingest with " + std::to_string(pubs) + " publisher(s)");
+      const double rate = ingest(b, ids, pubs, quick ? 8'000 : 48'000);
+      const double frac = rate / c.verify_2_threads;
+      results["ingest"][std::to_string(pubs)] = {{"events_per_s", rate}, {"fraction_of_verify_2t", frac}};
+      md << "| ingest, " << pubs << " publisher(s), durable | " << fmt(rate) << " events/s | verify 2t "
+         << fmt(c.verify_2_threads) << " | " << fmt(frac * 100, 1) << "% |\n";
+    }
+    b.launcher->stop();
+  }
+  if (all || scenario == "fanout") {
+    for (size_t subs : {8u, 100u}) {
+      progress("fan-out to " + std::to_string(subs) + " subscriptions");
+      const size_t events = quick ? (subs > 10 ? 200 : 1000) : (subs > 10 ? 2000 : 10000);
+      Fanout f = fanout(broker_bin, scratch / ("fanout-" + std::to_string(subs)), ids, subs, events);
+      // Deliveries travel batched, so the bound is ZeroMQ's byte rate.
+      const double frac = f.deliveries_per_s * f.bytes_per_delivery / c.zmq_bytes;
+      results["fanout"][std::to_string(subs)] = {{"deliveries_per_s", f.deliveries_per_s}, {"events", events},
+                                                 {"bytes_per_delivery", f.bytes_per_delivery},
+                                                 {"fraction_of_zmq_bytes", frac}};
+      md << "| fan-out, " << events << " events to " << subs << " subscriptions, acked | " << fmt(f.deliveries_per_s)
+         << " deliveries/s (" << fmt(f.bytes_per_delivery) << " B each) | ZeroMQ " << fmt(c.zmq_bytes / 1e6)
+         << " MB/s | " << fmt(frac * 100, 1) << "% |\n";
+    }
+  }
+  if (all || scenario == "latency") {
+    Broker b = start_broker(broker_bin, scratch / "latency", ids);
+    progress("latency at a steady 1,000 events/s");
+    Latency l = latency(b, ids, 1000, quick ? 2 : 5, 1);
+    results["latency"] = {{"rate", 1000}, {"samples", l.samples}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms},
+                          {"p999_ms", l.p999_ms}, {"max_ms", l.max_ms}};
+    md << "| latency publish->deliver at 1,000/s, subscriber verifies | p50 " << fmt(l.p50_ms, 2) << " ms, p99 "
+       << fmt(l.p99_ms, 2) << " ms, p99.9 " << fmt(l.p999_ms, 2) << " ms (" << l.samples
+       << " samples) | fsync " << fmt(c.fsync_ms, 3) << " ms | |\n";
+    b.launcher->stop();
+  }
+  fs::remove_all(scratch);
+
+  results["machine"] = {{"cores", std::thread::hardware_concurrency()}};
+  std::cout << "\n" << md.str();
+  fs::create_directories(out_dir);
+  std::ofstream(fs::path(out_dir) / "results.json") << results.dump(2) << "\n";
+  std::ofstream(fs::path(out_dir) / "results.md") << md.str();
+  return 0;
+}
