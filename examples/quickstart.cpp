@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   step(1, "Trust tree: root authority vn (offline key), delegated authority vn.qn");
   MemberKey root = must(MemberKey::generate("vn"), "generating the root key");
   if (Status s = root.save(dir / "vn.root.key"); !s.ok()) return std::cerr << s.to_string() << "\n", 1;
+  if (Status s = root.public_keys().save(dir / "vn.pub"); !s.ok()) return std::cerr << s.to_string() << "\n", 1;
   line("vn  root key " + fingerprint(root.sign.public_key()) + "  (pinned by every broker and subscriber)");
   TrustStore trust(RootKey{"vn", root.sign.public_key()});
   v1::CertificateChain none;
