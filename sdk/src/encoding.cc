@@ -3,6 +3,9 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include <ctime>
+#include <string>
+
 namespace lantoa {
 namespace {
 
@@ -102,6 +105,90 @@ size_t utf8_length(std::string_view text) {
     if ((c & 0xC0) != 0x80) ++count;
   }
   return count;
+}
+
+std::string armor(std::string_view label, std::string_view bytes, std::string_view preamble) {
+  std::string b64(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), bytes_of(bytes), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.pop_back();
+  std::string out(preamble);
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += "-----BEGIN " + std::string(label) + "-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  out += "-----END " + std::string(label) + "-----\n";
+  return out;
+}
+
+std::optional<std::string> dearmor(std::string_view label, std::string_view text) {
+  const std::string begin = "-----BEGIN " + std::string(label) + "-----";
+  const std::string end = "-----END " + std::string(label) + "-----";
+  size_t b = text.find(begin);
+  if (b == std::string_view::npos) return std::nullopt;
+  b += begin.size();
+  size_t e = text.find(end, b);
+  if (e == std::string_view::npos) return std::nullopt;
+  std::string b64;
+  for (char c : text.substr(b, e - b)) {
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64.push_back(c);
+  }
+  std::string out(b64.size() * 3 / 4 + 3, '\0');
+  size_t len = 0;
+  const char* stop = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), nullptr,
+                        &len, &stop, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      stop != b64.data() + b64.size()) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+std::string format_time_ms(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  const int64_t rest = ms - static_cast<int64_t>(secs) * 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out(buf);
+  if (rest != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(rest));
+    out += frac;
+  }
+  return out + "Z";
+}
+
+std::optional<int64_t> parse_time_ms(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text.find_first_not_of("0123456789") == std::string_view::npos) {
+    try {
+      return std::stoll(std::string(text));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  std::string t(text);
+  std::tm tm{};
+  const char* rest = strptime(t.c_str(), "%Y-%m-%d", &tm);
+  if (!rest) return std::nullopt;
+  int64_t millis = 0;
+  if (*rest == 'T' || *rest == ' ') {
+    rest = strptime(rest + 1, "%H:%M:%S", &tm);
+    if (!rest) return std::nullopt;
+    if (*rest == '.') {
+      int digits = 0;
+      ++rest;
+      while (*rest >= '0' && *rest <= '9') {
+        if (digits < 3) millis = millis * 10 + (*rest - '0'), ++digits;
+        ++rest;
+      }
+      while (digits++ < 3) millis *= 10;
+    }
+    if (*rest == 'Z') ++rest;
+  }
+  if (*rest != '\0') return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;
 }
 
 }  // namespace lantoa

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <set>
 
+#include "file_util.h"
+#include "lantoa/encoding.h"
 #include "lantoa/names.h"
 #include "proto_scan.h"
 
@@ -14,7 +16,7 @@ using E = v1::Error;
 
 Status malformed(std::string message) { return Status(E::CERT_MALFORMED, std::move(message)); }
 
-std::string describe_time(int64_t ms) { return std::to_string(ms) + " ms"; }
+std::string describe_time(int64_t ms) { return format_time_ms(ms); }
 
 // Rules shared by issuing and decoding a certificate.
 Status check_certificate_fields(const v1::Certificate& c) {
@@ -250,6 +252,103 @@ Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, 
     return Status(E::UNKNOWN_SIGNER, "envelope carries no signer certificate chain");
   }
   return verify_event(envelope, envelope.signer_chain(), limits);
+}
+
+// --- files ---
+
+namespace {
+constexpr std::string_view kChainLabel = "LANTOA CERTIFICATE CHAIN";
+constexpr std::string_view kListLabel = "LANTOA REVOCATION LIST";
+constexpr size_t kMaxTrustFileBytes = 1 << 20;
+
+std::string roles_text(const v1::Certificate& c) {
+  std::string out;
+  for (int r : c.roles()) {
+    if (!out.empty()) out += ", ";
+    std::string name = v1::Role_Name(r);
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out += name;
+  }
+  return out;
+}
+}  // namespace
+
+std::string chain_to_text(const v1::CertificateChain& chain) {
+  std::string summary = "# Lantoa certificate chain (public), leaf first.\n";
+  for (const auto& link : chain.certificates()) {
+    auto c = decode_certificate(link);
+    if (!c) continue;
+    summary += "# " + c->member() + " [" + roles_text(*c) + "] key " + fingerprint(c->sign_key()) + ", issued by " +
+               c->issuer() + ", valid " + format_time_ms(c->not_before_ms()) + " .. " +
+               format_time_ms(c->not_after_ms()) + "\n";
+  }
+  return armor(kChainLabel, chain.SerializeAsString(), summary);
+}
+
+Result<v1::CertificateChain> chain_from_text(std::string_view text) {
+  auto bytes = dearmor(kChainLabel, text);
+  if (!bytes) return malformed("no \"-----BEGIN LANTOA CERTIFICATE CHAIN-----\" block, or it is damaged");
+  v1::CertificateChain chain;
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(chain, *bytes, E::CERT_MALFORMED));
+  for (const auto& link : chain.certificates()) {
+    auto c = decode_certificate(link);
+    if (!c) return c.status();
+  }
+  if (chain.certificates_size() == 0) return malformed("the certificate chain is empty");
+  return chain;
+}
+
+Status save_chain(const std::filesystem::path& path, const v1::CertificateChain& chain, bool overwrite) {
+  return internal::write_file_atomic(path, chain_to_text(chain), 0644, overwrite);
+}
+
+Result<v1::CertificateChain> load_chain(const std::filesystem::path& path) {
+  auto content = internal::read_file(path, kMaxTrustFileBytes);
+  if (!content) return content.status();
+  auto chain = chain_from_text(content->data);
+  if (!chain) return Status(chain.status().code(), path.string() + ": " + chain.status().message());
+  return chain;
+}
+
+Result<v1::RevocationList> decode_revocation_list(const v1::SignedRevocationList& signed_list) {
+  v1::RevocationList list;
+  LANTOA_RETURN_IF_ERROR(parse_list(signed_list, list));
+  return list;
+}
+
+std::string revocations_to_text(const v1::SignedRevocationList& signed_list) {
+  std::string summary = "# Lantoa revocation list (public).\n";
+  if (auto list = decode_revocation_list(signed_list); list.ok()) {
+    summary += "# issuer " + list->issuer() + ", number " + std::to_string(list->number()) + ", issued " +
+               format_time_ms(list->issued_ms()) + "\n";
+    for (const auto& r : list->revocations()) {
+      summary += "# revoked " + r.member() + " key " + key_id_fingerprint(r.key_id()) + " from " +
+                 format_time_ms(r.revoked_ms()) + " (" + v1::RevocationReason_Name(r.reason()) + ")\n";
+    }
+  }
+  return armor(kListLabel, signed_list.SerializeAsString(), summary);
+}
+
+Result<v1::SignedRevocationList> revocations_from_text(std::string_view text) {
+  auto bytes = dearmor(kListLabel, text);
+  if (!bytes) return malformed("no \"-----BEGIN LANTOA REVOCATION LIST-----\" block, or it is damaged");
+  v1::SignedRevocationList list;
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(list, *bytes, E::CERT_MALFORMED));
+  auto decoded = decode_revocation_list(list);
+  if (!decoded) return decoded.status();
+  return list;
+}
+
+Status save_revocations(const std::filesystem::path& path, const v1::SignedRevocationList& list, bool overwrite) {
+  return internal::write_file_atomic(path, revocations_to_text(list), 0644, overwrite);
+}
+
+Result<v1::SignedRevocationList> load_revocations(const std::filesystem::path& path) {
+  auto content = internal::read_file(path, kMaxTrustFileBytes);
+  if (!content) return content.status();
+  auto list = revocations_from_text(content->data);
+  if (!list) return Status(list.status().code(), path.string() + ": " + list.status().message());
+  return list;
 }
 
 }  // namespace lantoa

@@ -4,8 +4,6 @@
 // any implementation can check (proto/README.md).
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 
 #include "lantoa/encoding.h"
@@ -15,23 +13,10 @@
 namespace lantoa {
 namespace {
 
+using testing::CommandResult;
 using testing::TempDir;
 
-struct CommandRun {
-  int rc;
-  std::string output;
-};
-
-CommandRun run(const std::string& command) {
-  CommandRun r{-1, {}};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 512> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CommandResult run(const std::string& command) { return testing::run_command(command); }
 
 void write_file(const std::filesystem::path& p, std::string_view bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -45,24 +30,24 @@ const std::string kSpkiPrefix = *from_hex("302a300506032b6570032100");
 class OpenSslInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    CommandRun v = run("openssl version");
-    ASSERT_EQ(v.rc, 0) << "the openssl command line is needed (Debian package 'openssl'): " << v.output;
+    CommandResult v = run("openssl version");
+    ASSERT_EQ(v.code, 0) << "the openssl command line is needed (Debian package 'openssl'): " << v.out;
   }
   TempDir dir;
   testing::TrustTree tree;
 };
 
 TEST_F(OpenSslInterop, OpenSslSignatureVerifiesInTheSdk) {
-  ASSERT_EQ(run("openssl genpkey -algorithm ed25519 -out " + q(dir / "k.pem")).rc, 0);
-  CommandRun pub = run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " + q(dir / "pub.der"));
-  ASSERT_EQ(pub.rc, 0) << pub.output;
+  ASSERT_EQ(run("openssl genpkey -algorithm ed25519 -out " + q(dir / "k.pem")).code, 0);
+  CommandResult pub = run("openssl pkey -in " + q(dir / "k.pem") + " -pubout -outform DER -out " + q(dir / "pub.der"));
+  ASSERT_EQ(pub.code, 0) << pub.out;
   std::string der = testing::read_text(dir / "pub.der");
   ASSERT_EQ(der.size(), 44u);
   ASSERT_EQ(der.substr(0, 12), kSpkiPrefix);
   const std::string openssl_public = der.substr(12);
 
   // The seed OpenSSL generated gives the same public key in the SDK.
-  ASSERT_EQ(run("openssl pkey -in " + q(dir / "k.pem") + " -outform DER -out " + q(dir / "priv.der")).rc, 0);
+  ASSERT_EQ(run("openssl pkey -in " + q(dir / "k.pem") + " -outform DER -out " + q(dir / "priv.der")).code, 0);
   std::string priv = testing::read_text(dir / "priv.der");
   ASSERT_EQ(priv.size(), 48u);
   auto same = SigningKey::from_seed(priv.substr(16));
@@ -81,9 +66,9 @@ TEST_F(OpenSslInterop, OpenSslSignatureVerifiesInTheSdk) {
   envelope.set_event(testing::sample_event("vn.gov").SerializeAsString());
   envelope.set_signer_key_id(key_id(openssl_public));
   write_file(dir / "msg.bin", signing_input(SignDomain::kEvent, envelope.event()));
-  CommandRun sign = run("openssl pkeyutl -sign -rawin -inkey " + q(dir / "k.pem") + " -in " + q(dir / "msg.bin") +
+  CommandResult sign = run("openssl pkeyutl -sign -rawin -inkey " + q(dir / "k.pem") + " -in " + q(dir / "msg.bin") +
                  " -out " + q(dir / "sig.bin"));
-  ASSERT_EQ(sign.rc, 0) << sign.output;
+  ASSERT_EQ(sign.code, 0) << sign.out;
   envelope.set_signature(testing::read_text(dir / "sig.bin"));
   ASSERT_EQ(envelope.signature().size(), 64u);
 
@@ -103,18 +88,18 @@ TEST_F(OpenSslInterop, SdkSignatureVerifiesInOpenSsl) {
   write_file(dir / "sig.bin", envelope->signature());
   const std::string verify = "openssl pkeyutl -verify -rawin -pubin -keyform DER -inkey " + q(dir / "pub.der") +
                              " -sigfile " + q(dir / "sig.bin") + " -in ";
-  CommandRun ok = run(verify + q(dir / "msg.bin"));
-  EXPECT_EQ(ok.rc, 0) << ok.output;
-  EXPECT_NE(ok.output.find("Signature Verified Successfully"), std::string::npos) << ok.output;
+  CommandResult ok = run(verify + q(dir / "msg.bin"));
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("Signature Verified Successfully"), std::string::npos) << ok.out;
 
   // OpenSSL agrees that the bytes without the domain prefix, or altered
   // bytes, do not verify.
   write_file(dir / "bare.bin", envelope->event());
-  EXPECT_NE(run(verify + q(dir / "bare.bin")).rc, 0);
+  EXPECT_NE(run(verify + q(dir / "bare.bin")).code, 0);
   std::string altered = signing_input(SignDomain::kEvent, envelope->event());
   altered.back() ^= 1;
   write_file(dir / "altered.bin", altered);
-  EXPECT_NE(run(verify + q(dir / "altered.bin")).rc, 0);
+  EXPECT_NE(run(verify + q(dir / "altered.bin")).code, 0);
 }
 
 }  // namespace

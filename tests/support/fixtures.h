@@ -34,6 +34,13 @@ std::filesystem::path testdata(std::string_view relative);
 // Reads a whole file; fails the test when it cannot.
 std::string read_text(const std::filesystem::path& path);
 
+// Runs a shell command; its exit code and its stdout and stderr together.
+struct CommandResult {
+  int code = -1;
+  std::string out;
+};
+CommandResult run_command(const std::string& command);
+
 // A member with its keys and chain (leaf first, up to the root).
 struct Member {
   MemberKey key;

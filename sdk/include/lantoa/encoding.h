@@ -32,4 +32,18 @@ bool is_valid_utf8(std::string_view text);
 // Number of Unicode code points in valid UTF-8 text.
 size_t utf8_length(std::string_view text);
 
+// Armored text (like PEM): optional free text, then
+//   -----BEGIN <label>-----  base64 lines  -----END <label>-----
+// Free text before BEGIN is for people (a summary) and ignored when read.
+std::string armor(std::string_view label, std::string_view bytes, std::string_view preamble = {});
+// The bytes of the first block with `label`; nullopt when absent or broken.
+std::optional<std::string> dearmor(std::string_view label, std::string_view text);
+
+// Times as RFC 3339 UTC text ("2026-11-28T13:00:00Z", milliseconds shown
+// only when not zero).
+std::string format_time_ms(int64_t ms);
+// Accepts "2026-11-28T13:00:00Z", "...T13:00:00.250Z", "2026-11-28" (midnight
+// UTC) and plain milliseconds since the epoch.
+std::optional<int64_t> parse_time_ms(std::string_view text);
+
 }  // namespace lantoa

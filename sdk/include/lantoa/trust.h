@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <shared_mutex>
 #include <string>
@@ -60,6 +61,21 @@ Result<v1::Certificate> decode_certificate(const v1::SignedCertificate& signed_c
 Result<v1::SignedRevocationList> issue_revocation_list(
     std::string_view issuer_id, const SigningKey& issuer_key, uint64_t number, int64_t issued_ms,
     const std::vector<v1::Revocation>& revocations, const v1::CertificateChain& issuer_chain = {});
+
+// Certificate chains and revocation lists as files: armored text
+// ("LANTOA CERTIFICATE CHAIN", "LANTOA REVOCATION LIST") with a readable
+// summary above the block. CERT_MALFORMED when the content is not one.
+std::string chain_to_text(const v1::CertificateChain& chain);
+Result<v1::CertificateChain> chain_from_text(std::string_view text);
+Status save_chain(const std::filesystem::path& path, const v1::CertificateChain& chain, bool overwrite = false);
+Result<v1::CertificateChain> load_chain(const std::filesystem::path& path);
+std::string revocations_to_text(const v1::SignedRevocationList& list);
+Result<v1::SignedRevocationList> revocations_from_text(std::string_view text);
+Status save_revocations(const std::filesystem::path& path, const v1::SignedRevocationList& list,
+                        bool overwrite = false);
+Result<v1::SignedRevocationList> load_revocations(const std::filesystem::path& path);
+// The revocation entries of a list (parsed, not verified).
+Result<v1::RevocationList> decode_revocation_list(const v1::SignedRevocationList& list);
 
 // A member whose chain verified.
 struct VerifiedMember {

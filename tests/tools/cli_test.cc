@@ -1,0 +1,121 @@
+// The `lantoa` command line, run as a real process: keys, certificates,
+// verification and revocation, with their exit codes and messages.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "lantoa/trust.h"
+#include "support/fixtures.h"
+
+namespace lantoa::testing {
+namespace {
+
+class Cli : public ::testing::Test {
+ protected:
+  CommandResult lantoa(const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args);
+  }
+  // Root vn, authority vn.qn, member vn.qn.halong, all certified.
+  void make_tree() {
+    for (const char* id : {"vn", "vn.qn", "vn.qn.halong", "vn.bqp"}) {
+      ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
+    }
+    ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles authority,publisher").code, 0);
+    auto r = lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  TempDir dir;
+};
+
+TEST_F(Cli, KeygenWritesA0600SecretAndAPublicFile) {
+  CommandResult r = lantoa("keygen --member vn.qn.halong --out halong");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("fingerprint"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "halong.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto pub = PublicKeys::load(dir / "halong.pub");
+  ASSERT_OK(pub);
+  EXPECT_EQ(pub->member, "vn.qn.halong");
+  // Never overwritten silently.
+  CommandResult again = lantoa("keygen --member vn.qn.halong --out halong");
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.out.find("ALREADY_EXISTS"), std::string::npos);
+  EXPECT_EQ(lantoa("keygen --member 'Not Valid'").code, 1);
+}
+
+TEST_F(Cli, IssueShowVerify) {
+  make_tree();
+  CommandResult show = lantoa("cert show vn.qn.halong.cert");
+  ASSERT_EQ(show.code, 0) << show.out;
+  EXPECT_NE(show.out.find("vn.qn.halong"), std::string::npos);
+  EXPECT_NE(show.out.find("publisher, subscriber"), std::string::npos);
+  CommandResult json = lantoa("cert show --json vn.qn.halong.cert");
+  EXPECT_NE(json.out.find("\"issuer\": \"vn.qn\""), std::string::npos) << json.out;
+
+  CommandResult ok = lantoa("cert verify vn.qn.halong.cert --root vn.pub");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("valid: vn.qn.halong"), std::string::npos);
+
+  // The chain file is what the SDK reads too.
+  auto chain = load_chain(dir / "vn.qn.halong.cert");
+  ASSERT_OK(chain);
+  EXPECT_EQ(chain->certificates_size(), 2);
+}
+
+TEST_F(Cli, VerifyNamesEachFailure) {
+  make_tree();
+  CommandResult expired = lantoa("cert verify vn.qn.halong.cert --root vn.pub --at 2040-01-01");
+  EXPECT_EQ(expired.code, 1);
+  EXPECT_NE(expired.out.find("CERT_EXPIRED"), std::string::npos) << expired.out;
+  CommandResult early = lantoa("cert verify vn.qn.halong.cert --root vn.pub --at 2001-01-01T00:00:00Z");
+  EXPECT_NE(early.out.find("CERT_NOT_YET_VALID"), std::string::npos) << early.out;
+  ASSERT_EQ(lantoa("keygen --member vn --out other-root").code, 0);
+  CommandResult wrong_root = lantoa("cert verify vn.qn.halong.cert --root other-root.pub");
+  EXPECT_NE(wrong_root.out.find("CERT_WRONG_ISSUER"), std::string::npos) << wrong_root.out;
+  CommandResult outside = lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.bqp.pub");
+  EXPECT_EQ(outside.code, 1);
+  EXPECT_NE(outside.out.find("CERT_OUTSIDE_NAMESPACE"), std::string::npos) << outside.out;
+  CommandResult garbage = lantoa("cert verify vn.qn.pub --root vn.pub");
+  EXPECT_NE(garbage.out.find("CERT_MALFORMED"), std::string::npos) << garbage.out;
+  CommandResult bad_time = lantoa("cert verify vn.qn.halong.cert --root vn.pub --at yesterday");
+  EXPECT_NE(bad_time.out.find("INVALID_ARGUMENT"), std::string::npos) << bad_time.out;
+}
+
+TEST_F(Cli, RevokeThenVerifyFails) {
+  make_tree();
+  CommandResult revoke = lantoa("cert revoke --issuer-key vn.qn.key --issuer-chain vn.qn.cert --cert vn.qn.halong.cert "
+                      "--at 2020-01-01");
+  ASSERT_EQ(revoke.code, 0) << revoke.out;
+  CommandResult v = lantoa("cert verify vn.qn.halong.cert --root vn.pub --revocations vn.qn.crl");
+  EXPECT_EQ(v.code, 1);
+  EXPECT_NE(v.out.find("CERT_REVOKED"), std::string::npos) << v.out;
+  // Lists are cumulative: adding a second entry keeps the first.
+  ASSERT_EQ(lantoa("keygen --member vn.qn.uongbi").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.uongbi.pub").code, 0);
+  CommandResult more = lantoa("cert revoke --issuer-key vn.qn.key --issuer-chain vn.qn.cert --cert vn.qn.uongbi.cert "
+                    "--add-to vn.qn.crl --out vn.qn.crl");
+  ASSERT_EQ(more.code, 0) << more.out;
+  EXPECT_NE(more.out.find("list number 2 (2 entries)"), std::string::npos) << more.out;
+  auto list = load_revocations(dir / "vn.qn.crl");
+  ASSERT_OK(list);
+  EXPECT_EQ(decode_revocation_list(*list)->revocations_size(), 2);
+  EXPECT_EQ(lantoa("cert verify vn.qn.halong.cert --root vn.pub --revocations vn.qn.crl").code, 1);
+}
+
+TEST_F(Cli, UsageErrorsExitWith2AndInsecureKeysWith1) {
+  EXPECT_EQ(lantoa("").code, 2);
+  EXPECT_EQ(lantoa("cert").code, 2);
+  EXPECT_EQ(lantoa("cert issue --public x.pub").code, 2);  // --issuer-key missing
+  EXPECT_EQ(lantoa("nonsense").code, 2);
+  EXPECT_EQ(lantoa("--help").code, 0);
+  ASSERT_EQ(lantoa("keygen --member vn").code, 0);
+  ASSERT_EQ(lantoa("keygen --member vn.gov").code, 0);
+  ASSERT_EQ(::chmod((dir / "vn.key").c_str(), 0644), 0);
+  CommandResult r = lantoa("cert issue --issuer-key vn.key --public vn.gov.pub");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("KEY_FILE_INSECURE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chmod 600"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
