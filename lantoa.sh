@@ -4,6 +4,7 @@
 #   ./lantoa.sh demo              install what is missing, build, run the demo (the main job)
 #   ./lantoa.sh test              install what is missing, build, run the whole test suite
 #   ./lantoa.sh test --sanitize   the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./lantoa.sh fuzz [SECONDS]     libFuzzer targets with ASan+UBSan, SECONDS each (default 30)
 #   ./lantoa.sh build [--sanitize]
 #   ./lantoa.sh deps              only install the missing Debian packages
 #
@@ -18,7 +19,7 @@ PACKAGES=(
   libsodium-dev liblmdb-dev
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
-  openssl
+  openssl clang libclang-rt-14-dev
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -70,6 +71,10 @@ case "$cmd" in
     say "running the test suite"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)" --timeout 300
     ;;
+  fuzz)
+    deps
+    tests/fuzz/run.sh "${1:-30}"
+    ;;
   demo)
     parse_flags "$@"; build
     say "running the demo"
@@ -81,7 +86,7 @@ case "$cmd" in
     fi
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] && exit 2 || { echo "unknown command: $cmd" >&2; exit 2; }
     ;;
 esac

@@ -10,6 +10,12 @@ if(LANTOA_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+if(LANTOA_FUZZ)
+  # Coverage instrumentation for libFuzzer plus the sanitizers, everywhere.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(lantoa_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                                            -Wold-style-cast -Wcast-align -Woverloaded-virtual)

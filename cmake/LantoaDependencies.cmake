@@ -21,6 +21,6 @@ add_library(lantoa_lmdb INTERFACE)
 target_include_directories(lantoa_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
 target_link_libraries(lantoa_lmdb INTERFACE ${LMDB_LIBRARY})
 
-if(LANTOA_BUILD_TESTS)
+if(LANTOA_BUILD_TESTS AND NOT LANTOA_FUZZ)
   find_package(GTest REQUIRED)
 endif()
