@@ -86,7 +86,7 @@ case "$cmd" in
     fi
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     [ -z "$cmd" ] && exit 2 || { echo "unknown command: $cmd" >&2; exit 2; }
     ;;
 esac
