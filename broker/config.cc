@@ -65,8 +65,13 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
   LANTOA_RETURN_IF_ERROR(read(t, "verify_threads", c.verify_threads, ""));
   if (auto* limits = t["limits"].as_table()) {
     LANTOA_RETURN_IF_ERROR(only_known(*limits, {"max_frame_bytes", "max_batch_events", "max_event_bytes",
-                                                "max_clock_skew_ms"},
+                                                "max_clock_skew_ms", "rate_events_per_s", "rate_burst_events",
+                                                "rate_bytes_per_s", "rate_burst_bytes"},
                                       "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_events_per_s", c.server.rate.events_per_s, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_events", c.server.rate.burst_events, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_bytes_per_s", c.server.rate.bytes_per_s, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_bytes", c.server.rate.burst_bytes, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_frame_bytes", c.server.max_frame_bytes, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_batch_events", c.server.max_batch_events, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_event_bytes", c.verifier.limits.max_signed_bytes, "limits."));

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   uint64_t map_size_mb = 0;
   unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
   int64_t retention_hours = -1, retention_ms = -1;
+  double rate_events = -1, rate_burst = -1;
   app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
   app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--ack-timeout-ms", ack_timeout_ms, "default ack timeout of new subscriptions");
   app.add_option("--retention-hours", retention_hours, "keep unreferenced events this long (0 = forever)");
   app.add_option("--retention-ms", retention_ms, "the same in milliseconds (for tests)")->group("");
+  app.add_option("--rate-events", rate_events, "per-member publish limit, events/s (0 = none)");
+  app.add_option("--rate-burst", rate_burst, "per-member burst allowance, events");
   CLI11_PARSE(app, argc, argv);
 
   lantoa::broker::BrokerConfig config;
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
   if (ack_timeout_ms) config.writer.subscribe.ack_timeout_ms = ack_timeout_ms;
   if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
   if (retention_ms >= 0) config.writer.retention.max_age_ms = retention_ms;
+  if (rate_events >= 0) config.server.rate.events_per_s = rate_events;
+  if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
 
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {

@@ -87,7 +87,7 @@ void Verifier::run() {
     op.publish_id = job.publish_id;
     op.request_id = job.request_id;
     for (size_t i = 0; i < job.events.size(); ++i) {
-      const uint32_t index = job.first_index + static_cast<uint32_t>(i);
+      const uint32_t index = job.indexes[i];
       auto item = check(job.events[i], *job.identity, trust_, options_, now);
       if (item) {
         item->index = index;

@@ -36,7 +36,7 @@ struct PublishJob {
   uint64_t publish_id = 0;
   uint64_t request_id = 0;
   std::shared_ptr<const Identity> identity;
-  uint32_t first_index = 0;  // index in the batch of events[0]
+  std::vector<uint32_t> indexes;  // index in the batch of each event
   std::vector<lantoa::v1::SignedEvent> events;
 };
 

@@ -39,7 +39,8 @@ Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, V
       writer_(writer),
       completions_(completions),
       metrics_(metrics),
-      options_(options) {}
+      options_(options),
+      rate_(options.rate) {}
 
 void Server::run(const std::atomic<bool>& stop) {
   zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, completions_.fd(), ZMQ_POLLIN, 0}};
@@ -206,22 +207,48 @@ void Server::on_publish(Session& s, lantoa::v1::PublishBatch& batch) {
     return;
   }
   const uint64_t id = next_publish_id_++;
-  const uint32_t chunk = std::max(1u, options_.chunk_events);
   PendingPublish& p = publishes_[id];
   p.peer = s.peer;
   p.results.set_request_id(batch.request_id());
-  p.chunks_left = (static_cast<uint32_t>(n) + chunk - 1) / chunk;
-  for (int first = 0; first < n; first += static_cast<int>(chunk)) {
+  // Rate limits first: what is over the member's limit is refused now, with
+  // the time to wait, and never reaches verification or storage.
+  const int64_t now = unix_now_ms();
+  std::vector<std::pair<uint32_t, v1::SignedEvent>> admitted;
+  for (int i = 0; i < n; ++i) {
+    v1::SignedEvent& e = *batch.mutable_events(i);
+    const int64_t wait = rate_.admit(s.identity->member.member(), e.event().size(), now);
+    if (wait == 0) {
+      admitted.emplace_back(static_cast<uint32_t>(i), std::move(e));
+      continue;
+    }
+    auto* r = p.results.add_results();
+    r->set_index(static_cast<uint32_t>(i));
+    r->set_status(v1::PublishResult::REJECTED);
+    r->set_retry_after_ms(static_cast<uint32_t>(std::min<int64_t>(wait, UINT32_MAX)));
+    *r->mutable_error() = Status(E::RATE_LIMITED, "over the publish rate limit of " + s.identity->member.member() +
+                                                      "; retry after " + std::to_string(wait) + " ms")
+                              .to_proto();
+    metrics_.reject(E::RATE_LIMITED);
+  }
+  const uint32_t chunk = std::max(1u, options_.chunk_events);
+  p.chunks_left = (static_cast<uint32_t>(admitted.size()) + chunk - 1) / chunk;
+  if (p.chunks_left == 0) {
+    PublishDone done{s.peer, id, {}, {}};
+    on_done(done);  // nothing to verify: answer at once
+    return;
+  }
+  for (size_t first = 0; first < admitted.size(); first += chunk) {
     PublishJob job;
     job.ticket = next_ticket();
     job.peer = s.peer;
     job.publish_id = id;
     job.request_id = batch.request_id();
     job.identity = s.identity;
-    job.first_index = static_cast<uint32_t>(first);
-    const int last = std::min(n, first + static_cast<int>(chunk));
-    job.events.reserve(static_cast<size_t>(last - first));
-    for (int i = first; i < last; ++i) job.events.push_back(std::move(*batch.mutable_events(i)));
+    const size_t last = std::min(admitted.size(), first + chunk);
+    for (size_t i = first; i < last; ++i) {
+      job.indexes.push_back(admitted[i].first);
+      job.events.push_back(std::move(admitted[i].second));
+    }
     verifier_.submit(std::move(job));
   }
 }
@@ -362,7 +389,7 @@ void Server::on_done(PublishDone& d) {
   if (it == publishes_.end()) return;
   PendingPublish& p = it->second;
   for (auto& r : *d.results.mutable_results()) *p.results.add_results() = std::move(r);
-  if (--p.chunks_left > 0) return;
+  if (p.chunks_left > 0 && --p.chunks_left > 0) return;
   auto* results = p.results.mutable_results();
   std::sort(results->begin(), results->end(), [](auto& a, auto& b) { return a.index() < b.index(); });
   auto s = sessions_.find(p.peer);

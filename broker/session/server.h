@@ -18,6 +18,7 @@
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
 #include "routing/delivery.h"
+#include "session/rate_limit.h"
 #include "store/log.h"
 #include "store/writer.h"
 
@@ -34,6 +35,7 @@ struct ServerOptions {
   uint32_t max_ack_timeout_ms = 3'600'000;
   int64_t max_redelivery_delay_ms = 60'000;
   size_t max_deliveries_per_frame = 64;
+  RateLimits rate;  // per member; unlimited by default
 };
 
 class Server {
@@ -109,6 +111,7 @@ class Server {
   std::unordered_map<std::string, Session> sessions_;
   std::unordered_map<uint64_t, PendingPublish> publishes_;
   std::unordered_map<uint64_t, ActiveSubscription> subs_;
+  RateLimiter rate_;
   std::string out_;  // reused serialization buffer
 };
 
