@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -11,6 +13,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/keys.h"
 #include "monitor/http.h"
+#include "session/admission.h"
 #include "session/server.h"
 #include "session/zap.h"
 #include "store/log.h"
@@ -40,6 +43,25 @@ Result<std::pair<std::string, int>> split_host_port(const std::string& text) {
   }
 }
 
+// Applies every revocation list kept in the folder (lists carried on the bus
+// are kept there too, so they survive restarts).
+Status load_revocations_folder(TrustStore& trust, const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return Status::Ok();
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".crl") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    auto list = load_revocations(f);
+    Status s = list.ok() ? trust.add_revocation_list(*list, unix_now_ms()) : list.status();
+    if (!s.ok()) spdlog::warn("revocation list {} not applied: {}", f.string(), s.to_string());
+  }
+  if (!files.empty()) spdlog::info("applied {} revocation list file(s) from {}", files.size(), dir.string());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
@@ -55,6 +77,10 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
                                             "or put it at " + (config.data / "trust-root.pub").string() + ")");
   }
   TrustStore trust(RootKey{root->member, root->sign});
+  LANTOA_RETURN_IF_ERROR(load_revocations_folder(trust, config.revocations));
+  Admission admission(trust, config.certs, config.strict_admission);
+  spdlog::info("{} known certificates in {}{}", admission.scan(), config.certs.string(),
+               config.strict_admission ? " (strict admission: only these may connect)" : "");
   auto key = load_or_create_key(config);
   if (!key) return key.status();
 
@@ -64,7 +90,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   if (!store) return store.status();
 
   zmq::context_t context(1);
-  ZapHandler zap(context, [](const std::string&) { return true; });
+  ZapHandler zap(context, [&admission](const std::string& curve_key) { return admission.admit(curve_key); });
   zmq::socket_t frontend(context, zmq::socket_type::router);
   std::string endpoint;
   try {
@@ -88,7 +114,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   Completions completions;
   Writer writer(**store, completions, metrics, config.writer);
   Verifier verifier(trust, writer, metrics, config.verifier);
-  Server server(frontend, **store, trust, verifier, writer, completions, metrics, config.server);
+  Server server(frontend, **store, trust, admission, verifier, writer, completions, metrics, config.server);
 
   std::unique_ptr<MonitorServer> monitor;
   std::string monitor_url;

@@ -53,8 +53,12 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
   }
   BrokerConfig c;
   LANTOA_RETURN_IF_ERROR(only_known(t, {"data", "listen", "monitor", "key", "trust_root", "log_level", "member",
-                                        "verify_threads", "limits", "storage", "delivery"},
+                                        "verify_threads", "limits", "storage", "delivery", "certs", "revocations",
+                                        "strict_admission"},
                                     ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "certs", c.certs, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "revocations", c.revocations, ""));
+  LANTOA_RETURN_IF_ERROR(read(t, "strict_admission", c.strict_admission, ""));
   LANTOA_RETURN_IF_ERROR(read(t, "data", c.data, ""));
   LANTOA_RETURN_IF_ERROR(read(t, "listen", c.listen, ""));
   LANTOA_RETURN_IF_ERROR(read(t, "monitor", c.monitor, ""));
@@ -102,6 +106,9 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
 void BrokerConfig::finish() {
   if (key.empty()) key = data / "broker.key";
   if (trust_root.empty()) trust_root = data / "trust-root.pub";
+  if (certs.empty()) certs = data / "certs";
+  if (revocations.empty()) revocations = data / "revocations";
+  verifier.revocations_dir = revocations;
   verifier.threads = verify_threads;
   // Look for expired events a few times per retention period (100 ms .. 5 s).
   if (writer.retention.max_age_ms > 0) {

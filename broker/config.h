@@ -18,6 +18,9 @@ struct BrokerConfig {
   std::string monitor = "127.0.0.1:7451";        // host:port; port 0 picks a free one; "" disables
   std::filesystem::path key;                     // default: <data>/broker.key (created if missing)
   std::filesystem::path trust_root;              // default: <data>/trust-root.pub
+  std::filesystem::path certs;                   // known certificates (*.cert); default: <data>/certs
+  std::filesystem::path revocations;             // revocation lists (*.crl); default: <data>/revocations
+  bool strict_admission = false;                 // refuse Curve keys of certificates not in `certs`
   std::string log_level = "info";
   uint64_t map_size_mb = 4096;
   unsigned verify_threads = 2;

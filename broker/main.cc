@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
   int64_t retention_hours = -1, retention_ms = -1;
   double rate_events = -1, rate_burst = -1;
+  std::string certs, revocations;
+  bool strict_admission = false;
   app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
   app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
@@ -39,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--retention-ms", retention_ms, "the same in milliseconds (for tests)")->group("");
   app.add_option("--rate-events", rate_events, "per-member publish limit, events/s (0 = none)");
   app.add_option("--rate-burst", rate_burst, "per-member burst allowance, events");
+  app.add_option("--certs", certs, "folder of known certificate chains (*.cert)");
+  app.add_option("--revocations", revocations, "folder of revocation lists (*.crl), applied at start");
+  app.add_flag("--strict-admission", strict_admission, "refuse transport keys of certificates not in --certs");
   CLI11_PARSE(app, argc, argv);
 
   lantoa::broker::BrokerConfig config;
@@ -64,6 +69,9 @@ int main(int argc, char** argv) {
   if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
   if (retention_ms >= 0) config.writer.retention.max_age_ms = retention_ms;
   if (rate_events >= 0) config.server.rate.events_per_s = rate_events;
+  if (!certs.empty()) config.certs = certs;
+  if (!revocations.empty()) config.revocations = revocations;
+  if (strict_admission) config.strict_admission = true;
   if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
 
   auto level = spdlog::level::from_str(config.log_level);

@@ -1,11 +1,15 @@
 #include "ingest/verifier.h"
 
+#include <spdlog/spdlog.h>
+
+#include "lantoa/names.h"
+
 namespace lantoa::broker {
 
 using lantoa::v1::Error;
 using lantoa::v1::PublishResult;
 
-Verifier::Verifier(const TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options)
+Verifier::Verifier(TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options)
     : trust_(trust), writer_(writer), metrics_(metrics), options_(options) {
   for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
@@ -32,7 +36,7 @@ void Verifier::stop() {
 }
 
 Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, const Identity& identity,
-                                   const TrustStore& trust, const VerifierOptions& options, int64_t now_ms) {
+                                   TrustStore& trust, const VerifierOptions& options, int64_t now_ms) {
   auto decoded = decode_event(envelope, options.limits);
   if (!decoded) return decoded.status();
   const lantoa::v1::Event& e = decoded->event;
@@ -54,6 +58,21 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
   }
   if (trust.is_revoked(who.key_id, now_ms)) {
     return Status(Error::CERT_REVOKED, "the key of " + who.member() + " is revoked");
+  }
+  if (e.topic() == kRevocationTopic) {
+    auto list = trust.apply_revocation_event(VerifiedEvent{decoded->id, e, who}, now_ms);
+    if (!list) return list.status();
+    if (!options.revocations_dir.empty()) {
+      auto parsed = decode_revocation_list(*list);
+      std::error_code ec;
+      std::filesystem::create_directories(options.revocations_dir, ec);
+      const auto path = options.revocations_dir / (parsed->issuer() + "." + std::to_string(parsed->number()) + ".crl");
+      if (Status s = save_revocations(path, *list, true); !s.ok()) {
+        spdlog::warn("cannot keep revocation list: {}", s.to_string());
+      }
+    }
+    spdlog::info("applied revocation list from {} carried by {}", decode_revocation_list(*list)->issuer(),
+                 who.member());
   }
   IngestItem item;
   lantoa::v1::SignedEvent stored = envelope;

@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,13 +43,14 @@ struct PublishJob {
 
 struct VerifierOptions {
   unsigned threads = 2;
+  std::filesystem::path revocations_dir;  // where applied revocation lists are kept (empty: nowhere)
   EventLimits limits;
   int64_t max_clock_skew_ms = 5 * 60 * 1000;  // how far in the future created_ms may be
 };
 
 class Verifier {
  public:
-  Verifier(const TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options);
+  Verifier(TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options);
   ~Verifier();
   Verifier(const Verifier&) = delete;
   Verifier& operator=(const Verifier&) = delete;
@@ -59,13 +61,15 @@ class Verifier {
 
   // The checks for one event, for tests and for the pool: OK and the record
   // to store, or the reason to reject.
-  static Result<IngestItem> check(const lantoa::v1::SignedEvent& event, const Identity& identity,
-                                  const TrustStore& trust, const VerifierOptions& options, int64_t now_ms);
+  // An event on the revocation topic is also applied to `trust` (and kept in
+  // the revocations folder) once it has passed every check.
+  static Result<IngestItem> check(const lantoa::v1::SignedEvent& event, const Identity& identity, TrustStore& trust,
+                                  const VerifierOptions& options, int64_t now_ms);
 
  private:
   void run();
 
-  const TrustStore& trust_;
+  TrustStore& trust_;
   Writer& writer_;
   Metrics& metrics_;
   VerifierOptions options_;

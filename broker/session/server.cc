@@ -30,11 +30,12 @@ std::string peer_label(const std::string& peer) { return to_hex(peer); }
 
 }  // namespace
 
-Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Verifier& verifier, Writer& writer,
-               Completions& completions, Metrics& metrics, ServerOptions options)
+Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Admission& admission,
+               Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics, ServerOptions options)
     : frontend_(frontend),
       store_(store),
       trust_(trust),
+      admission_(admission),
       verifier_(verifier),
       writer_(writer),
       completions_(completions),
@@ -171,6 +172,7 @@ void Server::on_hello(Session& s, const lantoa::v1::Hello& hello) {
   identity->member = std::move(*member);
   hello.chain().SerializeToString(&identity->chain);
   s.identity = identity;
+  admission_.learn(identity->member);
   metrics_.connections++;
 
   uint64_t last = 0;
@@ -465,7 +467,33 @@ void Server::on_done(Released& d) { note_routed(d.routed); }
 
 // --- timers and delivery ---
 
+// Sessions whose key was revoked, or whose certificate expired, since their
+// Hello are told so and forgotten (checked four times a second, so a
+// revocation takes effect within a second of reaching the broker).
+void Server::sweep_identities(int64_t now) {
+  if (now - last_sweep_ms_ < 250) return;
+  last_sweep_ms_ = now;
+  std::vector<std::pair<std::string, Status>> out;
+  for (auto& [peer, s] : sessions_) {
+    if (!s.identity) continue;
+    const VerifiedMember& m = s.identity->member;
+    if (trust_.is_revoked(m.key_id, now)) {
+      out.emplace_back(peer, Status(E::CERT_REVOKED, "the key " + fingerprint(m.certificate.sign_key()) + " of " +
+                                                         m.member() + " has been revoked; closing"));
+    } else if (now >= m.certificate.not_after_ms()) {
+      out.emplace_back(peer, Status(E::CERT_EXPIRED, "the certificate of " + m.member() + " has expired; closing"));
+    }
+  }
+  for (auto& [peer, status] : out) {
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end()) continue;
+    metrics_.connections--;
+    send_error(it->second, 0, status, /*fatal=*/true);
+  }
+}
+
 void Server::timers(int64_t now) {
+  sweep_identities(now);
   std::vector<std::string> gone;
   for (auto& [peer, s] : sessions_) {
     if (now - s.last_seen_ms > 3 * static_cast<int64_t>(options_.heartbeat_ms)) {

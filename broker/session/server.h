@@ -18,6 +18,7 @@
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
 #include "routing/delivery.h"
+#include "session/admission.h"
 #include "session/rate_limit.h"
 #include "store/log.h"
 #include "store/writer.h"
@@ -40,8 +41,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Verifier& verifier, Writer& writer,
-         Completions& completions, Metrics& metrics, ServerOptions options);
+  Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Admission& admission, Verifier& verifier,
+         Writer& writer, Completions& completions, Metrics& metrics, ServerOptions options);
 
   // Runs the poll loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
@@ -99,13 +100,17 @@ class Server {
   zmq::socket_t& frontend_;
   Store& store_;
   const TrustStore& trust_;
+  Admission& admission_;
   Verifier& verifier_;
   Writer& writer_;
   Completions& completions_;
   Metrics& metrics_;
   ServerOptions options_;
 
+  void sweep_identities(int64_t now);
+
   uint64_t ticket_ = 1;
+  int64_t last_sweep_ms_ = 0;
   uint64_t next_publish_id_ = 1;
   uint64_t next_delivery_id_ = 1;
   std::unordered_map<std::string, Session> sessions_;

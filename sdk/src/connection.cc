@@ -1,5 +1,6 @@
 #include "lantoa/connection.h"
 
+#include <cstring>
 #include <zmq.hpp>
 
 #include "proto_scan.h"
@@ -9,6 +10,22 @@ namespace lantoa {
 struct Connection::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
+  zmq::socket_t monitor{context, zmq::socket_type::pair};  // handshake events, during open() only
+
+  // True when the broker refused the Curve handshake (ZAP said no).
+  bool refused_by_admission() {
+    zmq::message_t event;
+    if (!monitor.handle()) return false;
+    zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+    while (zmq::poll(&item, 1, std::chrono::milliseconds(0)) > 0) {
+      if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+      uint16_t id = 0;
+      if (event.size() >= 2) std::memcpy(&id, event.data(), 2);
+      while (monitor.get(zmq::sockopt::rcvmore)) (void)monitor.recv(event, zmq::recv_flags::dontwait);
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return true;
+    }
+    return false;
+  }
   v1::Welcome welcome;
   std::chrono::steady_clock::time_point last_send = std::chrono::steady_clock::now();
 };
@@ -35,6 +52,12 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
     s.set(zmq::sockopt::linger, 200);
     s.set(zmq::sockopt::immediate, 1);  // queue nothing until the Curve handshake is done
     s.set(zmq::sockopt::reconnect_ivl, 100);
+    // Watch the handshake, so that a refusal by the broker's transport
+    // admission (before any frame) can be reported as such.
+    const std::string monitor = "inproc://lantoa-connect-" + std::to_string(reinterpret_cast<uintptr_t>(impl.get()));
+    if (zmq_socket_monitor(s.handle(), monitor.c_str(), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+      impl->monitor.connect(monitor);
+    }
     s.connect(broker.endpoint);
   } catch (const zmq::error_t& e) {
     return Status(v1::Error::INVALID_ARGUMENT, "cannot connect to " + broker.endpoint + ": " + e.what());
@@ -50,10 +73,17 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
   // With ZMQ_IMMEDIATE a send waits while no connection is up; never wait
   // forever (a dead broker must surface as UNAVAILABLE, not a hang).
   conn.impl_->socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
-  LANTOA_RETURN_IF_ERROR(conn.send(hello));
+  const Status admission_refused(v1::Error::PERMISSION_DENIED,
+                                 "the broker at " + broker.endpoint +
+                                     " refused this connection before any frame: its transport key does not belong "
+                                     "to a certificate the broker accepts (unknown, expired or revoked)");
+  if (Status sent = conn.send(hello); !sent.ok()) {
+    return conn.impl_->refused_by_admission() ? admission_refused : sent;
+  }
   auto reply = conn.receive(options.timeout);
   if (!reply) return reply.status();
   if (!reply->has_value()) {
+    if (conn.impl_->refused_by_admission()) return admission_refused;
     return Status(v1::Error::UNAVAILABLE, "no answer to Hello from " + broker.endpoint + " within " +
                                               std::to_string(options.timeout.count()) +
                                               " ms (is the broker running, and is its transport key right?)");
@@ -62,6 +92,8 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
   if (frame.has_error()) return Status::from_proto(frame.error().error());
   if (!frame.has_welcome()) return Status(v1::Error::FRAME_MALFORMED, "the broker answered Hello with another frame");
   conn.impl_->welcome = frame.welcome();
+  zmq_socket_monitor(conn.impl_->socket.handle(), nullptr, 0);
+  conn.impl_->monitor.close();
   return conn;
 }
 

@@ -204,8 +204,9 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
     auto issuer = verify_chain(signed_list.issuer_chain(), now_ms);
     if (!issuer) return issuer.status();
     if (issuer->member() != list.issuer() || issuer->key_id != list.issuer_key_id()) {
-      return Status(E::CERT_WRONG_ISSUER, "revocation list names issuer \"" + list.issuer() +
-                                              "\" but its chain certifies \"" + issuer->member() + "\"");
+      return Status(E::CERT_WRONG_ISSUER, "revocation list names issuer \"" + list.issuer() + "\" key " +
+                                              key_id_fingerprint(list.issuer_key_id()) + " but its chain certifies \"" +
+                                              issuer->member() + "\" key " + key_id_fingerprint(issuer->key_id));
     }
     if (!issuer->has_role(v1::AUTHORITY)) {
       return Status(E::CERT_NOT_AUTHORITY, "\"" + list.issuer() + "\" is not an authority and cannot revoke");
@@ -225,6 +226,20 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
     if (!inserted) it->second = std::min(it->second, r.revoked_ms());
   }
   return Status::Ok();
+}
+
+Result<v1::SignedRevocationList> TrustStore::apply_revocation_event(const VerifiedEvent& event, int64_t now_ms) {
+  if (event.event.topic() != kRevocationTopic) {
+    return Status(E::INVALID_ARGUMENT, "not an event on " + std::string(kRevocationTopic));
+  }
+  if (!event.signer.has_role(v1::AUTHORITY)) {
+    return Status(E::ROLE_MISSING, "only authorities may publish on " + std::string(kRevocationTopic) + "; \"" +
+                                       event.signer.member() + "\" is not one");
+  }
+  auto list = revocations_from_text(event.event.body());
+  if (!list) return list.status();
+  LANTOA_RETURN_IF_ERROR(add_revocation_list(*list, now_ms));
+  return list;
 }
 
 Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const v1::CertificateChain& chain,

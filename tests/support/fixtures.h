@@ -93,10 +93,15 @@ v1::SignedEvent signed_by(const Member& m, const v1::Event& event);
     ::lantoa::Status s_ = (expr);                     \
     EXPECT_EQ(s_.code(), (code_value)) << s_.to_string(); \
   } while (0)
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    auto&& r_ = (expr);                                  \
-    ASSERT_TRUE(r_.ok()) << r_.status().to_string();     \
+inline Status status_of(const Status& s) { return s; }
+template <typename T>
+Status status_of(const Result<T>& r) {
+  return r.status();
+}
+#define ASSERT_OK(expr)                                                      \
+  do {                                                                       \
+    ::lantoa::Status s_ = ::lantoa::testing::status_of(expr);                \
+    ASSERT_TRUE(s_.ok()) << s_.to_string();                                  \
   } while (0)
 
 }  // namespace lantoa::testing

@@ -36,6 +36,11 @@ bool strictly_below(std::string_view name, std::string_view ns);
 // True for reserved system topics (first label starts with '$').
 bool is_system_topic(std::string_view topic);
 
+// The system topic on which authorities' revocation lists travel. Any member
+// with the authority role may carry a list there; the list's own signature
+// (by its issuer) is what makes it trusted.
+inline constexpr std::string_view kRevocationTopic = "$trust.revocations";
+
 // A validated subscription filter, split once for fast matching.
 class TopicFilter {
  public:

@@ -108,6 +108,12 @@ class TrustStore {
   // above the issuer's last applied one is ignored (returns OK).
   Status add_revocation_list(const v1::SignedRevocationList& list, int64_t now_ms);
 
+  // For an event on the revocation topic ("$trust.revocations"): checks that
+  // its signer is an authority (ROLE_MISSING otherwise), reads the list in its
+  // body (armored text, see revocations_to_text) and applies it. Returns the
+  // applied list.
+  Result<v1::SignedRevocationList> apply_revocation_event(const VerifiedEvent& event, int64_t now_ms);
+
   // True when `key_id` is revoked at `at_ms`.
   bool is_revoked(std::string_view key_id, int64_t at_ms) const;
 

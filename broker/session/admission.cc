@@ -1,0 +1,76 @@
+#include "session/admission.h"
+
+#include <spdlog/spdlog.h>
+
+#include "lantoa/encoding.h"
+
+namespace lantoa::broker {
+
+Admission::Admission(const TrustStore& trust, std::filesystem::path certs_dir, bool strict)
+    : trust_(trust), dir_(std::move(certs_dir)), strict_(strict) {}
+
+void Admission::learn(const VerifiedMember& member) {
+  std::lock_guard lock(mu_);
+  by_transport_key_[member.certificate.transport_key()] = {member.key_id, member.certificate.not_after_ms()};
+}
+
+size_t Admission::scan() {
+  size_t n = 0;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir_, ec)) return 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() != ".cert") continue;
+    auto chain = load_chain(entry.path());
+    if (!chain) {
+      spdlog::warn("certificate folder: {}", chain.status().to_string());
+      continue;
+    }
+    auto member = trust_.verify_chain(*chain, unix_now_ms());
+    if (!member) {
+      spdlog::warn("certificate folder: {}: {}", entry.path().string(), member.status().to_string());
+      continue;
+    }
+    learn(*member);
+    ++n;
+  }
+  std::lock_guard lock(mu_);
+  last_scan_ms_ = unix_now_ms();
+  return n;
+}
+
+bool Admission::admit(const std::string& transport_key) {
+  const int64_t now = unix_now_ms();
+  auto lookup = [&]() -> std::optional<Known> {
+    std::lock_guard lock(mu_);
+    auto it = by_transport_key_.find(transport_key);
+    if (it == by_transport_key_.end()) return std::nullopt;
+    return it->second;
+  };
+  auto known = lookup();
+  if (!known && strict_) {
+    bool rescan;
+    {
+      std::lock_guard lock(mu_);
+      rescan = now - last_scan_ms_ > 1000;  // new files may have arrived; at most once a second
+    }
+    if (rescan) {
+      scan();
+      known = lookup();
+    }
+  }
+  if (!known) {
+    if (strict_) spdlog::info("admission: refused unknown transport key {}", to_base64url(transport_key));
+    return !strict_;
+  }
+  if (now >= known->not_after_ms) {
+    spdlog::info("admission: refused key {}: its certificate has expired", to_base64url(transport_key));
+    return false;
+  }
+  if (trust_.is_revoked(known->key_id, now)) {
+    spdlog::info("admission: refused key {}: revoked", to_base64url(transport_key));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace lantoa::broker
