@@ -1,6 +1,7 @@
 #include "lantoa/connection.h"
 
 #include <cstring>
+#include <thread>
 #include <zmq.hpp>
 
 #include "proto_scan.h"
@@ -77,10 +78,32 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
                                  "the broker at " + broker.endpoint +
                                      " refused this connection before any frame: its transport key does not belong "
                                      "to a certificate the broker accepts (unknown, expired or revoked)");
-  if (Status sent = conn.send(hello); !sent.ok()) {
-    return conn.impl_->refused_by_admission() ? admission_refused : sent;
+  // Send and wait in small steps, so that a refusal is reported at once
+  // rather than after the whole timeout.
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  const std::string hello_bytes = hello.SerializeAsString();
+  for (;;) {
+    bool sent = false;
+    try {
+      sent = conn.impl_->socket.send(zmq::buffer(hello_bytes), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t& e) {
+      return Status(v1::Error::UNAVAILABLE, std::string("cannot send Hello: ") + e.what());
+    }
+    if (sent) break;
+    if (conn.impl_->refused_by_admission()) return admission_refused;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status(v1::Error::UNAVAILABLE, "cannot reach " + broker.endpoint + " within " +
+                                                std::to_string(options.timeout.count()) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  auto reply = conn.receive(options.timeout);
+  conn.impl_->last_send = std::chrono::steady_clock::now();
+  Result<std::optional<v1::BrokerFrame>> reply = std::optional<v1::BrokerFrame>();
+  while (std::chrono::steady_clock::now() < deadline) {
+    reply = conn.receive(std::chrono::milliseconds(50));
+    if (!reply || reply->has_value()) break;
+    if (conn.impl_->refused_by_admission()) return admission_refused;
+  }
   if (!reply) return reply.status();
   if (!reply->has_value()) {
     if (conn.impl_->refused_by_admission()) return admission_refused;
