@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -62,6 +63,23 @@ Status load_revocations_folder(TrustStore& trust, const std::filesystem::path& d
   return Status::Ok();
 }
 
+// Restrictions declared on the bus are kept in the folder as
+// {"namespace": ..., "readers": [...]} and applied again at start.
+void load_restrictions_folder(Restrictions& restrictions, const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.contains("namespace") || !j.contains("readers")) {
+      spdlog::warn("restriction file {} is not valid; ignored", e.path().string());
+      continue;
+    }
+    restrictions.set(Restriction{j["namespace"].get<std::string>(), j["readers"].get<std::vector<std::string>>()});
+  }
+}
+
 }  // namespace
 
 Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
@@ -86,7 +104,9 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
 
   store::EnvOptions env;
   env.map_size = config.map_size_mb << 20;
-  auto store = Store::open(config.data, env);
+  Restrictions restrictions;
+  load_restrictions_folder(restrictions, config.restrictions);
+  auto store = Store::open(config.data, env, &restrictions);
   if (!store) return store.status();
 
   zmq::context_t context(1);
@@ -113,8 +133,9 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   Metrics metrics;
   Completions completions;
   Writer writer(**store, completions, metrics, config.writer);
-  Verifier verifier(trust, writer, metrics, config.verifier);
-  Server server(frontend, **store, trust, admission, verifier, writer, completions, metrics, config.server);
+  Verifier verifier(trust, restrictions, writer, metrics, config.verifier);
+  Server server(frontend, **store, trust, restrictions, admission, verifier, writer, completions, metrics,
+                config.server);
 
   std::unique_ptr<MonitorServer> monitor;
   std::string monitor_url;

@@ -108,7 +108,9 @@ void BrokerConfig::finish() {
   if (trust_root.empty()) trust_root = data / "trust-root.pub";
   if (certs.empty()) certs = data / "certs";
   if (revocations.empty()) revocations = data / "revocations";
+  if (restrictions.empty()) restrictions = data / "restrictions";
   verifier.revocations_dir = revocations;
+  verifier.restrictions_dir = restrictions;
   verifier.threads = verify_threads;
   // Look for expired events a few times per retention period (100 ms .. 5 s).
   if (writer.retention.max_age_ms > 0) {

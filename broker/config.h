@@ -20,6 +20,7 @@ struct BrokerConfig {
   std::filesystem::path trust_root;              // default: <data>/trust-root.pub
   std::filesystem::path certs;                   // known certificates (*.cert); default: <data>/certs
   std::filesystem::path revocations;             // revocation lists (*.crl); default: <data>/revocations
+  std::filesystem::path restrictions;            // namespace restrictions (*.json); default: <data>/restrictions
   bool strict_admission = false;                 // refuse Curve keys of certificates not in `certs`
   std::string log_level = "info";
   uint64_t map_size_mb = 4096;

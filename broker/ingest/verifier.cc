@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "lantoa/names.h"
 
 namespace lantoa::broker {
@@ -9,8 +12,9 @@ namespace lantoa::broker {
 using lantoa::v1::Error;
 using lantoa::v1::PublishResult;
 
-Verifier::Verifier(TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options)
-    : trust_(trust), writer_(writer), metrics_(metrics), options_(options) {
+Verifier::Verifier(TrustStore& trust, Restrictions& restrictions, Writer& writer, Metrics& metrics,
+                   VerifierOptions options)
+    : trust_(trust), restrictions_(restrictions), writer_(writer), metrics_(metrics), options_(options) {
   for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -36,7 +40,8 @@ void Verifier::stop() {
 }
 
 Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, const Identity& identity,
-                                   TrustStore& trust, const VerifierOptions& options, int64_t now_ms) {
+                                   TrustStore& trust, Restrictions& restrictions, const VerifierOptions& options,
+                                   int64_t now_ms) {
   auto decoded = decode_event(envelope, options.limits);
   if (!decoded) return decoded.status();
   const lantoa::v1::Event& e = decoded->event;
@@ -74,6 +79,19 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
     spdlog::info("applied revocation list from {} carried by {}", decode_revocation_list(*list)->issuer(),
                  who.member());
   }
+  if (e.topic() == kRestrictionTopic) {
+    auto r = restriction_from_event(VerifiedEvent{decoded->id, e, who});
+    if (!r) return r.status();
+    if (!options.restrictions_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.restrictions_dir, ec);
+      // Kept as {"namespace", "readers"} with the owner among the readers.
+      nlohmann::json j = {{"namespace", r->ns}, {"readers", r->readers}};
+      std::ofstream(options.restrictions_dir / (r->ns + ".json")) << j.dump(2) << "\n";
+    }
+    spdlog::info("{} restricted {} to its listed readers", who.member(), r->ns);
+    restrictions.set(std::move(*r));
+  }
   IngestItem item;
   lantoa::v1::SignedEvent stored = envelope;
   stored.clear_signer_chain();
@@ -107,7 +125,7 @@ void Verifier::run() {
     op.request_id = job.request_id;
     for (size_t i = 0; i < job.events.size(); ++i) {
       const uint32_t index = job.indexes[i];
-      auto item = check(job.events[i], *job.identity, trust_, options_, now);
+      auto item = check(job.events[i], *job.identity, trust_, restrictions_, options_, now);
       if (item) {
         item->index = index;
         op.items.push_back(std::move(*item));

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "lantoa/access.h"
 #include "lantoa/event.h"
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
@@ -43,14 +44,15 @@ struct PublishJob {
 
 struct VerifierOptions {
   unsigned threads = 2;
-  std::filesystem::path revocations_dir;  // where applied revocation lists are kept (empty: nowhere)
+  std::filesystem::path revocations_dir;   // where applied revocation lists are kept (empty: nowhere)
+  std::filesystem::path restrictions_dir;  // where restriction declarations are kept (empty: nowhere)
   EventLimits limits;
   int64_t max_clock_skew_ms = 5 * 60 * 1000;  // how far in the future created_ms may be
 };
 
 class Verifier {
  public:
-  Verifier(TrustStore& trust, Writer& writer, Metrics& metrics, VerifierOptions options);
+  Verifier(TrustStore& trust, Restrictions& restrictions, Writer& writer, Metrics& metrics, VerifierOptions options);
   ~Verifier();
   Verifier(const Verifier&) = delete;
   Verifier& operator=(const Verifier&) = delete;
@@ -64,12 +66,13 @@ class Verifier {
   // An event on the revocation topic is also applied to `trust` (and kept in
   // the revocations folder) once it has passed every check.
   static Result<IngestItem> check(const lantoa::v1::SignedEvent& event, const Identity& identity, TrustStore& trust,
-                                  const VerifierOptions& options, int64_t now_ms);
+                                  Restrictions& restrictions, const VerifierOptions& options, int64_t now_ms);
 
  private:
   void run();
 
   TrustStore& trust_;
+  Restrictions& restrictions_;
   Writer& writer_;
   Metrics& metrics_;
   VerifierOptions options_;

@@ -30,11 +30,13 @@ std::string peer_label(const std::string& peer) { return to_hex(peer); }
 
 }  // namespace
 
-Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Admission& admission,
-               Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics, ServerOptions options)
+Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, const Restrictions& restrictions,
+               Admission& admission, Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics,
+               ServerOptions options)
     : frontend_(frontend),
       store_(store),
       trust_(trust),
+      restrictions_(restrictions),
       admission_(admission),
       verifier_(verifier),
       writer_(writer),
@@ -266,8 +268,11 @@ void Server::on_subscribe(Session& s, const lantoa::v1::Subscribe& sub) {
   if (sub.filters_size() > kMaxFiltersPerSubscription) {
     return reject(Status(E::INVALID_FILTER, "at most 64 filters per subscription"));
   }
+  const auto& cert = s.identity->member.certificate;
+  std::vector<std::string> grants(cert.read_grants().begin(), cert.read_grants().end());
   for (const auto& f : sub.filters()) {
     if (Status st = validate_filter(f); !st.ok()) return reject(st);
+    if (Status st = restrictions_.check_filter(s.identity->member.member(), grants, f); !st.ok()) return reject(st);
   }
   if (sub.credit() > options_.max_credit) {
     return reject(Status(E::INVALID_ARGUMENT, "credit " + std::to_string(sub.credit()) + " exceeds the limit of " +
@@ -277,7 +282,7 @@ void Server::on_subscribe(Session& s, const lantoa::v1::Subscribe& sub) {
       (sub.ack_timeout_ms() < options_.min_ack_timeout_ms || sub.ack_timeout_ms() > options_.max_ack_timeout_ms)) {
     return reject(Status(E::INVALID_ARGUMENT, "ack_timeout_ms must be between 100 and 3600000"));
   }
-  writer_.submit(next_ticket(), SubscribeOp{s.peer, s.identity->member.member(), sub});
+  writer_.submit(next_ticket(), SubscribeOp{s.peer, s.identity->member.member(), std::move(grants), sub});
 }
 
 void Server::on_unsubscribe(Session& s, const lantoa::v1::Unsubscribe& unsub) {

@@ -41,8 +41,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, Admission& admission, Verifier& verifier,
-         Writer& writer, Completions& completions, Metrics& metrics, ServerOptions options);
+  Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, const Restrictions& restrictions,
+         Admission& admission, Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics,
+         ServerOptions options);
 
   // Runs the poll loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
@@ -100,6 +101,7 @@ class Server {
   zmq::socket_t& frontend_;
   Store& store_;
   const TrustStore& trust_;
+  const Restrictions& restrictions_;
   Admission& admission_;
   Verifier& verifier_;
   Writer& writer_;

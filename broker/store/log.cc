@@ -47,13 +47,15 @@ static Result<Subscription> make_subscription(SubscriptionRecord record) {
     if (!f) return f.status();
     sub.filters.push_back(std::move(*f));
   }
+  sub.grants.assign(record.read_grants().begin(), record.read_grants().end());
   sub.record = std::move(record);
   return sub;
 }
 
 // --- Store ---
 
-Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, const store::EnvOptions& options) {
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, const store::EnvOptions& options,
+                                          const Restrictions* restrictions) {
   auto env = store::Env::open(dir, options);
   if (!env) return env.status();
   Dbs d;
@@ -66,6 +68,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, con
     *dbi = *opened;
   }
   std::unique_ptr<Store> s(new Store(std::move(*env), d));
+  s->restrictions_ = restrictions;
   LANTOA_RETURN_IF_ERROR(s->load());
   return s;
 }
@@ -181,10 +184,15 @@ Status Store::Batch::add_ref(const QueueRef& ref) {
   return Status::Ok();
 }
 
+bool Store::Batch::may_receive(const Subscription& sub, const std::string& topic) const {
+  return sub.matches(topic) &&
+         (!store_.restrictions_ || store_.restrictions_->may_read(sub.record.owner(), sub.grants, topic));
+}
+
 Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed) {
   int64_t added = 0;
   auto consider = [&](const Subscription& sub) -> Status {
-    if (!sub.matches(record.topic())) return Status::Ok();
+    if (!may_receive(sub, record.topic())) return Status::Ok();
     QueueRef ref{sub.record.id(), record.urgency(), seq};
     LANTOA_RETURN_IF_ERROR(add_ref(ref));
     routed.push_back(ref);
@@ -242,8 +250,9 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
   return result;
 }
 
-Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const lantoa::v1::Subscribe& req,
-                                                int64_t now_ms, const SubscribeDefaults& defaults) {
+Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const std::vector<std::string>& grants,
+                                                const lantoa::v1::Subscribe& req, int64_t now_ms,
+                                                const SubscribeDefaults& defaults) {
   SubscribeResult out;
   const std::string nk = name_key(owner, req.name());
   auto found = txn_.get(store_.dbs_.sub_names, nk);
@@ -264,8 +273,13 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
                                                "none), or remove it first");
       }
     }
-    // Credit and ack timeout may change on resume.
+    // Credit, ack timeout and the owner's grants (a new certificate) may change on resume.
     bool changed = false;
+    if (std::vector<std::string>(rec.read_grants().begin(), rec.read_grants().end()) != grants) {
+      rec.clear_read_grants();
+      for (const auto& g : grants) rec.add_read_grants(g);
+      changed = true;
+    }
     if (req.credit() && req.credit() != rec.credit()) rec.set_credit(req.credit()), changed = true;
     if (req.ack_timeout_ms() && req.ack_timeout_ms() != rec.ack_timeout_ms()) {
       rec.set_ack_timeout_ms(req.ack_timeout_ms());
@@ -293,6 +307,7 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
   rec.set_created_ms(now_ms);
   rec.set_credit(req.credit() ? req.credit() : defaults.credit);
   rec.set_ack_timeout_ms(req.ack_timeout_ms() ? req.ack_timeout_ms() : defaults.ack_timeout_ms);
+  for (const auto& g : grants) rec.add_read_grants(g);
   auto sub = make_subscription(rec);
   if (!sub) return sub.status();
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.subs, be64(rec.id()), rec.SerializeAsString()));
@@ -333,7 +348,7 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
       ++present;
       StoredEvent ev;
       if (!ev.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) return bad_record("events");
-      if (!sub->matches(ev.topic())) continue;
+      if (!may_receive(*sub, ev.topic())) continue;
       if (ev.embargo_until_ms() > now_ms) continue;  // routed when released
       QueueRef ref{rec.id(), ev.urgency(), read_be64((*e)->first)};
       LANTOA_RETURN_IF_ERROR(add_ref(ref));

@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "lantoa/access.h"
 #include "lantoa/names.h"
 #include "lantoa/status.h"
 #include "lantoa/store.h"
@@ -44,6 +45,7 @@ QueueRef parse_queue_key(std::string_view key);
 struct Subscription {
   SubscriptionRecord record;
   std::vector<TopicFilter> filters;
+  std::vector<std::string> grants;  // copy of record.read_grants
   bool matches(std::string_view topic) const;
 };
 
@@ -82,7 +84,10 @@ struct RetentionPolicy {
 
 class Store {
  public:
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, const store::EnvOptions& options);
+  // `restrictions` (may be null) decides which subscriptions an event on a
+  // restricted topic is routed to; it must outlive the store.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, const store::EnvOptions& options,
+                                             const Restrictions* restrictions = nullptr);
 
   store::Env& env() { return env_; }
 
@@ -101,8 +106,9 @@ class Store {
     // the batch must then be abandoned.
     Result<IngestResult> ingest(const IngestItem& item, int64_t now_ms);
 
-    Result<SubscribeResult> subscribe(const std::string& owner, const lantoa::v1::Subscribe& request,
-                                      int64_t now_ms, const SubscribeDefaults& defaults);
+    Result<SubscribeResult> subscribe(const std::string& owner, const std::vector<std::string>& grants,
+                                      const lantoa::v1::Subscribe& request, int64_t now_ms,
+                                      const SubscribeDefaults& defaults);
     // Deletes a subscription and its queue (when `remove`); NOT_FOUND if absent.
     Result<uint64_t> unsubscribe(const std::string& owner, const std::string& name, bool remove);
 
@@ -121,6 +127,7 @@ class Store {
     friend class Store;
     Batch(Store& store, store::Txn txn);
     Status route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed);
+    bool may_receive(const Subscription& sub, const std::string& topic) const;
     Status add_ref(const QueueRef& ref);
     Status bump_refs(uint64_t seq, int64_t delta);
 
@@ -154,6 +161,7 @@ class Store {
 
   store::Env env_;
   Dbs dbs_;
+  const Restrictions* restrictions_ = nullptr;
   uint64_t next_seq_ = 1;
   uint64_t next_sub_ = 1;
   std::map<uint64_t, Subscription> subs_;

@@ -43,6 +43,7 @@ struct PublishOp {
 struct SubscribeOp {
   std::string peer;
   std::string owner;
+  std::vector<std::string> grants;  // the owner's certificate read grants
   lantoa::v1::Subscribe request;
 };
 

@@ -92,7 +92,7 @@ Status validate_event(const v1::Event& e, const EventLimits& limits) {
   if (Status s = validate_member_id(e.origin()); !s.ok()) return Status(E::INVALID_ORIGIN, "origin: " + s.message());
   if (e.sequence() == 0) return Status(E::INVALID_SEQUENCE, "sequence must be at least 1");
   LANTOA_RETURN_IF_ERROR(validate_topic(e.topic()));
-  if (!in_namespace(e.topic(), e.origin()) && e.topic() != kRevocationTopic) {
+  if (!in_namespace(e.topic(), e.origin()) && e.topic() != kRevocationTopic && e.topic() != kRestrictionTopicName) {
     return Status(E::TOPIC_OUTSIDE_NAMESPACE, "topic \"" + e.topic() + "\" is outside the namespace of origin \"" +
                                                   e.origin() + "\" (it must be \"" + e.origin() +
                                                   "\" or start with \"" + e.origin() + ".\")");

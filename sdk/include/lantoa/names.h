@@ -40,6 +40,8 @@ bool is_system_topic(std::string_view topic);
 // with the authority role may carry a list there; the list's own signature
 // (by its issuer) is what makes it trusted.
 inline constexpr std::string_view kRevocationTopic = "$trust.revocations";
+// The system topic of namespace restrictions (see access.h).
+inline constexpr std::string_view kRestrictionTopicName = "$trust.restrictions";
 
 // A validated subscription filter, split once for fast matching.
 class TopicFilter {

@@ -1,0 +1,53 @@
+// Access: which members may read which topics.
+//
+// Topics are readable by every member unless the owner of a namespace has
+// declared it restricted to listed member prefixes, for example a ministry's
+// internal topics readable only by "vn.bqp" and the members below it. The
+// declaration is an event the owner publishes on the system topic
+// "$trust.restrictions" with a JSON body:
+//   {"namespace": "vn.bqp.internal", "readers": ["vn.bqp"]}
+// The owner always reads its own namespace; a certificate's read_grants
+// (filters) open further restricted topics to its member. Thread-safe.
+#pragma once
+
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lantoa/names.h"
+#include "lantoa/status.h"
+#include "lantoa/trust.h"
+
+namespace lantoa {
+
+inline constexpr std::string_view kRestrictionTopic = kRestrictionTopicName;
+
+struct Restriction {
+  std::string ns;                    // the restricted namespace
+  std::vector<std::string> readers;  // member prefixes that may read it
+};
+
+// Reads a declaration from an event on kRestrictionTopic: the namespace must
+// be the signer's id or below it (PERMISSION_DENIED otherwise).
+Result<Restriction> restriction_from_event(const VerifiedEvent& event);
+
+class Restrictions {
+ public:
+  void set(Restriction r);
+  // May `member` (with its certificate's read grants) read `topic`?
+  bool may_read(std::string_view member, const std::vector<std::string>& grants, std::string_view topic) const;
+  // For a subscription filter: OK, or PERMISSION_DENIED when every topic the
+  // filter can match lies in a namespace the member may not read. (Filters
+  // that only overlap a restricted namespace are allowed; the restricted
+  // events are then simply not routed to them.)
+  Status check_filter(std::string_view member, const std::vector<std::string>& grants, std::string_view filter) const;
+  std::vector<Restriction> all() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, Restriction> by_ns_;
+};
+
+}  // namespace lantoa

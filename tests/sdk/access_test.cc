@@ -1,0 +1,54 @@
+#include "lantoa/access.h"
+
+#include <gtest/gtest.h>
+
+#include "support/fixtures.h"
+
+namespace lantoa {
+namespace {
+
+TEST(Restrictions, ReadersGrantsAndFilters) {
+  Restrictions r;
+  r.set({"vn.bqp.internal", {"vn.bqp"}});
+  EXPECT_TRUE(r.may_read("vn.qn", {}, "vn.bqp.notice"));
+  EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal.orders"));
+  EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal"));
+  EXPECT_TRUE(r.may_read("vn.bqp", {}, "vn.bqp.internal.orders"));
+  EXPECT_TRUE(r.may_read("vn.bqp.hanoi", {}, "vn.bqp.internal.orders"));
+  EXPECT_FALSE(r.may_read("vn.bqpx", {}, "vn.bqp.internal.orders"));
+  EXPECT_TRUE(r.may_read("vn.qn", {"vn.bqp.internal.>"}, "vn.bqp.internal.orders"));
+  EXPECT_FALSE(r.may_read("vn.qn", {"vn.bqp.internal.public"}, "vn.bqp.internal.orders"));
+
+  EXPECT_EQ(r.check_filter("vn.qn", {}, "vn.bqp.internal.>").code(), v1::Error::PERMISSION_DENIED);
+  EXPECT_EQ(r.check_filter("vn.qn", {}, "vn.bqp.internal.orders").code(), v1::Error::PERMISSION_DENIED);
+  EXPECT_TRUE(r.check_filter("vn.qn", {}, "vn.bqp.>").ok());       // overlaps only: filtered at routing
+  EXPECT_TRUE(r.check_filter("vn.qn", {}, "vn.*.internal").ok());
+  EXPECT_TRUE(r.check_filter("vn.bqp.hanoi", {}, "vn.bqp.internal.>").ok());
+  EXPECT_TRUE(r.check_filter("vn.qn", {"vn.bqp.internal.>"}, "vn.bqp.internal.>").ok());
+}
+
+TEST(Restrictions, DeclarationsComeFromTheOwner) {
+  testing::TrustTree tree;
+  testing::Member bqp = tree.member("vn.bqp");
+  auto make = [&](const std::string& origin, const std::string& body) {
+    v1::Event e = testing::sample_event(origin, 1, std::string(kRestrictionTopic));
+    e.set_body(body);
+    VerifiedEvent v{"id", e, {}};
+    v.signer.certificate.set_member(origin);
+    return v;
+  };
+  auto ok = restriction_from_event(make("vn.bqp", R"({"namespace": "vn.bqp.internal", "readers": ["vn.bqp.hanoi"]})"));
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->ns, "vn.bqp.internal");
+  EXPECT_EQ(ok->readers, (std::vector<std::string>{"vn.bqp.hanoi", "vn.bqp"}));  // the owner always reads
+  EXPECT_CODE(restriction_from_event(make("vn.qn", R"({"namespace": "vn.bqp.internal", "readers": []})")),
+              v1::Error::PERMISSION_DENIED);
+  EXPECT_CODE(restriction_from_event(make("vn.bqp", R"({"namespace": "vn.bqp.*", "readers": []})")),
+              v1::Error::INVALID_TOPIC);
+  EXPECT_CODE(restriction_from_event(make("vn.bqp", R"({"namespace": "vn.bqp.x", "readers": ["Bad Id"]})")),
+              v1::Error::INVALID_MEMBER_ID);
+  EXPECT_CODE(restriction_from_event(make("vn.bqp", "[]")), v1::Error::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace lantoa
