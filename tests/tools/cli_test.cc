@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "lantoa/encoding.h"
 #include "lantoa/trust.h"
+#include "support/broker_process.h"
 #include "support/fixtures.h"
 
 namespace lantoa::testing {
@@ -115,6 +117,43 @@ TEST_F(Cli, UsageErrorsExitWith2AndInsecureKeysWith1) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("KEY_FILE_INSECURE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chmod 600"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+TEST(CliWithBroker, RevocationFromKeygenToTheBus) {
+  TempDir dir;
+  auto lantoa = [&](const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args);
+  };
+  for (const char* id : {"vn", "vn.qn", "vn.qn.halong"}) ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles authority,publisher").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub").code, 0);
+
+  // A broker that trusts this root.
+  TrustTree unused;
+  BrokerProcess broker(unused);
+  std::filesystem::copy_file(dir / "vn.pub", broker.data() / "trust-root.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  broker.start();
+  auto halong_key = MemberKey::load(dir / "vn.qn.halong.key");
+  auto halong_chain = load_chain(dir / "vn.qn.halong.cert");
+  ASSERT_TRUE(Connection::open(broker.address(), *halong_key, *halong_chain).ok());
+
+  ASSERT_EQ(lantoa("cert revoke --issuer-key vn.qn.key --issuer-chain vn.qn.cert --cert vn.qn.halong.cert").code, 0);
+  const std::string target = " --broker " + broker.address().endpoint + " --broker-key " +
+                             to_base64url(broker.address().transport_key);
+  auto published = lantoa("cert publish-revocations vn.qn.crl --key vn.qn.key --chain vn.qn.cert" + target);
+  ASSERT_EQ(published.code, 0) << published.out;
+  EXPECT_NE(published.out.find("is on the bus"), std::string::npos);
+  EXPECT_CODE(Connection::open(broker.address(), *halong_key, *halong_chain), v1::Error::PERMISSION_DENIED);
+  // A member without the authority role cannot carry it.
+  auto refused = lantoa("cert publish-revocations vn.qn.crl --key vn.qn.halong.key --chain vn.qn.halong.cert" + target);
+  EXPECT_EQ(refused.code, 1);
 }
 
 }  // namespace
