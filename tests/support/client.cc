@@ -74,6 +74,17 @@ v1::PublishResults Client::publish(const std::vector<v1::SignedEvent>& events, m
   return r;
 }
 
+Result<v1::BrokerFrame> Client::await_answer(uint64_t request_id) {
+  const auto until = Clock::now() + milliseconds(10000);
+  while (!answers_.count(request_id) && Clock::now() < until) pump(milliseconds(50));
+  auto it = answers_.find(request_id);
+  if (it == answers_.end()) return Status(v1::Error::TIMEOUT, "no answer to request " + std::to_string(request_id));
+  v1::BrokerFrame a = std::move(it->second);
+  answers_.erase(it);
+  if (a.has_error()) return Status::from_proto(a.error().error());
+  return a;
+}
+
 Result<v1::Subscribed> Client::subscribe(const std::string& name, const std::vector<std::string>& filters,
                                          v1::StartPosition start, uint32_t credit, uint32_t ack_timeout_ms) {
   const uint64_t id = next_request_++;
@@ -86,14 +97,9 @@ Result<v1::Subscribed> Client::subscribe(const std::string& name, const std::vec
   s->set_credit(credit);
   s->set_ack_timeout_ms(ack_timeout_ms);
   EXPECT_TRUE(conn_.send(f).ok());
-  const auto until = Clock::now() + milliseconds(10000);
-  while (!answers_.count(id) && Clock::now() < until) pump(milliseconds(50));
-  auto it = answers_.find(id);
-  if (it == answers_.end()) return Status(v1::Error::TIMEOUT, "no answer to Subscribe");
-  v1::BrokerFrame a = std::move(it->second);
-  answers_.erase(it);
-  if (a.has_error()) return Status::from_proto(a.error().error());
-  return a.subscribed();
+  auto a = await_answer(id);
+  if (!a) return a.status();
+  return a->subscribed();
 }
 
 Result<v1::Unsubscribed> Client::unsubscribe(const std::string& name, bool remove) {
@@ -103,14 +109,9 @@ Result<v1::Unsubscribed> Client::unsubscribe(const std::string& name, bool remov
   f.mutable_unsubscribe()->set_name(name);
   f.mutable_unsubscribe()->set_remove(remove);
   EXPECT_TRUE(conn_.send(f).ok());
-  const auto until = Clock::now() + milliseconds(10000);
-  while (!answers_.count(id) && Clock::now() < until) pump(milliseconds(50));
-  auto it = answers_.find(id);
-  if (it == answers_.end()) return Status(v1::Error::TIMEOUT, "no answer to Unsubscribe");
-  v1::BrokerFrame a = std::move(it->second);
-  answers_.erase(it);
-  if (a.has_error()) return Status::from_proto(a.error().error());
-  return a.unsubscribed();
+  auto a = await_answer(id);
+  if (!a) return a.status();
+  return a->unsubscribed();
 }
 
 std::optional<v1::Deliver> Client::next(milliseconds timeout) {

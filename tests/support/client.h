@@ -56,6 +56,8 @@ class Client {
 
  private:
   void pump(milliseconds timeout);
+  // The answer (or error frame) to a request, waiting up to 10 s.
+  Result<v1::BrokerFrame> await_answer(uint64_t request_id);
   Connection conn_;
   uint64_t next_request_ = 1;
   std::map<uint64_t, v1::PublishResults> results_;
