@@ -444,6 +444,7 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
     if (!ev) return ev.status();
     if (ev->has_value()) {
       if ((*ev)->embargo_until_ms() > now_ms) continue;  // still waiting for its embargo
+      if ((*ev)->topic().starts_with("$trust.")) continue;  // trust lists stay for every future subscriber
       bytes -= std::min<uint64_t>(bytes, (*ev)->ByteSizeLong());
       LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.ids, (*ev)->id()).status());
       LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.events, be64(seq)).status());

@@ -31,6 +31,12 @@ BrokerLauncher::BrokerLauncher(std::filesystem::path binary, std::filesystem::pa
   args_.insert(args_.end(), extra_args.begin(), extra_args.end());
 }
 
+void BrokerLauncher::set_listen(const std::string& endpoint) {
+  for (size_t i = 0; i + 1 < args_.size(); ++i) {
+    if (args_[i] == "--listen") args_[i + 1] = endpoint;
+  }
+}
+
 BrokerLauncher::~BrokerLauncher() {
   if (running()) stop();
 }

@@ -38,6 +38,8 @@ class BrokerLauncher {
   void kill();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
+  // Listen on this endpoint from the next start on (to restart on the same port).
+  void set_listen(const std::string& endpoint);
 
  private:
   std::vector<std::string> args_;

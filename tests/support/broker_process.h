@@ -22,6 +22,8 @@ class BrokerProcess {
   int stop() { return launcher_->stop(); }
   void kill() { launcher_->kill(); }
   bool running() const { return launcher_->running(); }
+  // Later starts listen on the current endpoint again (clients keep their address).
+  void pin_endpoint() { launcher_->set_listen(info_.address.endpoint); }
 
   BrokerAddress address() const { return info_.address; }
   const std::string& monitor_url() const { return info_.monitor_url; }

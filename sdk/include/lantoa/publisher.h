@@ -1,0 +1,96 @@
+// Publisher: publishes signed events to a broker and reports each one's fate.
+//
+// The publisher gives each event its member's next per-origin sequence,
+// validates and signs it (once), and sends it in batches from a background
+// thread that owns the connection. Every publish() gets an outcome through a
+// future (and the optional callback): ACCEPTED (durably stored), DUPLICATE
+// (already stored: a retry) or REJECTED with the broker's reason.
+//
+// Reliability: when the connection is lost (no heartbeat, broker restart),
+// the publisher reconnects with growing back-off and resends every event not
+// yet confirmed; the broker's duplicate detection makes that safe. Events the
+// broker rate-limits are retried after the delay it names. Sequences continue
+// above both the local state and the broker's Welcome, so a reinstalled
+// publisher carries on where the broker stands.
+//
+// Outbox (optional): with `outbox` set, publish() returns only after the
+// signed event is committed to a local LMDB store, and the publisher delivers
+// it whenever the broker is reachable, across restarts of the program
+// (store-and-forward for portals with unreliable links). Outcomes of events
+// restored from the outbox come through `on_outcome`.
+//
+// Threads: publish(), flush() and the accessors may be called from any
+// thread. Callbacks run on the publisher's thread and must not block. The
+// destructor stops the thread after at most `close_timeout` of flushing.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "lantoa/connection.h"
+#include "lantoa/event.h"
+#include "lantoa/keys.h"
+#include "lantoa/status.h"
+#include "lantoa/v1/cert.pb.h"
+#include "lantoa/v1/wire.pb.h"
+
+namespace lantoa {
+
+struct PublishOutcome {
+  v1::PublishResult::Status status = v1::PublishResult::STATUS_UNSPECIFIED;
+  std::string event_id;     // 32 bytes
+  uint64_t sequence = 0;    // the per-origin sequence the publisher gave it
+  uint64_t broker_seq = 0;  // ACCEPTED / DUPLICATE
+  Status error;             // REJECTED: the broker's reason
+
+  // Stored by the broker (now or before).
+  bool ok() const { return status == v1::PublishResult::ACCEPTED || status == v1::PublishResult::DUPLICATE; }
+};
+
+struct PublisherOptions {
+  BrokerAddress broker;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+  std::chrono::milliseconds close_timeout{2000};
+  size_t max_batch = 100;          // events per PublishBatch
+  size_t max_in_flight = 8;        // batches awaiting results
+  std::filesystem::path outbox;    // empty: unconfirmed events live in memory only
+  EventLimits limits;
+  std::string agent = "lantoa-sdk/0.1";
+  std::function<void(const PublishOutcome&)> on_outcome;  // every outcome, also of restored events
+};
+
+class Publisher {
+ public:
+  // Starts the publisher. Without an outbox it needs the broker now (to learn
+  // where the member's sequence stands): UNAVAILABLE otherwise. With an
+  // outbox it also starts offline.
+  static Result<std::unique_ptr<Publisher>> start(MemberKey key, v1::CertificateChain chain,
+                                                  PublisherOptions options);
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Sets origin (the member) and the next sequence on `event`, validates and
+  // signs it, and queues it (with an outbox: stores it durably first).
+  Result<std::future<PublishOutcome>> publish(v1::Event event);
+
+  // Waits until every queued event has an outcome; TIMEOUT otherwise.
+  Status flush(std::chrono::milliseconds timeout);
+
+  uint64_t last_sequence() const;
+  bool connected() const;
+  size_t unconfirmed() const;
+
+ private:
+  struct Impl;
+  explicit Publisher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lantoa

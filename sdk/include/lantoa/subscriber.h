@@ -1,0 +1,101 @@
+// Subscriber: receives events from a named durable subscription, verifies
+// each one itself, and hands it to the application.
+//
+// The application calls poll() on a thread it controls; poll() calls the
+// handler once per event, acks the event after the handler returns normally
+// and nacks it (the broker redelivers later) if the handler throws.
+//
+// Verification is on by default: every event's signature and certificate
+// chain are checked against the pinned root before the handler sees it, so
+// a broker can delay news but never forge it. Events that fail are not
+// handed over; they are acked (redelivery cannot fix them) and reported to
+// `on_rejected`. The subscriber also follows "$trust.revocations" (its own
+// companion subscription "<name>-trust", from the earliest retained) and
+// applies what authorities publish there, so it stops accepting events signed
+// by a revoked key after the revocation time.
+//
+// Inbox (optional): with `inbox` set, the ids of handled events are kept in
+// a local LMDB store and an event seen before is acked without calling the
+// handler again, across restarts of the program. (The id is recorded after
+// the handler returns: a crash in between means the handler may see that one
+// event again, never that an event is lost.)
+//
+// The subscriber reconnects by itself (lost heartbeat, broker restart) and
+// resumes its subscription where it stood. Not thread-safe: use one
+// Subscriber from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lantoa/connection.h"
+#include "lantoa/keys.h"
+#include "lantoa/status.h"
+#include "lantoa/trust.h"
+#include "lantoa/v1/wire.pb.h"
+
+namespace lantoa {
+
+// One delivered event, verified.
+struct ReceivedEvent {
+  VerifiedEvent verified;     // id, fields, signer
+  v1::SignedEvent envelope;   // the author's bytes and signature, with the chain
+  uint64_t broker_seq = 0;
+  uint32_t attempt = 1;       // 2 and more: a redelivery
+  std::string subscription;
+};
+
+struct SubscriberOptions {
+  BrokerAddress broker;
+  std::string name;                  // durable subscription name ([a-z0-9_-], up to 58 characters)
+  std::vector<std::string> filters;  // needed when the subscription is new
+  v1::StartPosition start;           // for a new subscription (default: new events only)
+  uint32_t credit = 100;             // most events in flight
+  uint32_t ack_timeout_ms = 0;       // 0: the broker's default
+  bool verify = true;                // check every event (do not turn off in production)
+  bool follow_revocations = true;
+  std::filesystem::path inbox;       // empty: no cross-restart duplicate removal
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string agent = "lantoa-sdk/0.1";
+  // Events that failed verification (not handed to the handler).
+  std::function<void(const Status& why, const v1::Deliver& delivery)> on_rejected;
+};
+
+struct SubscriberStats {
+  uint64_t handled = 0;      // handler returned normally
+  uint64_t failed = 0;       // handler threw: nacked
+  uint64_t rejected = 0;     // failed verification
+  uint64_t duplicates = 0;   // already in the inbox
+  uint64_t revocations = 0;  // revocation lists applied
+  uint64_t reconnects = 0;
+};
+
+class Subscriber {
+ public:
+  // Connects and opens (or resumes) the subscription; the broker's refusal
+  // comes back as its Status.
+  static Result<std::unique_ptr<Subscriber>> open(MemberKey key, v1::CertificateChain chain, RootKey root,
+                                                  SubscriberOptions options);
+  ~Subscriber();
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+
+  using Handler = std::function<void(const ReceivedEvent&)>;
+  // Waits up to `timeout` for events and handles those that arrive (at most
+  // `max_events`). Returns how many reached the handler.
+  Result<size_t> poll(const Handler& handler, std::chrono::milliseconds timeout, size_t max_events = SIZE_MAX);
+
+  TrustStore& trust();
+  const SubscriberStats& stats() const;
+
+ private:
+  struct Impl;
+  explicit Subscriber(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lantoa

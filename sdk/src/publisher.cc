@@ -1,0 +1,363 @@
+#include "lantoa/publisher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "lantoa/store.h"
+
+namespace lantoa {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using E = v1::Error;
+
+struct Pending {
+  uint64_t sequence = 0;
+  std::string id;
+  v1::SignedEvent envelope;
+  std::optional<std::promise<PublishOutcome>> promise;  // none for events restored from the outbox
+  Clock::time_point not_before{};                       // rate limited: not before then
+  bool in_flight = false;
+};
+
+}  // namespace
+
+struct Publisher::Impl {
+  MemberKey key;
+  v1::CertificateChain chain;
+  PublisherOptions o;
+
+  std::optional<store::Env> outbox;
+  store::Dbi outbox_db, meta_db, rejected_db;
+
+  mutable std::mutex mu;
+  std::condition_variable idle;  // signalled when `pending` empties
+  std::map<uint64_t, Pending> pending;
+  uint64_t last_seq = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> is_connected{false};
+  std::thread thread;
+
+  // Owned by the thread:
+  std::optional<Connection> conn;
+  uint64_t next_request = 1;
+  std::map<uint64_t, std::pair<Clock::time_point, std::vector<uint64_t>>> in_flight;  // request -> sent, sequences
+  Clock::time_point last_heard{};
+  milliseconds backoff{0};
+  Clock::time_point next_connect{};
+
+  Impl(MemberKey k, v1::CertificateChain c, PublisherOptions opts)
+      : key(std::move(k)), chain(std::move(c)), o(std::move(opts)), backoff(o.min_backoff) {}
+
+  Status open_outbox();
+  bool connect(milliseconds timeout);
+  void disconnect();
+  void run();
+  void send_batches();
+  void on_results(const v1::PublishResults& results);
+  void settle(uint64_t seq, PublishOutcome outcome, store::Txn* txn);
+};
+
+Status Publisher::Impl::open_outbox() {
+  store::EnvOptions env_options;
+  env_options.map_size = size_t{1} << 30;
+  auto env = store::Env::open(o.outbox, env_options);
+  if (!env) return env.status();
+  outbox.emplace(std::move(*env));
+  for (auto [dbi, name] : {std::pair{&outbox_db, "outbox"}, std::pair{&meta_db, "meta"}, std::pair{&rejected_db, "rejected"}}) {
+    auto opened = outbox->open_db(name);
+    if (!opened) return opened.status();
+    *dbi = *opened;
+  }
+  auto txn = store::Txn::begin(*outbox, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto meta = txn->get(meta_db, "last_sequence");
+  if (!meta) return meta.status();
+  if (meta->has_value()) last_seq = store::read_be64(**meta);
+  auto cursor = store::Cursor::open(*txn, outbox_db);
+  if (!cursor) return cursor.status();
+  for (auto e = cursor->first();; e = cursor->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    Pending p;
+    p.sequence = store::read_be64((*e)->first);
+    if (!p.envelope.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) {
+      return Status(E::STORAGE_ERROR, "damaged entry in the outbox " + o.outbox.string());
+    }
+    p.id = event_id(p.envelope.event());
+    pending.emplace(p.sequence, std::move(p));
+  }
+  return Status::Ok();
+}
+
+bool Publisher::Impl::connect(milliseconds timeout) {
+  ConnectOptions co;
+  co.timeout = timeout;
+  co.agent = o.agent;
+  auto c = Connection::open(o.broker, key, chain, co);
+  if (!c) return false;
+  {
+    std::lock_guard lock(mu);
+    // Never below what the broker has accepted (a reinstalled publisher).
+    last_seq = std::max(last_seq, c->welcome().last_sequence());
+    for (auto& [seq, p] : pending) p.in_flight = false;  // resend everything unconfirmed
+  }
+  conn.emplace(std::move(*c));
+  in_flight.clear();
+  last_heard = Clock::now();
+  backoff = o.min_backoff;
+  is_connected = true;
+  return true;
+}
+
+void Publisher::Impl::disconnect() {
+  conn.reset();
+  in_flight.clear();
+  is_connected = false;
+  std::lock_guard lock(mu);
+  for (auto& [seq, p] : pending) p.in_flight = false;
+}
+
+void Publisher::Impl::settle(uint64_t seq, PublishOutcome outcome, store::Txn* txn) {
+  std::optional<std::promise<PublishOutcome>> promise;
+  {
+    std::lock_guard lock(mu);
+    auto it = pending.find(seq);
+    if (it == pending.end()) return;
+    promise = std::move(it->second.promise);
+  }
+  if (txn) {
+    (void)txn->erase(outbox_db, store::be64(seq));
+    if (!outcome.ok()) {
+      v1::PublishResult r;
+      r.set_status(outcome.status);
+      r.set_event_id(outcome.event_id);
+      *r.mutable_error() = outcome.error.to_proto();
+      (void)txn->put(rejected_db, store::be64(seq), r.SerializeAsString());
+    }
+  }
+  if (o.on_outcome) o.on_outcome(outcome);
+  if (promise) promise->set_value(std::move(outcome));
+  // Only now is it settled: flush() returns after the callbacks have run.
+  std::lock_guard lock(mu);
+  pending.erase(seq);
+  if (pending.empty()) idle.notify_all();
+}
+
+void Publisher::Impl::on_results(const v1::PublishResults& results) {
+  auto it = in_flight.find(results.request_id());
+  if (it == in_flight.end()) return;
+  const std::vector<uint64_t> seqs = std::move(it->second.second);
+  in_flight.erase(it);
+  std::optional<store::Txn> txn;
+  if (outbox) {
+    auto t = store::Txn::begin(*outbox, store::Access::kWrite);
+    if (t) txn.emplace(std::move(*t));
+  }
+  for (const auto& r : results.results()) {
+    if (r.index() >= seqs.size()) continue;
+    const uint64_t seq = seqs[r.index()];
+    if (r.status() == v1::PublishResult::REJECTED && r.error().code() == E::RATE_LIMITED) {
+      std::lock_guard lock(mu);
+      auto p = pending.find(seq);
+      if (p != pending.end()) {
+        p->second.in_flight = false;
+        p->second.not_before = Clock::now() + milliseconds(std::max<uint32_t>(r.retry_after_ms(), 1));
+      }
+      continue;
+    }
+    PublishOutcome outcome;
+    outcome.status = r.status();
+    outcome.event_id = r.event_id();
+    outcome.sequence = seq;
+    outcome.broker_seq = r.broker_seq();
+    if (r.status() == v1::PublishResult::REJECTED) outcome.error = Status::from_proto(r.error());
+    settle(seq, std::move(outcome), txn ? &*txn : nullptr);
+  }
+  if (txn) (void)txn->commit();
+}
+
+void Publisher::Impl::send_batches() {
+  while (in_flight.size() < o.max_in_flight) {
+    v1::ClientFrame frame;
+    auto* batch = frame.mutable_publish();
+    std::vector<uint64_t> seqs;
+    {
+      std::lock_guard lock(mu);
+      const auto now = Clock::now();
+      for (auto& [seq, p] : pending) {
+        if (p.in_flight || p.not_before > now) continue;
+        *batch->add_events() = p.envelope;
+        p.in_flight = true;
+        seqs.push_back(seq);
+        if (seqs.size() >= o.max_batch) break;
+      }
+    }
+    if (seqs.empty()) return;
+    const uint64_t request = next_request++;
+    batch->set_request_id(request);
+    in_flight[request] = {Clock::now(), std::move(seqs)};
+    if (!conn->send(frame).ok()) {
+      disconnect();
+      return;
+    }
+  }
+}
+
+void Publisher::Impl::run() {
+  Clock::time_point close_deadline{};
+  while (true) {
+    const auto now = Clock::now();
+    if (stop) {
+      if (close_deadline == Clock::time_point{}) close_deadline = now + o.close_timeout;
+      std::lock_guard lock(mu);
+      if (pending.empty() || now >= close_deadline) break;
+    }
+    if (!conn) {
+      if (now >= next_connect && !connect(std::min<milliseconds>(o.connect_timeout, milliseconds(1000)))) {
+        next_connect = now + backoff;
+        backoff = std::min(o.max_backoff, backoff * 2);
+      }
+      if (!conn) {
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
+    }
+    send_batches();
+    if (!conn) continue;
+    auto frame = conn->receive(milliseconds(10));
+    if (!frame) {
+      disconnect();
+      continue;
+    }
+    const auto heartbeat = milliseconds(std::max<uint32_t>(conn->welcome().heartbeat_ms(), 100));
+    if (frame->has_value()) {
+      last_heard = Clock::now();
+      const v1::BrokerFrame& f = **frame;
+      if (f.has_results()) on_results(f.results());
+      if (f.has_error()) {
+        const auto code = f.error().error().code();
+        if (code == E::HELLO_REQUIRED || f.error().fatal()) {
+          disconnect();  // the broker restarted or dropped us: say Hello again
+          continue;
+        }
+        // A whole batch refused (e.g. too large): its events get the reason.
+        auto it = in_flight.find(f.error().request_id());
+        if (it != in_flight.end()) {
+          for (uint64_t seq : it->second.second) {
+            PublishOutcome outcome;
+            outcome.status = v1::PublishResult::REJECTED;
+            outcome.sequence = seq;
+            outcome.error = Status::from_proto(f.error().error());
+            settle(seq, std::move(outcome), nullptr);
+          }
+          in_flight.erase(it);
+        }
+      }
+    } else if (Clock::now() - last_heard > 3 * heartbeat) {
+      disconnect();  // the broker went silent
+      continue;
+    }
+    // A batch without an answer for long means a lost connection.
+    for (const auto& [request, sent] : in_flight) {
+      if (Clock::now() - sent.first > std::max<milliseconds>(10 * heartbeat, milliseconds(15000))) {
+        disconnect();
+        break;
+      }
+    }
+  }
+  conn.reset();
+  // What is still unconfirmed stays in the outbox; promises report it.
+  std::lock_guard lock(mu);
+  for (auto& [seq, p] : pending) {
+    if (!p.promise) continue;
+    PublishOutcome outcome;
+    outcome.status = v1::PublishResult::STATUS_UNSPECIFIED;
+    outcome.event_id = p.id;
+    outcome.sequence = seq;
+    outcome.error = Status(E::UNAVAILABLE, outbox ? "publisher closed before the broker confirmed; kept in the outbox"
+                                                  : "publisher closed before the broker confirmed");
+    p.promise->set_value(std::move(outcome));
+  }
+}
+
+// --- Publisher ---
+
+Publisher::Publisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Publisher>> Publisher::start(MemberKey key, v1::CertificateChain chain,
+                                                    PublisherOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(key), std::move(chain), std::move(options));
+  if (!impl->o.outbox.empty()) LANTOA_RETURN_IF_ERROR(impl->open_outbox());
+  if (!impl->connect(impl->o.connect_timeout)) {
+    if (!impl->outbox) {
+      return Status(E::UNAVAILABLE, "cannot reach the broker at " + impl->o.broker.endpoint +
+                                        " (without an outbox the publisher needs it to start)");
+    }
+    // Offline with an outbox: if nothing is known yet, start sequences from
+    // the clock so they stay above anything an earlier installation used.
+    if (impl->last_seq == 0) impl->last_seq = static_cast<uint64_t>(unix_now_ms()) * 1000;
+  }
+  auto* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<Publisher>(new Publisher(std::move(impl)));
+}
+
+Publisher::~Publisher() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+Result<std::future<PublishOutcome>> Publisher::publish(v1::Event event) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  const uint64_t seq = m.last_seq + 1;
+  event.set_origin(m.key.member);
+  event.set_sequence(seq);
+  auto envelope = sign_event(event, m.key.sign, m.o.limits);
+  if (!envelope) return envelope.status();
+  if (m.outbox) {
+    auto txn = store::Txn::begin(*m.outbox, store::Access::kWrite);
+    if (!txn) return txn.status();
+    LANTOA_RETURN_IF_ERROR(txn->put(m.outbox_db, store::be64(seq), envelope->SerializeAsString()));
+    LANTOA_RETURN_IF_ERROR(txn->put(m.meta_db, "last_sequence", store::be64(seq)));
+    LANTOA_RETURN_IF_ERROR(txn->commit());  // on disk before we return
+  }
+  m.last_seq = seq;
+  Pending p;
+  p.sequence = seq;
+  p.id = event_id(envelope->event());
+  p.envelope = std::move(*envelope);
+  p.promise.emplace();
+  auto future = p.promise->get_future();
+  m.pending.emplace(seq, std::move(p));
+  return future;
+}
+
+Status Publisher::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mu);
+  if (impl_->idle.wait_for(lock, timeout, [&] { return impl_->pending.empty(); })) return Status::Ok();
+  return Status(E::TIMEOUT, std::to_string(impl_->pending.size()) + " events still unconfirmed after " +
+                                std::to_string(timeout.count()) + " ms");
+}
+
+uint64_t Publisher::last_sequence() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->last_seq;
+}
+
+bool Publisher::connected() const { return impl_->is_connected; }
+
+size_t Publisher::unconfirmed() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->pending.size();
+}
+
+}  // namespace lantoa

@@ -1,0 +1,276 @@
+// The SDK client against a real broker: Publisher (confirmations, reconnect,
+// outbox, sequences) and Subscriber (verification, nack, inbox, revocations),
+// plus a hostile broker stand-in that alters events in transit.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+#include <zmq.hpp>
+
+#include "lantoa/names.h"
+#include "lantoa/publisher.h"
+#include "lantoa/subscriber.h"
+#include "support/broker_process.h"
+#include "support/client.h"
+
+namespace lantoa::testing {
+namespace {
+
+using E = v1::Error;
+using std::chrono::milliseconds;
+
+v1::Event news(const std::string& headline, const std::string& topic = "vn.gov.press") {
+  return *EventBuilder("vn.gov", 1, topic).headline(headline).body("Nội dung chi tiết.").build();
+}
+
+MemberKey copy_key(const MemberKey& k) {
+  return MemberKey{k.member, *SigningKey::from_seed(k.sign.seed()), *TransportKey::from_secret(k.transport.secret())};
+}
+
+class SdkClient : public ::testing::Test {
+ protected:
+  void SetUp() override { broker.start(); }
+
+  std::unique_ptr<Publisher> publisher(PublisherOptions o = {}) {
+    o.broker = broker.address();
+    auto p = Publisher::start(copy_key(gov.key), gov.chain, std::move(o));
+    EXPECT_TRUE(p.ok()) << p.status().to_string();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+  std::unique_ptr<Subscriber> subscriber(SubscriberOptions o) {
+    o.broker = broker.address();
+    if (o.name.empty()) o.name = "press";
+    if (o.filters.empty()) o.filters = {"vn.gov.press"};
+    auto s = Subscriber::open(copy_key(qn.key), qn.chain, tree.root(), std::move(o));
+    EXPECT_TRUE(s.ok()) << s.status().to_string();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  std::vector<std::string> take(Subscriber& s, size_t n, milliseconds timeout = milliseconds(5000)) {
+    std::vector<std::string> got;
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (got.size() < n && std::chrono::steady_clock::now() < until) {
+      auto r = s.poll([&](const ReceivedEvent& e) { got.push_back(e.verified.event.headline()); }, milliseconds(100),
+                      n - got.size());
+      EXPECT_TRUE(r.ok()) << r.status().to_string();
+    }
+    return got;
+  }
+
+  TempDir dir;
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.certify("vn.qn", {v1::AUTHORITY, v1::PUBLISHER, v1::SUBSCRIBER});
+  Member halong = tree.certify("vn.qn.halong", {v1::PUBLISHER}, &qn);
+  BrokerProcess broker{tree, {"--heartbeat-ms", "500"}};
+};
+
+TEST_F(SdkClient, PublisherConfirmsAndSubscriberVerifies) {
+  auto sub = subscriber({});
+  auto pub = publisher();
+  std::vector<std::future<PublishOutcome>> futures;
+  for (int i = 0; i < 20; ++i) {
+    auto f = pub->publish(news("Thông cáo số " + std::to_string(i)));
+    ASSERT_OK(f);
+    futures.push_back(std::move(*f));
+  }
+  std::set<uint64_t> seqs;
+  for (auto& f : futures) {
+    auto outcome = f.get();
+    EXPECT_EQ(outcome.status, v1::PublishResult::ACCEPTED) << outcome.error.to_string();
+    EXPECT_GT(outcome.broker_seq, 0u);
+    seqs.insert(outcome.sequence);
+  }
+  EXPECT_EQ(seqs.size(), 20u);
+  EXPECT_EQ(pub->last_sequence(), 20u);
+  auto got = take(*sub, 20);
+  ASSERT_EQ(got.size(), 20u);
+  EXPECT_EQ(got[0], "Thông cáo số 0");
+  EXPECT_EQ(sub->stats().rejected, 0u);
+  // Invalid events are refused before anything is sent.
+  v1::Event bad = news("x");
+  bad.set_urgency(0);
+  EXPECT_CODE(pub->publish(bad), E::URGENCY_OUT_OF_RANGE);
+}
+
+TEST_F(SdkClient, AThrowingHandlerGetsTheEventAgain) {
+  auto sub = subscriber({});
+  auto pub = publisher();
+  ASSERT_TRUE(pub->publish(news("Một lần lỗi"))->get().ok());
+  int calls = 0;
+  uint32_t last_attempt = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (sub->stats().handled == 0 && std::chrono::steady_clock::now() < until) {
+    ASSERT_OK(sub->poll([&](const ReceivedEvent& e) {
+                if (++calls == 1) throw std::runtime_error("CMS busy");
+                last_attempt = e.attempt;
+              },
+              milliseconds(100)));
+  }
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(last_attempt, 2u);
+  EXPECT_EQ(sub->stats().failed, 1u);
+}
+
+TEST_F(SdkClient, ReconnectsAfterABrokerRestartWithoutLossOrDuplicates) {
+  broker.pin_endpoint();
+  SubscriberOptions so;
+  so.inbox = dir / "inbox";
+  auto sub = subscriber(so);
+  auto pub = publisher();
+  std::vector<std::future<PublishOutcome>> futures;
+  for (int i = 0; i < 10; ++i) futures.push_back(std::move(*pub->publish(news("Trước " + std::to_string(i)))));
+  ASSERT_OK(pub->flush(milliseconds(5000)));
+  auto before = take(*sub, 5);  // the subscriber is midway
+  ASSERT_EQ(broker.stop(), 0) << read_text(broker.log());
+  for (int i = 0; i < 10; ++i) futures.push_back(std::move(*pub->publish(news("Trong lúc " + std::to_string(i)))));
+  std::this_thread::sleep_for(milliseconds(500));
+  broker.start();
+  ASSERT_OK(pub->flush(milliseconds(20000)));
+  for (auto& f : futures) EXPECT_TRUE(f.get().ok());
+  auto after = take(*sub, 15, milliseconds(20000));
+  std::set<std::string> all(before.begin(), before.end());
+  all.insert(after.begin(), after.end());
+  EXPECT_EQ(all.size(), 20u);
+  EXPECT_EQ(before.size() + after.size(), 20u) << "the handler saw an event twice";
+  EXPECT_GE(sub->stats().reconnects, 1u);
+}
+
+TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
+  broker.pin_endpoint();
+  ASSERT_EQ(broker.stop(), 0);
+  PublisherOptions o;
+  o.outbox = dir / "outbox";
+  o.close_timeout = milliseconds(200);
+  o.connect_timeout = milliseconds(500);
+  {
+    auto pub = publisher(o);  // the broker is down: starts offline
+    ASSERT_TRUE(pub);
+    for (int i = 0; i < 5; ++i) ASSERT_OK(pub->publish(news("Lưu rồi gửi " + std::to_string(i))));
+    EXPECT_EQ(pub->unconfirmed(), 5u);
+  }  // the program ends; the events stay on disk
+  broker.start();
+  std::atomic<int> restored_ok{0};
+  o.on_outcome = [&](const PublishOutcome& r) { restored_ok += r.ok(); };
+  auto pub = publisher(o);
+  ASSERT_OK(pub->flush(milliseconds(10000)));
+  EXPECT_EQ(restored_ok, 5);
+  SubscriberOptions so;
+  so.start.set_earliest(true);
+  auto sub = subscriber(so);
+  EXPECT_EQ(take(*sub, 5).size(), 5u);
+}
+
+TEST_F(SdkClient, SequencesContinueAfterAReinstall) {
+  {
+    auto first = publisher();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(first->publish(news("A"))->get().ok());
+  }
+  auto reinstalled = publisher();  // no local state at all
+  EXPECT_EQ(reinstalled->last_sequence(), 3u);
+  auto r = reinstalled->publish(news("B"))->get();
+  EXPECT_TRUE(r.ok()) << r.error.to_string();
+  EXPECT_EQ(r.sequence, 4u);
+}
+
+TEST_F(SdkClient, TheSubscriberFollowsRevocations) {
+  auto sub = subscriber({});
+  v1::Revocation rev;
+  rev.set_member("vn.qn.halong");
+  rev.set_key_id(halong.key.sign.id());
+  rev.set_revoked_ms(unix_now_ms());
+  auto list = issue_revocation_list("vn.qn", qn.key.sign, 1, unix_now_ms(), {rev}, qn.chain);
+  auto e = EventBuilder("vn.qn", 1, std::string(kRevocationTopic)).headline("Thu hồi").body(revocations_to_text(*list)).build();
+  Client authority(broker.address(), qn);
+  ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (sub->stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
+    ASSERT_OK(sub->poll([](const ReceivedEvent&) {}, milliseconds(100)));
+  }
+  EXPECT_EQ(sub->stats().revocations, 1u);
+  EXPECT_TRUE(sub->trust().is_revoked(halong.key.sign.id(), unix_now_ms()));
+}
+
+// A broker stand-in that alters one byte of an event in transit.
+TEST(HostileBroker, CannotForgeNews) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  TransportKey server_key = TransportKey::generate();
+  const std::string secret = server_key.secret();
+  router.set(zmq::sockopt::curve_server, 1);
+  router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+  router.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+
+  auto genuine = make_events(gov, "vn.gov.press", 1, 2);
+  for (auto& e : genuine) *e.mutable_signer_chain() = gov.chain;
+  v1::SignedEvent altered = genuine[0];
+  (*altered.mutable_event())[altered.event().find("Tin")] = 'X';  // "Tin số 1" -> "Xin số 1"
+
+  std::atomic<bool> done{false};
+  std::thread stand_in([&] {
+    router.set(zmq::sockopt::rcvtimeo, 100);
+    while (!done) {
+      zmq::message_t id, body;
+      if (!router.recv(id)) continue;
+      (void)router.recv(body);
+      v1::ClientFrame in;
+      in.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      v1::BrokerFrame out;
+      if (in.has_hello()) {
+        out.mutable_welcome()->set_protocol_version(1);
+        out.mutable_welcome()->set_member("vn.qn");
+        out.mutable_welcome()->set_heartbeat_ms(60000);
+      } else if (in.has_subscribe()) {
+        out.mutable_subscribed()->set_request_id(in.subscribe().request_id());
+        out.mutable_subscribed()->set_name(in.subscribe().name());
+      } else {
+        continue;
+      }
+      const std::string bytes = out.SerializeAsString();
+      const std::string peer = id.to_string();  // sending a message_t empties it
+      router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+      router.send(zmq::buffer(bytes));
+      if (in.has_subscribe() && in.subscribe().name() == "press") {
+        v1::BrokerFrame d;
+        auto* a = d.mutable_deliveries()->add_items();
+        a->set_subscription("press");
+        a->set_delivery_id(1);
+        *a->mutable_event() = altered;
+        auto* b = d.mutable_deliveries()->add_items();
+        b->set_subscription("press");
+        b->set_delivery_id(2);
+        *b->mutable_event() = genuine[1];
+        const std::string dbytes = d.SerializeAsString();
+        router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+        router.send(zmq::buffer(dbytes));
+      }
+    }
+  });
+
+  SubscriberOptions o;
+  o.broker = {endpoint, server_key.public_key()};
+  o.name = "press";
+  o.filters = {"vn.gov.press"};
+  std::vector<Status> rejected;
+  o.on_rejected = [&](const Status& why, const v1::Deliver&) { rejected.push_back(why); };
+  auto sub = Subscriber::open(MemberKey{qn.key.member, *SigningKey::from_seed(qn.key.sign.seed()),
+                                        *TransportKey::from_secret(qn.key.transport.secret())},
+                              qn.chain, tree.root(), o);
+  ASSERT_OK(sub);
+  std::vector<std::string> handled;
+  for (int i = 0; i < 20 && handled.size() + rejected.size() < 2; ++i) {
+    ASSERT_OK((*sub)->poll([&](const ReceivedEvent& e) { handled.push_back(e.verified.event.headline()); },
+                           milliseconds(100)));
+  }
+  done = true;
+  stand_in.join();
+  EXPECT_EQ(handled, std::vector<std::string>{"Tin số 2 trên vn.gov.press"});
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].code(), E::BAD_SIGNATURE) << rejected[0].to_string();
+}
+
+}  // namespace
+}  // namespace lantoa::testing
