@@ -9,7 +9,10 @@
 #include <iostream>
 #include <string>
 
+#include "lantoa/connection.h"
+#include "lantoa/keys.h"
 #include "lantoa/status.h"
+#include "lantoa/trust.h"
 
 namespace lantoa::cli {
 
@@ -27,5 +30,33 @@ inline int fail(const Status& s) {
 using Runner = std::function<int()>;
 void add_keygen(CLI::App& app, Runner& run);
 void add_cert(CLI::App& app, Runner& run);
+void add_publish(CLI::App& app, Runner& run);
+void add_tail(CLI::App& app, Runner& run);
+void add_replay(CLI::App& app, Runner& run);
+void add_stats(CLI::App& app, Runner& run);
+
+// How the network verbs reach the broker and who they are. Every option can
+// also come from the environment (LANTOA_BROKER, LANTOA_BROKER_KEY,
+// LANTOA_KEY, LANTOA_CHAIN, LANTOA_ROOT) or the --config file (TOML keys
+// broker, broker_key, key, chain, root).
+struct NetworkOptions {
+  std::string broker = "tcp://127.0.0.1:7450";
+  std::string broker_key;  // base64url, or the path of a broker.ready.json
+  std::string key;         // the member's secret key file
+  std::string chain;       // its certificate chain file
+  std::string root;        // the root authority's public key file (to verify)
+  int timeout_ms = 10000;
+
+  void add_to(CLI::App& cmd, bool needs_root);
+};
+
+// The loaded identity and broker address.
+struct Network {
+  BrokerAddress broker;
+  MemberKey key;
+  v1::CertificateChain chain;
+  RootKey root;
+};
+Result<Network> load_network(const NetworkOptions& o, bool needs_root);
 
 }  // namespace lantoa::cli

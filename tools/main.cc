@@ -8,6 +8,11 @@ int main(int argc, char** argv) {
   lantoa::cli::Runner run;
   lantoa::cli::add_keygen(app, run);
   lantoa::cli::add_cert(app, run);
+  lantoa::cli::add_publish(app, run);
+  lantoa::cli::add_tail(app, run);
+  lantoa::cli::add_replay(app, run);
+  lantoa::cli::add_stats(app, run);
+  app.set_config("--config", "", "a TOML file with option values (broker, broker_key, key, chain, root...)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

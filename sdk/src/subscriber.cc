@@ -28,7 +28,7 @@ struct Subscriber::Impl {
   Clock::time_point last_heard{};
   Clock::time_point next_connect{};
   milliseconds backoff{100};
-  bool resubscribed_once = false;
+  uint64_t pending_at_open = 0;
 
   Impl(MemberKey k, v1::CertificateChain c, RootKey root, SubscriberOptions opts)
       : key(std::move(k)), chain(std::move(c)), trust(std::move(root)), o(std::move(opts)) {}
@@ -81,6 +81,7 @@ Status Subscriber::Impl::connect_and_subscribe() {
     s->set_ack_timeout_ms(o.ack_timeout_ms);
     LANTOA_RETURN_IF_ERROR(conn->send(f));
     auto answer = await(request, backlog);
+    if (answer.ok() && name == o.name) pending_at_open = answer->subscribed().pending();
     return answer.status();
   };
   if (o.follow_revocations) {
@@ -197,6 +198,30 @@ Result<std::unique_ptr<Subscriber>> Subscriber::open(MemberKey key, v1::Certific
   }
   LANTOA_RETURN_IF_ERROR(impl->connect_and_subscribe());
   return std::unique_ptr<Subscriber>(new Subscriber(std::move(impl)));
+}
+
+uint64_t Subscriber::pending_at_open() const { return impl_->pending_at_open; }
+
+Status Subscriber::remove() {
+  Impl& m = *impl_;
+  if (!m.conn) return Status(E::UNAVAILABLE, "not connected");
+  v1::ClientFrame f;
+  const uint64_t request = m.next_request++;
+  f.mutable_unsubscribe()->set_request_id(request);
+  f.mutable_unsubscribe()->set_name(m.o.name);
+  f.mutable_unsubscribe()->set_remove(true);
+  LANTOA_RETURN_IF_ERROR(m.conn->send(f));
+  const auto until = Clock::now() + m.o.connect_timeout;
+  while (Clock::now() < until) {
+    auto frame = m.conn->receive(milliseconds(50));
+    if (!frame) return frame.status();
+    if (!frame->has_value()) continue;
+    if ((*frame)->has_unsubscribed() && (*frame)->unsubscribed().request_id() == request) return Status::Ok();
+    if ((*frame)->has_error() && (*frame)->error().request_id() == request) {
+      return Status::from_proto((*frame)->error().error());
+    }
+  }
+  return Status(E::TIMEOUT, "no answer to Unsubscribe");
 }
 
 TrustStore& Subscriber::trust() { return impl_->trust; }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include "lantoa/encoding.h"
 #include "lantoa/trust.h"
 #include "support/broker_process.h"
@@ -154,6 +156,72 @@ TEST(CliWithBroker, RevocationFromKeygenToTheBus) {
   // A member without the authority role cannot carry it.
   auto refused = lantoa("cert publish-revocations vn.qn.crl --key vn.qn.halong.key --chain vn.qn.halong.cert" + target);
   EXPECT_EQ(refused.code, 1);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+// publish -> tail -> stats -> replay, all through the command line.
+TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {
+  TempDir dir;
+  auto lantoa = [&](const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args);
+  };
+  for (const char* id : {"vn", "vn.gov", "vn.qn"}) ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles subscriber").code, 0);
+  TrustTree unused;
+  BrokerProcess broker(unused);
+  std::filesystem::copy_file(dir / "vn.pub", broker.data() / "trust-root.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  broker.start();
+  const std::string ready = (broker.data() / "broker.ready.json").string();
+  const std::string env = "LANTOA_BROKER_KEY='" + ready + "' LANTOA_ROOT=vn.pub ";
+
+  // The reader's durable subscription exists before anything is published.
+  auto first = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                           "' tail --key vn.qn.key --chain vn.qn.cert --name press --filter vn.gov.press --for-ms 300");
+  ASSERT_EQ(first.code, 0) << first.out;
+
+  auto pub = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                         "' publish --key vn.gov.key --chain vn.gov.cert --topic vn.gov.press --urgency 2 "
+                         "--headline 'Thủ tướng chủ trì phiên họp Chính phủ thường kỳ' --body 'Nội dung.'");
+  ASSERT_EQ(pub.code, 0) << pub.out;
+  EXPECT_NE(pub.out.find("accepted  sequence 1"), std::string::npos) << pub.out;
+  std::ofstream(dir / "ninjs.json") << R"({"uri": "urn:x", "headlines": [{"value": "Tin từ ninjs"}],
+    "bodies": [{"value": "<p>Thân bài</p>", "contentType": "text/html"}], "language": "vi", "urgency": 4})";
+  auto pub_json = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                              "' publish --key vn.gov.key --chain vn.gov.cert --topic vn.gov.press --json ninjs.json");
+  ASSERT_EQ(pub_json.code, 0) << pub_json.out;
+  auto outside = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                             "' publish --key vn.gov.key --chain vn.gov.cert --topic vn.bqp.notice --headline x");
+  EXPECT_EQ(outside.code, 1);
+  EXPECT_NE(outside.out.find("TOPIC_OUTSIDE_NAMESPACE"), std::string::npos) << outside.out;
+
+  auto tail = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                          "' tail --key vn.qn.key --chain vn.qn.cert --name press --json --count 2 --for-ms 5000");
+  ASSERT_EQ(tail.code, 0) << tail.out;
+  EXPECT_NE(tail.out.find("\"headline\":\"Thủ tướng chủ trì phiên họp Chính phủ thường kỳ\""), std::string::npos)
+      << tail.out;
+  EXPECT_NE(tail.out.find("\"signer\":\"vn.gov\""), std::string::npos);
+  EXPECT_NE(tail.out.find("\"verified\":true"), std::string::npos);
+  EXPECT_NE(tail.out.find("Tin từ ninjs"), std::string::npos);
+
+  auto stats = lantoa("stats --monitor " + broker.monitor_url());
+  ASSERT_EQ(stats.code, 0) << stats.out;
+  EXPECT_NE(stats.out.find("vn.gov.press"), std::string::npos) << stats.out;
+  auto subs = lantoa("subs --monitor " + broker.monitor_url());
+  EXPECT_NE(subs.out.find("press"), std::string::npos) << subs.out;
+  EXPECT_EQ(lantoa("stats --monitor http://127.0.0.1:1").code, 1);
+
+  auto replay = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
+                            "' replay --key vn.qn.key --chain vn.qn.cert --filter 'vn.gov.>' --from seq:1 --out all.jsonl");
+  ASSERT_EQ(replay.code, 0) << replay.out;
+  EXPECT_NE(replay.out.find("replayed 2 events"), std::string::npos) << replay.out;
+  EXPECT_NE(read_text(dir / "all.jsonl").find("Tin từ ninjs"), std::string::npos);
 }
 
 }  // namespace

@@ -89,6 +89,12 @@ class Subscriber {
   // `max_events`). Returns how many reached the handler.
   Result<size_t> poll(const Handler& handler, std::chrono::milliseconds timeout, size_t max_events = SIZE_MAX);
 
+  // Events waiting in the queue when the subscription was opened.
+  uint64_t pending_at_open() const;
+  // Deletes the subscription and its queue at the broker (for temporary
+  // subscriptions, such as a replay).
+  Status remove();
+
   TrustStore& trust();
   const SubscriberStats& stats() const;
 
