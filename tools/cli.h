@@ -37,8 +37,11 @@ void add_stats(CLI::App& app, Runner& run);
 
 // How the network verbs reach the broker and who they are. Every option can
 // also come from the environment (LANTOA_BROKER, LANTOA_BROKER_KEY,
-// LANTOA_KEY, LANTOA_CHAIN, LANTOA_ROOT) or the --config file (TOML keys
-// broker, broker_key, key, chain, root).
+// LANTOA_KEY, LANTOA_CHAIN, LANTOA_ROOT) or the --config file: TOML with a
+// section per verb and the long option names as keys, e.g.
+//   [tail]
+//   broker-key = "/var/lib/lantoa/broker.ready.json"
+//   key = "vn.qn.key"
 struct NetworkOptions {
   std::string broker = "tcp://127.0.0.1:7450";
   std::string broker_key;  // base64url, or the path of a broker.ready.json

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   lantoa::cli::add_tail(app, run);
   lantoa::cli::add_replay(app, run);
   lantoa::cli::add_stats(app, run);
-  app.set_config("--config", "", "a TOML file with option values (broker, broker_key, key, chain, root...)");
+  app.set_config("--config", "", "TOML file: a [verb] section per verb, keys as the long options (broker-key = ...)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 namespace lantoa::cli {
 
 void NetworkOptions::add_to(CLI::App& cmd, bool needs_root) {
+  cmd.configurable();  // a [publish], [tail]... section of the --config file fills these
   cmd.add_option("--broker", broker, "broker endpoint")->envname("LANTOA_BROKER")->capture_default_str();
   cmd.add_option("--broker-key", broker_key, "the broker's transport key (base64url) or its broker.ready.json")
       ->envname("LANTOA_BROKER_KEY");

@@ -25,6 +25,7 @@ Result<nlohmann::json> fetch(const std::string& monitor) {
 void add_view(CLI::App& app, Runner& run, const char* name, const char* help,
               std::function<void(const nlohmann::json&)> print) {
   auto* cmd = app.add_subcommand(name, help);
+  cmd->configurable();
   auto monitor = std::make_shared<std::string>("http://127.0.0.1:7451");
   auto json = std::make_shared<bool>(false);
   cmd->add_option("--monitor", *monitor, "the broker's monitoring address")->envname("LANTOA_MONITOR")

@@ -160,6 +160,26 @@ TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
   EXPECT_EQ(take(*sub, 5).size(), 5u);
 }
 
+TEST_F(SdkClient, TheInboxHandsOverEachEventOnceAcrossRestarts) {
+  auto pub = publisher();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub->publish(news("Một lần thôi " + std::to_string(i)))->get().ok());
+  SubscriberOptions so;
+  so.inbox = dir / "inbox";
+  so.start.set_earliest(true);
+  so.name = "first";
+  {
+    auto sub = subscriber(so);
+    EXPECT_EQ(take(*sub, 3).size(), 3u);
+  }  // the program stops
+  // After the restart the same events come again (here: a new subscription
+  // replaying from the start); the inbox recognises them.
+  so.name = "second";
+  auto sub = subscriber(so);
+  std::vector<std::string> again = take(*sub, 1, milliseconds(1500));
+  EXPECT_TRUE(again.empty());
+  EXPECT_EQ(sub->stats().duplicates, 3u);
+}
+
 TEST_F(SdkClient, SequencesContinueAfterAReinstall) {
   {
     auto first = publisher();

@@ -201,8 +201,10 @@ TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {
   EXPECT_EQ(outside.code, 1);
   EXPECT_NE(outside.out.find("TOPIC_OUTSIDE_NAMESPACE"), std::string::npos) << outside.out;
 
-  auto tail = run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN
-                          "' tail --key vn.qn.key --chain vn.qn.cert --name press --json --count 2 --for-ms 5000");
+  // This one takes its options from a config file.
+  std::ofstream(dir / "cli.toml") << "[tail]\nbroker-key = \"" << ready
+                                  << "\"\nkey = \"vn.qn.key\"\nchain = \"vn.qn.cert\"\nroot = \"vn.pub\"\n";
+  auto tail = lantoa("--config cli.toml tail --name press --json --count 2 --for-ms 5000");
   ASSERT_EQ(tail.code, 0) << tail.out;
   EXPECT_NE(tail.out.find("\"headline\":\"Thủ tướng chủ trì phiên họp Chính phủ thường kỳ\""), std::string::npos)
       << tail.out;
