@@ -84,6 +84,8 @@ case "$cmd" in
     else
       "$BUILD_DIR/examples/lantoa-quickstart"
     fi
+    say "running a small network on loopback (broker, portals, the command line)"
+    examples/network-demo.sh "$BUILD_DIR"
     ;;
   *)
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"

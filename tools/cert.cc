@@ -272,42 +272,32 @@ void add_publish_revocations(CLI::App& cert, Runner& run) {
   auto* cmd = cert.add_subcommand("publish-revocations",
                                   "carry a revocation list onto the bus ($trust.revocations); needs an authority's key");
   struct Opts {
-    std::string list, key, chain, broker, broker_key;
-    int timeout_ms = 10000;
+    NetworkOptions net;
+    std::string list;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("list", o->list, "revocation list file (from lantoa cert revoke)")->required();
-  cmd->add_option("--key", o->key, "the carrier's secret key file (a member with the authority role)")->required();
-  cmd->add_option("--chain", o->chain, "the carrier's certificate chain")->required();
-  cmd->add_option("--broker", o->broker, "broker endpoint, e.g. tcp://127.0.0.1:7450")->required();
-  cmd->add_option("--broker-key", o->broker_key, "the broker's transport public key (base64url)")->required();
-  cmd->add_option("--timeout-ms", o->timeout_ms, "how long to wait for the broker");
+  o->net.add_to(*cmd, false);
   cmd->callback([o, &run] {
     run = [o] {
       auto list = load_revocations(o->list);
       if (!list) return fail(list.status());
-      auto key = MemberKey::load(o->key);
-      if (!key) return fail(key.status());
-      auto chain = load_chain(o->chain);
-      if (!chain) return fail(chain.status());
-      auto broker_key = from_base64url(o->broker_key);
-      if (!broker_key || broker_key->size() != 32) {
-        return fail(Status(v1::Error::INVALID_ARGUMENT, "--broker-key must be 32 bytes in base64url"));
-      }
+      auto net = load_network(o->net, false);
+      if (!net) return fail(net.status());
       ConnectOptions options;
-      options.timeout = std::chrono::milliseconds(o->timeout_ms);
+      options.timeout = std::chrono::milliseconds(o->net.timeout_ms);
       options.agent = "lantoa-cli/0.1";
-      auto conn = Connection::open({o->broker, *broker_key}, *key, *chain, options);
+      auto conn = Connection::open(net->broker, net->key, net->chain, options);
       if (!conn) return fail(conn.status());
       auto decoded = decode_revocation_list(*list);
-      auto event = EventBuilder(key->member, conn->welcome().last_sequence() + 1, std::string(kRevocationTopic))
+      auto event = EventBuilder(net->key.member, conn->welcome().last_sequence() + 1, std::string(kRevocationTopic))
                        .headline("Revocation list " + std::to_string(decoded->number()) + " of " + decoded->issuer())
                        .body(revocations_to_text(*list))
                        .language("en")
                        .urgency(1)
                        .build();
       if (!event) return fail(event.status());
-      auto signed_event = sign_event(*event, key->sign);
+      auto signed_event = sign_event(*event, net->key.sign);
       if (!signed_event) return fail(signed_event.status());
       v1::ClientFrame frame;
       frame.mutable_publish()->set_request_id(1);

@@ -57,7 +57,7 @@ struct Publisher::Impl {
       : key(std::move(k)), chain(std::move(c)), o(std::move(opts)), backoff(o.min_backoff) {}
 
   Status open_outbox();
-  bool connect(milliseconds timeout);
+  Status connect(milliseconds timeout);
   void disconnect();
   void run();
   void send_batches();
@@ -97,12 +97,12 @@ Status Publisher::Impl::open_outbox() {
   return Status::Ok();
 }
 
-bool Publisher::Impl::connect(milliseconds timeout) {
+Status Publisher::Impl::connect(milliseconds timeout) {
   ConnectOptions co;
   co.timeout = timeout;
   co.agent = o.agent;
   auto c = Connection::open(o.broker, key, chain, co);
-  if (!c) return false;
+  if (!c) return c.status();
   {
     std::lock_guard lock(mu);
     // Never below what the broker has accepted (a reinstalled publisher).
@@ -114,7 +114,7 @@ bool Publisher::Impl::connect(milliseconds timeout) {
   last_heard = Clock::now();
   backoff = o.min_backoff;
   is_connected = true;
-  return true;
+  return Status::Ok();
 }
 
 void Publisher::Impl::disconnect() {
@@ -221,7 +221,7 @@ void Publisher::Impl::run() {
       if (pending.empty() || now >= close_deadline) break;
     }
     if (!conn) {
-      if (now >= next_connect && !connect(std::min<milliseconds>(o.connect_timeout, milliseconds(1000)))) {
+      if (now >= next_connect && !connect(std::min<milliseconds>(o.connect_timeout, milliseconds(1000))).ok()) {
         next_connect = now + backoff;
         backoff = std::min(o.max_backoff, backoff * 2);
       }
@@ -296,8 +296,9 @@ Result<std::unique_ptr<Publisher>> Publisher::start(MemberKey key, v1::Certifica
                                                     PublisherOptions options) {
   auto impl = std::make_unique<Impl>(std::move(key), std::move(chain), std::move(options));
   if (!impl->o.outbox.empty()) LANTOA_RETURN_IF_ERROR(impl->open_outbox());
-  if (!impl->connect(impl->o.connect_timeout)) {
+  if (Status connected = impl->connect(impl->o.connect_timeout); !connected.ok()) {
     if (!impl->outbox) {
+      if (connected.code() != E::UNAVAILABLE) return connected;  // refused: the reason matters
       return Status(E::UNAVAILABLE, "cannot reach the broker at " + impl->o.broker.endpoint +
                                         " (without an outbox the publisher needs it to start)");
     }

@@ -180,7 +180,18 @@ Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, si
 // --- Subscriber ---
 
 Subscriber::Subscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Subscriber::~Subscriber() = default;
+Subscriber::~Subscriber() {
+  // Tell the broker we are leaving, so what is in flight to us returns to the
+  // queue at once rather than after a heartbeat timeout. Best effort.
+  Impl& m = *impl_;
+  if (!m.conn) return;
+  for (const std::string& name : {m.o.name, m.trust_name()}) {
+    v1::ClientFrame f;
+    f.mutable_unsubscribe()->set_request_id(m.next_request++);
+    f.mutable_unsubscribe()->set_name(name);
+    (void)m.conn->send(f);
+  }
+}
 
 Result<std::unique_ptr<Subscriber>> Subscriber::open(MemberKey key, v1::CertificateChain chain, RootKey root,
                                                      SubscriberOptions options) {

@@ -148,7 +148,7 @@ TEST(CliWithBroker, RevocationFromKeygenToTheBus) {
 
   ASSERT_EQ(lantoa("cert revoke --issuer-key vn.qn.key --issuer-chain vn.qn.cert --cert vn.qn.halong.cert").code, 0);
   const std::string target = " --broker " + broker.address().endpoint + " --broker-key " +
-                             to_base64url(broker.address().transport_key);
+                             to_base64url(broker.address().transport_key) + " --timeout-ms 3000";
   auto published = lantoa("cert publish-revocations vn.qn.crl --key vn.qn.key --chain vn.qn.cert" + target);
   ASSERT_EQ(published.code, 0) << published.out;
   EXPECT_NE(published.out.find("is on the bus"), std::string::npos);
