@@ -16,7 +16,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   protobuf-compiler libprotobuf-dev
   libzmq3-dev cppzmq-dev
-  libsodium-dev liblmdb-dev
+  libsodium-dev liblmdb-dev libssl-dev
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   openssl clang libclang-rt-14-dev

@@ -1,6 +1,6 @@
 #include "lantoa/event.h"
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
 #include <chrono>
 
@@ -78,13 +78,27 @@ int64_t unix_now_ms() {
 }
 
 std::string event_id(std::string_view event_bytes) {
-  std::string id(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(id.data()),
-                     reinterpret_cast<const unsigned char*>(event_bytes.data()), event_bytes.size());
+  // OpenSSL's SHA-256 uses the CPU's SHA extensions where present: on the
+  // broker's hot path it is several times faster than a portable one.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  std::string id(kEventIdSize, '\0');
+  unsigned int len = 0;
+  EVP_Digest(event_bytes.data(), event_bytes.size(), reinterpret_cast<unsigned char*>(id.data()), &len, sha256,
+             nullptr);
   return id;
 }
 
-Status validate_event(const v1::Event& e, const EventLimits& limits) {
+namespace {
+Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check_utf8);
+}  // namespace
+
+Status validate_event(const v1::Event& e, const EventLimits& limits) { return validate_fields(e, limits, true); }
+
+namespace {
+
+// `check_utf8` is false when the bytes were already scanned (decode_event):
+// every string field was checked there, once.
+Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check_utf8) {
   if (e.format() != 1) {
     return Status(E::EVENT_FORMAT_UNSUPPORTED,
                   "event format " + std::to_string(e.format()) + " is not supported (expected 1)");
@@ -109,11 +123,13 @@ Status validate_event(const v1::Event& e, const EventLimits& limits) {
     return Status(E::INVALID_LANGUAGE, "language \"" + e.language().substr(0, 40) +
                                            "\" is not a BCP 47 tag such as \"vi\" or \"en-GB\"");
   }
-  LANTOA_RETURN_IF_ERROR(utf8("headline", e.headline()));
-  LANTOA_RETURN_IF_ERROR(utf8("summary", e.summary()));
-  LANTOA_RETURN_IF_ERROR(utf8("body", e.body()));
-  LANTOA_RETURN_IF_ERROR(utf8("byline", e.byline()));
-  LANTOA_RETURN_IF_ERROR(utf8("link", e.link()));
+  if (check_utf8) {
+    LANTOA_RETURN_IF_ERROR(utf8("headline", e.headline()));
+    LANTOA_RETURN_IF_ERROR(utf8("summary", e.summary()));
+    LANTOA_RETURN_IF_ERROR(utf8("body", e.body()));
+    LANTOA_RETURN_IF_ERROR(utf8("byline", e.byline()));
+    LANTOA_RETURN_IF_ERROR(utf8("link", e.link()));
+  }
   if (is_blank(e.headline())) return Status(E::HEADLINE_MISSING, "headline is empty");
   if (size_t n = utf8_length(e.headline()); n > limits.max_headline_chars) {
     return Status(E::HEADLINE_TOO_LONG, "headline has " + std::to_string(n) + " characters, limit " +
@@ -163,8 +179,10 @@ Status validate_event(const v1::Event& e, const EventLimits& limits) {
   for (int i = 0; i < e.subjects_size(); ++i) {
     const auto& s = e.subjects(i);
     const std::string where = "subjects[" + std::to_string(i) + "]";
-    LANTOA_RETURN_IF_ERROR(utf8(where + ".code", s.code()));
-    LANTOA_RETURN_IF_ERROR(utf8(where + ".name", s.name()));
+    if (check_utf8) {
+      LANTOA_RETURN_IF_ERROR(utf8(where + ".code", s.code()));
+      LANTOA_RETURN_IF_ERROR(utf8(where + ".name", s.name()));
+    }
     if (s.code().empty() || s.code().size() > kMaxSubjectFieldBytes || s.name().size() > kMaxSubjectFieldBytes) {
       return Status(E::INVALID_SUBJECT, where + " needs a code of 1..256 bytes and a name of at most 256 bytes");
     }
@@ -177,8 +195,10 @@ Status validate_event(const v1::Event& e, const EventLimits& limits) {
   for (int i = 0; i < e.attachments_size(); ++i) {
     const auto& a = e.attachments(i);
     const std::string where = "attachments[" + std::to_string(i) + "]";
-    LANTOA_RETURN_IF_ERROR(utf8(where + ".uri", a.uri()));
-    LANTOA_RETURN_IF_ERROR(utf8(where + ".title", a.title()));
+    if (check_utf8) {
+      LANTOA_RETURN_IF_ERROR(utf8(where + ".uri", a.uri()));
+      LANTOA_RETURN_IF_ERROR(utf8(where + ".title", a.title()));
+    }
     if (a.uri().empty() || a.uri().size() > kMaxAttachmentUriBytes || a.uri().find("://") == std::string::npos) {
       return Status(E::INVALID_ATTACHMENT, where + ".uri must be an absolute URI of 1..2048 bytes");
     }
@@ -194,6 +214,8 @@ Status validate_event(const v1::Event& e, const EventLimits& limits) {
   }
   return Status::Ok();
 }
+
+}  // namespace
 
 // --- EventBuilder ---
 
@@ -288,7 +310,7 @@ Result<DecodedEvent> decode_event(const v1::SignedEvent& envelope, const EventLi
   }
   DecodedEvent out;
   LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(out.event, envelope.event(), E::EVENT_MALFORMED));
-  LANTOA_RETURN_IF_ERROR(validate_event(out.event, limits));
+  LANTOA_RETURN_IF_ERROR(validate_fields(out.event, limits, /*check_utf8=*/false));
   out.id = event_id(envelope.event());
   return out;
 }
