@@ -19,7 +19,7 @@ PACKAGES=(
   libsodium-dev liblmdb-dev libssl-dev
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
-  openssl clang libclang-rt-14-dev
+  openssl clang libclang-rt-14-dev python3-jsonschema
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
