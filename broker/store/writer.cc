@@ -115,23 +115,28 @@ void Writer::run() {
   publish_depths();
 }
 
+// The answer to a publish operation, holding the results decided before
+// storage; the caller adds the others. (The I/O thread puts the results of a
+// whole batch in order once all its chunks are back.)
+PublishDone Writer::publish_done(const PublishOp& p) {
+  PublishDone done{p.peer, p.publish_id, {}, {}};
+  done.results.set_request_id(p.request_id);
+  for (const auto& r : p.rejected) *done.results.add_results() = r;
+  return done;
+}
+
 void Writer::fail(WriterOp& op, const Status& status) {
   std::visit(Overloaded{
                  [&](PublishOp& p) {
-                   PublishDone done{p.peer, p.publish_id, {}, {}};
-                   done.results.set_request_id(p.request_id);
-                   std::vector<PublishResult> all = p.rejected;
+                   PublishDone done = publish_done(p);
                    for (const auto& item : p.items) {
-                     PublishResult r;
-                     r.set_index(item.index);
-                     r.set_status(PublishResult::REJECTED);
-                     r.set_event_id(item.record.id());
-                     *r.mutable_error() = status.to_proto();
+                     PublishResult* r = done.results.add_results();
+                     r->set_index(item.index);
+                     r->set_status(PublishResult::REJECTED);
+                     r->set_event_id(item.record.id());
+                     *r->mutable_error() = status.to_proto();
                      metrics_.reject(status.code());
-                     all.push_back(std::move(r));
                    }
-                   std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.index() < b.index(); });
-                   for (auto& r : all) *done.results.add_results() = std::move(r);
                    completions_.push(std::move(done));
                  },
                  [&](SubscribeOp& s) {
@@ -159,13 +164,12 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
   uint64_t accepted_events = 0;
   std::vector<std::pair<std::string, std::string>> accepted_names;  // origin, topic
   std::vector<Code> rejections;
+  uint64_t duplicates = 0;
   for (WriterOp* op : ops) {
     Status applied = std::visit(
         Overloaded{
             [&](PublishOp& p) -> Status {
-              PublishDone out{p.peer, p.publish_id, {}, {}};
-              out.results.set_request_id(p.request_id);
-              std::vector<PublishResult> all = p.rejected;
+              PublishDone out = publish_done(p);
               for (const auto& item : p.items) {
                 const uint32_t index = item.index;
                 const std::string& id = item.record.id();
@@ -173,25 +177,22 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
                 const std::string& topic = item.record.topic();
                 auto r = batch->ingest(item, now);
                 if (!r) return r.status();
-                PublishResult res;
-                res.set_index(index);
-                res.set_event_id(id);
-                res.set_status(r->status);
-                res.set_broker_seq(r->seq);
+                PublishResult* res = out.results.add_results();
+                res->set_index(index);
+                res->set_event_id(id);
+                res->set_status(r->status);
+                res->set_broker_seq(r->seq);
                 if (r->status == PublishResult::REJECTED) {
-                  *res.mutable_error() = r->error.to_proto();
+                  *res->mutable_error() = r->error.to_proto();
                   rejections.push_back(r->error.code());
                 } else if (r->status == PublishResult::ACCEPTED) {
                   ++accepted_events;
                   accepted_names.emplace_back(origin, topic);
                 } else {
-                  metrics_.duplicates++;
+                  ++duplicates;
                 }
                 out.routed.insert(out.routed.end(), r->routed.begin(), r->routed.end());
-                all.push_back(std::move(res));
               }
-              std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.index() < b.index(); });
-              for (auto& r : all) *out.results.add_results() = std::move(r);
               done.push_back(std::move(out));
               return Status::Ok();
             },
@@ -232,6 +233,7 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
   }
   metrics_.commit_took(static_cast<uint64_t>(micros_since(started)), accepted_events);
   metrics_.accepted += accepted_events;
+  metrics_.duplicates += duplicates;
   for (Code c : rejections) metrics_.reject(c);
   for (const auto& [origin, topic] : accepted_names) metrics_.count_accepted(origin, topic);
   for (auto& c : done) completions_.push(std::move(c));

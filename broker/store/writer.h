@@ -137,6 +137,7 @@ class Writer {
   // Applies `ops` in one transaction; false when it could not commit.
   bool apply(std::vector<WriterOp*>& ops, Status* failure);
   void fail(WriterOp& op, const Status& status);
+  static PublishDone publish_done(const PublishOp& p);
   void housekeeping(int64_t now);
   void publish_depths();
 
