@@ -2,9 +2,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "lantoa/connection.h"
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
+#include "lantoa/publisher.h"
 #include "lantoa/names.h"
 #include "lantoa/trust.h"
 
@@ -284,40 +284,33 @@ void add_publish_revocations(CLI::App& cert, Runner& run) {
       if (!list) return fail(list.status());
       auto net = load_network(o->net, false);
       if (!net) return fail(net.status());
-      ConnectOptions options;
-      options.timeout = std::chrono::milliseconds(o->net.timeout_ms);
-      options.agent = "lantoa-cli/0.1";
-      auto conn = Connection::open(net->broker, net->key, net->chain, options);
-      if (!conn) return fail(conn.status());
       auto decoded = decode_revocation_list(*list);
-      auto event = EventBuilder(net->key.member, conn->welcome().last_sequence() + 1, std::string(kRevocationTopic))
+      if (!decoded) return fail(decoded.status());
+      const std::string member = net->key.member;
+      PublisherOptions options;
+      options.broker = net->broker;
+      options.connect_timeout = std::chrono::milliseconds(o->net.timeout_ms);
+      options.agent = "lantoa-cli/0.1";
+      auto publisher = Publisher::start(std::move(net->key), std::move(net->chain), options);
+      if (!publisher) return fail(publisher.status());
+      auto event = EventBuilder(member, 1, std::string(kRevocationTopic))  // the publisher sets the sequence
                        .headline("Revocation list " + std::to_string(decoded->number()) + " of " + decoded->issuer())
                        .body(revocations_to_text(*list))
                        .language("en")
                        .urgency(1)
                        .build();
       if (!event) return fail(event.status());
-      auto signed_event = sign_event(*event, net->key.sign);
-      if (!signed_event) return fail(signed_event.status());
-      v1::ClientFrame frame;
-      frame.mutable_publish()->set_request_id(1);
-      *frame.mutable_publish()->add_events() = *signed_event;
-      if (Status s = conn->send(frame); !s.ok()) return fail(s);
-      const auto until = std::chrono::steady_clock::now() + options.timeout;
-      while (std::chrono::steady_clock::now() < until) {
-        auto reply = conn->receive(std::chrono::milliseconds(100));
-        if (!reply) return fail(reply.status());
-        if (!reply->has_value()) continue;
-        if ((*reply)->has_error()) return fail(Status::from_proto((*reply)->error().error()));
-        if (!(*reply)->has_results()) continue;
-        const auto& r = (*reply)->results().results(0);
-        if (r.status() == v1::PublishResult::REJECTED) return fail(Status::from_proto(r.error()));
-        std::cout << "revocation list " << decoded->number() << " of " << decoded->issuer() << " ("
-                  << decoded->revocations_size() << " entries) is on the bus as broker sequence " << r.broker_seq()
-                  << "\n";
-        return kOk;
+      auto outcome = (*publisher)->publish(*event);
+      if (!outcome) return fail(outcome.status());
+      if (outcome->wait_for(std::chrono::milliseconds(o->net.timeout_ms)) != std::future_status::ready) {
+        return fail(Status(v1::Error::TIMEOUT, "no answer from the broker"));
       }
-      return fail(Status(v1::Error::TIMEOUT, "no answer from the broker"));
+      PublishOutcome r = outcome->get();
+      if (!r.ok()) return fail(r.error);
+      std::cout << "revocation list " << decoded->number() << " of " << decoded->issuer() << " ("
+                << decoded->revocations_size() << " entries) is on the bus as broker sequence " << r.broker_seq
+                << "\n";
+      return kOk;
     };
   });
 }
