@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "../sdk/src/toml_fields.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -11,46 +13,16 @@ namespace {
 
 using E = lantoa::v1::Error;
 
-Status bad(const std::string& msg) { return Status(E::INVALID_ARGUMENT, msg); }
-
-template <typename T>
-Status read(const toml::table& t, std::string_view key, T& out, const std::string& where) {
-  const toml::node* n = t.get(key);
-  if (!n) return Status::Ok();
-  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path>) {
-    auto v = n->value<std::string>();
-    if (!v) return bad(where + std::string(key) + " must be a string");
-    out = *v;
-  } else if constexpr (std::is_same_v<T, bool>) {
-    auto v = n->value<bool>();
-    if (!v) return bad(where + std::string(key) + " must be true or false");
-    out = *v;
-  } else {
-    auto v = n->value<int64_t>();
-    if (!v || *v < 0) return bad(where + std::string(key) + " must be a non-negative integer");
-    out = static_cast<T>(*v);
-  }
-  return Status::Ok();
-}
-
-Status only_known(const toml::table& t, const std::set<std::string>& known, const std::string& where) {
-  for (const auto& [k, v] : t) {
-    if (!known.count(std::string(k.str()))) return bad("unknown setting " + where + std::string(k.str()));
-  }
-  return Status::Ok();
-}
+using toml_fields::bad;
+using toml_fields::only_known;
+using toml_fields::read;
 
 }  // namespace
 
 Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << path.string() << ":" << e.source().begin.line << ": " << e.description();
-    return bad(msg.str());
-  }
+  auto parsed = toml_fields::parse_file(path);
+  if (!parsed) return parsed.status();
+  const toml::table& t = *parsed;
   BrokerConfig c;
   LANTOA_RETURN_IF_ERROR(only_known(t, {"data", "listen", "monitor", "key", "trust_root", "log_level", "member",
                                         "verify_threads", "limits", "storage", "delivery", "certs", "revocations",

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     std::cerr << outcome.status().to_string() << "\n";
     return 1;
   }
-  lantoa::PublishOutcome result = outcome->get();  // after the broker's fsync
+  lantoa::PublishOutcome result = outcome->outcome.get();  // after the broker's fsync
   if (!result.ok()) {
     std::cerr << "rejected: " << result.error.to_string() << "\n";
     return 1;

@@ -302,10 +302,10 @@ void add_publish_revocations(CLI::App& cert, Runner& run) {
       if (!event) return fail(event.status());
       auto outcome = (*publisher)->publish(*event);
       if (!outcome) return fail(outcome.status());
-      if (outcome->wait_for(std::chrono::milliseconds(o->net.timeout_ms)) != std::future_status::ready) {
+      if (outcome->outcome.wait_for(std::chrono::milliseconds(o->net.timeout_ms)) != std::future_status::ready) {
         return fail(Status(v1::Error::TIMEOUT, "no answer from the broker"));
       }
-      PublishOutcome r = outcome->get();
+      PublishOutcome r = outcome->outcome.get();
       if (!r.ok()) return fail(r.error);
       std::cout << "revocation list " << decoded->number() << " of " << decoded->issuer() << " ("
                 << decoded->revocations_size() << " entries) is on the bus as broker sequence " << r.broker_seq

@@ -43,7 +43,7 @@ void add_stats(CLI::App& app, Runner& run);
 //   broker-key = "/var/lib/lantoa/broker.ready.json"
 //   key = "vn.qn.key"
 struct NetworkOptions {
-  std::string broker = "tcp://127.0.0.1:7450";
+  std::string broker = kDefaultBrokerEndpoint;
   std::string broker_key;  // base64url, or the path of a broker.ready.json
   std::string key;         // the member's secret key file
   std::string chain;       // its certificate chain file

@@ -30,21 +30,9 @@ Result<Network> load_network(const NetworkOptions& o, bool needs_root) {
   LANTOA_RETURN_IF_ERROR(need(o.key, "--key"));
   LANTOA_RETURN_IF_ERROR(need(o.chain, "--chain"));
   if (needs_root) LANTOA_RETURN_IF_ERROR(need(o.root, "--root"));
-  std::string endpoint = o.broker;
-  std::optional<std::string> transport = from_base64url(o.broker_key);
-  if (!transport) {  // a ready file written by lantoa-broker
-    std::ifstream in(o.broker_key);
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.contains("transport_key")) {
-      return Status(v1::Error::INVALID_ARGUMENT,
-                    "--broker-key is neither a base64url key nor a readable broker.ready.json: " + o.broker_key);
-    }
-    transport = from_base64url(j["transport_key"].get<std::string>());
-    if (j.contains("endpoint") && o.broker == "tcp://127.0.0.1:7450") endpoint = j["endpoint"];
-  }
-  if (!transport || transport->size() != 32) {
-    return Status(v1::Error::INVALID_ARGUMENT, "the broker's transport key must be 32 bytes");
-  }
+  // The default endpoint gives way to the one in a broker.ready.json.
+  auto broker = resolve_broker(o.broker == kDefaultBrokerEndpoint ? "" : o.broker, o.broker_key);
+  if (!broker) return broker.status();
   auto key = MemberKey::load(o.key);
   if (!key) return key.status();
   auto chain = load_chain(o.chain);
@@ -55,7 +43,7 @@ Result<Network> load_network(const NetworkOptions& o, bool needs_root) {
     if (!r) return r.status();
     root = {r->member, r->sign};
   }
-  return Network{{endpoint, *transport}, std::move(*key), std::move(*chain), std::move(root)};
+  return Network{std::move(*broker), std::move(*key), std::move(*chain), std::move(root)};
 }
 
 }  // namespace lantoa::cli

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "cli.h"
+#include "json_form/json_form.h"
+#include "ninjs/ninjs.h"
 #include "lantoa/encoding.h"
 #include "lantoa/publisher.h"
 
@@ -13,81 +15,11 @@ namespace {
 
 using nlohmann::json;
 
-Result<int64_t> parse_time_field(const std::string& text, const std::string& what) {
-  auto t = parse_time_ms(text);
-  if (!t) return Status(v1::Error::INVALID_TIME, what + " \"" + text + "\" is not a time like 2026-11-28T13:00:00Z");
-  return *t;
-}
-
-Result<v1::Kind> parse_kind(std::string name) {
-  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  v1::Kind k;
-  if (!v1::Kind_Parse(name, &k) || k == v1::KIND_UNSPECIFIED) {
-    return Status(v1::Error::INVALID_KIND, "kind \"" + name + "\" is not news, correction, retraction, endorsement or reply");
-  }
-  return k;
-}
-
-std::string first_value(const json& j, const char* key) {
-  if (!j.contains(key) || !j[key].is_array() || j[key].empty()) return {};
-  const json& first = j[key][0];
-  return first.is_object() && first.contains("value") && first["value"].is_string() ? first["value"].get<std::string>()
-                                                                                    : std::string();
-}
-
 // One JSON object (Lantoa's form or ninjs) into an event on `topic`.
 Result<v1::Event> event_from_json(const json& j, const std::string& member, const std::string& default_topic) {
-  auto str = [&](const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; };
-  const bool ninjs = j.contains("headlines") || j.contains("uri");
-  const std::string topic = str("topic").empty() ? default_topic : str("topic");
-  if (topic.empty()) return Status(v1::Error::INVALID_TOPIC, "no topic: give --topic or a \"topic\" field");
-  EventBuilder b(member, 1, topic);  // the publisher sets the real sequence
-  if (ninjs) {
-    b.headline(first_value(j, "headlines")).summary(first_value(j, "descriptions"));
-    if (j.contains("bodies") && j["bodies"].is_array() && !j["bodies"].empty()) {
-      const json& body = j["bodies"][0];
-      std::string type = body.contains("contentType") ? body["contentType"].get<std::string>() : "text/plain";
-      b.body(body.value("value", ""), type == "text/html" ? "text/html" : "text/plain");
-    }
-    if (j.contains("subjects") && j["subjects"].is_array()) {
-      for (const auto& s : j["subjects"]) b.subject(s.value("uri", s.value("name", "")), s.value("name", ""));
-    }
-    if (!str("embargoedUntil").empty()) {
-      auto t = parse_time_field(str("embargoedUntil"), "embargoedUntil");
-      if (!t) return t.status();
-      b.embargo_until_ms(*t);
-    }
-    if (j.contains("by") && j["by"].is_string()) b.byline(j["by"].get<std::string>());
-  } else {
-    b.headline(str("headline")).summary(str("summary"));
-    b.body(str("body"), str("body_type").empty() ? "text/plain" : str("body_type"));
-    if (j.contains("subjects") && j["subjects"].is_array()) {
-      for (const auto& s : j["subjects"]) b.subject(s.value("code", ""), s.value("name", ""));
-    }
-    for (const char* key : {"embargo_until", "expires"}) {
-      if (str(key).empty()) continue;
-      auto t = parse_time_field(str(key), key);
-      if (!t) return t.status();
-      std::string_view k(key);
-      if (k == "embargo_until") b.embargo_until_ms(*t);
-      else b.expires_ms(*t);
-    }
-    if (!str("link").empty()) b.link(str("link"));
-    if (!str("byline").empty()) b.byline(str("byline"));
-    if (!str("kind").empty()) {
-      auto k = parse_kind(str("kind"));
-      if (!k) return k.status();
-      b.kind(*k);
-    }
-    if (!str("refers_to").empty()) {
-      auto id = from_hex(str("refers_to"));
-      if (!id) return Status(v1::Error::INVALID_REFERENCE, "refers_to must be a hex event id");
-      b.refers_to(*id);
-    }
-  }
-  if (j.contains("urgency") && j["urgency"].is_number_integer()) b.urgency(j["urgency"].get<uint32_t>());
-  if (!str("language").empty()) b.language(str("language"));
-  return b.build();
+  if (!node::looks_like_ninjs(j)) return node::event_from_json_form(j, member, default_topic);
+  if (default_topic.empty()) return Status(v1::Error::INVALID_TOPIC, "a ninjs document needs --topic");
+  return node::from_ninjs(j, member, default_topic);
 }
 
 }  // namespace
@@ -162,7 +94,7 @@ void add_publish(CLI::App& app, Runner& run) {
       for (auto& e : events) {
         auto f = (*pub)->publish(std::move(e));
         if (!f) return fail(f.status());
-        futures.push_back(std::move(*f));
+        futures.push_back(std::move(f->outcome));
       }
       int code = kOk;
       for (auto& f : futures) {

@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "config/node_config.h"
 #include "lantoa/encoding.h"
 #include "lantoa/subscriber.h"
 
 namespace lantoa::cli {
 
-Result<v1::StartPosition> parse_start(const std::string& text);
 nlohmann::json event_json(const ReceivedEvent& e);
 
 void add_replay(CLI::App& app, Runner& run) {
@@ -30,7 +30,7 @@ void add_replay(CLI::App& app, Runner& run) {
     run = [o] {
       auto net = load_network(o->net, true);
       if (!net) return fail(net.status());
-      auto start = parse_start(o->from);
+      auto start = node::parse_start_position(o->from);
       if (!start) return fail(start.status());
       std::ofstream out(o->out);
       if (!out) return fail(Status(v1::Error::IO_ERROR, "cannot write " + o->out));

@@ -3,31 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "config/node_config.h"
 #include "lantoa/encoding.h"
 #include "lantoa/subscriber.h"
 
 namespace lantoa::cli {
-
-// "earliest", "new", "seq:N" or a time.
-Result<v1::StartPosition> parse_start(const std::string& text) {
-  v1::StartPosition p;
-  if (text.empty() || text == "new") {
-    p.set_new_only(true);
-  } else if (text == "earliest") {
-    p.set_earliest(true);
-  } else if (text.rfind("seq:", 0) == 0) {
-    try {
-      p.set_from_broker_seq(std::stoull(text.substr(4)));
-    } catch (...) {
-      return Status(v1::Error::INVALID_ARGUMENT, "--from seq:N needs a number");
-    }
-  } else if (auto t = parse_time_ms(text)) {
-    p.set_from_time_ms(*t);
-  } else {
-    return Status(v1::Error::INVALID_ARGUMENT, "--from must be earliest, new, seq:N or a time like 2026-11-28");
-  }
-  return p;
-}
 
 nlohmann::json event_json(const ReceivedEvent& e) {
   const v1::Event& ev = e.verified.event;
@@ -72,7 +52,7 @@ void add_tail(CLI::App& app, Runner& run) {
     run = [o] {
       auto net = load_network(o->net, true);
       if (!net) return fail(net.status());
-      auto start = parse_start(o->from);
+      auto start = node::parse_start_position(o->from);
       if (!start) return fail(start.status());
       SubscriberOptions so;
       so.broker = net->broker;

@@ -69,7 +69,8 @@ json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view fi
   return doc;
 }
 
-Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const std::string& topic) {
+Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const std::string& topic,
+                             const std::string& previous_version) {
   if (!doc.is_object()) return Status(E::INVALID_ARGUMENT, "a ninjs document must be a JSON object");
   auto str = [&](const char* key) -> Result<std::string> {
     if (!doc.contains(key)) return std::string();
@@ -152,7 +153,14 @@ Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const s
   }
   auto status = str("pubStatus");
   if (!status) return status.status();
-  if (*status == "canceled") b.kind(v1::RETRACTION);  // the caller must set refers_to
+  if (*status == "canceled") {
+    if (previous_version.empty()) {
+      return Status(E::INVALID_REFERENCE, "ninjs field \"uri\": a canceled item needs an earlier version to withdraw");
+    }
+    b.kind(v1::RETRACTION).refers_to(previous_version);
+  } else if (!previous_version.empty()) {
+    b.kind(v1::CORRECTION).refers_to(previous_version);
+  }
   return b.build();
 }
 

@@ -33,8 +33,13 @@ nlohmann::json to_ninjs(const v1::Event& event, std::string_view event_id, std::
                         uint32_t version);
 
 // Reads a ninjs document into an event (origin, sequence and topic are the
-// caller's). INVALID_ARGUMENT names the field at fault; HEADLINE_MISSING when
-// the document has no headline, title or description to use.
-Result<v1::Event> from_ninjs(const nlohmann::json& doc, const std::string& origin, const std::string& topic);
+// caller's). `previous_version` is the id of the item's latest version when
+// the caller knows the document's uri already: the event is then a
+// CORRECTION of it (a RETRACTION with pubStatus "canceled"). INVALID_ARGUMENT
+// names the field at fault; HEADLINE_MISSING when the document has no
+// headline, title or description to use; INVALID_REFERENCE for a canceled
+// document without a previous version.
+Result<v1::Event> from_ninjs(const nlohmann::json& doc, const std::string& origin, const std::string& topic,
+                             const std::string& previous_version = {});
 
 }  // namespace lantoa::node

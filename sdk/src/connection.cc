@@ -1,9 +1,12 @@
 #include "lantoa/connection.h"
 
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <zmq.hpp>
 
+#include "lantoa/encoding.h"
 #include "proto_scan.h"
 
 namespace lantoa {
@@ -169,6 +172,31 @@ Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::millisec
   } catch (const zmq::error_t& e) {
     return Status(v1::Error::UNAVAILABLE, std::string("cannot receive: ") + e.what());
   }
+}
+
+}  // namespace lantoa
+
+namespace lantoa {
+
+Result<BrokerAddress> resolve_broker(const std::string& endpoint, const std::string& key) {
+  BrokerAddress out{endpoint, {}};
+  std::optional<std::string> transport = from_base64url(key);
+  if (!transport) {  // a ready file written by lantoa-broker
+    std::ifstream in(key);
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.contains("transport_key") || !j["transport_key"].is_string()) {
+      return Status(v1::Error::INVALID_ARGUMENT,
+                    "the broker key is neither a base64url key nor a readable broker.ready.json: " + key);
+    }
+    transport = from_base64url(j["transport_key"].get<std::string>());
+    if (out.endpoint.empty() && j.contains("endpoint") && j["endpoint"].is_string()) out.endpoint = j["endpoint"];
+  }
+  if (!transport || transport->size() != 32) {
+    return Status(v1::Error::INVALID_ARGUMENT, "the broker's transport key must be 32 bytes");
+  }
+  if (out.endpoint.empty()) out.endpoint = kDefaultBrokerEndpoint;
+  out.transport_key = std::move(*transport);
+  return out;
 }
 
 }  // namespace lantoa

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include <cctype>
 #include <ctime>
 #include <string>
 
@@ -185,7 +186,21 @@ std::optional<int64_t> parse_time_ms(std::string_view text) {
       }
       while (digits++ < 3) millis *= 10;
     }
-    if (*rest == 'Z') ++rest;
+    if (*rest == 'Z' || *rest == 'z') {
+      ++rest;
+    } else if ((*rest == '+' || *rest == '-') && std::isdigit(static_cast<unsigned char>(rest[1])) &&
+               std::isdigit(static_cast<unsigned char>(rest[2]))) {  // an offset: +07:00, -0500, +07
+      const int sign = *rest == '-' ? -1 : 1;
+      int hours = (rest[1] - '0') * 10 + (rest[2] - '0'), minutes = 0;
+      rest += 3;
+      if (*rest == ':') ++rest;
+      if (std::isdigit(static_cast<unsigned char>(rest[0])) && std::isdigit(static_cast<unsigned char>(rest[1]))) {
+        minutes = (rest[0] - '0') * 10 + (rest[1] - '0');
+        rest += 2;
+      }
+      if (hours > 23 || minutes > 59) return std::nullopt;
+      millis -= sign * (hours * 3600 + minutes * 60) * int64_t{1000};
+    }
   }
   if (*rest != '\0') return std::nullopt;
   return static_cast<int64_t>(timegm(&tm)) * 1000 + millis;

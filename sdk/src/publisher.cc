@@ -316,7 +316,7 @@ Publisher::~Publisher() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-Result<std::future<PublishOutcome>> Publisher::publish(v1::Event event) {
+Result<Publication> Publisher::publish(v1::Event event) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mu);
   const uint64_t seq = m.last_seq + 1;
@@ -337,9 +337,9 @@ Result<std::future<PublishOutcome>> Publisher::publish(v1::Event event) {
   p.id = event_id(envelope->event());
   p.envelope = std::move(*envelope);
   p.promise.emplace();
-  auto future = p.promise->get_future();
+  Publication out{p.id, seq, p.promise->get_future()};
   m.pending.emplace(seq, std::move(p));
-  return future;
+  return out;
 }
 
 Status Publisher::flush(std::chrono::milliseconds timeout) {

@@ -71,7 +71,8 @@ TEST_F(SdkClient, PublisherConfirmsAndSubscriberVerifies) {
   for (int i = 0; i < 20; ++i) {
     auto f = pub->publish(news("Thông cáo số " + std::to_string(i)));
     ASSERT_OK(f);
-    futures.push_back(std::move(*f));
+    EXPECT_EQ(f->event_id.size(), 32u);
+    futures.push_back(std::move(f->outcome));
   }
   std::set<uint64_t> seqs;
   for (auto& f : futures) {
@@ -95,7 +96,7 @@ TEST_F(SdkClient, PublisherConfirmsAndSubscriberVerifies) {
 TEST_F(SdkClient, AThrowingHandlerGetsTheEventAgain) {
   auto sub = subscriber({});
   auto pub = publisher();
-  ASSERT_TRUE(pub->publish(news("Một lần lỗi"))->get().ok());
+  ASSERT_TRUE(pub->publish(news("Một lần lỗi"))->outcome.get().ok());
   int calls = 0;
   uint32_t last_attempt = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -118,11 +119,11 @@ TEST_F(SdkClient, ReconnectsAfterABrokerRestartWithoutLossOrDuplicates) {
   auto sub = subscriber(so);
   auto pub = publisher();
   std::vector<std::future<PublishOutcome>> futures;
-  for (int i = 0; i < 10; ++i) futures.push_back(std::move(*pub->publish(news("Trước " + std::to_string(i)))));
+  for (int i = 0; i < 10; ++i) futures.push_back(std::move(pub->publish(news("Trước " + std::to_string(i)))->outcome));
   ASSERT_OK(pub->flush(milliseconds(5000)));
   auto before = take(*sub, 5);  // the subscriber is midway
   ASSERT_EQ(broker.stop(), 0) << read_text(broker.log());
-  for (int i = 0; i < 10; ++i) futures.push_back(std::move(*pub->publish(news("Trong lúc " + std::to_string(i)))));
+  for (int i = 0; i < 10; ++i) futures.push_back(std::move(pub->publish(news("Trong lúc " + std::to_string(i)))->outcome));
   std::this_thread::sleep_for(milliseconds(500));
   broker.start();
   ASSERT_OK(pub->flush(milliseconds(20000)));
@@ -162,7 +163,7 @@ TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
 
 TEST_F(SdkClient, TheInboxHandsOverEachEventOnceAcrossRestarts) {
   auto pub = publisher();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub->publish(news("Một lần thôi " + std::to_string(i)))->get().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub->publish(news("Một lần thôi " + std::to_string(i)))->outcome.get().ok());
   SubscriberOptions so;
   so.inbox = dir / "inbox";
   so.start.set_earliest(true);
@@ -183,11 +184,11 @@ TEST_F(SdkClient, TheInboxHandsOverEachEventOnceAcrossRestarts) {
 TEST_F(SdkClient, SequencesContinueAfterAReinstall) {
   {
     auto first = publisher();
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(first->publish(news("A"))->get().ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(first->publish(news("A"))->outcome.get().ok());
   }
   auto reinstalled = publisher();  // no local state at all
   EXPECT_EQ(reinstalled->last_sequence(), 3u);
-  auto r = reinstalled->publish(news("B"))->get();
+  auto r = reinstalled->publish(news("B"))->outcome.get();
   EXPECT_TRUE(r.ok()) << r.error.to_string();
   EXPECT_EQ(r.sequence, 4u);
 }

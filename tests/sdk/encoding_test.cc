@@ -68,3 +68,16 @@ TEST(Utf8, CountsCodePoints) {
 
 }  // namespace
 }  // namespace lantoa
+
+TEST(Time, ParsesRfc3339WithOffsetsAndRejectsJunk) {
+  const int64_t utc = 1795856400000;  // 2026-11-28T09:00:00Z
+  EXPECT_EQ(lantoa::format_time_ms(utc), "2026-11-28T09:00:00Z");
+  EXPECT_EQ(lantoa::parse_time_ms("2026-11-28T09:00:00Z"), utc);
+  EXPECT_EQ(lantoa::parse_time_ms("2026-11-28T16:00:00+07:00"), utc);
+  EXPECT_EQ(lantoa::parse_time_ms("2026-11-28T04:00:00-0500"), utc);
+  EXPECT_EQ(lantoa::parse_time_ms("2026-11-28T09:00:00.250Z"), utc + 250);
+  EXPECT_EQ(lantoa::parse_time_ms("2026-11-28"), utc - 9 * 3600 * 1000);
+  EXPECT_FALSE(lantoa::parse_time_ms("2026-11-28T09:00:00+25:00"));
+  EXPECT_FALSE(lantoa::parse_time_ms("28/11/2026"));
+  EXPECT_FALSE(lantoa::parse_time_ms("2026-11-28T09:00:00Z trailing"));
+}

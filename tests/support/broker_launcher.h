@@ -13,6 +13,7 @@
 
 #include "lantoa/connection.h"
 #include "lantoa/status.h"
+#include "support/child_process.h"
 
 namespace lantoa::testing {
 
@@ -28,23 +29,20 @@ class BrokerLauncher {
                  std::vector<std::string> extra_args = {});
   BrokerLauncher(const BrokerLauncher&) = delete;
   BrokerLauncher& operator=(const BrokerLauncher&) = delete;
-  ~BrokerLauncher();
 
   // Starts the process and waits for its ready file.
   Result<BrokerInfo> start(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   // SIGTERM, then waits; the exit code (-1 if it had to be killed).
-  int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) { return process_.stop(timeout); }
   // SIGKILL, then waits.
-  void kill();
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  void kill() { process_.kill(); }
+  bool running() const { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
   // Listen on this endpoint from the next start on (to restart on the same port).
   void set_listen(const std::string& endpoint);
 
  private:
-  std::vector<std::string> args_;
-  std::filesystem::path data_, log_;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 }  // namespace lantoa::testing

@@ -30,6 +30,14 @@ struct BrokerAddress {
   std::string transport_key;  // the broker's Curve25519 public key, 32 bytes
 };
 
+inline constexpr const char* kDefaultBrokerEndpoint = "tcp://127.0.0.1:7450";
+
+// A broker address from what an operator writes: `key` is the broker's
+// transport key in base64url, or the path of the broker.ready.json that
+// lantoa-broker writes. An empty `endpoint` means the ready file's endpoint,
+// else kDefaultBrokerEndpoint.
+Result<BrokerAddress> resolve_broker(const std::string& endpoint, const std::string& key);
+
 struct ConnectOptions {
   std::chrono::milliseconds timeout{5000};  // for connecting and the Hello answer
   std::string agent = "lantoa-sdk/0.1";

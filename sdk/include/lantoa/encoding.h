@@ -42,8 +42,9 @@ std::optional<std::string> dearmor(std::string_view label, std::string_view text
 // Times as RFC 3339 UTC text ("2026-11-28T13:00:00Z", milliseconds shown
 // only when not zero).
 std::string format_time_ms(int64_t ms);
-// Accepts "2026-11-28T13:00:00Z", "...T13:00:00.250Z", "2026-11-28" (midnight
-// UTC) and plain milliseconds since the epoch.
+// Accepts "2026-11-28T13:00:00Z", "...T13:00:00.250Z", an offset instead of Z
+// ("2026-11-28T20:00:00+07:00"), "2026-11-28" (midnight UTC) and plain
+// milliseconds since the epoch.
 std::optional<int64_t> parse_time_ms(std::string_view text);
 
 }  // namespace lantoa

@@ -51,6 +51,14 @@ struct PublishOutcome {
   bool ok() const { return status == v1::PublishResult::ACCEPTED || status == v1::PublishResult::DUPLICATE; }
 };
 
+// What publish() returns at once: the event's id and sequence (known as soon
+// as it is signed, before the broker answers) and its outcome to come.
+struct Publication {
+  std::string event_id;  // 32 bytes
+  uint64_t sequence = 0;
+  std::future<PublishOutcome> outcome;
+};
+
 struct PublisherOptions {
   BrokerAddress broker;
   std::chrono::milliseconds connect_timeout{5000};
@@ -78,7 +86,7 @@ class Publisher {
 
   // Sets origin (the member) and the next sequence on `event`, validates and
   // signs it, and queues it (with an outbox: stores it durably first).
-  Result<std::future<PublishOutcome>> publish(v1::Event event);
+  Result<Publication> publish(v1::Event event);
 
   // Waits until every queued event has an outcome; TIMEOUT otherwise.
   Status flush(std::chrono::milliseconds timeout);

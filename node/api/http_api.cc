@@ -1,0 +1,229 @@
+#include "api/http_api.h"
+
+#include <httplib.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include "../sdk/src/file_util.h"
+#include "api/atom.h"
+#include "json_form/json_form.h"
+#include "lantoa/encoding.h"
+#include "lantoa/names.h"
+#include "node.h"
+
+namespace lantoa::node {
+namespace {
+
+using nlohmann::json;
+using E = v1::Error;
+
+std::string digest(std::string_view text) {
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr, 0);
+  return out;
+}
+
+void send_json(httplib::Response& res, int http_status, const json& body) {
+  res.status = http_status;
+  res.set_content(body.dump(), "application/json; charset=utf-8");
+}
+
+void send_error(httplib::Response& res, int http_status, const std::string& code, const std::string& message,
+                const std::string& field = "") {
+  json err = {{"code", code}, {"message", message}};
+  if (!field.empty()) err["field"] = field;
+  send_json(res, http_status, {{"error", err}});
+}
+
+// A Lantoa status as an HTTP error.
+void send_status(httplib::Response& res, const Status& s) {
+  int http = 422;
+  switch (s.code()) {
+    case E::INVALID_ARGUMENT: http = 400; break;
+    case E::TOPIC_OUTSIDE_NAMESPACE: case E::PERMISSION_DENIED: http = 403; break;
+    case E::NOT_FOUND: http = 404; break;
+    case E::EVENT_TOO_LARGE: http = 413; break;
+    case E::STORAGE_FULL: case E::STORAGE_ERROR: case E::IO_ERROR: case E::INTERNAL: case E::UNAVAILABLE:
+      http = 503;
+      break;
+    default: break;
+  }
+  send_error(res, http, v1::Error::Code_Name(s.code()), s.message(), field_of(s));
+}
+
+std::string param(const httplib::Request& req, const char* name) {
+  return req.has_param(name) ? req.get_param_value(name) : std::string();
+}
+
+}  // namespace
+
+HttpApi::HttpApi(Node& node) : node_(node) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+Status HttpApi::start() {
+  const NodeConfig& c = node_.config();
+  auto token = internal::read_file(c.token_file, 4096);
+  if (!token) return Status(token.status().code(), "API token file: " + token.status().message());
+  if (token->mode & 0077) {
+    return Status(E::KEY_FILE_INSECURE, "the API token file " + c.token_file.string() +
+                                            " is readable by others: chmod 600 it");
+  }
+  std::string t = token->data;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.size() < 16) return Status(E::INVALID_ARGUMENT, "the API token must be at least 16 characters");
+  token_digest_ = digest(t);
+
+  server_ = std::make_unique<httplib::Server>();
+  httplib::Server& s = *server_;
+  s.set_payload_max_length(c.max_body_bytes);
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    if (!auth.starts_with("Bearer ")) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_error(res, 401, "TOKEN_MISSING", "send the API token as \"Authorization: Bearer <token>\"");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    const std::string given = digest(auth.substr(7));
+    if (sodium_memcmp(given.data(), token_digest_.data(), given.size()) != 0) {
+      res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      send_error(res, 401, "TOKEN_WRONG", "the API token is not this node's");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 413) {
+      send_error(res, 413, "BODY_TOO_LARGE", "the request body is larger than this node accepts (api.max_body_bytes)");
+    } else if (res.status == 404) {
+      send_error(res, 404, "NOT_FOUND", "no such endpoint");
+    } else {
+      send_error(res, res.status, "BAD_REQUEST", "the request could not be handled (HTTP " + std::to_string(res.status) + ")");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("API: {}", what);
+    send_error(res, 500, "INTERNAL", "the node failed to handle the request");
+  });
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"ok", true}}); });
+  s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, node_.status()); });
+
+  s.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
+    json doc = json::parse(req.body, nullptr, false);
+    if (doc.is_discarded()) {
+      send_error(res, 400, "MALFORMED_JSON", "the request body is not valid JSON");
+      return;
+    }
+    auto accepted = node_.publish_document(doc, param(req, "topic"));
+    if (!accepted) {
+      send_status(res, accepted.status());
+      return;
+    }
+    const std::string id = to_hex(accepted->event_id);
+    json body = {{"id", id}, {"status", "queued"}, {"sequence", accepted->sequence}};
+    std::string kind = v1::Kind_Name(accepted->kind);
+    for (char& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    body["kind"] = kind;
+    if (!accepted->refers_to.empty()) body["refers_to"] = to_hex(accepted->refers_to);
+    res.set_header("Location", "/v1/events/" + id);
+    send_json(res, 202, body);
+  });
+
+  s.Get(R"(/v1/events/([0-9A-Fa-f]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto id = from_hex(req.matches[1].str());
+    if (!id || id->size() != 32) {
+      send_error(res, 400, "INVALID_ARGUMENT", "an event id is 64 hexadecimal digits", "id");
+      return;
+    }
+    auto rec = node_.store().published(*id);
+    if (!rec) return send_status(res, rec.status());
+    if (!*rec) return send_error(res, 404, "NOT_FOUND", "this node published no event " + req.matches[1].str());
+    send_json(res, 200, **rec);
+  });
+
+  s.Get("/v1/inbox", [this](const httplib::Request& req, httplib::Response& res) {
+    uint64_t since = 0;
+    size_t limit = 100;
+    try {
+      if (!param(req, "since").empty()) since = std::stoull(param(req, "since"));
+      if (!param(req, "limit").empty()) limit = std::min<size_t>(1000, std::stoul(param(req, "limit")));
+    } catch (const std::exception&) {
+      return send_error(res, 400, "INVALID_ARGUMENT", "since and limit are whole numbers", "since");
+    }
+    std::optional<TopicFilter> filter;
+    if (!param(req, "topic").empty()) {
+      auto f = TopicFilter::parse(param(req, "topic"));
+      if (!f) return send_error(res, 400, "INVALID_FILTER", f.status().message(), "topic");
+      filter = std::move(*f);
+    }
+    const std::string acked = param(req, "acked");  // "include": also those acknowledged
+    auto entries = node_.store().inbox_after(since, limit, [&](const json& r) {
+      if (filter && !filter->matches(r["lantoa"].value("topic", ""))) return false;
+      return acked == "include" || !r["inbox"].value("acked", false);
+    });
+    if (!entries) return send_status(res, entries.status());
+    json events = json::array();
+    uint64_t next = since;
+    for (auto& e : *entries) {
+      next = e.seq;
+      events.push_back(std::move(e.record));
+    }
+    send_json(res, 200, {{"events", events}, {"next", next}});
+  });
+
+  s.Post(R"(/v1/inbox/([0-9A-Fa-f]+)/ack)", [this](const httplib::Request& req, httplib::Response& res) {
+    Status st = node_.store().ack(req.matches[1].str());
+    if (!st.ok()) return send_status(res, st);
+    send_json(res, 200, {{"id", req.matches[1].str()}, {"acked", true}});
+  });
+
+  s.Get("/v1/feed.atom", [this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<TopicFilter> filter;
+    const std::string topic = param(req, "topic");
+    if (!topic.empty()) {
+      auto f = TopicFilter::parse(topic);
+      if (!f) return send_error(res, 400, "INVALID_FILTER", f.status().message(), "topic");
+      filter = std::move(*f);
+    }
+    auto entries = node_.store().inbox_newest(100, [&](const json& r) {
+      return in_atom_feed(r) && (!filter || filter->matches(r["lantoa"].value("topic", "")));
+    });
+    if (!entries) return send_status(res, entries.status());
+    const std::string member = node_.config().member;
+    const std::string self = "http://" + req.get_header_value("Host") + req.path + (topic.empty() ? "" : "?topic=" + topic);
+    res.set_content(atom_feed(*entries, "News received by " + member + (topic.empty() ? "" : " on " + topic),
+                              "urn:lantoa:" + member + ":inbox" + (topic.empty() ? "" : ":" + topic), self),
+                    "application/atom+xml; charset=utf-8");
+  });
+
+  const NodeConfig& cfg = node_.config();
+  if (cfg.api_port == 0) {
+    port_ = s.bind_to_any_port(cfg.api_host);
+  } else {
+    port_ = s.bind_to_port(cfg.api_host, cfg.api_port) ? cfg.api_port : -1;
+  }
+  if (port_ <= 0) {
+    return Status(E::UNAVAILABLE, "the API cannot listen on " + cfg.api_host + ":" + std::to_string(cfg.api_port));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpApi::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace lantoa::node

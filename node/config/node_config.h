@@ -1,0 +1,92 @@
+// The configuration of lantoa-node: one TOML file. Relative paths are read
+// from the file's folder. Example (docs/joining.md has the full reference):
+//
+//   member = "vn.qn"                  # the portal's member id
+//   key = "vn.qn.key"                 # its secret key file (0600)
+//   chain = "vn.qn.chain"             # its certificate chain
+//   root = "vn.root.pub"              # the root authority's public key
+//   data = "/var/lib/lantoa-node"     # LMDB state: outbox, inbox, progress
+//
+//   [broker]
+//   endpoint = "tcp://broker.example:7450"
+//   key = "<base64url>"               # or the path of a broker.ready.json
+//
+//   [api]
+//   listen = "127.0.0.1:8470"         # port 0: any free port
+//   token_file = "api.token"          # bearer token (0600), one line
+//   max_body_bytes = 2097152
+//
+//   [[subscriptions]]
+//   name = "qn-inbound"
+//   filters = ["vn.gov.press", "vn.*.notice"]
+//   start = "earliest"                # earliest, new, seq:N or a time
+//
+//   [[webhooks]]
+//   name = "cms"
+//   url = "http://127.0.0.1:8080/lantoa/receive"
+//   token = "..."                     # optional: sent as Authorization: Bearer
+//
+//   [spool]
+//   dir = "/var/spool/lantoa"
+//
+//   [[feeds]]
+//   name = "portal-rss"
+//   url = "https://portal.example/rss"
+//   topic = "vn.qn.news"
+//   interval_seconds = 60
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lantoa/status.h"
+#include "lantoa/v1/wire.pb.h"
+
+namespace lantoa::node {
+
+struct SubscriptionConfig {
+  std::string name;
+  std::vector<std::string> filters;
+  v1::StartPosition start;
+};
+
+struct WebhookConfig {
+  std::string name;
+  std::string url;
+  std::string token;
+  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds max_backoff{60000};
+};
+
+struct FeedConfig {
+  std::string name;
+  std::string url;
+  std::string topic;
+  std::chrono::seconds interval{60};
+  uint32_t urgency = 5;
+  std::string language;  // empty: the feed's own, else "vi"
+};
+
+struct NodeConfig {
+  std::string member;
+  std::filesystem::path key, chain, root, data;
+  std::string broker_endpoint, broker_key;
+  std::string api_host = "127.0.0.1";
+  int api_port = 8470;
+  std::filesystem::path token_file;
+  size_t max_body_bytes = 2u << 20;
+  std::vector<SubscriptionConfig> subscriptions;
+  std::vector<WebhookConfig> webhooks;
+  std::filesystem::path spool;
+  std::vector<FeedConfig> feeds;
+};
+
+// Reads and checks the file; every mistake is named (INVALID_ARGUMENT).
+Result<NodeConfig> load_node_config(const std::filesystem::path& file);
+
+// "earliest", "new", "seq:N" or a time (RFC 3339).
+Result<v1::StartPosition> parse_start_position(const std::string& text);
+
+}  // namespace lantoa::node

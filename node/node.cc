@@ -1,0 +1,218 @@
+#include "node.h"
+
+#include <spdlog/spdlog.h>
+
+#include "../sdk/src/file_util.h"
+#include "api/http_api.h"
+#include "json_form/json_form.h"
+#include "lantoa/encoding.h"
+#include "lantoa/names.h"
+#include "ninjs/ninjs.h"
+
+namespace lantoa::node {
+namespace {
+
+using nlohmann::json;
+using E = v1::Error;
+
+}  // namespace
+
+Node::Node(NodeConfig config) : config_(std::move(config)) {}
+
+Node::~Node() { stop(); }
+
+Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
+  std::unique_ptr<Node> n(new Node(std::move(config)));
+  const NodeConfig& c = n->config_;
+  auto key = MemberKey::load(c.key);
+  if (!key) return key.status();
+  if (key->member != c.member) {
+    return Status(E::INVALID_MEMBER_ID, "the key file " + c.key.string() + " belongs to " + key->member +
+                                            ", not to member " + c.member);
+  }
+  auto chain = load_chain(c.chain);
+  if (!chain) return chain.status();
+  n->chain_ = std::move(*chain);
+  auto root = PublicKeys::load(c.root);
+  if (!root) return root.status();
+  n->root_ = {root->member, root->sign};
+  auto broker = resolve_broker(c.broker_endpoint, c.broker_key);
+  if (!broker) return broker.status();
+  n->broker_ = std::move(*broker);
+  std::error_code ec;
+  std::filesystem::create_directories(c.data, ec);
+  if (ec) return Status(E::IO_ERROR, "cannot create " + c.data.string() + ": " + ec.message());
+  std::filesystem::permissions(c.data, std::filesystem::perms::owner_all, ec);
+  auto store = NodeStore::open(c.data / "state");
+  if (!store) return store.status();
+  n->store_ = std::move(*store);
+
+  PublisherOptions po;
+  po.broker = n->broker_;
+  po.outbox = c.data / "outbox";
+  po.agent = "lantoa-node/0.1";
+  NodeStore* st = n->store_.get();
+  po.on_outcome = [st](const PublishOutcome& o) {
+    Status s = st->record_outcome(o);
+    if (!s.ok()) spdlog::error("cannot record the outcome of {}: {}", to_hex(o.event_id), s.to_string());
+    if (o.status == v1::PublishResult::REJECTED) {
+      spdlog::warn("event {} rejected by the broker: {}", to_hex(o.event_id), o.error.to_string());
+    }
+  };
+  auto publisher = Publisher::start(std::move(*key), n->chain_, po);
+  if (!publisher) return publisher.status();
+  n->publisher_ = std::move(*publisher);
+
+  for (const auto& sub : c.subscriptions) n->receivers_.emplace_back([node = n.get(), sub] { node->receive(sub); });
+  for (const auto& w : c.webhooks) {
+    n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_webhook_target(w), w.max_backoff));
+  }
+  if (!c.spool.empty()) n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_spool_target(c.spool)));
+  for (const auto& f : c.feeds) {
+    n->feeds_.push_back(std::make_unique<FeedPoller>(f, c.member, *n->store_, [node = n.get()](v1::Event e) {
+      auto a = node->publish_event(std::move(e));
+      if (!a) return Result<std::string>(a.status());
+      return Result<std::string>(a->event_id);
+    }));
+  }
+  n->api_ = std::make_unique<HttpApi>(*n);
+  LANTOA_RETURN_IF_ERROR(n->api_->start());
+  const json ready = {{"api", "http://" + c.api_host + ":" + std::to_string(n->api_->port())},
+                      {"member", c.member},
+                      {"pid", static_cast<int64_t>(getpid())}};
+  LANTOA_RETURN_IF_ERROR(internal::write_file_atomic(c.data / "node.ready.json", ready.dump() + "\n", 0644, true));
+  spdlog::info("lantoa-node {} ready: API on {}:{}, broker {}, {} subscription(s), {} webhook(s){}, {} feed(s)",
+               c.member, c.api_host, n->api_->port(), n->broker_.endpoint, c.subscriptions.size(), c.webhooks.size(),
+               c.spool.empty() ? "" : ", spool " + c.spool.string(), c.feeds.size());
+  return n;
+}
+
+void Node::stop() {
+  if (stopping_.exchange(true)) return;
+  if (api_) api_->stop();
+  for (auto& f : feeds_) f->stop();
+  for (auto& t : receivers_) t.join();
+  for (auto& d : deliveries_) d->stop();
+  if (publisher_) (void)publisher_->flush(std::chrono::milliseconds(1000));  // the rest stays in the outbox
+  publisher_.reset();
+  std::error_code ec;
+  std::filesystem::remove(config_.data / "node.ready.json", ec);
+}
+
+int Node::api_port() const { return api_ ? api_->port() : 0; }
+
+void Node::receive(const SubscriptionConfig& sub) {
+  SubscriberOptions so;
+  so.broker = broker_;
+  so.name = sub.name;
+  so.filters = sub.filters;
+  so.start = sub.start;
+  so.agent = "lantoa-node/0.1";
+  so.connect_timeout = std::chrono::milliseconds(3000);
+  so.on_rejected = [this, name = sub.name](const Status& why, const v1::Deliver& d) {
+    ++rejected_;
+    spdlog::warn("subscription {}: broker sequence {} failed verification and was dropped: {}", name, d.broker_seq(),
+                 why.to_string());
+  };
+  std::unique_ptr<Subscriber> subscriber;
+  while (!stopping_) {
+    if (!subscriber) {
+      auto key = MemberKey::load(config_.key);
+      auto opened = key ? Subscriber::open(std::move(*key), chain_, root_, so) : Result<std::unique_ptr<Subscriber>>(key.status());
+      if (!opened) {
+        spdlog::warn("subscription {}: {}; trying again", sub.name, opened.status().to_string());
+        for (int i = 0; i < 20 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      subscriber = std::move(*opened);
+      spdlog::info("subscription {} open ({} waiting)", sub.name, subscriber->pending_at_open());
+    }
+    auto r = subscriber->poll(
+        [&](const ReceivedEvent& e) {
+          auto added = store_->add_received(e);
+          if (!added) throw std::runtime_error(added.status().to_string());  // nacked: the broker tries again
+          if (*added) {
+            ++received_;
+            spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id).substr(0, 16),
+                         e.verified.event.topic(), e.verified.signer.member(), v1::Kind_Name(e.verified.event.kind()));
+          }
+        },
+        std::chrono::milliseconds(200));
+    if (!r) {
+      spdlog::warn("subscription {}: {}", sub.name, r.status().to_string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+Result<Accepted> Node::publish_event(v1::Event event, const std::string& item_uri) {
+  const v1::Kind kind = event.kind();
+  const std::string refers_to = event.refers_to();
+  auto pub = publisher_->publish(event);
+  if (!pub) return pub.status();
+  event.set_sequence(pub->sequence);
+  event.set_origin(config_.member);
+  LANTOA_RETURN_IF_ERROR(store_->record_queued(pub->event_id, event, item_uri));
+  return Accepted{pub->event_id, pub->sequence, kind, refers_to};
+}
+
+Result<Accepted> Node::publish_document(const json& doc, const std::string& topic) {
+  if (!doc.is_object()) return Status(E::INVALID_ARGUMENT, "the request body must be one JSON object");
+  if (!looks_like_ninjs(doc)) {
+    auto event = event_from_json_form(doc, config_.member, topic);
+    if (!event) return event.status();
+    return publish_event(std::move(*event));
+  }
+  if (topic.empty()) {
+    return Status(E::INVALID_TOPIC, "field \"topic\" is required: a ninjs document is posted with ?topic=");
+  }
+  // A uri seen before: this is its next version.
+  const std::string uri = doc.contains("uri") && doc["uri"].is_string() ? doc["uri"].get<std::string>() : "";
+  std::string previous;
+  if (!uri.empty()) {
+    auto latest = store_->latest_for_item(uri);
+    if (!latest) return latest.status();
+    previous = *latest;
+    const std::string own = "urn:lantoa:" + config_.member + ":";
+    if (previous.empty() && uri.starts_with(own)) {  // an item first published in Lantoa's form
+      auto id = from_hex(uri.substr(own.size()));
+      if (!id || id->size() != 32) return Status(E::INVALID_ARGUMENT, "field \"uri\" is not a Lantoa item uri");
+      previous = *id;
+    }
+  }
+  auto event = from_ninjs(doc, config_.member, topic, previous);
+  if (!event) return event.status();
+  return publish_event(std::move(*event), uri);
+}
+
+json Node::status() const {
+  json deliveries = json::array();
+  for (const auto& d : deliveries_) {
+    deliveries.push_back({{"target", d->name()},
+                          {"delivered", d->stats().delivered.load()},
+                          {"failures", d->stats().failures.load()},
+                          {"cursor", d->stats().cursor.load()}});
+  }
+  json feeds = json::array();
+  for (const auto& f : feeds_) {
+    FeedStats s = f->stats();
+    feeds.push_back({{"name", f->config().name},
+                     {"url", f->config().url},
+                     {"fetches", s.fetches},
+                     {"not_modified", s.not_modified},
+                     {"published", s.published},
+                     {"corrections", s.corrections},
+                     {"unchanged", s.unchanged},
+                     {"failures", s.failures},
+                     {"last_error", s.last_error}});
+  }
+  return {{"member", config_.member},
+          {"broker", {{"endpoint", broker_.endpoint}, {"connected", publisher_ && publisher_->connected()}}},
+          {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
+                      {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
+          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}}},
+          {"deliveries", deliveries},
+          {"feeds", feeds}};
+}
+
+}  // namespace lantoa::node

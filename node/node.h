@@ -1,0 +1,79 @@
+// Node: one running lantoa-node. It owns, for one portal (member):
+//
+//   NodeStore           LMDB state under <data>/state
+//   Publisher           signs and sends, with its LMDB outbox <data>/outbox
+//   one receiver thread per configured subscription (SDK Subscriber:
+//                       verifies every event, then NodeStore::add_received)
+//   DeliveryWorkers     webhooks and the spool folder, each from its cursor
+//   FeedPollers         the RSS/Atom adapter
+//   HttpApi             the CMS's local API (api/http_api.h)
+//
+// start() returns once the API listens; the broker may be down (the outbox
+// and the subscriptions catch up when it returns). stop() ends everything in
+// reverse order; nothing accepted is lost (outbox and inbox are on disk).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/node_config.h"
+#include "delivery/delivery.h"
+#include "feeds/feed_poller.h"
+#include "lantoa/publisher.h"
+#include "lantoa/subscriber.h"
+#include "state/node_store.h"
+
+namespace lantoa::node {
+
+class HttpApi;
+
+// What POST /v1/events answers.
+struct Accepted {
+  std::string event_id;  // 32 bytes
+  uint64_t sequence = 0;
+  v1::Kind kind = v1::NEWS;
+  std::string refers_to;  // 32 bytes or empty
+};
+
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> start(NodeConfig config);
+  ~Node();
+  void stop();
+
+  // The CMS hands over an event: Lantoa's JSON form, or a ninjs document
+  // (then `topic` says where; a ninjs uri seen before makes it a correction
+  // of that item's latest version, pubStatus "canceled" a retraction).
+  // Validates, signs, stores in the outbox; errors name the field.
+  Result<Accepted> publish_document(const nlohmann::json& doc, const std::string& topic);
+  // Signs and queues an event of this member (the feed adapter's path too).
+  Result<Accepted> publish_event(v1::Event event, const std::string& item_uri = "");
+
+  nlohmann::json status() const;
+  NodeStore& store() { return *store_; }
+  const NodeConfig& config() const { return config_; }
+  int api_port() const;
+
+ private:
+  explicit Node(NodeConfig config);
+  void receive(const SubscriptionConfig& sub);
+
+  NodeConfig config_;
+  v1::CertificateChain chain_;
+  RootKey root_;
+  BrokerAddress broker_;
+  std::unique_ptr<NodeStore> store_;
+  std::unique_ptr<Publisher> publisher_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> received_{0}, rejected_{0};
+  std::vector<std::thread> receivers_;
+  std::vector<std::unique_ptr<DeliveryWorker>> deliveries_;
+  std::vector<std::unique_ptr<FeedPoller>> feeds_;
+  std::unique_ptr<HttpApi> api_;
+};
+
+}  // namespace lantoa::node

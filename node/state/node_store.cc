@@ -1,0 +1,274 @@
+#include "state/node_store.h"
+
+#include "lantoa/encoding.h"
+#include "ninjs/ninjs.h"
+
+namespace lantoa::node {
+namespace {
+
+using nlohmann::json;
+using E = v1::Error;
+
+std::string lower_kind(v1::Kind k) {
+  std::string name = v1::Kind_Name(k);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+Result<json> parse_stored(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Status(E::STORAGE_ERROR, "a stored node record is not JSON");
+  return j;
+}
+
+}  // namespace
+
+json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version) {
+  const v1::Event& ev = e.verified.event;
+  json meta = {{"event_id", to_hex(e.verified.id)},
+               {"origin", ev.origin()},
+               {"sequence", ev.sequence()},
+               {"topic", ev.topic()},
+               {"kind", lower_kind(ev.kind())},
+               {"refers_to", ev.refers_to().empty() ? json(nullptr) : json(to_hex(ev.refers_to()))},
+               {"item_id", to_hex(first_id)},
+               {"version", version},
+               {"urgency", ev.urgency()},
+               {"created", format_time_ms(ev.created_ms())},
+               {"signer", e.verified.signer.member()},
+               {"signer_key", fingerprint(e.verified.signer.certificate.sign_key())},
+               {"signature", "verified"},
+               {"broker_seq", e.broker_seq},
+               {"subscription", e.subscription}};
+  return {{"lantoa", meta}, {"ninjs", to_ninjs(ev, e.verified.id, first_id, version)}};
+}
+
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir) {
+  std::unique_ptr<NodeStore> s(new NodeStore());
+  store::EnvOptions o;
+  o.map_size = size_t{4} << 30;
+  auto env = store::Env::open(dir, o);
+  if (!env) return env.status();
+  s->env_.emplace(std::move(*env));
+  for (auto [dbi, name] : {std::pair{&s->published_, "published"}, {&s->items_, "items"}, {&s->inbox_, "inbox"},
+                           {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"}}) {
+    auto d = s->env_->open_db(name);
+    if (!d) return d.status();
+    *dbi = *d;
+  }
+  auto txn = store::Txn::begin(*s->env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, s->inbox_);
+  if (!cur) return cur.status();
+  auto last = cur->last();
+  if (!last) return last.status();
+  if (*last) s->last_seq_ = store::read_be64((*last)->first);
+  return s;
+}
+
+Status NodeStore::record_queued(const std::string& id, const v1::Event& event, const std::string& item_uri) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  json rec = {{"id", to_hex(id)},          {"status", "queued"},
+              {"topic", event.topic()},    {"kind", lower_kind(event.kind())},
+              {"sequence", event.sequence()}};
+  Status inserted = txn->insert(published_, id, rec.dump());
+  if (!inserted.ok() && inserted.code() != E::ALREADY_EXISTS) return inserted;  // exists: the outcome came first
+  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, item_uri, id));
+  return txn->commit();
+}
+
+Status NodeStore::record_outcome(const PublishOutcome& o) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  auto old = txn->get(published_, o.event_id);
+  if (!old) return old.status();
+  json rec = json::object();
+  if (*old) {
+    auto parsed = parse_stored(**old);
+    if (!parsed) return parsed.status();
+    rec = std::move(*parsed);
+  }
+  rec["id"] = to_hex(o.event_id);
+  rec["sequence"] = o.sequence;
+  if (o.ok()) {
+    rec["status"] = "accepted";
+    rec["broker_seq"] = o.broker_seq;
+    rec.erase("error");
+  } else {
+    rec["status"] = "rejected";
+    rec["error"] = {{"code", v1::Error::Code_Name(o.error.code())}, {"message", o.error.message()}};
+  }
+  LANTOA_RETURN_IF_ERROR(txn->put(published_, o.event_id, rec.dump()));
+  return txn->commit();
+}
+
+Result<std::optional<json>> NodeStore::published(const std::string& id) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(published_, id);
+  if (!v) return v.status();
+  if (!*v) return std::optional<json>();
+  auto parsed = parse_stored(**v);
+  if (!parsed) return parsed.status();
+  return std::optional<json>(std::move(*parsed));
+}
+
+Result<std::string> NodeStore::latest_for_item(const std::string& item_uri) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(items_, item_uri);
+  if (!v) return v.status();
+  return *v ? std::string(**v) : std::string();
+}
+
+Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) {
+  const std::string& id = e.verified.id;
+  const v1::Event& ev = e.verified.event;
+  uint64_t seq = 0;
+  {
+    auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+    if (!txn) return txn.status();
+    auto seen = txn->get(inbox_ids_, id);
+    if (!seen) return seen.status();
+    if (*seen) return std::optional<uint64_t>();
+    // A correction is the next version of the item it refers to.
+    std::string first_id = id;
+    uint32_t version = 1;
+    std::optional<std::pair<std::string, json>> referenced;  // key, record
+    if (!ev.refers_to().empty() && (ev.kind() == v1::CORRECTION || ev.kind() == v1::RETRACTION)) {
+      first_id = ev.refers_to();
+      version = 2;
+      auto ref_seq = txn->get(inbox_ids_, ev.refers_to());
+      if (!ref_seq) return ref_seq.status();
+      if (*ref_seq) {
+        const std::string key(**ref_seq);
+        auto ref = txn->get(inbox_, key);
+        if (!ref) return ref.status();
+        if (*ref) {
+          auto parsed = parse_stored(**ref);
+          if (!parsed) return parsed.status();
+          auto item = from_hex((*parsed)["lantoa"].value("item_id", ""));
+          if (item) first_id = *item;
+          version = (*parsed)["lantoa"].value("version", 1u) + 1;
+          referenced.emplace(key, std::move(*parsed));
+        }
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      seq = last_seq_ + 1;
+    }
+    json rec = received_record(e, first_id, version);
+    rec["inbox"] = {{"seq", seq}, {"received", format_time_ms(unix_now_ms())}, {"state", "current"}, {"acked", false}};
+    if (referenced) {
+      json& old = referenced->second;
+      old["inbox"]["state"] = ev.kind() == v1::RETRACTION ? "withdrawn" : "corrected";
+      old["inbox"]["superseded_by"] = to_hex(id);
+      LANTOA_RETURN_IF_ERROR(txn->put(inbox_, referenced->first, old.dump()));
+    }
+    LANTOA_RETURN_IF_ERROR(txn->put(inbox_, store::be64(seq), rec.dump()));
+    LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, id, store::be64(seq)));
+    LANTOA_RETURN_IF_ERROR(txn->commit());
+  }
+  {
+    std::lock_guard lock(mu_);
+    last_seq_ = seq;
+  }
+  grew_.notify_all();
+  return std::optional<uint64_t>(seq);
+}
+
+Result<std::vector<InboxEntry>> NodeStore::inbox_after(uint64_t after, size_t max,
+                                                        const std::function<bool(const json&)>& keep) {
+  std::vector<InboxEntry> out;
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, inbox_);
+  if (!cur) return cur.status();
+  for (auto e = cur->seek(store::be64(after + 1)); out.size() < max; e = cur->next()) {
+    if (!e) return e.status();
+    if (!*e) break;
+    auto rec = parse_stored((*e)->second);
+    if (!rec) return rec.status();
+    if (keep && !keep(*rec)) continue;
+    out.push_back({store::read_be64((*e)->first), std::move(*rec)});
+  }
+  return out;
+}
+
+Result<std::vector<InboxEntry>> NodeStore::inbox_newest(size_t max, const std::function<bool(const json&)>& keep) {
+  std::vector<InboxEntry> out;
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, inbox_);
+  if (!cur) return cur.status();
+  for (auto e = cur->last(); out.size() < max; e = cur->prev()) {
+    if (!e) return e.status();
+    if (!*e) break;
+    auto rec = parse_stored((*e)->second);
+    if (!rec) return rec.status();
+    if (keep && !keep(*rec)) continue;
+    out.push_back({store::read_be64((*e)->first), std::move(*rec)});
+  }
+  return out;
+}
+
+Status NodeStore::ack(const std::string& id_hex) {
+  auto id = from_hex(id_hex);
+  if (!id || id->size() != 32) return Status(E::INVALID_ARGUMENT, "an event id is 64 hexadecimal digits");
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  auto seq = txn->get(inbox_ids_, *id);
+  if (!seq) return seq.status();
+  if (!*seq) return Status(E::NOT_FOUND, "no event " + id_hex + " in the inbox");
+  const std::string key(**seq);
+  auto v = txn->get(inbox_, key);
+  if (!v) return v.status();
+  if (!*v) return Status(E::NOT_FOUND, "no event " + id_hex + " in the inbox");
+  auto rec = parse_stored(**v);
+  if (!rec) return rec.status();
+  (*rec)["inbox"]["acked"] = true;
+  LANTOA_RETURN_IF_ERROR(txn->put(inbox_, key, rec->dump()));
+  return txn->commit();
+}
+
+void NodeStore::wait_for_inbox(uint64_t after, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  grew_.wait_for(lock, timeout, [&] { return last_seq_ > after; });
+}
+
+void NodeStore::wake_all() { grew_.notify_all(); }
+
+Result<uint64_t> NodeStore::cursor(const std::string& target) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(cursors_, target);
+  if (!v) return v.status();
+  return *v ? store::read_be64(**v) : uint64_t{0};
+}
+
+Status NodeStore::set_cursor(const std::string& target, uint64_t seq) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, target, store::be64(seq)));
+  return txn->commit();
+}
+
+Result<json> NodeStore::feed_state(const std::string& source) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(feeds_, source);
+  if (!v) return v.status();
+  if (!*v) return json::object();
+  return parse_stored(**v);
+}
+
+Status NodeStore::set_feed_state(const std::string& source, const json& state) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  LANTOA_RETURN_IF_ERROR(txn->put(feeds_, source, state.dump()));
+  return txn->commit();
+}
+
+}  // namespace lantoa::node

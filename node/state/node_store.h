@@ -1,0 +1,91 @@
+// NodeStore: everything lantoa-node remembers, in one LMDB environment under
+// its data directory (fsync on every commit):
+//
+//   published   event id -> what happened to an event the CMS handed us
+//               (queued / accepted / rejected with the broker's reason)
+//   items       the CMS's item uri (ninjs uri or feed item) -> id of its
+//               latest version, so a new version becomes a correction
+//   inbox       inbox sequence -> a received event as the CMS sees it:
+//               {"lantoa": metadata, "ninjs": document, "inbox": state}
+//   inbox_ids   event id -> inbox sequence (duplicates removed by id)
+//   cursors     delivery target -> last inbox sequence it confirmed
+//   feeds       feed source -> {etag, last_modified} of its last fetch
+//
+// The Publisher's outbox lives beside it (SDK, <data>/outbox). All methods are
+// thread-safe (LMDB serialises writers; readers never block).
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lantoa/publisher.h"
+#include "lantoa/status.h"
+#include "lantoa/store.h"
+#include "lantoa/subscriber.h"
+
+namespace lantoa::node {
+
+struct InboxEntry {
+  uint64_t seq = 0;
+  nlohmann::json record;  // {"lantoa": {...}, "ninjs": {...}, "inbox": {...}}
+};
+
+class NodeStore {
+ public:
+  static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& dir);
+
+  // --- publishing side ---
+  // Remembers an event handed to the publisher as "queued" (unless its
+  // outcome already arrived), and the CMS's item uri -> this id when given.
+  Status record_queued(const std::string& id, const v1::Event& event, const std::string& item_uri);
+  // The broker's answer for an event.
+  Status record_outcome(const PublishOutcome& outcome);
+  // {"id", "status": queued|accepted|rejected, "topic", "kind", "sequence",
+  //  "broker_seq", "error": {"code", "message"}}; nullopt if unknown.
+  Result<std::optional<nlohmann::json>> published(const std::string& id);
+  // The latest event id published for a CMS item uri ("" if none).
+  Result<std::string> latest_for_item(const std::string& item_uri);
+
+  // --- receiving side ---
+  // Adds a verified event (nullopt: already there, a duplicate). A correction
+  // or retraction marks the item it refers to as corrected / withdrawn.
+  Result<std::optional<uint64_t>> add_received(const ReceivedEvent& event);
+  // Entries after `after` in order (at most `max`), that `keep` accepts.
+  Result<std::vector<InboxEntry>> inbox_after(uint64_t after, size_t max,
+                                              const std::function<bool(const nlohmann::json&)>& keep = {});
+  // Newest entries first (at most `max`), that `keep` accepts.
+  Result<std::vector<InboxEntry>> inbox_newest(size_t max, const std::function<bool(const nlohmann::json&)>& keep);
+  // Marks an inbox entry (by hex event id) as acknowledged: NOT_FOUND if absent.
+  Status ack(const std::string& id_hex);
+  // Waits until an entry after `after` exists or `timeout` passes.
+  void wait_for_inbox(uint64_t after, std::chrono::milliseconds timeout);
+  void wake_all();
+
+  // --- progress ---
+  Result<uint64_t> cursor(const std::string& target);
+  Status set_cursor(const std::string& target, uint64_t seq);
+  // Free-form JSON state by key (feed sources' HTTP validators).
+  Result<nlohmann::json> feed_state(const std::string& source);
+  Status set_feed_state(const std::string& source, const nlohmann::json& state);
+
+ private:
+  NodeStore() = default;
+  std::optional<store::Env> env_;
+  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_;
+  std::mutex mu_;  // guards last_seq_ and wakes waiters
+  std::condition_variable grew_;
+  uint64_t last_seq_ = 0;
+};
+
+// The CMS-facing record of a received event (see NodeStore): `first_id` is the
+// id of the item's first version, `version` counts versions from 1.
+nlohmann::json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version);
+
+}  // namespace lantoa::node

@@ -1,0 +1,305 @@
+// lantoa-node end to end: real broker and node processes on 127.0.0.1, a CMS
+// stand-in receiving webhooks, the API driven over HTTP.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "lantoa/encoding.h"
+#include "support/broker_process.h"
+#include "support/fixtures.h"
+#include "support/ninjs_schema.h"
+#include "support/node_process.h"
+
+namespace lantoa::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct Answer {
+  int status = 0;
+  json body;
+};
+
+Answer call(httplib::Client& c, const std::string& method, const std::string& path, const std::string& body = "") {
+  httplib::Result r = method == "POST" ? c.Post(path, body, "application/json") : c.Get(path);
+  if (!r) return {-1, json{{"transport_error", httplib::to_string(r.error())}}};
+  return {r->status, json::parse(r->body, nullptr, false)};
+}
+
+Answer post_event(const NodeProcess& node, const json& doc, const std::string& query = "") {
+  return call(*node.client(), "POST", "/v1/events" + query, doc.dump());
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+std::string status_of_event(const NodeProcess& node, const std::string& id) {
+  return call(*node.client(), "GET", "/v1/events/" + id).body.value("status", "");
+}
+
+std::string headline_of(const json& record) { return record["ninjs"]["headlines"][0]["value"]; }
+
+const std::string kReceiverToml = R"(
+[[subscriptions]]
+name = "qn-inbound"
+filters = ["vn.gov.press"]
+start = "earliest"
+)";
+
+std::string webhook_toml(const WebhookReceiver& cms) {
+  return "[[webhooks]]\nname = \"cms\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 400\n";
+}
+
+class NodeE2E : public ::testing::Test {
+ protected:
+  void SetUp() override { broker.start(); }
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  BrokerProcess broker{tree};
+};
+
+const json kPressRelease = {
+    {"topic", "vn.gov.press"},
+    {"headline", "Thủ tướng Chính phủ chủ trì Hội nghị trực tuyến với các địa phương"},
+    {"summary", "Hội nghị bàn giải pháp thúc đẩy tăng trưởng, giải ngân vốn đầu tư công."},
+    {"body", "<p>Sáng 28/11, tại trụ sở Chính phủ, Thủ tướng chủ trì hội nghị trực tuyến toàn quốc.</p>"},
+    {"body_type", "text/html"},
+    {"urgency", 3},
+    {"subjects", {{{"code", "medtop:11000000"}, {"name", "chính trị"}}}},
+    {"link", "https://baochinhphu.vn/hoi-nghi-truc-tuyen.htm"}};
+
+// CMS -> HTTP -> node -> broker -> another node -> webhook, spool, pull inbox
+// and Atom feed; then a correction and a retraction in ninjs.
+TEST_F(NodeE2E, PublishedNewsReachesAnotherPortalVerifiedThenIsCorrectedAndWithdrawn) {
+  WebhookReceiver cms;
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      kReceiverToml + webhook_toml(cms) + "[spool]\ndir = \"spool\"\n");
+  gov_node.start();
+  qn_node.start();
+
+  Answer a = post_event(gov_node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string id = a.body["id"];
+  EXPECT_EQ(id.size(), 64u);
+  EXPECT_EQ(a.body["status"], "queued");
+  EXPECT_TRUE(eventually([&] { return status_of_event(gov_node, id) == "accepted"; })) << read_text(gov_node.log());
+
+  auto got = cms.wait_for(1, 20s);
+  ASSERT_EQ(got.size(), 1u) << read_text(qn_node.log());
+  const json& first = got[0];
+  EXPECT_EQ(first["lantoa"]["event_id"], id);
+  EXPECT_EQ(first["lantoa"]["signature"], "verified");
+  EXPECT_EQ(first["lantoa"]["signer"], "vn.gov");
+  EXPECT_EQ(first["lantoa"]["kind"], "news");
+  EXPECT_EQ(first["_idempotency_key"], id);
+  EXPECT_EQ(headline_of(first), kPressRelease["headline"]);  // UTF-8 intact end to end
+  EXPECT_EQ(first["ninjs"]["bodies"][0]["value"], kPressRelease["body"]);
+  EXPECT_EQ(first["ninjs"]["bodies"][0]["contentType"], "text/html");
+  EXPECT_EQ(first["ninjs"]["urgency"], 3);
+  EXPECT_EQ(first["ninjs"]["subjects"][0]["name"], "chính trị");
+  EXPECT_EQ(first["ninjs"]["version"], "1");
+  const std::string uri = first["ninjs"]["uri"];
+
+  // The spool folder: one file per event, named by inbox order and id.
+  const auto spool = qn_node.dir() / "spool";
+  EXPECT_TRUE(eventually([&] { return std::filesystem::exists(spool / ("000000000001-" + id + ".json")); }));
+  EXPECT_EQ(json::parse(read_text(spool / ("000000000001-" + id + ".json")))["lantoa"]["event_id"], id);
+
+  // The pull inbox, and its acknowledgement.
+  auto qn_api = qn_node.client();
+  Answer inbox = call(*qn_api, "GET", "/v1/inbox?topic=vn.gov.>");
+  ASSERT_EQ(inbox.status, 200);
+  ASSERT_EQ(inbox.body["events"].size(), 1u);
+  EXPECT_EQ(inbox.body["events"][0]["lantoa"]["event_id"], id);
+  EXPECT_EQ(call(*qn_api, "POST", "/v1/inbox/" + id + "/ack").status, 200);
+  EXPECT_EQ(call(*qn_api, "GET", "/v1/inbox").body["events"].size(), 0u);
+  EXPECT_EQ(call(*qn_api, "GET", "/v1/inbox?acked=include").body["events"].size(), 1u);
+  EXPECT_EQ(call(*qn_api, "POST", "/v1/inbox/" + std::string(64, 'a') + "/ack").status, 404);
+
+  auto atom = qn_api->Get("/v1/feed.atom");
+  ASSERT_TRUE(atom);
+  EXPECT_EQ(atom->status, 200);
+  EXPECT_NE(atom->body.find(kPressRelease["headline"].get<std::string>()), std::string::npos) << atom->body;
+  EXPECT_NE(atom->body.find("signature=\"verified\""), std::string::npos);
+
+  // A correction, sent by the CMS as ninjs: the same uri, a new version.
+  json corrected = {{"uri", uri},
+                    {"headlines", {{{"value", "Thủ tướng chủ trì Hội nghị trực tuyến (cập nhật số liệu)"}}}},
+                    {"bodies", {{{"value", "<p>Số liệu đã được cập nhật.</p>"}, {"contentType", "text/html"}}}}};
+  Answer c = post_event(gov_node, corrected, "?topic=vn.gov.press");
+  ASSERT_EQ(c.status, 202) << c.body.dump();
+  EXPECT_EQ(c.body["kind"], "correction");
+  EXPECT_EQ(c.body["refers_to"], id);
+  got = cms.wait_for(2, 20s);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1]["lantoa"]["kind"], "correction");
+  EXPECT_EQ(got[1]["lantoa"]["refers_to"], id);
+  EXPECT_EQ(got[1]["ninjs"]["uri"], uri);
+  EXPECT_EQ(got[1]["ninjs"]["version"], "2");
+  atom = qn_api->Get("/v1/feed.atom");
+  EXPECT_NE(atom->body.find("cập nhật số liệu"), std::string::npos);
+  EXPECT_EQ(atom->body.find(kPressRelease["headline"].get<std::string>()), std::string::npos) << "old version shown";
+
+  // A retraction: pubStatus canceled on the same uri withdraws the latest version.
+  json canceled = corrected;
+  canceled["pubStatus"] = "canceled";
+  Answer r = post_event(gov_node, canceled, "?topic=vn.gov.press");
+  ASSERT_EQ(r.status, 202) << r.body.dump();
+  EXPECT_EQ(r.body["kind"], "retraction");
+  EXPECT_EQ(r.body["refers_to"], c.body["id"]);
+  got = cms.wait_for(3, 20s);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2]["lantoa"]["kind"], "retraction");
+  EXPECT_EQ(got[2]["ninjs"]["pubStatus"], "canceled");
+  EXPECT_EQ(got[2]["ninjs"]["version"], "3");
+  atom = qn_api->Get("/v1/feed.atom");
+  EXPECT_EQ(atom->body.find("<entry"), std::string::npos) << atom->body;
+  Answer all = call(*qn_api, "GET", "/v1/inbox?acked=include");
+  ASSERT_EQ(all.body["events"].size(), 3u);
+  EXPECT_EQ(all.body["events"][0]["inbox"]["state"], "corrected");
+  EXPECT_EQ(all.body["events"][1]["inbox"]["state"], "withdrawn");
+
+  // Every ninjs document the node emitted is valid against the official schema.
+  std::vector<json> docs;
+  for (const auto& g : got) docs.push_back(g["ninjs"]);
+  for (const auto& e : ninjs_schema_errors(docs)) EXPECT_EQ(e, "");
+  EXPECT_EQ(gov_node.stop(), 0) << read_text(gov_node.log());
+  EXPECT_EQ(qn_node.stop(), 0) << read_text(qn_node.log());
+}
+
+// The broker is down while the CMS publishes (and the node even restarts):
+// accepted into the outbox at once, delivered when the broker is back.
+TEST_F(NodeE2E, OutboxHoldsEventsWhileTheBrokerIsDown) {
+  WebhookReceiver cms;
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiverToml + webhook_toml(cms));
+  qn_node.start();
+  broker.pin_endpoint();
+  ASSERT_EQ(broker.stop(), 0);
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  gov_node.start();
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 3; ++i) {
+    json doc = kPressRelease;
+    doc["headline"] = "Thông cáo báo chí số " + std::to_string(i);
+    Answer a = post_event(gov_node, doc);
+    ASSERT_EQ(a.status, 202) << a.body.dump();
+    ids.push_back(a.body["id"]);
+    EXPECT_EQ(status_of_event(gov_node, ids.back()), "queued");
+  }
+  ASSERT_EQ(gov_node.stop(), 0);  // a restart with the broker still down
+  gov_node.start();
+  broker.start();
+  for (const auto& id : ids) {
+    EXPECT_TRUE(eventually([&] { return status_of_event(gov_node, id) == "accepted"; }, 30s)) << id;
+  }
+  auto got = cms.wait_for(3, 30s);
+  ASSERT_EQ(got.size(), 3u) << read_text(qn_node.log());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i]["lantoa"]["event_id"], ids[i]);
+}
+
+// The CMS is down: the node retries, across its own restart, and delivers
+// each event exactly once, in order, when the CMS is back.
+TEST_F(NodeE2E, WebhookRetriedUntilTheCmsAnswersNothingLostOrRepeated) {
+  WebhookReceiver cms;
+  cms.set_failing(true);
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiverToml + webhook_toml(cms));
+  gov_node.start();
+  qn_node.start();
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 3; ++i) {
+    json doc = kPressRelease;
+    doc["headline"] = "Tin số " + std::to_string(i);
+    ids.push_back(post_event(gov_node, doc).body.value("id", ""));
+  }
+  ASSERT_TRUE(eventually([&] { return cms.refused() >= 2; })) << read_text(qn_node.log());
+  ASSERT_EQ(qn_node.stop(), 0);
+  const size_t refused = cms.refused();
+  qn_node.start();
+  ASSERT_TRUE(eventually([&] { return cms.refused() > refused; }));  // still trying after the restart
+  EXPECT_TRUE(cms.received().empty());
+  cms.set_failing(false);
+  auto got = cms.wait_for(3, 20s);
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i]["lantoa"]["event_id"], ids[i]);
+    EXPECT_EQ(headline_of(got[i]), "Tin số " + std::to_string(i + 1));
+  }
+  ASSERT_EQ(qn_node.stop(), 0);
+  qn_node.start();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(cms.received().size(), 3u) << "an event was delivered twice";
+}
+
+// Bad requests: a clear 4xx naming the problem, and nothing stored.
+TEST_F(NodeE2E, BadRequestsAreRefusedClearlyAndNothingIsStored) {
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  gov_node.start();
+  httplib::Client anonymous(gov_node.api_url());
+  auto no_token = anonymous.Post("/v1/events", kPressRelease.dump(), "application/json");
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 401);
+  EXPECT_EQ(json::parse(no_token->body)["error"]["code"], "TOKEN_MISSING");
+  httplib::Client wrong(gov_node.api_url());
+  wrong.set_bearer_token_auth("not-the-token-of-this-node");
+  auto bad_token = wrong.Get("/v1/inbox");
+  ASSERT_TRUE(bad_token);
+  EXPECT_EQ(bad_token->status, 401);
+  EXPECT_EQ(json::parse(bad_token->body)["error"]["code"], "TOKEN_WRONG");
+  EXPECT_EQ(anonymous.Get("/healthz")->status, 200);
+
+  auto api = gov_node.client();
+  auto malformed = api->Post("/v1/events", "{\"topic\": \"vn.gov.press\", \"headline\": ", "application/json");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  EXPECT_EQ(json::parse(malformed->body)["error"]["code"], "MALFORMED_JSON");
+
+  struct Case {
+    json patch;
+    int http;
+    std::string field;
+  };
+  for (const Case& c : std::vector<Case>{{{{"urgency", "khẩn"}}, 400, "urgency"},
+                                         {{{"headline", 42}}, 400, "headline"},
+                                         {{{"priority", 1}}, 400, "priority"},
+                                         {{{"topic", "vn.bqp.notice"}}, 403, "topic"},
+                                         {{{"urgency", 0}}, 422, "urgency"},
+                                         {{{"kind", "retraction"}}, 422, "refers_to"}}) {
+    json doc = kPressRelease;
+    doc.update(c.patch);
+    Answer a = post_event(gov_node, doc);
+    EXPECT_EQ(a.status, c.http) << doc.dump() << " -> " << a.body.dump();
+    EXPECT_EQ(a.body["error"].value("field", ""), c.field) << a.body.dump();
+    EXPECT_FALSE(a.body["error"].value("message", "").empty());
+  }
+  Answer no_topic = post_event(gov_node, json{{"uri", "https://cms.example/1"}, {"headlines", {{{"value", "x"}}}}});
+  EXPECT_EQ(no_topic.status, 422) << no_topic.body.dump();
+  EXPECT_EQ(no_topic.body["error"]["field"], "topic");
+  json huge = kPressRelease;
+  huge["body"] = std::string(100 * 1024, 'x');  // the test node accepts 64 KiB
+  Answer too_large = post_event(gov_node, huge);
+  EXPECT_EQ(too_large.status, 413) << too_large.body.dump();
+  EXPECT_EQ(too_large.body["error"]["code"], "BODY_TOO_LARGE");
+  EXPECT_EQ(call(*api, "GET", "/v1/events/" + std::string(64, '0')).status, 404);
+  EXPECT_EQ(call(*api, "GET", "/v1/nothing").status, 404);
+
+  Answer status = call(*api, "GET", "/v1/status");
+  EXPECT_EQ(status.body["outbox"]["last_sequence"], 0) << status.body.dump();  // nothing was signed
+  EXPECT_EQ(status.body["outbox"]["unconfirmed"], 0);
+  Answer ok = post_event(gov_node, kPressRelease);  // and the node still works
+  EXPECT_EQ(ok.status, 202);
+  EXPECT_EQ(gov_node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
