@@ -121,9 +121,11 @@ Result<v1::Event> FeedPoller::to_event(const FeedItem& item, v1::Kind kind, cons
     if (is_web_url(a.uri())) b.attachment(a);
   }
   if (kind != v1::NEWS) b.refers_to(refers_to);
-  // The item's own time for news (when it is not in the future); a correction is made now.
+  // The event is made now (its signer's certificate vouches for now); the
+  // item's own date, when not in the future, is kept as content_created.
   const int64_t now = unix_now_ms();
-  if (kind == v1::NEWS && item.published_ms && *item.published_ms <= now) b.created_ms(*item.published_ms);
+  b.created_ms(now);
+  if (item.published_ms && *item.published_ms >= 0 && *item.published_ms <= now) b.content_created_ms(*item.published_ms);
   const std::string language = !config_.language.empty() ? config_.language
                                : item.language.empty()    ? std::string("vi")
                                                           : item.language;
@@ -165,9 +167,9 @@ Status FeedPoller::poll_once() {
       continue;
     }
     const std::string previous = known->value("event_id", "");
-    auto previous_id = from_hex(previous);
-    const v1::Kind kind = previous_id ? v1::CORRECTION : v1::NEWS;
-    auto event = to_event(item, kind, previous_id ? *previous_id : "");
+    const std::string previous_id = from_hex(previous).value_or("");
+    const v1::Kind kind = previous_id.size() == 32 ? v1::CORRECTION : v1::NEWS;
+    auto event = to_event(item, kind, previous_id);
     if (!event) {
       spdlog::warn("feed {}: item {} skipped: {}", config_.name, item.key, event.status().to_string());
       (void)failed(event.status());

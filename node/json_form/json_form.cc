@@ -91,7 +91,7 @@ Result<v1::Event> event_from_json_form(const json& doc, const std::string& origi
   if (!doc.is_object()) return Status(E::INVALID_ARGUMENT, "an event must be a JSON object");
   Fields f(doc, "");
   LANTOA_RETURN_IF_ERROR(f.only({"topic", "headline", "summary", "body", "body_type", "subjects", "attachments",
-                                 "embargo_until", "expires", "link", "byline", "kind", "refers_to", "urgency",
+                                 "embargo_until", "expires", "content_created", "link", "byline", "kind", "refers_to", "urgency",
                                  "language"}));
   LANTOA_ASSIGN(topic, f.text("topic"));
   if (topic.empty()) topic = default_topic;
@@ -143,6 +143,8 @@ Result<v1::Event> event_from_json_form(const json& doc, const std::string& origi
   LANTOA_ASSIGN(expires, f.time("expires"));
   if (embargo) b.embargo_until_ms(*embargo);
   if (expires) b.expires_ms(*expires);
+  LANTOA_ASSIGN(content_created, f.time("content_created"));
+  if (content_created) b.content_created_ms(*content_created);
   LANTOA_ASSIGN(link, f.text("link"));
   LANTOA_ASSIGN(byline, f.text("byline"));
   if (!link.empty()) b.link(link);
@@ -212,6 +214,7 @@ json event_to_json_form(const v1::Event& e) {
   }
   if (e.embargo_until_ms()) doc["embargo_until"] = format_time_ms(e.embargo_until_ms());
   if (e.expires_ms()) doc["expires"] = format_time_ms(e.expires_ms());
+  if (e.content_created_ms()) doc["content_created"] = format_time_ms(e.content_created_ms());
   if (!e.link().empty()) doc["link"] = e.link();
   if (!e.byline().empty()) doc["byline"] = e.byline();
   if (!e.refers_to().empty()) doc["refers_to"] = to_hex(e.refers_to());

@@ -6,7 +6,8 @@
 //    [{"code": "medtop:11000000", "name": "..."}], "attachments": [{"uri":
 //    "https://...", "media_type": "image/jpeg", "size_bytes": 1234,
 //    "sha256": "<hex>", "title": "..."}], "embargo_until": "2026-11-28T13:00:00Z",
-//    "expires": "...", "link": "https://...", "byline": "..."}
+//    "expires": "...", "content_created": "2026-11-27T08:00:00+07:00",
+//    "link": "https://...", "byline": "..."}
 //
 // Reading is strict: an unknown field or a field of the wrong type is an
 // error that names the field ("field \"urgency\" must be an integer"), so a

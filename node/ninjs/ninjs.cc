@@ -42,6 +42,7 @@ json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view fi
               {"headlines", json::array({{{"value", e.headline()}}})}};
   if (e.embargo_until_ms()) doc["embargoedUntil"] = format_time_ms(e.embargo_until_ms());
   if (e.expires_ms()) doc["expires"] = format_time_ms(e.expires_ms());
+  if (e.content_created_ms()) doc["contentCreated"] = format_time_ms(e.content_created_ms());
   if (!e.summary().empty()) doc["descriptions"] = json::array({{{"value", e.summary()}}});
   if (!e.body().empty()) {
     doc["bodies"] = json::array(
@@ -117,6 +118,13 @@ Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const s
     if (!t) return field_error(field, "must be a date-time like 2026-11-28T13:00:00Z");
     if (set) b.embargo_until_ms(*t);
     else b.expires_ms(*t);
+  }
+  auto content_created = str("contentCreated");
+  if (!content_created) return content_created.status();
+  if (!content_created->empty()) {
+    auto t = parse_time_ms(*content_created);
+    if (!t) return field_error("contentCreated", "must be a date-time like 2026-11-28T13:00:00Z");
+    b.content_created_ms(*t);
   }
   auto by = str("by");
   if (!by) return by.status();

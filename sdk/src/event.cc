@@ -153,6 +153,9 @@ Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check
   if (e.created_ms() <= 0) return Status(E::INVALID_TIME, "created_ms must be a positive time");
   if (e.embargo_until_ms() < 0) return Status(E::INVALID_TIME, "embargo_until_ms is negative");
   if (e.expires_ms() < 0) return Status(E::INVALID_TIME, "expires_ms is negative");
+  if (e.content_created_ms() < 0 || e.content_created_ms() > e.created_ms()) {
+    return Status(E::INVALID_TIME, "content_created_ms must be between 0 and created_ms");
+  }
   if (e.expires_ms() != 0 && e.expires_ms() <= e.created_ms()) {
     return Status(E::INVALID_TIME, "expires_ms is not after created_ms");
   }
@@ -243,6 +246,7 @@ EventBuilder& EventBuilder::body(std::string text, std::string media_type) {
 EventBuilder& EventBuilder::created_ms(int64_t ms) { event_.set_created_ms(ms); return *this; }
 EventBuilder& EventBuilder::embargo_until_ms(int64_t ms) { event_.set_embargo_until_ms(ms); return *this; }
 EventBuilder& EventBuilder::expires_ms(int64_t ms) { event_.set_expires_ms(ms); return *this; }
+EventBuilder& EventBuilder::content_created_ms(int64_t ms) { event_.set_content_created_ms(ms); return *this; }
 EventBuilder& EventBuilder::subject(std::string code, std::string name) {
   auto* s = event_.add_subjects();
   s->set_code(std::move(code));

@@ -62,7 +62,8 @@ struct Publisher::Impl {
   void run();
   void send_batches();
   void on_results(const v1::PublishResults& results);
-  void settle(uint64_t seq, PublishOutcome outcome, store::Txn* txn);
+  void settle(PublishOutcome outcome);
+  void settle_all(std::vector<PublishOutcome> outcomes);
 };
 
 Status Publisher::Impl::open_outbox() {
@@ -125,23 +126,16 @@ void Publisher::Impl::disconnect() {
   for (auto& [seq, p] : pending) p.in_flight = false;
 }
 
-void Publisher::Impl::settle(uint64_t seq, PublishOutcome outcome, store::Txn* txn) {
+// Hands an outcome to its future and callback. Takes `mu`: never call it
+// while holding an outbox transaction (publish() takes `mu`, then the outbox).
+void Publisher::Impl::settle(PublishOutcome outcome) {
+  const uint64_t seq = outcome.sequence;
   std::optional<std::promise<PublishOutcome>> promise;
   {
     std::lock_guard lock(mu);
     auto it = pending.find(seq);
     if (it == pending.end()) return;
     promise = std::move(it->second.promise);
-  }
-  if (txn) {
-    (void)txn->erase(outbox_db, store::be64(seq));
-    if (!outcome.ok()) {
-      v1::PublishResult r;
-      r.set_status(outcome.status);
-      r.set_event_id(outcome.event_id);
-      *r.mutable_error() = outcome.error.to_proto();
-      (void)txn->put(rejected_db, store::be64(seq), r.SerializeAsString());
-    }
   }
   if (o.on_outcome) o.on_outcome(outcome);
   if (promise) promise->set_value(std::move(outcome));
@@ -156,11 +150,7 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
   if (it == in_flight.end()) return;
   const std::vector<uint64_t> seqs = std::move(it->second.second);
   in_flight.erase(it);
-  std::optional<store::Txn> txn;
-  if (outbox) {
-    auto t = store::Txn::begin(*outbox, store::Access::kWrite);
-    if (t) txn.emplace(std::move(*t));
-  }
+  std::vector<PublishOutcome> outcomes;
   for (const auto& r : results.results()) {
     if (r.index() >= seqs.size()) continue;
     const uint64_t seq = seqs[r.index()];
@@ -179,9 +169,30 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
     outcome.sequence = seq;
     outcome.broker_seq = r.broker_seq();
     if (r.status() == v1::PublishResult::REJECTED) outcome.error = Status::from_proto(r.error());
-    settle(seq, std::move(outcome), txn ? &*txn : nullptr);
+    outcomes.push_back(std::move(outcome));
   }
-  if (txn) (void)txn->commit();
+  settle_all(std::move(outcomes));
+}
+
+void Publisher::Impl::settle_all(std::vector<PublishOutcome> outcomes) {
+  // The outbox forgets what is settled (keeping rejections), in one commit,
+  // before the callbacks run; no lock is held meanwhile.
+  if (outbox && !outcomes.empty()) {
+    auto txn = store::Txn::begin(*outbox, store::Access::kWrite);
+    if (txn) {
+      for (const auto& outcome : outcomes) {
+        (void)txn->erase(outbox_db, store::be64(outcome.sequence));
+        if (outcome.ok()) continue;
+        v1::PublishResult r;
+        r.set_status(outcome.status);
+        r.set_event_id(outcome.event_id);
+        *r.mutable_error() = outcome.error.to_proto();
+        (void)txn->put(rejected_db, store::be64(outcome.sequence), r.SerializeAsString());
+      }
+      (void)txn->commit();
+    }
+  }
+  for (auto& outcome : outcomes) settle(std::move(outcome));
 }
 
 void Publisher::Impl::send_batches() {
@@ -251,14 +262,21 @@ void Publisher::Impl::run() {
         // A whole batch refused (e.g. too large): its events get the reason.
         auto it = in_flight.find(f.error().request_id());
         if (it != in_flight.end()) {
+          std::vector<PublishOutcome> outcomes;
           for (uint64_t seq : it->second.second) {
             PublishOutcome outcome;
             outcome.status = v1::PublishResult::REJECTED;
             outcome.sequence = seq;
             outcome.error = Status::from_proto(f.error().error());
-            settle(seq, std::move(outcome), nullptr);
+            {
+              std::lock_guard lock(mu);
+              auto p = pending.find(seq);
+              if (p != pending.end()) outcome.event_id = p->second.id;
+            }
+            outcomes.push_back(std::move(outcome));
           }
           in_flight.erase(it);
+          settle_all(std::move(outcomes));
         }
       }
     } else if (Clock::now() - last_heard > 3 * heartbeat) {

@@ -161,6 +161,34 @@ TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
   EXPECT_EQ(take(*sub, 5).size(), 5u);
 }
 
+// Publishing from several threads while outcomes stream back, with an outbox
+// and a callback that does its own work (a regression test: the publisher
+// thread once held the outbox's write lock while waiting for the lock that
+// publish() holds while it waits for the outbox).
+TEST_F(SdkClient, ConcurrentPublishersWithAnOutboxDoNotDeadlock) {
+  PublisherOptions o;
+  o.outbox = dir / "outbox";
+  std::atomic<int> outcomes{0};
+  o.on_outcome = [&](const PublishOutcome& r) {
+    EXPECT_TRUE(r.ok()) << r.error.to_string();
+    EXPECT_EQ(r.event_id.size(), 32u);
+    ++outcomes;
+  };
+  auto pub = publisher(o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        auto r = pub->publish(news("Luồng " + std::to_string(t) + " tin " + std::to_string(i)));
+        EXPECT_TRUE(r.ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_OK(pub->flush(milliseconds(30000)));
+  EXPECT_EQ(outcomes, 600);
+}
+
 TEST_F(SdkClient, TheInboxHandsOverEachEventOnceAcrossRestarts) {
   auto pub = publisher();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub->publish(news("Một lần thôi " + std::to_string(i)))->outcome.get().ok());

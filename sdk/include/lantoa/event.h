@@ -58,6 +58,7 @@ class EventBuilder {
   EventBuilder& created_ms(int64_t ms);
   EventBuilder& embargo_until_ms(int64_t ms);
   EventBuilder& expires_ms(int64_t ms);
+  EventBuilder& content_created_ms(int64_t ms);  // when the content was first made public
   EventBuilder& subject(std::string code, std::string name = {});
   EventBuilder& attachment(v1::Attachment attachment);
   EventBuilder& refers_to(std::string event_id);
