@@ -14,6 +14,9 @@ pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)  # SHA-256 with 
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
+# lantoa-node: the feed adapter fetches with libcurl and parses XML with pugixml.
+find_package(CURL REQUIRED)
+pkg_check_modules(PUGIXML REQUIRED IMPORTED_TARGET pugixml)
 
 # LMDB ships no pkg-config file or CMake package on Debian 12.
 find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)

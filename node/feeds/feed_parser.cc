@@ -173,9 +173,10 @@ void add_enclosure(FeedItem& item, std::string uri, std::string type, std::strin
   v1::Attachment a;
   a.set_uri(std::move(uri));
   a.set_media_type(type.find('/') != std::string::npos ? type : "application/octet-stream");
-  char* end = nullptr;
-  const unsigned long long size = std::strtoull(std::string(length).c_str(), &end, 10);
-  if (end && *end == '\0' && !length.empty()) a.set_size_bytes(size);
+  const std::string digits(length);
+  if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && digits.size() < 20) {
+    a.set_size_bytes(std::stoull(digits));
+  }
   a.set_title(std::move(title));
   item.enclosures.push_back(std::move(a));
 }

@@ -179,14 +179,16 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
   return std::optional<uint64_t>(seq);
 }
 
-Result<std::vector<InboxEntry>> NodeStore::inbox_after(uint64_t after, size_t max,
-                                                        const std::function<bool(const json&)>& keep) {
+Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> after, size_t max,
+                                                       const std::function<bool(const json&)>& keep) {
   std::vector<InboxEntry> out;
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
   auto cur = store::Cursor::open(*txn, inbox_);
   if (!cur) return cur.status();
-  for (auto e = cur->seek(store::be64(after + 1)); out.size() < max; e = cur->next()) {
+  // Forwards from after + 1, or backwards from the newest.
+  for (auto e = after ? cur->seek(store::be64(*after + 1)) : cur->last(); out.size() < max;
+       e = after ? cur->next() : cur->prev()) {
     if (!e) return e.status();
     if (!*e) break;
     auto rec = parse_stored((*e)->second);
@@ -197,21 +199,13 @@ Result<std::vector<InboxEntry>> NodeStore::inbox_after(uint64_t after, size_t ma
   return out;
 }
 
+Result<std::vector<InboxEntry>> NodeStore::inbox_after(uint64_t after, size_t max,
+                                                        const std::function<bool(const json&)>& keep) {
+  return scan_inbox(after, max, keep);
+}
+
 Result<std::vector<InboxEntry>> NodeStore::inbox_newest(size_t max, const std::function<bool(const json&)>& keep) {
-  std::vector<InboxEntry> out;
-  auto txn = store::Txn::begin(*env_, store::Access::kRead);
-  if (!txn) return txn.status();
-  auto cur = store::Cursor::open(*txn, inbox_);
-  if (!cur) return cur.status();
-  for (auto e = cur->last(); out.size() < max; e = cur->prev()) {
-    if (!e) return e.status();
-    if (!*e) break;
-    auto rec = parse_stored((*e)->second);
-    if (!rec) return rec.status();
-    if (keep && !keep(*rec)) continue;
-    out.push_back({store::read_be64((*e)->first), std::move(*rec)});
-  }
-  return out;
+  return scan_inbox(std::nullopt, max, keep);
 }
 
 Status NodeStore::ack(const std::string& id_hex) {

@@ -77,6 +77,8 @@ class NodeStore {
 
  private:
   NodeStore() = default;
+  Result<std::vector<InboxEntry>> scan_inbox(std::optional<uint64_t> after, size_t max,
+                                             const std::function<bool(const nlohmann::json&)>& keep);
   std::optional<store::Env> env_;
   store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_;
   std::mutex mu_;  // guards last_seq_ and wakes waiters

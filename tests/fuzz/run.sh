@@ -5,11 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
-targets=(event frame certificate names)
+targets=(event frame certificate names cms_input)
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DLANTOA_FUZZ=ON -DLANTOA_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target fuzz_make_seeds "${targets[@]/#/fuzz_}"
 "$dir/tests/fuzz/fuzz_make_seeds" "$dir/seeds"
+# cms_input: the real-world feeds ('X') and ninjs examples ('J') of the shared test data.
+mkdir -p "$dir/seeds/cms_input"
+for f in ../shared/testdata/feeds/*.xml; do { printf X; cat "$f"; } >"$dir/seeds/cms_input/$(basename "$f")"; done
+for f in ../shared/testdata/ninjs/*.json; do { printf J; cat "$f"; } >"$dir/seeds/cms_input/$(basename "$f")"; done
 mkdir -p "$dir/crashes"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

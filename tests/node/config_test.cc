@@ -1,0 +1,58 @@
+#include "config/node_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support/fixtures.h"
+
+namespace lantoa::node {
+namespace {
+
+using lantoa::testing::TempDir;
+
+TEST(NodeConfig, TheExampleFileLoads) {
+  auto c = load_node_config(std::filesystem::path(LANTOA_SOURCE_DIR) / "node/lantoa-node.example.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->member, "vn.qn");
+  EXPECT_EQ(c->api_host, "127.0.0.1");
+  EXPECT_EQ(c->api_port, 8470);
+  EXPECT_EQ(c->key.filename(), "vn.qn.key");
+  EXPECT_TRUE(c->key.is_absolute());  // read from the file's folder
+  ASSERT_EQ(c->subscriptions.size(), 1u);
+  EXPECT_EQ(c->subscriptions[0].filters.size(), 3u);
+  EXPECT_TRUE(c->subscriptions[0].start.earliest());
+  ASSERT_EQ(c->webhooks.size(), 1u);
+  EXPECT_EQ(c->webhooks[0].max_backoff.count(), 60000);
+  EXPECT_EQ(c->spool, "/var/spool/lantoa");
+  ASSERT_EQ(c->feeds.size(), 1u);
+  EXPECT_EQ(c->feeds[0].topic, "vn.qn.news");
+}
+
+TEST(NodeConfig, MistakesAreNamed) {
+  TempDir dir;
+  const std::string base =
+      "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n";
+  struct Case {
+    std::string toml, needle;
+  };
+  for (const Case& c : std::vector<Case>{
+           {base, "api.token_file is required"},
+           {base + "[api]\ntoken_file = \"t\"\nlisten = \"nowhere\"\n", "api.listen must be HOST:PORT"},
+           {base + "[api]\ntoken_file = \"t\"\ncolour = 1\n", "unknown setting api.colour"},
+           {base + "[api]\ntoken_file = \"t\"\n[[feeds]]\nname = \"f\"\nurl = \"http://x\"\ntopic = \"vn.gov.news\"\n",
+            "outside vn.qn"},
+           {base + "[api]\ntoken_file = \"t\"\n[[webhooks]]\nurl = \"ftp://x\"\n", "webhooks[0].url"},
+           {base + "[api]\ntoken_file = \"t\"\n[[subscriptions]]\nname = \"s\"\nfilters = [\"vn.>\"]\nstart = \"soon\"\n",
+            "subscriptions[0].start"},
+           {"member = \"vn.qn\"\n[broker\n", "config.toml:2"},
+       }) {
+    std::ofstream(dir / "config.toml") << c.toml;
+    auto r = load_node_config(dir / "config.toml");
+    ASSERT_FALSE(r.ok()) << c.toml;
+    EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().to_string();
+  }
+}
+
+}  // namespace
+}  // namespace lantoa::node
