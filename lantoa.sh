@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lantoa's one entry point for set-up, build, demo and tests.
 #
-#   ./lantoa.sh demo              install what is missing, build, run the demo (the main job)
+#   ./lantoa.sh demo [--keep]     install what is missing, build, run the national demo network (the main job)
 #   ./lantoa.sh test              install what is missing, build, run the whole test suite
 #   ./lantoa.sh test --sanitize   the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./lantoa.sh fuzz [SECONDS]     libFuzzer targets with ASan+UBSan, SECONDS each (default 30)
@@ -20,7 +20,7 @@ PACKAGES=(
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   libcurl4-openssl-dev libpugixml-dev
-  openssl clang libclang-rt-14-dev python3-jsonschema
+  openssl curl clang libclang-rt-14-dev python3-jsonschema
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -76,8 +76,8 @@ case "$cmd" in
     deps
     tests/fuzz/run.sh "${1:-30}"
     ;;
-  demo)
-    parse_flags "$@"; build
+  demo)  # options go to examples/national-network/run.sh: --keep, --work DIR
+    build
     say "running the demo"
     article=../shared/testdata/articles/baochinhphu-2023-08-12-hoi-nghi-cong-ttdt.txt
     if [ -f "$article" ]; then
@@ -85,8 +85,8 @@ case "$cmd" in
     else
       "$BUILD_DIR/examples/lantoa-quickstart"
     fi
-    say "running a small network on loopback (broker, portals, the command line)"
-    examples/network-demo.sh "$BUILD_DIR"
+    say "running the national demo network on loopback (a broker, a lantoa-node and a stand-in CMS per portal)"
+    examples/national-network/run.sh "$BUILD_DIR" "$@"
     ;;
   *)
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"

@@ -4,7 +4,7 @@
 # store, portals that publish and subscribe, a forgery refused, a stolen key
 # revoked over the bus, and the operator's view. Exits non-zero if any step
 # does not turn out as described. (The national network with portal nodes
-# and stand-in CMSs is examples/national-network, issue 7.)
+# and stand-in CMSs is examples/national-network/run.sh.)
 #
 #   examples/network-demo.sh BUILD_DIR [WORK_DIR]
 set -euo pipefail

@@ -125,6 +125,7 @@ void Node::receive(const SubscriptionConfig& sub) {
         continue;
       }
       subscriber = std::move(*opened);
+      ++subscriptions_open_;
       spdlog::info("subscription {} open ({} waiting)", sub.name, subscriber->pending_at_open());
     }
     auto r = subscriber->poll(
@@ -211,6 +212,7 @@ json Node::status() const {
           {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
           {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}}},
+          {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", subscriptions_open_.load()}}},
           {"deliveries", deliveries},
           {"feeds", feeds}};
 }

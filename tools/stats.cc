@@ -61,11 +61,11 @@ void add_stats(CLI::App& app, Runner& run) {
     }
   });
   add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked", [](const nlohmann::json& j) {
-    std::cout << std::left << std::setw(18) << "owner" << std::setw(22) << "subscription" << std::setw(9) << "depth"
+    std::cout << std::left << std::setw(18) << "owner" << std::setw(30) << "subscription" << std::setw(9) << "depth"
               << std::setw(11) << "in flight" << std::setw(11) << "delivered" << std::setw(9) << "acked"
               << "connected\n";
     for (const auto& s : j["subscriptions"]) {
-      std::cout << std::setw(18) << s["owner"].get<std::string>() << std::setw(22) << s["name"].get<std::string>()
+      std::cout << std::setw(18) << s["owner"].get<std::string>() << std::setw(30) << s["name"].get<std::string>()
                 << std::setw(9) << s["depth"].get<uint64_t>() << std::setw(11) << s["in_flight"].get<uint64_t>()
                 << std::setw(11) << s["delivered"].get<uint64_t>() << std::setw(9) << s["acked"].get<uint64_t>()
                 << (s["connected"].get<bool>() ? "yes" : "no") << "\n";

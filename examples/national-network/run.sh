@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# The national demo network: what Lantoa is for, on one machine, on loopback.
+#
+# A root authority vn (the Government portal's offline key) and a delegated
+# authority vn.qn (Quảng Ninh); one lantoa-broker with its embedded LMDB
+# store; one lantoa-node per portal (vn.gov, vn.bqp, vn.ldtbxh, vn.qn,
+# vn.qn.halong), each beside a stand-in CMS (lantoa-demo-cms, a real HTTP
+# server receiving the node's webhooks). Then a scenario in 8 steps, printed
+# as it happens; the script exits non-zero if any step does not turn out as
+# described, and stops every process it started.
+#
+#   examples/national-network/run.sh BUILD_DIR [--work DIR] [--keep]
+#
+# --keep leaves the network running after the scenario, for exploring, until
+# Ctrl-C. Everything lives in the work folder (a new /tmp folder by default).
+set -euo pipefail
+build="$(cd "${1:?usage: run.sh BUILD_DIR [--work DIR] [--keep]}" && pwd)"
+shift
+work="" keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --work) work="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+work="${work:-$(mktemp -d /tmp/lantoa-national.XXXXXX)}"
+mkdir -p "$work" && cd "$work"
+L="$build/tools/lantoa"
+NODE="$build/node/lantoa-node"
+CMS="$build/examples/lantoa-demo-cms"
+PORTALS=(vn.gov vn.bqp vn.ldtbxh vn.qn vn.qn.halong)
+failures=0
+declare -A node_pid cms_pid api
+
+b() { printf '\033[1m%s\033[0m' "$*"; }
+step() { printf '\n\033[1m[%s] %s\033[0m\n' "$1" "$2"; }
+ok() { printf '    \033[32mok\033[0m    %s\n' "$1"; }
+bad() { printf '    \033[31mFAIL\033[0m  %s\n' "$1"; failures=$((failures + 1)); }
+check() {  # check DESCRIPTION COMMAND...: ok when the command succeeds
+  local what="$1"; shift
+  if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+cleanup() {
+  for p in "${PORTALS[@]}"; do
+    [ -n "${node_pid[$p]:-}" ] && kill "${node_pid[$p]}" 2>/dev/null
+    [ -n "${cms_pid[$p]:-}" ] && kill "${cms_pid[$p]}" 2>/dev/null
+  done
+  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null
+  wait 2>/dev/null
+  true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for() {  # wait_for SECONDS COMMAND...: polls until the command succeeds
+  local until=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -ge $until ] && return 1
+    sleep 0.1
+  done
+}
+
+# --- the portals' nodes and CMSs -------------------------------------------
+
+# (Checks read files directly or with grep -c: no `cmd | grep -q`, whose early
+# exit would make the writer fail under pipefail.)
+tsv() { echo "portals/$1/cms/received.tsv"; }
+received() { cat "$(tsv "$1")" 2>/dev/null || true; }
+contains() { [ "$(grep -cF -- "$2" "$(tsv "$1")" 2>/dev/null)" -gt 0 ]; }  # contains PORTAL TEXT
+count() { received "$1" | wc -l; }
+has_at_least() { [ "$(count "$1")" -ge "$2" ]; }
+# Prints what a portal's CMS received (lines $2 to $3) as readable lines.
+show() {
+  sed -n "${2:-1},${3:-\$}p" "portals/$1/cms/received.tsv" 2>/dev/null | while IFS=$'\t' read -r kind topic signer sig urgency version id ref headline; do
+    printf '    %-13s ← %-10s %-17s signed by %-13s %-9s urgency %s, v%s  «%s»\n' \
+      "$1" "$kind" "$topic" "$signer" "$sig" "$urgency" "$version" "$headline"
+  done
+}
+
+subscriptions_of() {
+  case "$1" in
+    vn.gov) ;;  # the centre publishes; it reviews what comes up through other tools
+    vn.bqp | vn.ldtbxh) printf 'filters = ["vn.gov.press"]\n' ;;
+    vn.qn) printf 'filters = ["vn.gov.press", "vn.bqp.notice", "vn.qn.>"]\n' ;;
+    vn.qn.halong) printf 'filters = ["vn.gov.press", "vn.qn.news"]\n' ;;
+  esac
+}
+
+start_cms() {
+  local p=$1 dir="portals/$1/cms"
+  mkdir -p "$dir" && rm -f "$dir/cms.port"
+  "$CMS" --dir "$dir" >"$dir/cms.log" 2>&1 &
+  cms_pid[$p]=$!
+  wait_for 10 test -s "$dir/cms.port" || { echo "the stand-in CMS of $p did not start"; exit 1; }
+}
+
+write_node_config() {
+  local p=$1 dir="portals/$1"
+  openssl rand -hex 24 >"$dir/api.token" 2>/dev/null || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/api.token"
+  chmod 600 "$dir/api.token"
+  {
+    printf 'member = "%s"\nkey = "../../%s.key"\nchain = "../../%s.cert"\nroot = "../../vn.pub"\ndata = "data"\n\n' "$p" "$p" "$p"
+    printf '[broker]\nkey = "%s/broker/broker.ready.json"\n\n' "$work"
+    printf '[api]\nlisten = "127.0.0.1:0"\ntoken_file = "api.token"\n\n'
+    printf '[[webhooks]]\nname = "cms"\nurl = "http://127.0.0.1:%s/lantoa/receive"\nmax_backoff_ms = 1000\n\n' \
+      "$(cat "$dir/cms/cms.port")"
+    if [ -n "$(subscriptions_of "$p")" ]; then
+      printf '[[subscriptions]]\nname = "%s-inbound"\nstart = "earliest"\n%s\n' "${p//./-}" "$(subscriptions_of "$p")"
+    fi
+  } >"$dir/node.toml"
+}
+
+api_call() {  # api_call PORTAL METHOD PATH [BODY from stdin]
+  local p=$1 method=$2 path=$3
+  if [ "$method" = POST ]; then
+    curl -s -X POST -H "Authorization: Bearer $(cat "portals/$p/api.token")" -H 'Content-Type: application/json' \
+      --data-binary @- "${api[$p]}$path"
+  else
+    curl -s -H "Authorization: Bearer $(cat "portals/$p/api.token")" "${api[$p]}$path"
+  fi
+}
+
+subscriptions_open() {
+  local want
+  want=$(subscriptions_of "$1" | grep -c filters || true)
+  [[ "$(api_call "$1" GET /v1/status)" == *"\"open\":$want"* ]]
+}
+
+start_node() {
+  local p=$1 dir="portals/$1"
+  rm -f "$dir/data/node.ready.json"
+  "$NODE" --config "$dir/node.toml" >>"$dir/node.log" 2>&1 &
+  node_pid[$p]=$!
+  wait_for 15 test -s "$dir/data/node.ready.json" || { cat "$dir/node.log"; echo "the node of $p did not start"; exit 1; }
+  api[$p]=$(sed -n 's/.*"api":"\([^"]*\)".*/\1/p' "$dir/data/node.ready.json")
+  wait_for 15 subscriptions_open "$p" || { cat "$dir/node.log"; echo "the subscriptions of $p did not open"; exit 1; }
+}
+
+stop_node() {
+  kill -TERM "${node_pid[$1]}" && wait "${node_pid[$1]}" 2>/dev/null || true
+  node_pid[$1]=""
+}
+
+# publish PORTAL [QUERY]: the JSON body on stdin; prints the event id.
+publish() {
+  local answer
+  answer=$(api_call "$1" POST "/v1/events${2:-}")
+  local id
+  id=$(sed -n 's/.*"id":"\([0-9a-f]\{64\}\)".*/\1/p' <<<"$answer")
+  if [ -z "$id" ]; then
+    echo "publishing through $1 failed: $answer" >&2
+    return 1
+  fi
+  echo "$id"
+}
+accepted() { [[ "$(api_call "$1" GET "/v1/events/$2")" == *'"status":"accepted"'* ]]; }
+got_id() { contains "$1" "$2"; }
+
+# --- set-up -----------------------------------------------------------------
+
+step 0 "Setting up in $work"
+for id in vn "${PORTALS[@]}"; do "$L" keygen --member "$id" >/dev/null; done
+"$L" cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher,subscriber >/dev/null
+"$L" cert issue --issuer-key vn.key --public vn.bqp.pub --roles publisher,subscriber >/dev/null
+"$L" cert issue --issuer-key vn.key --public vn.ldtbxh.pub --roles publisher,subscriber >/dev/null
+"$L" cert issue --issuer-key vn.key --public vn.qn.pub --roles authority,publisher,subscriber >/dev/null
+"$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub \
+  --roles publisher,subscriber >/dev/null
+ok "root authority vn; vn.gov, vn.bqp, vn.ldtbxh, vn.qn certified by vn; vn.qn.halong certified by vn.qn"
+mkdir -p broker && cp vn.pub broker/trust-root.pub
+"$build/broker/lantoa-broker" --data broker --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 \
+  --log-level warn >broker.log 2>&1 &
+broker_pid=$!
+wait_for 10 test -s broker/broker.ready.json || { cat broker.log; echo "the broker did not start"; exit 1; }
+monitor=$(sed -n 's/.*"monitor": *"\([^"]*\)".*/\1/p' broker/broker.ready.json)
+ok "lantoa-broker with its embedded LMDB store ($(sed -n 's/.*"endpoint": *"\([^"]*\)".*/\1/p' broker/broker.ready.json))"
+for p in "${PORTALS[@]}"; do
+  mkdir -p "portals/$p"
+  start_cms "$p"
+  write_node_config "$p"
+  start_node "$p"
+done
+ok "a lantoa-node and a stand-in CMS for each of ${PORTALS[*]}"
+
+# --- the scenario -------------------------------------------------------------
+
+step 1 "Down: vn.gov publishes a press release on vn.gov.press"
+press=$(publish vn.gov <<'EOF'
+{"topic": "vn.gov.press", "urgency": 3,
+ "headline": "Hội nghị đầu tiên giữa các Cổng Thông tin điện tử Bộ, ngành, địa phương",
+ "summary": "Tăng cường phối hợp, lan tỏa thông tin chính thống trên môi trường mạng.",
+ "body": "<p>Sáng 12/8, tại Hà Nội, Cổng Thông tin điện tử Chính phủ tổ chức Hội nghị đầu tiên giữa các Cổng TTĐT bộ, ngành, địa phương.</p>",
+ "body_type": "text/html", "subjects": [{"code": "medtop:11000000", "name": "chính trị"}],
+ "link": "https://baochinhphu.vn/tong-thuat-hoi-nghi-dau-tien-giua-cac-cong-ttdt-bo-nganh-102230812072828677.htm"}
+EOF
+)
+wait_for 15 accepted vn.gov "$press" && ok "accepted by the broker (on disk before it said so): ${press:0:16}…" \
+  || bad "the press release was not accepted"
+for p in vn.bqp vn.ldtbxh vn.qn vn.qn.halong; do
+  if wait_for 20 got_id "$p" "$press"; then n=$(grep -nF "$press" "$(tsv "$p")" | cut -d: -f1); show "$p" "$n" "$n"; else bad "$p did not receive it"; fi
+done
+all_down=1
+for p in vn.bqp vn.ldtbxh vn.qn vn.qn.halong; do
+  line=$(grep -F "$press" "$(tsv "$p")" || true)
+  [[ "$line" == *"Hội nghị đầu tiên giữa các Cổng Thông tin điện tử Bộ, ngành, địa phương"* ]] || all_down=0
+  [[ "$line" == *$'\tverified\t'* ]] || all_down=0
+done
+check "every ministry and province received it, signed by vn.gov, verified, Vietnamese text intact" test $all_down = 1
+
+step 2 "Sideways: vn.bqp publishes a flight-restriction notice on vn.bqp.notice"
+notice=$(publish vn.bqp <<'EOF'
+{"topic": "vn.bqp.notice", "urgency": 2, "headline": "Thông báo hạn chế bay tạm thời khu vực vịnh Hạ Long",
+ "body": "Hạn chế hoạt động bay của tàu bay không người lái từ 06h00 đến 18h00 ngày 30/11."}
+EOF
+)
+if wait_for 20 got_id vn.qn "$notice"; then n=$(grep -nF "$notice" "$(tsv vn.qn)" | cut -d: -f1); show vn.qn "$n" "$n"; ok "vn.qn received it"; else bad "vn.qn did not receive it"; fi
+sleep 1
+if got_id vn.ldtbxh "$notice"; then bad "vn.ldtbxh received a notice it does not subscribe to"; else ok "vn.ldtbxh did not receive it (not subscribed)"; fi
+
+step 3 "Up: vn.qn.halong publishes local news; vn.qn subscribes to vn.qn.>"
+local_news=$(publish vn.qn.halong <<'EOF'
+{"topic": "vn.qn.halong.news", "headline": "Hạ Long khai mạc Lễ hội Du lịch biển năm 2026",
+ "summary": "Chuỗi sự kiện văn hóa, thể thao diễn ra trong 3 ngày."}
+EOF
+)
+if wait_for 20 got_id vn.qn "$local_news"; then n=$(grep -nF "$local_news" "$(tsv vn.qn)" | cut -d: -f1); show vn.qn "$n" "$n"; ok "vn.qn received its city's news"; else bad "vn.qn did not receive vn.qn.halong's news"; fi
+
+step 4 "Priority: vn.ldtbxh's portal is unreachable while a backlog builds up; a flash item goes first"
+stop_node vn.ldtbxh
+before=$(count vn.ldtbxh)
+ids=()
+for i in $(seq 1 10); do
+  ids+=("$(publish vn.gov <<EOF
+{"topic": "vn.gov.press", "urgency": 6, "headline": "Tin thường lệ số $i: lịch làm việc của Chính phủ"}
+EOF
+)")
+done
+flash=$(publish vn.gov <<'EOF'
+{"topic": "vn.gov.press", "urgency": 1, "headline": "KHẨN: Công điện về ứng phó bão số 9"}
+EOF
+)
+wait_for 15 accepted vn.gov "$flash" || bad "the flash item was not accepted"
+ok "10 routine items (urgency 6), then 1 flash item (urgency 1), queued for vn.ldtbxh"
+start_node vn.ldtbxh
+wait_for 30 has_at_least vn.ldtbxh $((before + 11)) || bad "vn.ldtbxh did not catch up"
+show vn.ldtbxh $((before + 1)) $((before + 3))
+echo "    …"
+first_after=$(received vn.ldtbxh | sed -n "$((before + 1))p" | cut -f7)
+check "the flash item was delivered first, ahead of the backlog" test "$first_after" = "$flash"
+
+step 5 "Correction: vn.gov corrects its press release (ninjs, same uri)"
+correction=$(publish vn.gov '?topic=vn.gov.press' <<EOF
+{"uri": "urn:lantoa:vn.gov:$press", "urgency": 3,
+ "headlines": [{"value": "Hội nghị đầu tiên giữa các Cổng Thông tin điện tử Bộ, ngành, địa phương (cập nhật)"}],
+ "bodies": [{"value": "<p>Bản cập nhật: bổ sung danh sách đại biểu.</p>", "contentType": "text/html"}]}
+EOF
+)
+linked=1
+for p in vn.bqp vn.ldtbxh vn.qn vn.qn.halong; do
+  if wait_for 20 got_id "$p" "$correction"; then
+    awk -F'\t' -v id="$correction" -v ref="$press" '$7 == id && $1 == "correction" && $8 == ref { found = 1 } END { exit !found }' \
+      "$(tsv "$p")" || linked=0
+    n=$(grep -nF "$correction" "$(tsv "$p")" | cut -d: -f1); show "$p" "$n" "$n"
+  else
+    linked=0
+  fi
+done
+check "every receiver's CMS got the correction, linked to the original (refers_to, version 2)" test $linked = 1
+
+step 6 "Forgery: an event claiming to be from vn.gov, signed with another key"
+"$L" keygen --member vn.gov --out forged >/dev/null
+reason=$("$L" publish --key forged.key --chain vn.gov.cert --broker-key broker/broker.ready.json --timeout-ms 3000 \
+  --topic vn.gov.press --headline 'Tin giả mạo Chính phủ' 2>&1 || true)
+echo "    the broker says: $reason"
+if grep -q "accepted" <<<"$reason"; then bad "the forgery was accepted"; else ok "rejected, with the reason above"; fi
+sleep 1
+if contains vn.qn 'Tin giả mạo' || contains vn.bqp 'Tin giả mạo'; then bad "a portal received the forgery"; else ok "no portal received it"; fi
+
+step 7 "Offline portal: vn.qn.halong's node stops; news flows; it restarts and catches up"
+stop_node vn.qn.halong
+before=$(count vn.qn.halong)
+missed=()
+for i in 1 2; do
+  missed+=("$(publish vn.gov <<EOF
+{"topic": "vn.gov.press", "headline": "Thông cáo báo chí số $i trong lúc Hạ Long ngoại tuyến"}
+EOF
+)")
+done
+missed+=("$(publish vn.qn <<'EOF'
+{"topic": "vn.qn.news", "headline": "Quảng Ninh: hướng dẫn phòng chống bão cho các địa phương ven biển"}
+EOF
+)")
+ok "3 items published while it was down"
+start_node vn.qn.halong
+wait_for 30 has_at_least vn.qn.halong $((before + 3)) || true
+show vn.qn.halong $((before + 1))
+all_there=1
+for id in "${missed[@]}"; do got_id vn.qn.halong "$id" || all_there=0; done
+check "it received all 3 after restarting (nothing lost)" test $all_there = 1
+sleep 1
+dupes=$(received vn.qn.halong | cut -f7 | sort | uniq -d | wc -l)
+check "and none twice (nothing repeated)" test "$dupes" -eq 0
+
+step 8 "The operator's view: monitoring at $monitor"
+"$L" stats --monitor "$monitor" | sed 's/^/    /'
+subs=$("$L" subs --monitor "$monitor")
+printf '%s\n' "$subs" | sed 's/^/    /'
+check "per-topic and per-subscription figures" grep -q "vn-qn-inbound" <<<"$subs"
+
+echo
+if [ "$failures" -eq 0 ]; then
+  echo "All 8 steps behaved as described. (Files, logs and each CMS's received.tsv in $work)"
+else
+  echo "$failures check(s) FAILED. Logs: $work/broker.log and $work/portals/*/node.log"
+  exit 1
+fi
+if [ "$keep" = 1 ]; then
+  echo
+  b "The network keeps running (Ctrl-C stops it)."; echo
+  echo "  monitoring:  $monitor/api/v1/stats"
+  for p in "${PORTALS[@]}"; do
+    echo "  $p API:  ${api[$p]}  (token in $work/portals/$p/api.token; try GET /v1/feed.atom)"
+  done
+  while true; do sleep 3600; done
+fi
