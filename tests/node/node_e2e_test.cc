@@ -303,3 +303,29 @@ TEST_F(NodeE2E, BadRequestsAreRefusedClearlyAndNothingIsStored) {
 
 }  // namespace
 }  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+// What the broker refuses, the node reports with the broker's reason.
+TEST_F(NodeE2E, TheBrokersRefusalIsReportedWithItsReason) {
+  Member reader = tree.certify("vn.ldtbxh", {v1::SUBSCRIBER});  // may not publish
+  NodeProcess node(tree, reader, broker.address(), "");
+  node.start();
+  json doc = kPressRelease;
+  doc["topic"] = "vn.ldtbxh.news";
+  Answer a = post_event(node, doc);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string id = a.body["id"];
+  Answer st;
+  EXPECT_TRUE(eventually([&] {
+    st = call(*node.client(), "GET", "/v1/events/" + id);
+    return st.body.value("status", "") == "rejected";
+  })) << st.body.dump() << read_text(node.log());
+  EXPECT_EQ(st.body["error"]["code"], "ROLE_MISSING") << st.body.dump();
+  EXPECT_FALSE(st.body["error"].value("message", "").empty());
+  EXPECT_EQ(node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
