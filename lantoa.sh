@@ -20,6 +20,7 @@ PACKAGES=(
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   libcurl4-openssl-dev libpugixml-dev
+  libnats-dev librabbitmq-dev
   openssl curl clang libclang-rt-14-dev python3-jsonschema
 )
 

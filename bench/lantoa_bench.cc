@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ceilings.h"
+#include "compare.h"
 #include "lantoa/connection.h"
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
@@ -358,13 +359,17 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string broker_bin = LANTOA_BROKER_BIN;
   std::string out_dir = "bench/results";
-  app.add_option("--scenario", scenario, "all, ingest, fanout or latency");
+  app.add_option("--scenario", scenario, "all, ingest, fanout, latency or compare (with NATS JetStream and RabbitMQ)");
+  size_t rounds = 3;
+  std::vector<std::string> peers = {"nats", "rabbitmq"};
+  app.add_option("--rounds", rounds, "compare: rounds (median and spread are reported)")->capture_default_str();
+  app.add_option("--peers", peers, "compare: which peers (nats, rabbitmq)")->delimiter(',');
   app.add_flag("--quick", quick, "smaller workloads (for CI smoke runs)");
   app.add_option("--broker", broker_bin, "path of lantoa-broker");
   app.add_option("--out", out_dir, "where to write results.md and results.json");
   CLI11_PARSE(app, argc, argv);
   const bool all = scenario == "all";
-  if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency") {
+  if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency" && scenario != "compare") {
     std::cerr << "unknown scenario " << scenario << "\n";
     return 2;
   }
@@ -432,6 +437,30 @@ int main(int argc, char** argv) {
     md << "| latency publish->deliver at 1,000/s, subscriber verifies | p50 " << fmt(l.p50_ms, 2) << " ms, p99 "
        << fmt(l.p99_ms, 2) << " ms, p99.9 " << fmt(l.p999_ms, 2) << " ms (" << l.samples
        << " samples) | fsync " << fmt(c.fsync_ms, 3) << " ms | |\n";
+    b.launcher->stop();
+  }
+  if (all || scenario == "compare") {
+    bench::CompareInputs in;
+    in.scratch = scratch / "peers";
+    in.rounds = quick ? 1 : rounds;
+    in.quick = quick;
+    in.peers = peers;
+    in.ingest_events = quick ? 8'000 : 48'000;
+    Broker b = start_broker(broker_bin, scratch / "compare", ids);
+    size_t fan_round = 0;
+    in.lantoa_ingest = [&](size_t pubs, size_t events) { return ingest(b, ids, pubs, events); };
+    in.lantoa_fanout = [&](size_t subs, size_t events) {
+      return fanout(broker_bin, scratch / ("compare-fanout-" + std::to_string(++fan_round)), ids, subs, events)
+          .deliveries_per_s;
+    };
+    in.payloads = [&](size_t publisher, size_t count) {
+      std::vector<std::string> out;
+      for (const auto& e : presign(ids.publishers[publisher], "vn.bench.p" + std::to_string(publisher) + ".news", 1, count)) {
+        out.push_back(e.SerializeAsString());
+      }
+      return out;
+    };
+    results["compare"] = bench::compare(in, md);
     b.launcher->stop();
   }
   fs::remove_all(scratch);

@@ -1,0 +1,52 @@
+// The systems operators would otherwise pick, driven with the same workload
+// as lantoa-broker in the same run (issue 8): NATS JetStream (nats-server
+// from Debian, the cnats client) and RabbitMQ quorum queues (rabbitmq-server
+// from Debian, the rabbitmq-c client). Each server is started here on
+// 127.0.0.1 with free ports and its data in a temporary folder, and stopped
+// by PID at the end.
+//
+// Workload, equal for every system: the payloads are the serialized,
+// Ed25519-signed Lantoa envelopes (~1.1 KB, Vietnamese text), signed before
+// timing starts; storage is durable; every publish waits for the server's
+// confirmation; every delivery is acknowledged explicitly. Durability:
+// RabbitMQ quorum queues confirm after fsync (as Lantoa); NATS JetStream 2.9
+// has no per-ack fsync setting and is run at its default (a weaker guarantee).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lantoa/status.h"
+
+namespace lantoa::bench {
+
+class Peer {
+ public:
+  virtual ~Peer() = default;
+  virtual std::string name() const = 0;
+  virtual std::string version() const = 0;
+  virtual std::string durability() const = 0;
+  // `payloads[p]` are publisher p's messages; all publishers run at once,
+  // each keeping a window of unconfirmed publishes. Confirmed events/s.
+  virtual Result<double> ingest(const std::vector<std::vector<std::string>>& payloads) = 0;
+  // `payloads` stored first; then `subscriptions` durable consumers (over at
+  // most 8 connections) each read and ack every one. Deliveries/s.
+  virtual Result<double> fanout(size_t subscriptions, const std::vector<std::string>& payloads) = 0;
+};
+
+// nullptr-free: an error says why the server could not start (not installed...).
+Result<std::unique_ptr<Peer>> start_nats(const std::filesystem::path& dir);
+Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir);
+
+// A TCP port that was free a moment ago on 127.0.0.1.
+int free_port();
+// Waits until 127.0.0.1:port accepts connections.
+bool wait_for_port(int port, double seconds);
+// Runs a command, returns its output (stdout and stderr).
+std::string run(const std::string& command);
+
+}  // namespace lantoa::bench

@@ -1,0 +1,248 @@
+// RabbitMQ quorum queues through rabbitmq-c: publisher confirms (a quorum
+// queue confirms once a majority has fsynced: here the one node), a window of
+// unconfirmed publishes, consumers with manual acks and a prefetch.
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "peers/peers.h"
+
+namespace lantoa::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using E = v1::Error;
+constexpr amqp_channel_t kChannel = 1;
+constexpr size_t kWindow = 400;  // unconfirmed publishes, as Lantoa's publishers (8 batches x 50)
+
+struct Conn {
+  amqp_connection_state_t c = amqp_new_connection();
+  ~Conn() {
+    amqp_channel_close(c, kChannel, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(c);
+  }
+};
+
+Status reply_ok(amqp_connection_state_t c, const std::string& what) {
+  amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+  if (r.reply_type == AMQP_RESPONSE_NORMAL) return Status::Ok();
+  return Status(E::UNAVAILABLE, "RabbitMQ: " + what + " failed (reply type " + std::to_string(r.reply_type) + ")");
+}
+
+Status open(Conn& conn, int port) {
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn.c);
+  if (!socket || amqp_socket_open(socket, "127.0.0.1", port) != AMQP_STATUS_OK) {
+    return Status(E::UNAVAILABLE, "RabbitMQ: cannot connect");
+  }
+  amqp_rpc_reply_t r = amqp_login(conn.c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) return Status(E::UNAVAILABLE, "RabbitMQ: login failed");
+  amqp_channel_open(conn.c, kChannel);
+  return reply_ok(conn.c, "channel.open");
+}
+
+Status declare_quorum_queue(Conn& conn, const std::string& name) {
+  amqp_table_entry_t entry;
+  entry.key = amqp_cstring_bytes("x-queue-type");
+  entry.value.kind = AMQP_FIELD_KIND_UTF8;
+  entry.value.value.bytes = amqp_cstring_bytes("quorum");
+  amqp_table_t args{1, &entry};
+  amqp_queue_declare(conn.c, kChannel, amqp_cstring_bytes(name.c_str()), 0, 1, 0, 0, args);
+  return reply_ok(conn.c, "queue.declare " + name);
+}
+
+// Publishes every payload to `exchange`/`key`, waiting for confirms with a window.
+Status publish_confirmed(Conn& conn, const std::string& exchange, const std::string& key,
+                         const std::vector<std::string>& payloads) {
+  amqp_confirm_select(conn.c, kChannel);
+  LANTOA_RETURN_IF_ERROR(reply_ok(conn.c, "confirm.select"));
+  amqp_basic_properties_t props;
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = 2;  // persistent
+  uint64_t sent = 0, confirmed = 0, nacked = 0;
+  auto wait_one = [&]() -> Status {
+    amqp_frame_t frame;
+    if (amqp_simple_wait_frame(conn.c, &frame) != AMQP_STATUS_OK) return Status(E::UNAVAILABLE, "RabbitMQ: lost");
+    if (frame.frame_type != AMQP_FRAME_METHOD) return Status::Ok();
+    if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      confirmed = ack->multiple ? ack->delivery_tag : confirmed + 1;
+    } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+      auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+      ++nacked;
+      confirmed = nack->multiple ? nack->delivery_tag : confirmed + 1;
+    }
+    return Status::Ok();
+  };
+  for (const auto& m : payloads) {
+    while (sent - confirmed >= kWindow) LANTOA_RETURN_IF_ERROR(wait_one());
+    amqp_bytes_t body{m.size(), const_cast<char*>(m.data())};
+    if (amqp_basic_publish(conn.c, kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes(key.c_str()), 0,
+                           0, &props, body) != AMQP_STATUS_OK) {
+      return Status(E::UNAVAILABLE, "RabbitMQ: publish failed");
+    }
+    ++sent;
+  }
+  while (confirmed < sent) LANTOA_RETURN_IF_ERROR(wait_one());
+  if (nacked) return Status(E::UNAVAILABLE, "RabbitMQ: " + std::to_string(nacked) + " publishes nacked");
+  return Status::Ok();
+}
+
+class Rabbit final : public Peer {
+ public:
+  Rabbit(std::filesystem::path dir, int port, int epmd_port, std::string env, std::string version)
+      : dir_(std::move(dir)), port_(port), epmd_port_(epmd_port), env_(std::move(env)), version_(std::move(version)) {}
+  ~Rabbit() override {
+    // The broker's Erlang VM by the PID it wrote, then the epmd it started.
+    std::ifstream pidfile(dir_ / "rabbitmq.pid");
+    pid_t pid = 0;
+    pidfile >> pid;
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+    }
+    run("epmd -port " + std::to_string(epmd_port_) + " -kill");
+  }
+  std::string name() const override { return "RabbitMQ quorum queues"; }
+  std::string version() const override { return version_; }
+  std::string durability() const override { return "quorum queues, publisher confirms (fsync before confirm, as Lantoa)"; }
+
+  Result<double> ingest(const std::vector<std::vector<std::string>>& payloads) override {
+    const std::string queue = "ingest" + std::to_string(++round_);
+    std::vector<std::unique_ptr<Conn>> conns;
+    for (size_t p = 0; p < payloads.size(); ++p) {
+      conns.push_back(std::make_unique<Conn>());
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+    }
+    LANTOA_RETURN_IF_ERROR(declare_quorum_queue(*conns[0], queue));
+    std::vector<Status> results(payloads.size());
+    const auto t0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (size_t p = 0; p < payloads.size(); ++p) {
+      threads.emplace_back([&, p] { results[p] = publish_confirmed(*conns[p], "", queue, payloads[p]); });
+    }
+    for (auto& t : threads) t.join();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    for (const auto& r : results) LANTOA_RETURN_IF_ERROR(r);
+    amqp_queue_delete(conns[0]->c, kChannel, amqp_cstring_bytes(queue.c_str()), 0, 0);
+    size_t total = 0;
+    for (const auto& p : payloads) total += p.size();
+    return total / secs;
+  }
+
+  Result<double> fanout(size_t subscriptions, const std::vector<std::string>& payloads) override {
+    const std::string exchange = "fanout" + std::to_string(++round_);
+    {
+      Conn c;
+      LANTOA_RETURN_IF_ERROR(open(c, port_));
+      amqp_exchange_declare(c.c, kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("fanout"), 0, 1, 0,
+                            0, amqp_empty_table);
+      LANTOA_RETURN_IF_ERROR(reply_ok(c.c, "exchange.declare"));
+      for (size_t s = 0; s < subscriptions; ++s) {  // one durable quorum queue per subscription
+        const std::string q = exchange + ".portal" + std::to_string(s);
+        LANTOA_RETURN_IF_ERROR(declare_quorum_queue(c, q));
+        amqp_queue_bind(c.c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                        amqp_empty_bytes, amqp_empty_table);
+        LANTOA_RETURN_IF_ERROR(reply_ok(c.c, "queue.bind"));
+      }
+      LANTOA_RETURN_IF_ERROR(publish_confirmed(c, exchange, "", payloads));
+    }
+    const size_t connections = std::min<size_t>(8, subscriptions);
+    std::vector<std::unique_ptr<Conn>> conns;
+    for (size_t i = 0; i < connections; ++i) {
+      conns.push_back(std::make_unique<Conn>());
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+      amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);  // prefetch per consumer, as Lantoa's credit
+      LANTOA_RETURN_IF_ERROR(reply_ok(conns.back()->c, "basic.qos"));
+    }
+    std::vector<size_t> expected(connections, 0);
+    for (size_t s = 0; s < subscriptions; ++s) {
+      const std::string q = exchange + ".portal" + std::to_string(s);
+      amqp_basic_consume(conns[s % connections]->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0,
+                         amqp_empty_table);
+      LANTOA_RETURN_IF_ERROR(reply_ok(conns[s % connections]->c, "basic.consume"));
+      expected[s % connections] += payloads.size();
+    }
+    std::atomic<uint64_t> delivered{0};
+    const auto t0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < connections; ++i) {
+      threads.emplace_back([&, i] {
+        size_t got = 0;
+        while (got < expected[i]) {
+          amqp_envelope_t envelope;
+          timeval timeout{10, 0};
+          amqp_maybe_release_buffers(conns[i]->c);
+          amqp_rpc_reply_t r = amqp_consume_message(conns[i]->c, &envelope, &timeout, 0);
+          if (r.reply_type != AMQP_RESPONSE_NORMAL) break;
+          amqp_basic_ack(conns[i]->c, kChannel, envelope.delivery_tag, 0);
+          amqp_destroy_envelope(&envelope);
+          ++got;
+        }
+        delivered += got;
+      });
+    }
+    for (auto& t : threads) t.join();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    {
+      Conn c;
+      if (open(c, port_).ok()) {
+        for (size_t s = 0; s < subscriptions; ++s) {
+          const std::string q = exchange + ".portal" + std::to_string(s);
+          amqp_queue_delete(c.c, kChannel, amqp_cstring_bytes(q.c_str()), 0, 0);
+        }
+      }
+    }
+    if (delivered != subscriptions * payloads.size()) {
+      return Status(E::UNAVAILABLE, "RabbitMQ: " + std::to_string(delivered.load()) + " of " +
+                                        std::to_string(subscriptions * payloads.size()) + " deliveries");
+    }
+    return delivered / secs;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_, epmd_port_;
+  std::string env_, version_;
+  int round_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists("/usr/sbin/rabbitmq-server")) {
+    return Status(E::NOT_FOUND, "rabbitmq-server is not installed (apt-get install rabbitmq-server)");
+  }
+  std::filesystem::create_directories(dir / "mnesia");
+  std::filesystem::create_directories(dir / "log");
+  const int port = free_port(), dist = free_port(), epmd = free_port();
+  std::ofstream(dir / "rabbitmq.conf") << "loopback_users = none\nlog.console = false\n";
+  std::ofstream(dir / "enabled_plugins") << "[].\n";
+  const std::string d = dir.string();
+  const std::string env = "HOME=" + d + " RABBITMQ_NODENAME=lantoa-bench@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1" +
+                          " RABBITMQ_NODE_PORT=" + std::to_string(port) + " RABBITMQ_DIST_PORT=" + std::to_string(dist) +
+                          " ERL_EPMD_PORT=" + std::to_string(epmd) + " RABBITMQ_MNESIA_BASE=" + d + "/mnesia" +
+                          " RABBITMQ_LOG_BASE=" + d + "/log RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq" +
+                          " RABBITMQ_ENABLED_PLUGINS_FILE=" + d + "/enabled_plugins RABBITMQ_PID_FILE=" + d +
+                          "/rabbitmq.pid RABBITMQ_FEATURE_FLAGS_FILE=" + d + "/feature_flags";
+  // Debian's wrapper runs the server as the rabbitmq user when started as root.
+  if (::geteuid() == 0) run("chown -R rabbitmq:rabbitmq '" + d + "'; chmod 755 '" + d + "'");
+  run("env " + env + " /usr/sbin/rabbitmq-server -detached >" + d + "/start.log 2>&1 || env " + env +
+      " sh -c '/usr/sbin/rabbitmq-server >" + d + "/server.log 2>&1 &'");
+  if (!wait_for_port(port, 90)) {
+    return Status(E::UNAVAILABLE, "rabbitmq-server did not start (logs in " + d + "/log)");
+  }
+  std::string version = run("env " + env + " rabbitmqctl -n lantoa-bench@localhost version");
+  version = "RabbitMQ " + version.substr(0, version.find('\n'));
+  return std::unique_ptr<Peer>(new Rabbit(dir, port, epmd, env, version));
+}
+
+}  // namespace lantoa::bench
