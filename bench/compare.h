@@ -10,16 +10,28 @@
 #include <string>
 #include <vector>
 
+#include "peers/peers.h"
+
 namespace lantoa::bench {
 
 struct CompareInputs {
   // Lantoa, as the rest of lantoa-bench measures it.
   std::function<double(size_t publishers, size_t events)> lantoa_ingest;
   std::function<double(size_t subscriptions, size_t events)> lantoa_fanout;
+  std::function<NationalResult(size_t subscriptions, size_t connections, size_t events)> lantoa_national;
+  std::function<LatencyResult(size_t subscribers, double rate, size_t events)> lantoa_latency;
+  std::function<double(size_t events)> lantoa_catchup;
+  // Verifies a payload as a subscriber would and returns its index in the
+  // latency payloads (-1: invalid or not one of them).
+  Identify identify_latency;
+  std::vector<std::string> latency_payloads;
   // The same signed envelopes for the peers: `count` per publisher p.
   std::function<std::vector<std::string>(size_t publisher, size_t count)> payloads;
   size_t ingest_events = 48'000;
   size_t rounds = 3;
+  size_t national_subscriptions = 10'000, national_connections = 100, national_events = 100;
+  double national_budget_s = 120;  // peers: stop creating subscriptions after this long
+  size_t catchup_events = 100'000;
   bool quick = false;
   std::vector<std::string> peers = {"nats", "rabbitmq"};
   std::filesystem::path scratch;

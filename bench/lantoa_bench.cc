@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ceilings.h"
+#include "peers/peers.h"
 #include "compare.h"
 #include "lantoa/connection.h"
 #include "lantoa/encoding.h"
@@ -179,6 +180,79 @@ double ingest(const Broker& b, const Identities& ids, size_t publishers, size_t 
 
 // `subs` durable subscriptions filled with `events` events each, then
 // drained by subscribers that ack everything. Returns acked deliveries/s.
+// Subscribes `count` durable subscriptions named prefix-N (vn.bench.>) over
+// one connection, a window of requests at a time.
+void create_subscriptions(Connection& conn, const std::string& prefix, size_t count) {
+  size_t sent = 0, answered = 0;
+  while (answered < count) {
+    while (sent < count && sent - answered < 256) {
+      v1::ClientFrame f;
+      auto* sub = f.mutable_subscribe();
+      sub->set_request_id(sent + 1);
+      sub->set_name(prefix + "-" + std::to_string(sent));
+      sub->add_filters("vn.bench.>");
+      sub->set_credit(1);
+      (void)conn.send(f);
+      ++sent;
+    }
+    auto r = conn.receive(milliseconds(30000));
+    if (!r.ok() || !r->has_value()) {
+      std::cerr << "  !! subscribing stopped at " << answered << "\n";
+      return;
+    }
+    if ((*r)->has_subscribed() || (*r)->has_error()) ++answered;
+  }
+}
+
+// Publishes pre-signed events in batches of 100 and waits for every result.
+void publish_batches(Connection& pub, const std::vector<v1::SignedEvent>& all) {
+  size_t sent = 0, answered = 0;
+  const size_t batches = (all.size() + 99) / 100;
+  while (answered < batches) {
+    while (sent < batches && sent - answered < 8) {
+      v1::ClientFrame f;
+      f.mutable_publish()->set_request_id(sent + 1);
+      for (size_t k = sent * 100; k < std::min(all.size(), sent * 100 + 100); ++k) *f.mutable_publish()->add_events() = all[k];
+      (void)pub.send(f);
+      ++sent;
+    }
+    auto r = pub.receive(milliseconds(30000));
+    if (!r.ok() || !r->has_value()) return;
+    if ((*r)->has_results() || (*r)->has_error()) ++answered;
+  }
+}
+
+// Resumes the subscriptions prefix-N with N = first, first + step... on `conn`
+// and acks deliveries until `expected` arrived.
+uint64_t drain(Connection& conn, const std::string& prefix, size_t first, size_t step, size_t subs, uint64_t expected,
+               uint32_t credit, std::atomic<double>* bytes_per_delivery = nullptr) {
+  for (size_t s = first; s < subs; s += step) {
+    v1::ClientFrame f;
+    f.mutable_subscribe()->set_request_id(s + 1);
+    f.mutable_subscribe()->set_name(prefix + "-" + std::to_string(s));
+    f.mutable_subscribe()->set_credit(credit);
+    (void)conn.send(f);
+  }
+  uint64_t got = 0;
+  while (got < expected) {
+    auto r = conn.receive(milliseconds(10000));
+    if (!r.ok() || !r->has_value()) break;
+    if (!(*r)->has_deliveries()) continue;
+    if (bytes_per_delivery && *bytes_per_delivery == 0 && (*r)->deliveries().items_size() > 0) {
+      *bytes_per_delivery = static_cast<double>((*r)->ByteSizeLong()) / (*r)->deliveries().items_size();
+    }
+    std::map<std::string, v1::ClientFrame> acks;
+    for (const auto& d : (*r)->deliveries().items()) {
+      auto& a = acks[d.subscription()];
+      a.mutable_ack()->set_subscription(d.subscription());
+      a.mutable_ack()->add_delivery_ids(d.delivery_id());
+      ++got;
+    }
+    for (auto& [name, frame] : acks) (void)conn.send(frame);
+  }
+  return got;
+}
+
 struct Fanout {
   double deliveries_per_s = 0;
   double bytes_per_delivery = 0;  // on the wire, in batched frames
@@ -189,33 +263,11 @@ Fanout fanout(const fs::path& binary, const fs::path& dir, Identities& ids, size
   const size_t connections = std::min<size_t>(subs, 8);
   {
     Connection setup = connect(b, ids.subscribers[0]);
-    for (size_t s = 0; s < subs; ++s) {
-      v1::ClientFrame f;
-      auto* sub = f.mutable_subscribe();
-      sub->set_request_id(s + 1);
-      sub->set_name("portal-" + std::to_string(s));
-      sub->add_filters("vn.bench.>");
-      sub->set_credit(1);
-      (void)setup.send(f);
-      for (;;) {
-        auto r = setup.receive(milliseconds(10000));
-        if (!r.ok() || !r->has_value() || (*r)->has_subscribed() || (*r)->has_error()) break;
-      }
-    }
+    create_subscriptions(setup, "portal", subs);
   }
   {
     Connection pub = connect(b, ids.publishers[0]);
-    auto all = presign(ids.publishers[0], "vn.bench.p0.press", 1, events);
-    for (size_t i = 0; i < all.size(); i += 100) {
-      v1::ClientFrame f;
-      f.mutable_publish()->set_request_id(i + 1);
-      for (size_t k = i; k < std::min(all.size(), i + 100); ++k) *f.mutable_publish()->add_events() = all[k];
-      (void)pub.send(f);
-      for (;;) {
-        auto r = pub.receive(milliseconds(10000));
-        if (!r.ok() || !r->has_value() || (*r)->has_results()) break;
-      }
-    }
+    publish_batches(pub, presign(ids.publishers[0], "vn.bench.p0.press", 1, events));
   }
   std::vector<Connection> conns;
   for (size_t c = 0; c < connections; ++c) conns.push_back(connect(b, ids.subscribers[0]));
@@ -225,42 +277,71 @@ Fanout fanout(const fs::path& binary, const fs::path& dir, Identities& ids, size
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   for (size_t c = 0; c < connections; ++c) {
-    threads.emplace_back([&, c] {
-      Connection& conn = conns[c];
-      uint64_t mine = 0, mine_expected = 0;
-      for (size_t s = c; s < subs; s += connections) {
-        v1::ClientFrame f;
-        auto* sub = f.mutable_subscribe();
-        sub->set_request_id(s + 1);
-        sub->set_name("portal-" + std::to_string(s));
-        sub->set_credit(2000);
-        (void)conn.send(f);
-        mine_expected += events;
-      }
-      while (mine < mine_expected) {
-        auto r = conn.receive(milliseconds(10000));
-        if (!r.ok() || !r->has_value()) break;
-        if (!(*r)->has_deliveries()) continue;
-        if (bytes_per_delivery == 0 && (*r)->deliveries().items_size() > 0) {
-          bytes_per_delivery = static_cast<double>((*r)->ByteSizeLong()) / (*r)->deliveries().items_size();
-        }
-        std::map<std::string, v1::ClientFrame> acks;
-        for (const auto& d : (*r)->deliveries().items()) {
-          auto& a = acks[d.subscription()];
-          a.mutable_ack()->set_subscription(d.subscription());
-          a.mutable_ack()->add_delivery_ids(d.delivery_id());
-          ++mine;
-        }
-        for (auto& [name, frame] : acks) (void)conn.send(frame);
-      }
-      acked += mine;
-    });
+    const uint64_t mine = static_cast<uint64_t>((subs - c + connections - 1) / connections) * events;
+    threads.emplace_back(
+        [&, c, mine] { acked += drain(conns[c], "portal", c, connections, subs, mine, 2000, &bytes_per_delivery); });
   }
   for (auto& t : threads) t.join();
   const double rate = acked / seconds_since(start);
   if (acked != expected) std::cerr << "  !! only " << acked << " of " << expected << " deliveries acked\n";
   b.launcher->stop();
   return {rate, bytes_per_delivery};
+}
+
+// Scenario 3: the national press release.
+bench::NationalResult national(const fs::path& binary, const fs::path& dir, Identities& ids, size_t subs,
+                               size_t connections, size_t events) {
+  Broker b = start_broker(binary, dir, ids);
+  bench::NationalResult r;
+  const pid_t pid = b.launcher->pid();
+  r.rss_start_mb = bench::rss_mb(pid);
+  auto t0 = Clock::now();
+  {
+    Connection setup = connect(b, ids.subscribers[0]);
+    create_subscriptions(setup, "portal", subs);
+  }
+  r.subscriptions = subs;
+  r.create_s = seconds_since(t0);
+  r.rss_created_mb = bench::rss_mb(pid);
+  std::vector<Connection> conns;
+  for (size_t c = 0; c < connections; ++c) conns.push_back(connect(b, ids.subscribers[0]));
+  auto all = presign(ids.publishers[0], "vn.bench.p0.press", 1, events);
+  Connection pub = connect(b, ids.publishers[0]);
+  std::atomic<uint64_t> acked{0};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (size_t c = 0; c < connections; ++c) {
+    const uint64_t mine = static_cast<uint64_t>((subs - c + connections - 1) / connections) * events;
+    threads.emplace_back([&, c, mine] { acked += drain(conns[c], "portal", c, connections, subs, mine, 2000); });
+  }
+  publish_batches(pub, all);
+  for (auto& t : threads) t.join();
+  r.deliver_s = seconds_since(start);
+  r.deliveries = acked;
+  r.rss_end_mb = bench::rss_mb(pid);
+  if (acked != static_cast<uint64_t>(subs) * events) r.note = "only " + std::to_string(acked.load()) + " acked";
+  b.launcher->stop();
+  return r;
+}
+
+// Scenario 5: one subscription `events` behind; events/s until caught up.
+double catchup(const fs::path& binary, const fs::path& dir, Identities& ids, size_t events) {
+  Broker b = start_broker(binary, dir, ids);
+  {
+    Connection setup = connect(b, ids.subscribers[0]);
+    create_subscriptions(setup, "behind", 1);
+  }
+  {
+    Connection pub = connect(b, ids.publishers[0]);
+    publish_batches(pub, presign(ids.publishers[0], "vn.bench.p0.archive", 1, events));
+  }
+  Connection reader = connect(b, ids.subscribers[0]);
+  const auto start = Clock::now();
+  const uint64_t got = drain(reader, "behind", 0, 1, 1, events, 1000);
+  const double rate = got / seconds_since(start);
+  if (got != events) std::cerr << "  !! caught up " << got << " of " << events << "\n";
+  b.launcher->stop();
+  return rate;
 }
 
 struct Latency {
@@ -455,10 +536,43 @@ int main(int argc, char** argv) {
     };
     in.payloads = [&](size_t publisher, size_t count) {
       std::vector<std::string> out;
-      for (const auto& e : presign(ids.publishers[publisher], "vn.bench.p" + std::to_string(publisher) + ".news", 1, count)) {
+      // With the signer's chain, as Lantoa delivers them: what a subscriber needs to verify.
+      for (auto& e : presign(ids.publishers[publisher], "vn.bench.p" + std::to_string(publisher) + ".news", 1, count)) {
+        *e.mutable_signer_chain() = ids.publishers[publisher].chain;
         out.push_back(e.SerializeAsString());
       }
       return out;
+    };
+    in.national_subscriptions = quick ? 500 : 10'000;
+    in.national_connections = quick ? 10 : 100;
+    in.national_budget_s = quick ? 20 : 120;
+    in.catchup_events = quick ? 5'000 : 100'000;
+    in.lantoa_national = [&](size_t subs, size_t conns, size_t events) {
+      return national(broker_bin, scratch / "national", ids, subs, conns, events);
+    };
+    in.lantoa_catchup = [&](size_t events) { return catchup(broker_bin, scratch / "catchup", ids, events); };
+    in.lantoa_latency = [&](size_t subs, double rate, size_t events) {
+      Broker lb = start_broker(broker_bin, scratch / "compare-latency", ids);
+      Latency l = latency(lb, ids, rate, events / rate, subs);
+      lb.launcher->stop();
+      return bench::LatencyResult{l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms, l.samples};
+    };
+    // The peers' latency payloads, and how their subscribers verify them.
+    auto latency_events = presign(ids.publishers[1], "vn.bench.p1.flash", 2'000'000, quick ? 2'000 : 5'000);
+    auto latency_index = std::make_shared<std::map<std::string, long>>();
+    for (size_t i = 0; i < latency_events.size(); ++i) {
+      (*latency_index)[event_id(latency_events[i].event())] = static_cast<long>(i);
+      *latency_events[i].mutable_signer_chain() = ids.publishers[1].chain;
+      in.latency_payloads.push_back(latency_events[i].SerializeAsString());
+    }
+    auto trust = std::make_shared<TrustStore>(RootKey{"vn", ids.root.sign.public_key()});
+    in.identify_latency = [trust, latency_index](const std::string& bytes) -> long {
+      v1::SignedEvent e;
+      if (!e.ParseFromString(bytes)) return -1;
+      auto v = trust->verify_event(e);
+      if (!v) return -1;
+      auto it = latency_index->find(v->id);
+      return it == latency_index->end() ? -1 : it->second;
     };
     results["compare"] = bench::compare(in, md);
     b.launcher->stop();

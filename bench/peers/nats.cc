@@ -46,6 +46,48 @@ Status connect(const std::string& url, Conn& c, int64_t max_pending = 400) {
   return s == NATS_OK ? Status::Ok() : nats_error(s, "JetStream context");
 }
 
+// A durable pull consumer of every message in `stream`.
+Result<natsSubscription*> pull_consumer(Conn& c, const std::string& stream, const std::string& durable,
+                                        int64_t max_ack_pending) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Config.AckPolicy = js_AckExplicit;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  so.Config.MaxAckPending = max_ack_pending;
+  so.Stream = stream.c_str();
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus st = js_PullSubscribe(&sub, c.js, (stream + ".>").c_str(), durable.c_str(), nullptr, &so, &jerr);
+  if (st != NATS_OK) return nats_error(st, "pull subscribe " + durable);
+  return sub;
+}
+
+// Fetches and acks until `want` messages came (or a fetch times out).
+size_t drain(natsSubscription* sub, size_t want, int batch) {
+  size_t got = 0;
+  while (got < want) {
+    natsMsgList list{};
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (natsSubscription_Fetch(&list, sub, batch, 5000, &jerr) != NATS_OK) break;
+    for (int k = 0; k < list.Count; ++k) natsMsg_Ack(list.Msgs[k], nullptr);
+    got += static_cast<size_t>(list.Count);
+    natsMsgList_Destroy(&list);
+  }
+  return got;
+}
+
+Status publish_all(Conn& c, const std::string& subject, const std::vector<std::string>& payloads) {
+  for (const auto& m : payloads) {
+    natsStatus s = js_PublishAsync(c.js, subject.c_str(), m.data(), static_cast<int>(m.size()), nullptr);
+    if (s != NATS_OK) return nats_error(s, "publish");
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 120000;
+  natsStatus s = js_PublishAsyncComplete(c.js, &po);
+  return s == NATS_OK ? Status::Ok() : nats_error(s, "waiting for publish acks");
+}
+
 class Nats final : public Peer {
  public:
   Nats(pid_t pid, int port, std::string version) : pid_(pid), url_("nats://127.0.0.1:" + std::to_string(port)),
@@ -175,6 +217,150 @@ class Nats final : public Peer {
                                         std::to_string(subscriptions * payloads.size()) + " deliveries");
     }
     return delivered / secs;
+  }
+
+  Result<NationalResult> national(size_t subscriptions, size_t connections, const std::vector<std::string>& payloads,
+                                  double budget_s) override {
+    const std::string stream = "NATIONAL" + std::to_string(++round_);
+    LANTOA_RETURN_IF_ERROR(fresh_stream(stream));
+    NationalResult r;
+    r.rss_start_mb = rss_mb(pid_);
+    std::vector<std::unique_ptr<Conn>> conns;
+    for (size_t i = 0; i < connections; ++i) {
+      conns.push_back(std::make_unique<Conn>());
+      LANTOA_RETURN_IF_ERROR(connect(url_, *conns.back()));
+    }
+    std::vector<std::vector<natsSubscription*>> subs(connections);
+    const auto t0 = Clock::now();
+    for (size_t s = 0; s < subscriptions; ++s) {
+      if (std::chrono::duration<double>(Clock::now() - t0).count() > budget_s) {
+        r.note = "stopped creating consumers at " + std::to_string(s) + " (time budget " + std::to_string(int(budget_s)) + " s)";
+        break;
+      }
+      auto sub = pull_consumer(*conns[s % connections], stream, "portal" + std::to_string(s), 1000);
+      if (!sub) {
+        r.note = "stopped at " + std::to_string(s) + " consumers: " + sub.status().message();
+        break;
+      }
+      subs[s % connections].push_back(*sub);
+      ++r.subscriptions;
+    }
+    r.create_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.rss_created_mb = rss_mb(pid_);
+    const auto t1 = Clock::now();
+    {
+      Conn c;
+      LANTOA_RETURN_IF_ERROR(connect(url_, c));
+      LANTOA_RETURN_IF_ERROR(publish_all(c, stream + ".news", payloads));
+    }
+    std::atomic<uint64_t> delivered{0};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < connections; ++i) {
+      threads.emplace_back([&, i] {
+        for (natsSubscription* sub : subs[i]) delivered += drain(sub, payloads.size(), 100);
+      });
+    }
+    for (auto& t : threads) t.join();
+    r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    r.deliveries = delivered;
+    r.rss_end_mb = rss_mb(pid_);
+    for (auto& per : subs) {
+      for (natsSubscription* sub : per) natsSubscription_Destroy(sub);
+    }
+    return r;
+  }
+
+  Result<LatencyResult> latency(size_t subscribers, double rate, const std::vector<std::string>& payloads,
+                                const Identify& identify) override {
+    const std::string stream = "LATENCY" + std::to_string(++round_);
+    LANTOA_RETURN_IF_ERROR(fresh_stream(stream));
+    struct Reader {
+      const Identify* identify;
+      std::vector<std::atomic<int64_t>>* sent;
+      std::mutex* mu;
+      std::vector<double>* samples;
+    };
+    std::vector<std::atomic<int64_t>> sent(payloads.size());
+    std::mutex mu;
+    std::vector<double> samples;
+    Reader reader{&identify, &sent, &mu, &samples};
+    std::vector<std::unique_ptr<Conn>> conns;
+    std::vector<natsSubscription*> subs;
+    for (size_t s = 0; s < subscribers; ++s) {  // push consumers: the server sends as soon as it has the message
+      conns.push_back(std::make_unique<Conn>());
+      LANTOA_RETURN_IF_ERROR(connect(url_, *conns.back()));
+      jsSubOptions so;
+      jsSubOptions_Init(&so);
+      so.Config.AckPolicy = js_AckExplicit;
+      so.Config.DeliverPolicy = js_DeliverNew;
+      so.ManualAck = true;
+      so.Stream = stream.c_str();
+      const std::string durable = "latency" + std::to_string(s);
+      so.Config.Durable = durable.c_str();
+      natsSubscription* sub = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      auto on_msg = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+        auto* rd = static_cast<Reader*>(closure);
+        const std::string bytes(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+        const long i = (*rd->identify)(bytes);  // verify, as a portal does
+        const auto now = Clock::now();
+        if (i >= 0) {
+          const auto at = Clock::time_point(Clock::duration((*rd->sent)[static_cast<size_t>(i)].load()));
+          std::lock_guard lock(*rd->mu);
+          rd->samples->push_back(std::chrono::duration<double, std::milli>(now - at).count());
+        }
+        natsMsg_Ack(msg, nullptr);
+        natsMsg_Destroy(msg);
+      };
+      natsStatus st = js_Subscribe(&sub, conns.back()->js, (stream + ".>").c_str(), on_msg, &reader, nullptr, &so, &jerr);
+      if (st != NATS_OK) return nats_error(st, "subscribe " + durable);
+      subs.push_back(sub);
+    }
+    Conn pub;
+    LANTOA_RETURN_IF_ERROR(connect(url_, pub));
+    const std::string subject = stream + ".flash";
+    const auto start = Clock::now();
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate)));
+      sent[i] = Clock::now().time_since_epoch().count();
+      js_PublishAsync(pub.js, subject.c_str(), payloads[i].data(), static_cast<int>(payloads[i].size()), nullptr);
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 30000;
+    js_PublishAsyncComplete(pub.js, &po);
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < until) {
+      {
+        std::lock_guard lock(mu);
+        if (samples.size() >= payloads.size() * subscribers) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (natsSubscription* sub : subs) {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+    std::lock_guard lock(mu);
+    return summarize(samples);
+  }
+
+  Result<double> catchup(const std::vector<std::string>& payloads) override {
+    const std::string stream = "CATCHUP" + std::to_string(++round_);
+    LANTOA_RETURN_IF_ERROR(fresh_stream(stream));
+    Conn c;
+    LANTOA_RETURN_IF_ERROR(connect(url_, c));
+    auto sub = pull_consumer(c, stream, "behind", 1000);
+    if (!sub) return sub.status();
+    LANTOA_RETURN_IF_ERROR(publish_all(c, stream + ".news", payloads));
+    const auto t0 = Clock::now();
+    const size_t got = drain(*sub, payloads.size(), 500);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    natsSubscription_Destroy(*sub);
+    if (got != payloads.size()) {
+      return Status(E::UNAVAILABLE, "NATS: caught up " + std::to_string(got) + " of " + std::to_string(payloads.size()));
+    }
+    return got / secs;
   }
 
  private:

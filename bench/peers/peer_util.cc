@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <fstream>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -52,6 +54,33 @@ std::string run(const std::string& command) {
   while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
   ::pclose(p);
   return out;
+}
+
+double rss_mb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024;
+    }
+  }
+  return 0;
+}
+
+LatencyResult summarize(std::vector<double> samples) {
+  LatencyResult l;
+  std::sort(samples.begin(), samples.end());
+  l.samples = samples.size();
+  auto pct = [&](double p) {
+    return samples.empty() ? 0.0 : samples[std::min(samples.size() - 1, static_cast<size_t>(p * samples.size()))];
+  };
+  l.p50_ms = pct(0.50);
+  l.p99_ms = pct(0.99);
+  l.p999_ms = pct(0.999);
+  l.max_ms = samples.empty() ? 0 : samples.back();
+  return l;
 }
 
 }  // namespace lantoa::bench

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,26 @@
 #include "lantoa/status.h"
 
 namespace lantoa::bench {
+
+// Scenario 3, the national press release.
+struct NationalResult {
+  size_t subscriptions = 0;   // created (fewer than asked when the budget ran out)
+  double create_s = 0;        // time to create them
+  uint64_t deliveries = 0;    // acked
+  double deliver_s = 0;       // from the first publish until every delivery is acked
+  double rss_start_mb = 0, rss_created_mb = 0, rss_end_mb = 0;  // the server's resident memory
+  std::string note;
+};
+
+// Scenario 4: publish -> deliver, subscribers verifying.
+struct LatencyResult {
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
+  size_t samples = 0;
+};
+
+// What a latency subscriber does with each message it receives: verify it
+// (signature and chain) and say which payload it is (-1: not ours or invalid).
+using Identify = std::function<long(const std::string& bytes)>;
 
 class Peer {
  public:
@@ -36,7 +57,22 @@ class Peer {
   // `payloads` stored first; then `subscriptions` durable consumers (over at
   // most 8 connections) each read and ack every one. Deliveries/s.
   virtual Result<double> fanout(size_t subscriptions, const std::vector<std::string>& payloads) = 0;
+  // `subscriptions` durable subscriptions over `connections` connections
+  // (creation stops when `budget_s` is spent), then `payloads` published and
+  // delivered to every one.
+  virtual Result<NationalResult> national(size_t subscriptions, size_t connections,
+                                          const std::vector<std::string>& payloads, double budget_s) = 0;
+  // `subscribers` durable subscriptions; `payloads` published at `rate`/s.
+  virtual Result<LatencyResult> latency(size_t subscribers, double rate, const std::vector<std::string>& payloads,
+                                        const Identify& identify) = 0;
+  // One subscription that is `payloads.size()` events behind: events/s until caught up.
+  virtual Result<double> catchup(const std::vector<std::string>& payloads) = 0;
 };
+
+// Resident memory of a process in MB (0 if unknown).
+double rss_mb(pid_t pid);
+// Percentiles of latency samples (ms).
+LatencyResult summarize(std::vector<double> samples_ms);
 
 // nullptr-free: an error says why the server could not start (not installed...).
 Result<std::unique_ptr<Peer>> start_nats(const std::filesystem::path& dir);

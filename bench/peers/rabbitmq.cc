@@ -4,12 +4,15 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "peers/peers.h"
@@ -42,8 +45,15 @@ Status open(Conn& conn, int port) {
   if (!socket || amqp_socket_open(socket, "127.0.0.1", port) != AMQP_STATUS_OK) {
     return Status(E::UNAVAILABLE, "RabbitMQ: cannot connect");
   }
+  timeval handshake{60, 0};  // a busy server (thousands of quorum queues) is slow to accept
+  amqp_set_handshake_timeout(conn.c, &handshake);
   amqp_rpc_reply_t r = amqp_login(conn.c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
-  if (r.reply_type != AMQP_RESPONSE_NORMAL) return Status(E::UNAVAILABLE, "RabbitMQ: login failed");
+  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+    return Status(E::UNAVAILABLE, std::string("RabbitMQ: login failed: ") + amqp_error_string2(r.library_error));
+  }
+  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+    return Status(E::UNAVAILABLE, "RabbitMQ: login refused (reply type " + std::to_string(r.reply_type) + ")");
+  }
   amqp_channel_open(conn.c, kChannel);
   return reply_ok(conn.c, "channel.open");
 }
@@ -208,6 +218,211 @@ class Rabbit final : public Peer {
     return delivered / secs;
   }
 
+  pid_t server_pid() const {
+    std::ifstream pidfile(dir_ / "rabbitmq.pid");
+    pid_t pid = 0;
+    pidfile >> pid;
+    return pid;
+  }
+
+  // A fanout exchange with `count` quorum queues (creation stops at the budget).
+  Result<size_t> make_queues(Conn& c, const std::string& exchange, size_t count, double budget_s, std::string* note) {
+    amqp_exchange_declare(c.c, kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("fanout"), 0, 1, 0, 0,
+                          amqp_empty_table);
+    LANTOA_RETURN_IF_ERROR(reply_ok(c.c, "exchange.declare"));
+    const auto t0 = Clock::now();
+    for (size_t s = 0; s < count; ++s) {
+      if (std::chrono::duration<double>(Clock::now() - t0).count() > budget_s) {
+        if (note) *note = "stopped creating quorum queues at " + std::to_string(s) + " (time budget " +
+                          std::to_string(int(budget_s)) + " s)";
+        return s;
+      }
+      const std::string q = exchange + ".portal" + std::to_string(s);
+      Status st = declare_quorum_queue(c, q);
+      if (st.ok()) {
+        amqp_queue_bind(c.c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                        amqp_empty_bytes, amqp_empty_table);
+        st = reply_ok(c.c, "queue.bind");
+      }
+      if (!st.ok()) {
+        if (note) *note = "stopped at " + std::to_string(s) + " quorum queues: " + st.message();
+        return s;
+      }
+    }
+    return count;
+  }
+
+  void delete_queues(const std::string& exchange, size_t count) {
+    Conn c;
+    if (!open(c, port_).ok()) return;
+    for (size_t s = 0; s < count; ++s) {
+      const std::string q = exchange + ".portal" + std::to_string(s);
+      amqp_queue_delete(c.c, kChannel, amqp_cstring_bytes(q.c_str()), 0, 0);
+    }
+  }
+
+  // Consumes and acks `want` messages on a connection already consuming.
+  static size_t consume(Conn& c, size_t want, const std::function<void(const amqp_envelope_t&)>& each = {}) {
+    size_t got = 0;
+    while (got < want) {
+      amqp_envelope_t envelope;
+      timeval timeout{10, 0};
+      amqp_maybe_release_buffers(c.c);
+      amqp_rpc_reply_t r = amqp_consume_message(c.c, &envelope, &timeout, 0);
+      if (r.reply_type != AMQP_RESPONSE_NORMAL) break;
+      if (each) each(envelope);
+      amqp_basic_ack(c.c, kChannel, envelope.delivery_tag, 0);
+      amqp_destroy_envelope(&envelope);
+      ++got;
+    }
+    return got;
+  }
+
+  Result<NationalResult> national(size_t subscriptions, size_t connections, const std::vector<std::string>& payloads,
+                                  double budget_s) override {
+    const std::string exchange = "national" + std::to_string(++round_);
+    NationalResult r;
+    r.rss_start_mb = rss_mb(server_pid());
+    const auto t0 = Clock::now();
+    {
+      Conn c;
+      LANTOA_RETURN_IF_ERROR(open(c, port_));
+      auto made = make_queues(c, exchange, subscriptions, budget_s, &r.note);
+      if (!made) return made.status();
+      r.subscriptions = *made;
+    }
+    r.create_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.rss_created_mb = rss_mb(server_pid());
+    std::vector<std::unique_ptr<Conn>> conns;
+    std::vector<size_t> expected(connections, 0);
+    for (size_t i = 0; i < connections; ++i) {
+      conns.push_back(std::make_unique<Conn>());
+      Status opened = open(*conns.back(), port_);
+      if (!opened.ok()) {  // where it stops on this machine
+        r.note = "created " + std::to_string(r.subscriptions) + " quorum queues in " + std::to_string(int(r.create_s)) +
+                 " s, then connection " + std::to_string(i + 1) + " failed: " + opened.message() +
+                 (r.note.empty() ? "" : "; " + r.note);
+        conns.clear();
+        delete_queues(exchange, r.subscriptions);
+        return r;
+      }
+      amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);
+    }
+    for (size_t s = 0; s < r.subscriptions; ++s) {
+      const std::string q = exchange + ".portal" + std::to_string(s);
+      amqp_basic_consume(conns[s % connections]->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0,
+                         amqp_empty_table);
+      LANTOA_RETURN_IF_ERROR(reply_ok(conns[s % connections]->c, "basic.consume"));
+      expected[s % connections] += payloads.size();
+    }
+    const auto t1 = Clock::now();
+    std::atomic<uint64_t> delivered{0};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < connections; ++i) {
+      threads.emplace_back([&, i] { delivered += consume(*conns[i], expected[i]); });
+    }
+    Status published;
+    {
+      Conn c;
+      published = open(c, port_);
+      if (published.ok()) published = publish_confirmed(c, exchange, "", payloads);
+    }
+    for (auto& t : threads) t.join();
+    r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    r.deliveries = delivered;
+    r.rss_end_mb = rss_mb(server_pid());
+    conns.clear();
+    delete_queues(exchange, r.subscriptions);
+    LANTOA_RETURN_IF_ERROR(published);
+    return r;
+  }
+
+  Result<LatencyResult> latency(size_t subscribers, double rate, const std::vector<std::string>& payloads,
+                                const Identify& identify) override {
+    const std::string exchange = "latency" + std::to_string(++round_);
+    {
+      Conn c;
+      LANTOA_RETURN_IF_ERROR(open(c, port_));
+      auto made = make_queues(c, exchange, subscribers, 1e9, nullptr);
+      if (!made) return made.status();
+    }
+    std::vector<std::atomic<int64_t>> sent(payloads.size());
+    std::mutex mu;
+    std::vector<double> samples;
+    std::vector<std::unique_ptr<Conn>> conns;
+    for (size_t s = 0; s < subscribers; ++s) {
+      conns.push_back(std::make_unique<Conn>());
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+      amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);
+      const std::string q = exchange + ".portal" + std::to_string(s);
+      amqp_basic_consume(conns.back()->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0,
+                         amqp_empty_table);
+      LANTOA_RETURN_IF_ERROR(reply_ok(conns.back()->c, "basic.consume"));
+    }
+    std::vector<std::thread> readers;
+    for (size_t s = 0; s < subscribers; ++s) {
+      readers.emplace_back([&, s] {
+        consume(*conns[s], payloads.size(), [&](const amqp_envelope_t& e) {
+          const std::string bytes(static_cast<const char*>(e.message.body.bytes), e.message.body.len);
+          const long i = identify(bytes);  // verify, as a portal does
+          const auto now = Clock::now();
+          if (i < 0) return;
+          const auto at = Clock::time_point(Clock::duration(sent[static_cast<size_t>(i)].load()));
+          std::lock_guard lock(mu);
+          samples.push_back(std::chrono::duration<double, std::milli>(now - at).count());
+        });
+      });
+    }
+    // The publisher: confirms are read as they come, between sends at the steady rate.
+    Conn pub;
+    LANTOA_RETURN_IF_ERROR(open(pub, port_));
+    amqp_confirm_select(pub.c, kChannel);
+    LANTOA_RETURN_IF_ERROR(reply_ok(pub.c, "confirm.select"));
+    amqp_basic_properties_t props;
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.delivery_mode = 2;
+    const auto start = Clock::now();
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+      for (;;) {  // take confirmations until it is time to send
+        const auto left = std::chrono::duration_cast<std::chrono::microseconds>(due - Clock::now()).count();
+        if (left <= 0) break;
+        timeval tv{0, static_cast<suseconds_t>(left)};
+        amqp_frame_t frame;
+        if (amqp_simple_wait_frame_noblock(pub.c, &frame, &tv) != AMQP_STATUS_OK) continue;
+      }
+      sent[i] = Clock::now().time_since_epoch().count();
+      amqp_bytes_t body{payloads[i].size(), const_cast<char*>(payloads[i].data())};
+      amqp_basic_publish(pub.c, kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_empty_bytes, 0, 0, &props, body);
+    }
+    for (auto& t : readers) t.join();
+    conns.clear();
+    delete_queues(exchange, subscribers);
+    std::lock_guard lock(mu);
+    return summarize(samples);
+  }
+
+  Result<double> catchup(const std::vector<std::string>& payloads) override {
+    const std::string queue = "catchup" + std::to_string(++round_);
+    Conn c;
+    LANTOA_RETURN_IF_ERROR(open(c, port_));
+    LANTOA_RETURN_IF_ERROR(declare_quorum_queue(c, queue));
+    LANTOA_RETURN_IF_ERROR(publish_confirmed(c, "", queue, payloads));
+    Conn reader;
+    LANTOA_RETURN_IF_ERROR(open(reader, port_));
+    amqp_basic_qos(reader.c, kChannel, 0, 1000, 0);
+    amqp_basic_consume(reader.c, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    LANTOA_RETURN_IF_ERROR(reply_ok(reader.c, "basic.consume"));
+    const auto t0 = Clock::now();
+    const size_t got = consume(reader, payloads.size());
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    amqp_queue_delete(c.c, kChannel, amqp_cstring_bytes(queue.c_str()), 0, 0);
+    if (got != payloads.size()) {
+      return Status(E::UNAVAILABLE, "RabbitMQ: caught up " + std::to_string(got) + " of " + std::to_string(payloads.size()));
+    }
+    return got / secs;
+  }
+
  private:
   std::filesystem::path dir_;
   int port_, epmd_port_;
@@ -233,14 +448,25 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
                           " RABBITMQ_LOG_BASE=" + d + "/log RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq" +
                           " RABBITMQ_ENABLED_PLUGINS_FILE=" + d + "/enabled_plugins RABBITMQ_PID_FILE=" + d +
                           "/rabbitmq.pid RABBITMQ_FEATURE_FLAGS_FILE=" + d + "/feature_flags";
-  // Debian's wrapper runs the server as the rabbitmq user when started as root.
-  if (::geteuid() == 0) run("chown -R rabbitmq:rabbitmq '" + d + "'; chmod 755 '" + d + "'");
-  run("env " + env + " /usr/sbin/rabbitmq-server -detached >" + d + "/start.log 2>&1 || env " + env +
-      " sh -c '/usr/sbin/rabbitmq-server >" + d + "/server.log 2>&1 &'");
+  // As Debian's wrapper does, the server runs as the rabbitmq user when we are
+  // root; its open-file limit is raised to the hard limit first, as RabbitMQ's
+  // production checklist asks (every quorum queue holds files open; at the
+  // default 1024 the server stops accepting connections after a few hundred).
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  const std::string start = "ulimit -n " + std::to_string(files.rlim_max) + "; exec /usr/lib/rabbitmq/bin/rabbitmq-server >" +
+                            d + "/server.log 2>&1";
+  if (::geteuid() == 0) {
+    run("chown -R rabbitmq:rabbitmq '" + d + "'; chmod 755 '" + d + "'");
+    run("env " + env + " su rabbitmq -s /bin/sh -c '" + start + "' >/dev/null 2>&1 &");
+  } else {
+    run("env " + env + " sh -c '" + start + "' >/dev/null 2>&1 &");
+  }
   if (!wait_for_port(port, 90)) {
     return Status(E::UNAVAILABLE, "rabbitmq-server did not start (logs in " + d + "/log)");
   }
-  std::string version = run("env " + env + " rabbitmqctl -n lantoa-bench@localhost version");
+  // The package's version (rabbitmqctl would start an epmd of its own).
+  std::string version = run("dpkg-query -W -f='${Version}' rabbitmq-server");
   version = "RabbitMQ " + version.substr(0, version.find('\n'));
   return std::unique_ptr<Peer>(new Rabbit(dir, port, epmd, env, version));
 }
