@@ -171,8 +171,7 @@ Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chai
       }
       issuer_key = issuer.sign_key();
     }
-    if (Status s = verify_signature(SignDomain::kCertificate, issuer_key, chain.certificates(i).certificate(),
-                                    chain.certificates(i).signature());
+    if (Status s = check_link(issuer_key, chain.certificates(i).certificate(), chain.certificates(i).signature());
         !s.ok()) {
       return Status(E::CERT_BAD_SIGNATURE, "certificate of " + c.member() + ": " + s.message());
     }
@@ -192,6 +191,25 @@ Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chai
   out.key_id = key_id(certs[0].sign_key());
   out.certificate = std::move(certs[0]);
   return out;
+}
+
+Status TrustStore::check_link(const std::string& issuer_key, const std::string& certificate,
+                              const std::string& signature) const {
+  constexpr size_t kMaxRememberedLinks = 4096;
+  const bool cacheable = issuer_key.size() == 32 && signature.size() == 64;  // then the triple is unambiguous
+  std::string link;
+  if (cacheable) {
+    link = issuer_key + signature + certificate;
+    std::lock_guard lock(links_mu_);
+    if (verified_links_.count(link)) return Status::Ok();
+  }
+  LANTOA_RETURN_IF_ERROR(verify_signature(SignDomain::kCertificate, issuer_key, certificate, signature));
+  if (cacheable) {
+    std::lock_guard lock(links_mu_);
+    if (verified_links_.size() >= kMaxRememberedLinks) verified_links_.clear();
+    verified_links_.insert(std::move(link));
+  }
+  return Status::Ok();
 }
 
 Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_list, int64_t now_ms) {

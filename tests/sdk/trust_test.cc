@@ -313,3 +313,38 @@ TEST_F(Trust, KeyRotationKeepsOldAndNewEventsVerifiable) {
 
 }  // namespace
 }  // namespace lantoa
+
+namespace lantoa {
+namespace {
+
+// Link signatures are remembered once checked; nothing else is: a tampered
+// link, a later expiry and a revocation still fail after a cached success.
+TEST_F(Trust, RememberedLinksStillCheckTamperingTimeAndRevocation) {
+  Member qn = tree.certify("vn.qn", {v1::AUTHORITY, v1::PUBLISHER});
+  Member halong = tree.certify("vn.qn.halong", {v1::PUBLISHER}, &qn);
+  for (int i = 0; i < 3; ++i) ASSERT_OK(store.verify_chain(halong.chain, kNow));  // remembered now
+  v1::CertificateChain bad_sig = halong.chain;
+  (*bad_sig.mutable_certificates(1)->mutable_signature())[7] ^= 1;
+  EXPECT_CODE(store.verify_chain(bad_sig, kNow), E::CERT_BAD_SIGNATURE);
+  auto cert = decode_certificate(halong.chain.certificates(0));
+  ASSERT_OK(cert);
+  cert->set_member("vn.qn.halong2");
+  v1::CertificateChain renamed = halong.chain;
+  renamed.mutable_certificates(0)->set_certificate(cert->SerializeAsString());
+  EXPECT_CODE(store.verify_chain(renamed, kNow), E::CERT_BAD_SIGNATURE);
+  EXPECT_CODE(store.verify_chain(halong.chain, kT0 + kYearMs), E::CERT_EXPIRED);
+  v1::Revocation r;
+  r.set_member("vn.qn");
+  r.set_key_id(qn.key.sign.id());
+  r.set_revoked_ms(kNow);
+  r.set_reason(v1::KEY_COMPROMISE);
+  auto list = issue_revocation_list("vn", tree.root_key(), 1, kNow, {r});
+  ASSERT_OK(list);
+  ASSERT_OK(store.add_revocation_list(*list, kNow));
+  EXPECT_CODE(store.verify_chain(halong.chain, kNow + 1), E::CERT_REVOKED);  // the intermediate is revoked
+
+  EXPECT_TRUE(store.verify_chain(halong.chain, kNow - 1).ok());
+}
+
+}  // namespace
+}  // namespace lantoa

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <shared_mutex>
+#include <unordered_set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,7 +102,11 @@ class TrustStore {
   const RootKey& root() const { return root_; }
 
   // Verifies `chain` (leaf first) up to the pinned root, with every link valid
-  // at `at_ms` and no key revoked at or before `at_ms`.
+  // at `at_ms` and no key revoked at or before `at_ms`. The signature check of
+  // each link (a pure function of issuer key, certificate bytes and
+  // signature) is remembered, so the same chain on every event of a member
+  // costs one Ed25519 check per event, not one per link; validity times,
+  // roles and revocation are still checked every time.
   Result<VerifiedMember> verify_chain(const v1::CertificateChain& chain, int64_t at_ms) const;
 
   // Verifies a revocation list (its signature, its issuer's chain, that every
@@ -135,6 +141,12 @@ class TrustStore {
   mutable std::shared_mutex mu_;
   std::map<std::string, int64_t> revoked_;       // key id -> revoked_ms
   std::map<std::string, uint64_t> list_numbers_; // issuer -> last list number
+  // Certificate links whose signature checked out: issuer key (32 bytes) ||
+  // signature (64 bytes) || certificate bytes. Bounded; cleared when full.
+  Status check_link(const std::string& issuer_key, const std::string& certificate,
+                    const std::string& signature) const;
+  mutable std::mutex links_mu_;
+  mutable std::unordered_set<std::string> verified_links_;
 };
 
 }  // namespace lantoa
