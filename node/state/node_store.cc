@@ -1,5 +1,7 @@
 #include "state/node_store.h"
 
+#include <algorithm>
+
 #include "lantoa/encoding.h"
 #include "ninjs/ninjs.h"
 
@@ -155,9 +157,14 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
         }
       }
     }
+    // The next inbox sequence comes from the inbox itself, inside this write
+    // transaction: two receivers (one per subscription) never take the same one.
     {
-      std::lock_guard lock(mu_);
-      seq = last_seq_ + 1;
+      auto cur = store::Cursor::open(*txn, inbox_);
+      if (!cur) return cur.status();
+      auto last = cur->last();
+      if (!last) return last.status();
+      seq = *last ? store::read_be64((*last)->first) + 1 : 1;
     }
     json rec = received_record(e, first_id, version);
     rec["inbox"] = {{"seq", seq}, {"received", format_time_ms(unix_now_ms())}, {"state", "current"}, {"acked", false}};
@@ -173,7 +180,7 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
   }
   {
     std::lock_guard lock(mu_);
-    last_seq_ = seq;
+    last_seq_ = std::max(last_seq_, seq);
   }
   grew_.notify_all();
   return std::optional<uint64_t>(seq);

@@ -81,7 +81,7 @@ class NodeStore {
                                              const std::function<bool(const nlohmann::json&)>& keep);
   std::optional<store::Env> env_;
   store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_;
-  std::mutex mu_;  // guards last_seq_ and wakes waiters
+  std::mutex mu_;  // guards last_seq_ (the newest inbox sequence, for waiters) and wakes them
   std::condition_variable grew_;
   uint64_t last_seq_ = 0;
 };
