@@ -1,9 +1,13 @@
 #include "ceilings.h"
 
 #include <sodium.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
+#include <fstream>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
@@ -120,6 +124,47 @@ Ceilings measure_ceilings(double seconds, const std::filesystem::path& scratch) 
   c.zmq_messages = zmq_rate(seconds / 2, 1100);
   c.zmq_bytes = zmq_rate(seconds / 2, 64 << 10) * (64 << 10);
   return c;
+}
+
+nlohmann::json machine_facts(const std::filesystem::path& scratch) {
+  nlohmann::json m;
+  m["cores"] = std::thread::hardware_concurrency();
+  auto first_value = [](const std::string& file, const std::string& key) -> std::string {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(key, 0) != 0) continue;
+      auto at = line.find_first_of(":=", key.size());
+      if (at == std::string::npos) continue;
+      std::string v = line.substr(at + 1);
+      v.erase(0, v.find_first_not_of(" \t\""));
+      while (!v.empty() && (v.back() == '"' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+    return "";
+  };
+  m["cpu"] = first_value("/proc/cpuinfo", "model name");
+  m["memory"] = first_value("/proc/meminfo", "MemTotal");
+  m["os"] = first_value("/etc/os-release", "PRETTY_NAME");
+  utsname u{};
+  if (::uname(&u) == 0) m["kernel"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  struct statfs fs{};
+  if (::statfs(scratch.c_str(), &fs) == 0) {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(fs.f_type));
+    const auto type = static_cast<unsigned long>(fs.f_type);
+    m["data_filesystem"] = type == 0x01021994 ? "tmpfs (fsync does not reach a disk)"
+                           : type == 0xEF53   ? "ext4"
+                           : type == 0x58465342 ? "xfs"
+                           : type == 0x9123683E ? "btrfs"
+                           : type == 0x794C7630 ? "overlayfs"
+                                                : std::string("type ") + hex;
+  }
+  m["data_folder"] = scratch.string();
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  m["date"] = date;
+  return m;
 }
 
 }  // namespace lantoa::bench

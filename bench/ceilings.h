@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace lantoa::bench {
 
@@ -20,5 +21,9 @@ struct Ceilings {
 
 // Runs each measurement for about `seconds`, using `scratch` for LMDB files.
 Ceilings measure_ceilings(double seconds, const std::filesystem::path& scratch);
+
+// What a reader needs to scale the figures: CPU model and cores, memory,
+// kernel, distribution, the file system the data folders are on, the date.
+nlohmann::json machine_facts(const std::filesystem::path& scratch);
 
 }  // namespace lantoa::bench

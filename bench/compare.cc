@@ -36,6 +36,13 @@ std::string cell(const Series& s, const std::string& unit) {
 
 }  // namespace
 
+size_t fanout_events(size_t subscriptions, bool quick) {
+  // Enough deliveries to take a few seconds: 80,000 to 200,000 in a full run.
+  if (subscriptions >= 1000) return quick ? 20 : 200;
+  if (subscriptions > 10) return quick ? 200 : 2000;
+  return quick ? 1000 : 10000;
+}
+
 nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
   nlohmann::json out;
   // Every peer server is started afresh for the rounds and again for each
@@ -57,9 +64,15 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     }
     return started;
   };
-  std::vector<std::unique_ptr<Peer>> peers = start_peers();
+  const auto wants = [&](const std::string& part) {
+    return std::find(in.parts.begin(), in.parts.end(), part) != in.parts.end();
+  };
+  std::vector<std::unique_ptr<Peer>> peers;
+  if (wants("ingest") || wants("fanout")) peers = start_peers();
   std::vector<std::string> peer_names;
-  for (auto& p : peers) peer_names.push_back(p->name());
+  for (const auto& name : in.peers) {
+    peer_names.push_back(name == "nats" ? "NATS JetStream" : "RabbitMQ quorum queues");
+  }
   out["systems"]["Lantoa"] = {{"version", "lantoa-broker 0.1"},
                               {"durability", "LMDB group commit, fsync before accepted; every event verified"}};
   // Measurements: key "ingest/16" -> system -> series; ratios per round.
@@ -68,8 +81,8 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
   auto note = [&](const std::string& key) {
     if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
   };
-  const std::vector<size_t> pubs_list = {1, 4, 16};
-  const std::vector<size_t> subs_list = {8, 100};
+  const std::vector<size_t> pubs_list = wants("ingest") ? std::vector<size_t>{1, 4, 16} : std::vector<size_t>{};
+  const std::vector<size_t> subs_list = wants("fanout") ? std::vector<size_t>{8, 100, 1000} : std::vector<size_t>{};
   for (size_t round = 1; round <= in.rounds; ++round) {
     for (size_t pubs : pubs_list) {
       const std::string key = "ingest, " + std::to_string(pubs) + " publisher(s)";
@@ -92,7 +105,7 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     }
     for (size_t subs : subs_list) {
       const std::string key = "fan-out, " + std::to_string(subs) + " subscriptions";
-      const size_t events = in.quick ? (subs > 10 ? 200 : 1000) : (subs > 10 ? 2000 : 10000);
+      const size_t events = fanout_events(subs, in.quick);
       std::cerr << "==> round " << round << "/" << in.rounds << ": " << key << " (" << events << " events)\n";
       note(key);
       const double lantoa = in.lantoa_fanout(subs, events);
@@ -109,12 +122,15 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
       }
     }
   }
-  md << "\n### Side by side (" << in.rounds << " rounds; median, with min–max; ratio = Lantoa / peer within a round, median)\n\n";
-  md << "| scenario | Lantoa | ";
-  for (auto& p : peer_names) md << p << " | Lantoa / " << p << " | ";
-  md << "\n|---|---|";
-  for (size_t i = 0; i < peers.size(); ++i) md << "---|---|";
-  md << "\n";
+  if (!order.empty()) {
+    md << "\n### Side by side (" << in.rounds
+       << " rounds; median, with min–max; ratio = Lantoa / peer within a round, median)\n\n";
+    md << "| scenario | Lantoa | ";
+    for (auto& p : peer_names) md << p << " | Lantoa / " << p << " | ";
+    md << "\n|---|---|";
+    for (size_t i = 0; i < peer_names.size(); ++i) md << "---|---|";
+    md << "\n";
+  }
   for (const auto& key : order) {
     const auto& per_system = figures[key];
     const std::string unit = key.starts_with("ingest") ? "events/s" : "deliveries/s";
@@ -131,74 +147,170 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     }
     for (const auto& [system, s] : ratios[key]) out["ratios"][key][system] = s.median();
   }
-  peers.clear();  // stopped; fresh servers for each scenario below
-  // Scenarios 3-5, once each (they are long); the same workload for every system.
-  auto national_row = [&](const std::string& system, const NationalResult& r) {
-    const double per_s = r.deliver_s > 0 ? r.deliveries / r.deliver_s : 0;
-    md << "| " << system << " | " << r.subscriptions << " | " << fmt(r.create_s, 1) << " s | " << r.deliveries << " | "
-       << fmt(r.deliver_s, 2) << " s (" << fmt(per_s) << "/s) | " << fmt(r.rss_start_mb) << " → " << fmt(r.rss_created_mb)
-       << " → " << fmt(r.rss_end_mb) << " MB | " << r.note << " |\n";
-    out["national"][system] = {{"subscriptions", r.subscriptions}, {"create_s", r.create_s}, {"deliveries", r.deliveries},
-                               {"deliver_s", r.deliver_s}, {"rss_start_mb", r.rss_start_mb},
-                               {"rss_created_mb", r.rss_created_mb}, {"rss_end_mb", r.rss_end_mb}, {"note", r.note}};
-  };
-  if (in.lantoa_national) {
-    std::cerr << "==> national press release: " << in.national_subscriptions << " subscriptions over "
-              << in.national_connections << " connections, " << in.national_events << " events\n";
-    md << "\n### National press release (" << in.national_subscriptions << " durable subscriptions over "
-       << in.national_connections << " connections, " << in.national_events << " events, every delivery acked)\n\n"
-       << "| system | subscriptions | time to create | deliveries acked | time to deliver all | server memory (start → created → end) | note |\n"
-       << "|---|---|---|---|---|---|---|\n";
-    national_row("Lantoa", in.lantoa_national(in.national_subscriptions, in.national_connections, in.national_events));
-    peers.clear();
-    peers = start_peers();
-    const auto payloads = in.payloads(0, in.national_events);
-    for (auto& peer : peers) {
-      std::cerr << "    " << peer->name() << "\n";
-      auto r = peer->national(in.national_subscriptions, in.national_connections, payloads, in.national_budget_s);
-      if (r) national_row(peer->name(), *r);
-      else md << "| " << peer->name() << " | failed: " << r.status().to_string() << " | | | | | |\n";
-    }
-  }
-  if (in.lantoa_latency && !in.latency_payloads.empty()) {
-    std::cerr << "==> latency: 1,000 events/s, 10 subscribers verifying\n";
-    md << "\n### Latency (1,000 events/s, 10 subscribers, each verifying every event)\n\n"
-       << "| system | p50 | p99 | p99.9 | max | samples |\n|---|---|---|---|---|---|\n";
-    auto row = [&](const std::string& system, const LatencyResult& l) {
-      md << "| " << system << " | " << fmt(l.p50_ms, 2) << " ms | " << fmt(l.p99_ms, 2) << " ms | " << fmt(l.p999_ms, 2)
-         << " ms | " << fmt(l.max_ms, 2) << " ms | " << l.samples << " |\n";
-      out["latency"][system] = {{"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"p999_ms", l.p999_ms},
-                                {"max_ms", l.max_ms}, {"samples", l.samples}};
-    };
-    row("Lantoa", in.lantoa_latency(10, 1000, in.latency_payloads.size()));
-    peers.clear();
-    peers = start_peers();
-    for (auto& peer : peers) {
-      std::cerr << "    " << peer->name() << "\n";
-      auto l = peer->latency(10, 1000, in.latency_payloads, in.identify_latency);
-      if (l) row(peer->name(), *l);
-      else md << "| " << peer->name() << " | failed: " << l.status().to_string() << " | | | | |\n";
-    }
-  }
-  if (in.lantoa_catchup) {
-    std::cerr << "==> catch-up: one subscription " << in.catchup_events << " events behind\n";
-    md << "\n### Catch-up (one subscription " << in.catchup_events << " events behind, acked)\n\n"
-       << "| system | events/s until caught up | Lantoa / system |\n|---|---|---|\n";
-    const double lantoa = in.lantoa_catchup(in.catchup_events);
-    peers.clear();
-    peers = start_peers();
-    md << "| Lantoa | " << fmt(lantoa) << " | |\n";
-    out["catchup"]["Lantoa"] = lantoa;
-    const auto payloads = in.payloads(0, in.catchup_events);
-    for (auto& peer : peers) {
-      std::cerr << "    " << peer->name() << "\n";
-      auto r = peer->catchup(payloads);
-      if (r) {
-        md << "| " << peer->name() << " | " << fmt(*r) << " | " << fmt(lantoa / *r, 2) << "× |\n";
-        out["catchup"][peer->name()] = *r;
-      } else {
-        md << "| " << peer->name() << " | failed: " << r.status().to_string() << " | |\n";
+  peers.clear();  // stopped; fresh servers for every round of the scenarios below
+
+  // Scenarios 3-5: each round runs Lantoa, then every peer on a freshly
+  // started server (a long scenario leaves a server with thousands of queues
+  // or a large backlog behind).
+  auto each_round = [&](const std::string& what, const std::function<void(size_t)>& lantoa,
+                        const std::function<void(Peer&, size_t)>& peer) {
+    for (size_t round = 1; round <= in.rounds; ++round) {
+      std::cerr << "==> round " << round << "/" << in.rounds << ": " << what << "\n";
+      lantoa(round);
+      auto fresh = start_peers();
+      for (auto& p : fresh) {
+        std::cerr << "    " << p->name() << "\n";
+        peer(*p, round);
       }
+    }
+  };
+  if (in.lantoa_national && wants("national")) {
+    const uint64_t all = static_cast<uint64_t>(in.national_subscriptions) * in.national_events;
+    std::map<std::string, std::vector<NationalResult>> runs;
+    std::map<std::string, std::string> failures;
+    std::map<std::string, Series> speedups;  // peer time / Lantoa time, within a round
+    each_round(
+        "national press release: " + std::to_string(in.national_subscriptions) + " subscriptions over " +
+            std::to_string(in.national_connections) + " connections, " + std::to_string(in.national_events) + " events",
+        [&](size_t) {
+          runs["Lantoa"].push_back(
+              in.lantoa_national(in.national_subscriptions, in.national_connections, in.national_events));
+        },
+        [&](Peer& p, size_t round) {
+          if (failures.count(p.name())) return;  // it could not hold the workload: not repeated
+          auto r = p.national(in.national_subscriptions, in.national_connections, in.payloads(0, in.national_events),
+                              in.national_budget_s);
+          if (!r) {
+            failures[p.name()] = r.status().to_string();
+            return;
+          }
+          runs[p.name()].push_back(*r);
+          if (r->deliveries < all) {
+            failures[p.name()] = "round " + std::to_string(round) + ": " + r->note;
+            return;
+          }
+          const auto& mine = runs["Lantoa"].back();
+          if (mine.deliveries == all && mine.deliver_s > 0) speedups[p.name()].values.push_back(r->deliver_s / mine.deliver_s);
+        });
+    md << "\n### National press release (" << in.national_subscriptions << " durable subscriptions over "
+       << in.national_connections << " connections, " << in.national_events << " events, every delivery acked; "
+       << in.rounds << " rounds, each on a fresh server: median, min–max)\n\n"
+       << "| system | subscriptions | time to create | deliveries acked | time to deliver all | Lantoa faster by | "
+          "server memory (start → created → end, median round) | note |\n"
+       << "|---|---|---|---|---|---|---|---|\n";
+    for (const std::string& system : [&] {
+           std::vector<std::string> v{"Lantoa"};
+           v.insert(v.end(), peer_names.begin(), peer_names.end());
+           return v;
+         }()) {
+      const auto& rs = runs[system];
+      if (rs.empty()) {
+        md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | | | | | | |\n";
+        continue;
+      }
+      Series create, deliver;
+      for (const auto& r : rs) {
+        create.values.push_back(r.create_s);
+        if (r.deliveries == all) deliver.values.push_back(r.deliver_s);
+      }
+      // The round whose delivery time is the median (or the last one, if none delivered all).
+      const NationalResult* mid = &rs.back();
+      for (const auto& r : rs) {
+        if (r.deliveries == all && r.deliver_s == deliver.median()) mid = &r;
+      }
+      const std::string time = deliver.values.empty()
+                                   ? "—"
+                                   : fmt(deliver.median(), 2) + " s (" + fmt(deliver.min(), 2) + "–" + fmt(deliver.max(), 2) +
+                                         "; " + fmt(all / deliver.median()) + "/s)";
+      std::string remark = mid->note;
+      if (failures.count(system)) remark = failures[system] + (rs.size() < in.rounds ? " (not repeated)" : "");
+      md << "| " << system << " | " << mid->subscriptions << " | " << fmt(create.median(), 1) << " s (" << fmt(create.min(), 1)
+         << "–" << fmt(create.max(), 1) << ") | " << mid->deliveries << " | " << time << " | "
+         << (speedups.count(system) ? fmt(speedups[system].median(), 2) + "×" : std::string(system == "Lantoa" ? "" : "—"))
+         << " | " << fmt(mid->rss_start_mb) << " → " << fmt(mid->rss_created_mb) << " → " << fmt(mid->rss_end_mb)
+         << " MB | " << remark << " |\n";
+      auto& j = out["national"][system];
+      for (const auto& r : rs) {
+        j["rounds"].push_back({{"subscriptions", r.subscriptions}, {"create_s", r.create_s}, {"deliveries", r.deliveries},
+                               {"deliver_s", r.deliver_s}, {"rss_start_mb", r.rss_start_mb},
+                               {"rss_created_mb", r.rss_created_mb}, {"rss_end_mb", r.rss_end_mb}, {"note", r.note}});
+      }
+      j["deliver_s_median"] = deliver.median();
+      if (speedups.count(system)) j["lantoa_speedup_median"] = speedups[system].median();
+      if (failures.count(system)) j["failure"] = failures[system];
+    }
+  }
+  if (in.lantoa_latency && !in.latency_payloads.empty() && wants("latency")) {
+    const double rate = 1000;
+    const size_t subscribers = 10;
+    std::map<std::string, std::map<std::string, Series>> lat;  // system -> p50/p99/p999/max
+    std::map<std::string, std::string> failures;
+    auto add = [&](const std::string& system, const LatencyResult& l) {
+      lat[system]["p50"].values.push_back(l.p50_ms);
+      lat[system]["p99"].values.push_back(l.p99_ms);
+      lat[system]["p99.9"].values.push_back(l.p999_ms);
+      lat[system]["max"].values.push_back(l.max_ms);
+      lat[system]["samples"].values.push_back(static_cast<double>(l.samples));
+    };
+    each_round(
+        "latency: 1,000 events/s, 10 subscribers verifying",
+        [&](size_t) { add("Lantoa", in.lantoa_latency(subscribers, rate, in.latency_payloads.size())); },
+        [&](Peer& p, size_t) {
+          auto l = p.latency(subscribers, rate, in.latency_payloads, in.identify_latency);
+          if (l) add(p.name(), *l);
+          else failures[p.name()] = l.status().to_string();
+        });
+    md << "\n### Latency (1,000 events/s, 10 subscribers, each verifying every event; " << in.rounds
+       << " rounds: median, min–max)\n\n"
+       << "| system | p50 | p99 | p99.9 | max | samples per round |\n|---|---|---|---|---|---|\n";
+    auto ms = [](const Series& s) { return fmt(s.median(), 2) + " ms (" + fmt(s.min(), 2) + "–" + fmt(s.max(), 2) + ")"; };
+    for (const std::string& system : [&] {
+           std::vector<std::string> v{"Lantoa"};
+           v.insert(v.end(), peer_names.begin(), peer_names.end());
+           return v;
+         }()) {
+      if (!lat.count(system)) {
+        md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | | | | |\n";
+        continue;
+      }
+      auto& l = lat[system];
+      md << "| " << system << " | " << ms(l["p50"]) << " | " << ms(l["p99"]) << " | " << ms(l["p99.9"]) << " | "
+         << ms(l["max"]) << " | " << fmt(l["samples"].median()) << " |\n";
+      for (auto& [k, s] : l) out["latency"][system][k] = {{"median", s.median()}, {"min", s.min()}, {"max", s.max()}, {"values", s.values}};
+    }
+  }
+  if (in.lantoa_catchup && wants("catchup")) {
+    std::map<std::string, Series> rates, ratio;
+    std::map<std::string, std::string> failures;
+    double lantoa = 0;
+    each_round(
+        "catch-up: one subscription " + std::to_string(in.catchup_events) + " events behind",
+        [&](size_t) {
+          lantoa = in.lantoa_catchup(in.catchup_events);
+          rates["Lantoa"].values.push_back(lantoa);
+        },
+        [&](Peer& p, size_t) {
+          auto r = p.catchup(in.payloads(0, in.catchup_events));
+          if (!r) {
+            failures[p.name()] = r.status().to_string();
+            return;
+          }
+          rates[p.name()].values.push_back(*r);
+          ratio[p.name()].values.push_back(lantoa / *r);
+        });
+    md << "\n### Catch-up (one subscription " << in.catchup_events << " events behind, acked; " << in.rounds
+       << " rounds: median, min–max)\n\n| system | events/s until caught up | Lantoa / system |\n|---|---|---|\n";
+    md << "| Lantoa | " << cell(rates["Lantoa"], "events/s") << " | |\n";
+    for (const auto& system : peer_names) {
+      if (!rates.count(system)) {
+        md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | |\n";
+        continue;
+      }
+      md << "| " << system << " | " << cell(rates[system], "events/s") << " | " << fmt(ratio[system].median(), 2) << "× |\n";
+    }
+    for (auto& [system, s] : rates) {
+      out["catchup"][system] = {{"median", s.median()}, {"min", s.min()}, {"max", s.max()}, {"values", s.values}};
+      if (ratio.count(system)) out["catchup"][system]["lantoa_ratio_median"] = ratio[system].median();
     }
   }
   peers.clear();

@@ -1,6 +1,8 @@
 // The side-by-side comparison (issue 8): lantoa-broker, NATS JetStream and
 // RabbitMQ quorum queues under the same workload, in several rounds of one
 // run; ratios Lantoa / peer are taken within each round, then the median.
+// Every scenario runs `rounds` times; the long ones (national, latency,
+// catch-up) on freshly started peer servers in each round.
 #pragma once
 
 #include <filesystem>
@@ -34,8 +36,13 @@ struct CompareInputs {
   size_t catchup_events = 100'000;
   bool quick = false;
   std::vector<std::string> peers = {"nats", "rabbitmq"};
+  // Which scenarios: ingest, fanout, national, latency, catchup.
+  std::vector<std::string> parts = {"ingest", "fanout", "national", "latency", "catchup"};
   std::filesystem::path scratch;
 };
+
+// Events published in the fan-out to `subscriptions` (the same for every system).
+size_t fanout_events(size_t subscriptions, bool quick);
 
 // Runs the comparison; appends a Markdown section to `md`, returns the JSON.
 nlohmann::json compare(const CompareInputs& in, std::ostringstream& md);

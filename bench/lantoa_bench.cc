@@ -445,6 +445,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> peers = {"nats", "rabbitmq"};
   app.add_option("--rounds", rounds, "compare: rounds (median and spread are reported)")->capture_default_str();
   app.add_option("--peers", peers, "compare: which peers (nats, rabbitmq)")->delimiter(',');
+  std::vector<std::string> parts = {"ingest", "fanout", "national", "latency", "catchup"};
+  app.add_option("--parts", parts, "compare: which scenarios (ingest, fanout, national, latency, catchup)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"ingest", "fanout", "national", "latency", "catchup"}));
   app.add_flag("--quick", quick, "smaller workloads (for CI smoke runs)");
   app.add_option("--broker", broker_bin, "path of lantoa-broker");
   app.add_option("--out", out_dir, "where to write results.md and results.json");
@@ -495,9 +499,9 @@ int main(int argc, char** argv) {
     b.launcher->stop();
   }
   if (all || scenario == "fanout") {
-    for (size_t subs : {8u, 100u}) {
+    for (size_t subs : {8u, 100u, 1000u}) {
       progress("fan-out to " + std::to_string(subs) + " subscriptions");
-      const size_t events = quick ? (subs > 10 ? 200 : 1000) : (subs > 10 ? 2000 : 10000);
+      const size_t events = bench::fanout_events(subs, quick);
       Fanout f = fanout(broker_bin, scratch / ("fanout-" + std::to_string(subs)), ids, subs, events);
       // Deliveries travel batched, so the bound is ZeroMQ's byte rate.
       const double frac = f.deliveries_per_s * f.bytes_per_delivery / c.zmq_bytes;
@@ -526,6 +530,7 @@ int main(int argc, char** argv) {
     in.rounds = quick ? 1 : rounds;
     in.quick = quick;
     in.peers = peers;
+    in.parts = parts;
     in.ingest_events = quick ? 8'000 : 48'000;
     Broker b = start_broker(broker_bin, scratch / "compare", ids);
     size_t fan_round = 0;
@@ -577,9 +582,14 @@ int main(int argc, char** argv) {
     results["compare"] = bench::compare(in, md);
     b.launcher->stop();
   }
+  results["machine"] = bench::machine_facts(scratch);
+  results["machine"]["fsync_commit_ms"] = c.fsync_ms;
   fs::remove_all(scratch);
-
-  results["machine"] = {{"cores", std::thread::hardware_concurrency()}};
+  md << "\nMachine: " << results["machine"].value("cpu", "?") << ", " << results["machine"]["cores"]
+     << " cores, " << results["machine"].value("memory", "?") << ", "
+     << results["machine"].value("os", "?") << ", data on "
+     << results["machine"].value("data_filesystem", "?") << "; one fsynced LMDB commit "
+     << fmt(c.fsync_ms, 3) << " ms.\n";
   std::cout << "\n" << md.str();
   fs::create_directories(out_dir);
   std::ofstream(fs::path(out_dir) / "results.json") << results.dump(2) << "\n";

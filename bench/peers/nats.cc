@@ -46,12 +46,15 @@ Status connect(const std::string& url, Conn& c, int64_t max_pending = 400) {
   return s == NATS_OK ? Status::Ok() : nats_error(s, "JetStream context");
 }
 
-// A durable pull consumer of every message in `stream`.
+// A durable pull consumer of every message in `stream`. Its ack policy is
+// "all" (an ack covers every earlier message): each fetched batch is then
+// acked with one message, as Lantoa's subscribers ack a batch of deliveries
+// with one frame.
 Result<natsSubscription*> pull_consumer(Conn& c, const std::string& stream, const std::string& durable,
                                         int64_t max_ack_pending) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
-  so.Config.AckPolicy = js_AckExplicit;
+  so.Config.AckPolicy = js_AckAll;
   so.Config.DeliverPolicy = js_DeliverAll;
   so.Config.MaxAckPending = max_ack_pending;
   so.Stream = stream.c_str();
@@ -69,7 +72,10 @@ size_t drain(natsSubscription* sub, size_t want, int batch) {
     natsMsgList list{};
     jsErrCode jerr = static_cast<jsErrCode>(0);
     if (natsSubscription_Fetch(&list, sub, batch, 5000, &jerr) != NATS_OK) break;
-    for (int k = 0; k < list.Count; ++k) natsMsg_Ack(list.Msgs[k], nullptr);
+    if (list.Count > 0 && natsMsg_Ack(list.Msgs[list.Count - 1], nullptr) != NATS_OK) {
+      natsMsgList_Destroy(&list);
+      break;
+    }
     got += static_cast<size_t>(list.Count);
     natsMsgList_Destroy(&list);
   }
@@ -174,37 +180,16 @@ class Nats final : public Peer {
       LANTOA_RETURN_IF_ERROR(connect(url_, *conns.back()));
     }
     for (size_t s = 0; s < subscriptions; ++s) {  // durable consumers, created before timing
-      jsSubOptions so;
-      jsSubOptions_Init(&so);
-      so.Config.AckPolicy = js_AckExplicit;
-      so.Config.DeliverPolicy = js_DeliverAll;
-      so.Config.MaxAckPending = 1000;
-      so.Stream = stream.c_str();
-      const std::string durable = "portal" + std::to_string(s);
-      natsSubscription* sub = nullptr;
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus st = js_PullSubscribe(&sub, conns[s % connections]->js, (stream + ".>").c_str(), durable.c_str(),
-                                       nullptr, &so, &jerr);
-      if (st != NATS_OK) return nats_error(st, "pull subscribe " + durable);
-      subs[s % connections].push_back(sub);
+      auto sub = pull_consumer(*conns[s % connections], stream, "portal" + std::to_string(s), 1000);
+      if (!sub) return sub.status();
+      subs[s % connections].push_back(*sub);
     }
     std::atomic<uint64_t> delivered{0};
     const auto t0 = Clock::now();
     std::vector<std::thread> threads;
     for (size_t i = 0; i < connections; ++i) {
       threads.emplace_back([&, i] {
-        for (natsSubscription* sub : subs[i]) {
-          size_t got = 0;
-          while (got < payloads.size()) {
-            natsMsgList list{};
-            jsErrCode jerr = static_cast<jsErrCode>(0);
-            if (natsSubscription_Fetch(&list, sub, 100, 5000, &jerr) != NATS_OK) break;
-            for (int k = 0; k < list.Count; ++k) natsMsg_Ack(list.Msgs[k], nullptr);
-            got += static_cast<size_t>(list.Count);
-            natsMsgList_Destroy(&list);
-          }
-          delivered += got;
-        }
+        for (natsSubscription* sub : subs[i]) delivered += drain(sub, payloads.size(), 100);
       });
     }
     for (auto& t : threads) t.join();
