@@ -65,12 +65,16 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
   }
   if (auto* d = t["delivery"].as_table()) {
     LANTOA_RETURN_IF_ERROR(only_known(*d, {"default_credit", "ack_timeout_ms", "heartbeat_ms",
-                                           "max_redelivery_delay_ms"},
+                                           "max_redelivery_delay_ms", "session_window_kb"},
                                       "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "default_credit", c.writer.subscribe.credit, "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "ack_timeout_ms", c.writer.subscribe.ack_timeout_ms, "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "heartbeat_ms", c.server.heartbeat_ms, "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "max_redelivery_delay_ms", c.server.max_redelivery_delay_ms, "delivery."));
+    uint64_t window_kb = c.server.session_window_bytes >> 10;
+    LANTOA_RETURN_IF_ERROR(read(*d, "session_window_kb", window_kb, "delivery."));
+    if (window_kb == 0) return Status(E::INVALID_ARGUMENT, "delivery.session_window_kb must be at least 1");
+    c.server.session_window_bytes = window_kb << 10;
   }
   return c;
 }

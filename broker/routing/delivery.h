@@ -18,6 +18,7 @@ struct InFlight {
   uint32_t urgency = 0;
   uint64_t delivery_id = 0;
   uint32_t attempt = 1;
+  uint32_t bytes = 0;       // size of the delivered event, counted in the session's window
   int64_t deadline_ms = 0;  // ack timeout (in flight) or redelivery time (waiting)
   bool waiting = false;     // nacked or timed out, waiting for its redelivery
 };

@@ -289,7 +289,7 @@ void Server::on_unsubscribe(Session& s, const lantoa::v1::Unsubscribe& unsub) {
   auto it = s.subs.find(unsub.name());
   if (it != s.subs.end()) {
     auto sub = subs_.find(it->second);
-    if (sub != subs_.end()) sub->second.detach();
+    if (sub != subs_.end()) detach(sub->second);
     s.subs.erase(it);
   }
   writer_.submit(next_ticket(), UnsubscribeOp{s.peer, s.identity->member.member(), unsub});
@@ -324,7 +324,10 @@ void Server::on_ack(Session& s, const lantoa::v1::Ack& ack) {
     sub->by_delivery.erase(d);
     auto p = sub->pending.find(seq);
     if (p == sub->pending.end() || p->second.delivery_id != did) continue;
-    if (!p->second.waiting) sub->in_flight--;
+    if (!p->second.waiting) {
+      sub->in_flight--;
+      s.unacked_bytes -= std::min<uint64_t>(s.unacked_bytes, p->second.bytes);
+    }
     op.refs.push_back({sub->record.id(), p->second.urgency, seq});
     sub->pending.erase(p);
     sub->attempts.erase(seq);
@@ -355,6 +358,7 @@ void Server::on_nack(Session& s, const lantoa::v1::Nack& nack) {
     p->second.waiting = true;
     p->second.deadline_ms = now + redelivery_delay_ms(p->second.attempt, options_.max_redelivery_delay_ms);
     sub->in_flight--;
+    s.unacked_bytes -= std::min<uint64_t>(s.unacked_bytes, p->second.bytes);
     metrics_.nacks++;
   }
   sub->dirty = true;
@@ -423,7 +427,7 @@ void Server::on_done(SubscribeDone& d) {
     auto old = sessions_.find(sub.peer);
     if (old != sessions_.end()) old->second.subs.erase(sub.record.name());
   }
-  sub.detach();
+  detach(sub);
   sub.record = d.result.subscription.record;
   sub.peer = d.peer;
   sub.credit = sub.record.credit();
@@ -521,6 +525,7 @@ void Server::timers(int64_t now) {
         continue;
       }
       if (p.deadline_ms <= now) {  // ack timeout
+        release_window(sub.peer, p);
         sub.by_delivery.erase(p.delivery_id);
         p.waiting = true;
         p.deadline_ms = now + redelivery_delay_ms(p.attempt, options_.max_redelivery_delay_ms);
@@ -529,6 +534,18 @@ void Server::timers(int64_t now) {
       }
     }
   }
+}
+
+void Server::release_window(const std::string& peer, const InFlight& p) {
+  auto s = sessions_.find(peer);
+  if (s != sessions_.end()) s->second.unacked_bytes -= std::min<uint64_t>(s->second.unacked_bytes, p.bytes);
+}
+
+void Server::detach(ActiveSubscription& sub) {
+  for (const auto& [seq, p] : sub.pending) {
+    if (!p.waiting) release_window(sub.peer, p);
+  }
+  sub.detach();
 }
 
 void Server::drop_session(const std::string& peer) {
@@ -569,6 +586,7 @@ void Server::deliver_all(int64_t now) {
     spdlog::error("cannot read the store for delivery: {}", txn.status().to_string());
     return;
   }
+  ReadyEvents events(store_, *txn);  // each event read once in this pass, whatever the number of subscribers
   for (auto& [id, sub] : subs_) {
     if (!sub.dirty || sub.peer.empty() || sub.in_flight >= sub.credit) continue;
     auto s = sessions_.find(sub.peer);
@@ -576,12 +594,13 @@ void Server::deliver_all(int64_t now) {
       sub.detach();
       continue;
     }
-    deliver(sub, s->second, now, *txn);
+    if (window_full(s->second)) continue;  // stays dirty: resumes when acks open the window
+    deliver(sub, s->second, now, events);
   }
 }
 
-void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const store::Txn& txn) {
-  BrokerFrame frame;
+void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, ReadyEvents& events) {
+  views::DeliveriesFrameView frame;  // encodes as a lantoa.v1.BrokerFrame with deliveries
   auto* batch = frame.mutable_deliveries();
   size_t batch_bytes = 0;
   std::vector<QueueRef> expired;
@@ -591,12 +610,10 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
     batch->clear_items();
     batch_bytes = 0;
   };
-  std::unordered_map<std::string, std::string> chains;  // key id -> chain bytes, for this pass
   auto emit = [&](uint64_t seq, uint32_t urgency, uint32_t attempt) -> bool {
-    auto ev = store_.read_event(txn, seq);
-    if (!ev || !ev->has_value()) return false;  // gone (removed subscription or retention race)
-    const StoredEvent& rec = **ev;
-    if (rec.expires_ms() != 0 && now >= rec.expires_ms()) {
+    const ReadyEvent* ev = events.get(seq);
+    if (!ev) return false;  // gone (removed subscription or retention race)
+    if (ev->expires_ms != 0 && now >= ev->expires_ms) {
       expired.push_back({sub.record.id(), urgency, seq});
       return false;
     }
@@ -606,16 +623,11 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
     d->set_delivery_id(did);
     d->set_broker_seq(seq);
     d->set_attempt(attempt);
-    auto* env = d->mutable_event();
-    env->ParseFromString(rec.envelope());
-    auto c = chains.find(rec.signer_key_id());
-    if (c == chains.end()) {
-      auto stored = store_.read_chain(txn, rec.signer_key_id());
-      c = chains.emplace(rec.signer_key_id(), stored.ok() && stored->has_value() ? **stored : std::string()).first;
-    }
-    if (!c->second.empty()) env->mutable_signer_chain()->ParseFromString(c->second);
-    batch_bytes += rec.envelope().size() + c->second.size();
+    d->set_event(ev->bytes);
+    batch_bytes += ev->bytes.size();
+    s.unacked_bytes += ev->bytes.size();
     InFlight& p = sub.pending[seq];
+    p.bytes = static_cast<uint32_t>(ev->bytes.size());
     p.urgency = urgency;
     p.delivery_id = did;
     p.attempt = attempt;
@@ -637,7 +649,7 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
   }
   std::sort(due.begin(), due.end());
   for (const auto& [urgency, seq] : due) {
-    if (sub.in_flight >= sub.credit) break;
+    if (sub.in_flight >= sub.credit || window_full(s)) break;
     InFlight& p = sub.pending[seq];
     const uint32_t attempt = p.attempt + 1;
     if (emit(seq, urgency, attempt)) {
@@ -650,9 +662,9 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
 
   // 2. The queue, from the scan position.
   bool reached_end = false;
-  if (sub.in_flight < sub.credit) {
+  if (sub.in_flight < sub.credit && !window_full(s)) {
     const std::string prefix = store::be64(sub.record.id());
-    auto cursor = store::Cursor::open(txn, store_.dbs().queue);
+    auto cursor = store::Cursor::open(events.txn(), store_.dbs().queue);
     if (cursor) {
       auto e = cursor->seek(sub.position.empty() ? prefix : sub.position);
       while (true) {
@@ -660,7 +672,7 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
           reached_end = true;
           break;
         }
-        if (sub.in_flight >= sub.credit) break;
+        if (sub.in_flight >= sub.credit || window_full(s)) break;
         const std::string key((*e)->first);
         QueueRef ref = parse_queue_key(key);
         if (!sub.pending.count(ref.seq) && !sub.acked.count(ref.seq)) {
@@ -701,12 +713,13 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, const sto
 
 // --- sending ---
 
-void Server::send(Session& s, const BrokerFrame& frame) {
-  out_.clear();
-  frame.SerializeToString(&out_);
+void Server::send(Session& s, const google::protobuf::MessageLite& frame) {
+  // Encoded straight into the message ZeroMQ sends: no intermediate copy.
+  zmq::message_t body(frame.ByteSizeLong());
+  frame.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
   try {
     frontend_.send(zmq::buffer(s.peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    frontend_.send(zmq::buffer(out_), zmq::send_flags::dontwait);
+    frontend_.send(body, zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     spdlog::debug("send to {} failed: {}", peer_label(s.peer).substr(0, 10), e.what());
   }

@@ -18,6 +18,8 @@
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
 #include "routing/delivery.h"
+#include "routing/ready_events.h"
+#include "routing/wire_views.pb.h"
 #include "session/admission.h"
 #include "session/rate_limit.h"
 #include "store/log.h"
@@ -36,6 +38,12 @@ struct ServerOptions {
   uint32_t max_ack_timeout_ms = 3'600'000;
   int64_t max_redelivery_delay_ms = 60'000;
   size_t max_deliveries_per_frame = 64;
+  // Bytes of deliveries sent to one connection and not yet acknowledged.
+  // Beyond it the connection's subscriptions wait for acks, however much
+  // credit they have: the broker does not encode (and hold in ZeroMQ's send
+  // queue) faster than a subscriber takes, so memory stays near
+  // connections x window rather than every queued event once per subscriber.
+  uint64_t session_window_bytes = 1u << 20;
   RateLimits rate;  // per member; unlimited by default
 };
 
@@ -61,6 +69,7 @@ class Server {
     std::shared_ptr<const Identity> identity;
     int64_t last_seen_ms = 0;
     int64_t last_sent_ms = 0;
+    uint64_t unacked_bytes = 0;  // deliveries sent and in flight (see session_window_bytes)
     std::map<std::string, uint64_t> subs;  // attached subscriptions by name
   };
   struct PendingPublish {
@@ -89,12 +98,16 @@ class Server {
 
   void timers(int64_t now);
   void deliver_all(int64_t now);
-  void deliver(ActiveSubscription& sub, Session& s, int64_t now, const store::Txn& txn);
+  void deliver(ActiveSubscription& sub, Session& s, int64_t now, ReadyEvents& events);
   void detach_session_subs(Session& s);
+  // Returns what `sub` has in flight (to the queue and out of its session's window).
+  void detach(ActiveSubscription& sub);
+  void release_window(const std::string& peer, const InFlight& p);
+  bool window_full(const Session& s) const { return s.unacked_bytes >= options_.session_window_bytes; }
   void drop_session(const std::string& peer);
   ActiveSubscription* attached(Session& s, const std::string& name, lantoa::v1::Error::Code* why);
 
-  void send(Session& s, const lantoa::v1::BrokerFrame& frame);
+  void send(Session& s, const google::protobuf::MessageLite& frame);
   void send_error(Session& s, uint64_t request_id, const Status& status, bool fatal = false);
   void send_raw_error(const std::string& peer, const Status& status);
 
@@ -119,7 +132,6 @@ class Server {
   std::unordered_map<uint64_t, PendingPublish> publishes_;
   std::unordered_map<uint64_t, ActiveSubscription> subs_;
   RateLimiter rate_;
-  std::string out_;  // reused serialization buffer
 };
 
 }  // namespace lantoa::broker

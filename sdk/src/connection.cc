@@ -144,7 +144,7 @@ Status Connection::send_raw(const std::vector<std::string>& parts) {
   return Status::Ok();
 }
 
-Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::milliseconds timeout) {
+Result<std::optional<std::string>> Connection::receive_raw(std::chrono::milliseconds timeout) {
   // Keep the session alive while the caller only listens.
   const auto heartbeat = std::chrono::milliseconds(impl_->welcome.heartbeat_ms());
   if (heartbeat.count() > 0 && std::chrono::steady_clock::now() - impl_->last_send > heartbeat / 2) {
@@ -156,22 +156,29 @@ Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::millisec
   }
   try {
     zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return std::optional<v1::BrokerFrame>();
+    if (zmq::poll(&item, 1, timeout) == 0) return std::optional<std::string>();
     std::vector<zmq::message_t> parts;
     zmq::message_t part;
     do {
-      if (!impl_->socket.recv(part, zmq::recv_flags::none)) return std::optional<v1::BrokerFrame>();
+      if (!impl_->socket.recv(part, zmq::recv_flags::none)) return std::optional<std::string>();
       parts.push_back(std::move(part));
     } while (impl_->socket.get(zmq::sockopt::rcvmore));
     if (parts.size() != 1) {
       return Status(v1::Error::FRAME_MALFORMED, "broker sent a message of " + std::to_string(parts.size()) + " parts");
     }
-    v1::BrokerFrame frame;
-    LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(frame, parts[0].to_string_view(), v1::Error::FRAME_MALFORMED));
-    return std::optional<v1::BrokerFrame>(std::move(frame));
+    return std::optional<std::string>(parts[0].to_string());
   } catch (const zmq::error_t& e) {
     return Status(v1::Error::UNAVAILABLE, std::string("cannot receive: ") + e.what());
   }
+}
+
+Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::milliseconds timeout) {
+  auto bytes = receive_raw(timeout);
+  if (!bytes) return bytes.status();
+  if (!bytes->has_value()) return std::optional<v1::BrokerFrame>();
+  v1::BrokerFrame frame;
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(frame, **bytes, v1::Error::FRAME_MALFORMED));
+  return std::optional<v1::BrokerFrame>(std::move(frame));
 }
 
 }  // namespace lantoa

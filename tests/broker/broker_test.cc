@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -117,6 +118,56 @@ TEST_F(Broker, CreditIsNeverExceeded) {
   ASSERT_EQ(second.size(), 1u);
   sub.ack({first[1], first[2], second[0]});
   EXPECT_EQ(sub.drain(milliseconds(400)).size(), 3u);
+}
+
+// A connection's unacknowledged deliveries are bounded in bytes, whatever
+// the credit of its subscriptions: the broker waits for acks before sending
+// more, loses nothing, and other connections are not held back.
+TEST(SessionWindow, BoundsUnackedBytesPerConnection) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  TempDir conf;
+  { std::ofstream(conf / "broker.toml") << "[delivery]\nsession_window_kb = 4\n"; }
+  BrokerProcess broker{tree, {"--config", (conf / "broker.toml").string()}};
+  broker.start();
+  Client sub(broker.address(), qn);
+  ASSERT_OK(sub.subscribe("press", {"vn.gov.press"}, {}, 1000));
+  ASSERT_OK(sub.subscribe("news", {"vn.gov.news"}, {}, 1000));
+  Client other(broker.address(), qn);
+  ASSERT_OK(other.subscribe("all", {"vn.gov.>"}, {}, 1000));
+  Client pub(broker.address(), gov);
+  ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.press", 1, 20)).results_size(), 20);
+  ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.news", 21, 20)).results_size(), 20);
+
+  // The other connection is not held back by the first one's window... as long as it acks.
+  std::vector<v1::Deliver> all;
+  for (int i = 0; i < 100 && all.size() < 40; ++i) {
+    auto got = other.drain(milliseconds(100));
+    other.ack(got);
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  EXPECT_EQ(all.size(), 40u);
+
+  // The first connection gets about 4 KB, then nothing until it acks.
+  auto first = sub.drain(milliseconds(500));
+  ASSERT_FALSE(first.empty());
+  size_t bytes = 0;
+  for (const auto& d : first) bytes += d.event().ByteSizeLong();
+  const size_t one = first.back().event().ByteSizeLong();
+  EXPECT_LT(bytes - one, 4096u) << first.size() << " deliveries";  // the window was open before the last one
+  EXPECT_LT(first.size(), 40u);
+  EXPECT_TRUE(sub.drain(milliseconds(300)).empty());
+  // Acking opens the window again, until every event of both subscriptions arrived once.
+  std::set<std::pair<std::string, uint64_t>> seen;
+  for (const auto& d : first) seen.insert({d.subscription(), d.broker_seq()});
+  sub.ack(first);
+  for (int i = 0; i < 100 && seen.size() < 40; ++i) {
+    auto more = sub.drain(milliseconds(100));
+    for (const auto& d : more) EXPECT_TRUE(seen.insert({d.subscription(), d.broker_seq()}).second) << "repeated";
+    sub.ack(more);
+  }
+  EXPECT_EQ(seen.size(), 40u);
 }
 
 TEST_F(Broker, UnackedDeliveriesComeBackAfterTheAckTimeout) {

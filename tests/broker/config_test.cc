@@ -35,6 +35,7 @@ retention_hours = 48
 default_credit = 20
 ack_timeout_ms = 5000
 heartbeat_ms = 2000
+session_window_kb = 256
 )"));
   ASSERT_OK(c);
   c->finish();
@@ -49,6 +50,7 @@ heartbeat_ms = 2000
   EXPECT_EQ(c->writer.subscribe.credit, 20u);
   EXPECT_EQ(c->writer.subscribe.ack_timeout_ms, 5000u);
   EXPECT_EQ(c->server.heartbeat_ms, 2000u);
+  EXPECT_EQ(c->server.session_window_bytes, 256u << 10);
   EXPECT_EQ(c->key, "/var/lib/lantoa/broker.key");
   EXPECT_EQ(c->trust_root, "/var/lib/lantoa/trust-root.pub");
 }
@@ -64,6 +66,9 @@ TEST(BrokerConfig, RejectsTyposWrongTypesAndBadToml) {
   EXPECT_NE(type.status().message().find("verify_threads"), std::string::npos);
   auto negative = BrokerConfig::from_toml(write(dir, "[delivery]\ndefault_credit = -1\n"));
   EXPECT_CODE(negative, v1::Error::INVALID_ARGUMENT);
+  auto no_window = BrokerConfig::from_toml(write(dir, "[delivery]\nsession_window_kb = 0\n"));
+  EXPECT_CODE(no_window, v1::Error::INVALID_ARGUMENT);
+  EXPECT_NE(no_window.status().message().find("session_window_kb"), std::string::npos);
   auto broken = BrokerConfig::from_toml(write(dir, "data = \n"));
   EXPECT_NE(broken.status().message().find("broker.toml:1"), std::string::npos);
 }

@@ -68,6 +68,9 @@ class Connection {
   Status send_raw(const std::vector<std::string>& parts);
   // The next frame, or nullopt when none arrives within `timeout`.
   Result<std::optional<v1::BrokerFrame>> receive(std::chrono::milliseconds timeout);
+  // The next frame's bytes, not parsed (for a caller that parses only what it
+  // needs, e.g. delivery headers with the event left as bytes).
+  Result<std::optional<std::string>> receive_raw(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;

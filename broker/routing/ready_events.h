@@ -1,0 +1,41 @@
+// ReadyEvents: the events one delivery pass hands out, each read from the
+// store once and kept encoded as it travels (the author's envelope as stored,
+// with the signer's certificate chain appended), shared by every
+// subscription the pass serves. A national press release goes to thousands
+// of subscriptions: the event is read, and its chain looked up, once per
+// pass instead of once per subscriber.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "store/log.h"
+
+namespace lantoa::broker {
+
+struct ReadyEvent {
+  std::string bytes;        // an encoded lantoa.v1.SignedEvent, signer chain included
+  int64_t expires_ms = 0;   // 0: never
+};
+
+class ReadyEvents {
+ public:
+  // Reads through `txn`, which must outlive this object (one pass).
+  ReadyEvents(const Store& store, const store::Txn& txn) : store_(store), txn_(txn) {}
+
+  // The event at `seq`, or nullptr when it is gone (removed by retention, or
+  // unreadable: logged). The pointer is valid until the next call.
+  const ReadyEvent* get(uint64_t seq);
+  const store::Txn& txn() const { return txn_; }
+
+ private:
+  static constexpr size_t kMaxKept = 4096;  // ~5 MB of 1 KB events
+
+  const Store& store_;
+  const store::Txn& txn_;
+  std::unordered_map<uint64_t, ReadyEvent> events_;
+  std::unordered_map<std::string, std::string> chains_;  // signer key id -> encoded SignedEvent{signer_chain}
+};
+
+}  // namespace lantoa::broker
