@@ -26,6 +26,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/trust.h"
+#include "routing/wire_views.pb.h"
 #include "support/broker_launcher.h"
 
 namespace fs = std::filesystem;
@@ -235,14 +236,19 @@ uint64_t drain(Connection& conn, const std::string& prefix, size_t first, size_t
   }
   uint64_t got = 0;
   while (got < expected) {
-    auto r = conn.receive(milliseconds(10000));
+    // As NATS and RabbitMQ clients get opaque message bodies, the drain reads
+    // only the delivery headers and leaves each event as bytes (a portal
+    // parses and verifies the event on its own machine; not measured here).
+    auto r = conn.receive_raw(milliseconds(10000));
     if (!r.ok() || !r->has_value()) break;
-    if (!(*r)->has_deliveries()) continue;
-    if (bytes_per_delivery && *bytes_per_delivery == 0 && (*r)->deliveries().items_size() > 0) {
-      *bytes_per_delivery = static_cast<double>((*r)->ByteSizeLong()) / (*r)->deliveries().items_size();
+    broker::views::DeliveriesFrameView headers;
+    if (!headers.ParseFromString(**r) || !headers.has_deliveries()) continue;
+    const auto& items = headers.deliveries().items();
+    if (bytes_per_delivery && *bytes_per_delivery == 0 && items.size() > 0) {
+      *bytes_per_delivery = static_cast<double>((*r)->size()) / items.size();
     }
     std::map<std::string, v1::ClientFrame> acks;
-    for (const auto& d : (*r)->deliveries().items()) {
+    for (const auto& d : items) {
       auto& a = acks[d.subscription()];
       a.mutable_ack()->set_subscription(d.subscription());
       a.mutable_ack()->add_delivery_ids(d.delivery_id());
@@ -309,6 +315,7 @@ bench::NationalResult national(const fs::path& binary, const fs::path& dir, Iden
   Connection pub = connect(b, ids.publishers[0]);
   std::atomic<uint64_t> acked{0};
   std::vector<std::thread> threads;
+  const double cpu0 = bench::cpu_seconds(pid);
   const auto start = Clock::now();
   for (size_t c = 0; c < connections; ++c) {
     const uint64_t mine = static_cast<uint64_t>((subs - c + connections - 1) / connections) * events;
@@ -319,6 +326,7 @@ bench::NationalResult national(const fs::path& binary, const fs::path& dir, Iden
   r.deliver_s = seconds_since(start);
   r.deliveries = acked;
   r.rss_end_mb = bench::rss_mb(pid);
+  r.server_cpu_s = bench::cpu_seconds(pid) - cpu0;
   if (acked != static_cast<uint64_t>(subs) * events) r.note = "only " + std::to_string(acked.load()) + " acked";
   b.launcher->stop();
   return r;
@@ -444,7 +452,9 @@ int main(int argc, char** argv) {
   size_t rounds = 3;
   std::vector<std::string> peers = {"nats", "rabbitmq"};
   app.add_option("--rounds", rounds, "compare: rounds (median and spread are reported)")->capture_default_str();
-  app.add_option("--peers", peers, "compare: which peers (nats, rabbitmq)")->delimiter(',');
+  app.add_option("--peers", peers, "compare: which peers (nats, rabbitmq; none: Lantoa alone)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"nats", "rabbitmq", "none"}));
   std::vector<std::string> parts = {"ingest", "fanout", "national", "latency", "catchup"};
   app.add_option("--parts", parts, "compare: which scenarios (ingest, fanout, national, latency, catchup)")
       ->delimiter(',')

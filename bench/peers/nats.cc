@@ -232,6 +232,7 @@ class Nats final : public Peer {
     }
     r.create_s = std::chrono::duration<double>(Clock::now() - t0).count();
     r.rss_created_mb = rss_mb(pid_);
+    const double cpu0 = cpu_seconds(pid_);
     const auto t1 = Clock::now();
     {
       Conn c;
@@ -249,6 +250,7 @@ class Nats final : public Peer {
     r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
     r.deliveries = delivered;
     r.rss_end_mb = rss_mb(pid_);
+    r.server_cpu_s = cpu_seconds(pid_) - cpu0;
     for (auto& per : subs) {
       for (natsSubscription* sub : per) natsSubscription_Destroy(sub);
     }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 #include <thread>
 
 #include "peers/peers.h"
@@ -67,6 +68,26 @@ double rss_mb(pid_t pid) {
     }
   }
   return 0;
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  // Fields after the command (which may hold spaces), from its closing ')'.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; rest >> field; ++i) {  // field 3 is the state
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) {
+      stime = std::stod(field);
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 LatencyResult summarize(std::vector<double> samples) {

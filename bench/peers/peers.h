@@ -32,6 +32,7 @@ struct NationalResult {
   uint64_t deliveries = 0;    // acked
   double deliver_s = 0;       // from the first publish until every delivery is acked
   double rss_start_mb = 0, rss_created_mb = 0, rss_end_mb = 0;  // the server's resident memory
+  double server_cpu_s = 0;    // CPU time the server used while delivering (user + system)
   std::string note;
 };
 
@@ -71,6 +72,8 @@ class Peer {
 
 // Resident memory of a process in MB (0 if unknown).
 double rss_mb(pid_t pid);
+// CPU time a process has used so far, user + system, in seconds (0 if unknown).
+double cpu_seconds(pid_t pid);
 // Percentiles of latency samples (ms).
 LatencyResult summarize(std::vector<double> samples_ms);
 

@@ -299,6 +299,7 @@ class Rabbit final : public Peer {
     }
     r.create_s = std::chrono::duration<double>(Clock::now() - t0).count();
     r.rss_created_mb = rss_mb(server_pid());
+    const double cpu0 = cpu_seconds(server_pid());
     const auto t1 = Clock::now();
     std::atomic<uint64_t> delivered{0};
     std::vector<std::thread> threads;
@@ -310,6 +311,7 @@ class Rabbit final : public Peer {
     r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
     r.deliveries = delivered;
     r.rss_end_mb = rss_mb(server_pid());
+    r.server_cpu_s = cpu_seconds(server_pid()) - cpu0;
     if (r.deliveries < r.subscriptions * payloads.size()) {
       r.note += std::string(r.note.empty() ? "" : "; ") + "deliveries stopped at " + std::to_string(r.deliveries) +
                 " (a consumer waited 10 s for the next one)";
