@@ -235,14 +235,19 @@ uint64_t drain(Connection& conn, const std::string& prefix, size_t first, size_t
     (void)conn.send(f);
   }
   uint64_t got = 0;
+  auto last_delivery = Clock::now();
   while (got < expected) {
+    // Gives up after 10 s without a delivery (heartbeats keep arriving).
+    if (Clock::now() - last_delivery > std::chrono::seconds(10)) break;
     // As NATS and RabbitMQ clients get opaque message bodies, the drain reads
     // only the delivery headers and leaves each event as bytes (a portal
     // parses and verifies the event on its own machine; not measured here).
-    auto r = conn.receive_raw(milliseconds(10000));
-    if (!r.ok() || !r->has_value()) break;
+    auto r = conn.receive_raw(milliseconds(1000));
+    if (!r.ok()) break;
+    if (!r->has_value()) continue;
     broker::views::DeliveriesFrameView headers;
     if (!headers.ParseFromString(**r) || !headers.has_deliveries()) continue;
+    last_delivery = Clock::now();
     const auto& items = headers.deliveries().items();
     if (bytes_per_delivery && *bytes_per_delivery == 0 && items.size() > 0) {
       *bytes_per_delivery = static_cast<double>((*r)->size()) / items.size();
@@ -543,7 +548,7 @@ int main(int argc, char** argv) {
     in.parts = parts;
     in.ingest_events = quick ? 8'000 : 48'000;
     Broker b = start_broker(broker_bin, scratch / "compare", ids);
-    size_t fan_round = 0;
+    size_t fan_round = 0, long_round = 0;
     in.lantoa_ingest = [&](size_t pubs, size_t events) { return ingest(b, ids, pubs, events); };
     in.lantoa_fanout = [&](size_t subs, size_t events) {
       return fanout(broker_bin, scratch / ("compare-fanout-" + std::to_string(++fan_round)), ids, subs, events)
@@ -563,11 +568,15 @@ int main(int argc, char** argv) {
     in.national_budget_s = quick ? 20 : 120;
     in.catchup_events = quick ? 5'000 : 100'000;
     in.lantoa_national = [&](size_t subs, size_t conns, size_t events) {
-      return national(broker_bin, scratch / "national", ids, subs, conns, events);
+      // A fresh broker and data folder for every round (a folder that saw round 1
+      // would refuse its events as already accepted).
+      return national(broker_bin, scratch / ("national-" + std::to_string(++long_round)), ids, subs, conns, events);
     };
-    in.lantoa_catchup = [&](size_t events) { return catchup(broker_bin, scratch / "catchup", ids, events); };
+    in.lantoa_catchup = [&](size_t events) {
+      return catchup(broker_bin, scratch / ("catchup-" + std::to_string(++long_round)), ids, events);
+    };
     in.lantoa_latency = [&](size_t subs, double rate, size_t events) {
-      Broker lb = start_broker(broker_bin, scratch / "compare-latency", ids);
+      Broker lb = start_broker(broker_bin, scratch / ("latency-" + std::to_string(++long_round)), ids);
       Latency l = latency(lb, ids, rate, events / rate, subs);
       lb.launcher->stop();
       return bench::LatencyResult{l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms, l.samples};

@@ -85,6 +85,8 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir);
 int free_port();
 // Waits until 127.0.0.1:port accepts connections.
 bool wait_for_port(int port, double seconds);
+// Stops a child process: SIGTERM, then SIGKILL after 5 s; reaps it.
+void stop_child(pid_t pid);
 // Runs a command, returns its output (stdout and stderr).
 std::string run(const std::string& command);
 

@@ -3,6 +3,7 @@
 // unconfirmed publishes, consumers with manual acks and a prefetch.
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -107,10 +108,10 @@ Status publish_confirmed(Conn& conn, const std::string& exchange, const std::str
 
 class Rabbit final : public Peer {
  public:
-  Rabbit(std::filesystem::path dir, int port, int epmd_port, std::string env, std::string version)
-      : dir_(std::move(dir)), port_(port), epmd_port_(epmd_port), env_(std::move(env)), version_(std::move(version)) {}
+  Rabbit(std::filesystem::path dir, int port, pid_t epmd, std::string version)
+      : dir_(std::move(dir)), port_(port), epmd_(epmd), version_(std::move(version)) {}
   ~Rabbit() override {
-    // The broker's Erlang VM by the PID it wrote, then the epmd it started.
+    // The broker's Erlang VM by the PID it wrote, then our epmd by its PID.
     std::ifstream pidfile(dir_ / "rabbitmq.pid");
     pid_t pid = 0;
     pidfile >> pid;
@@ -119,7 +120,7 @@ class Rabbit final : public Peer {
       for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
     }
-    run("epmd -port " + std::to_string(epmd_port_) + " -kill");
+    stop_child(epmd_);
   }
   std::string name() const override { return "RabbitMQ quorum queues"; }
   std::string version() const override { return version_; }
@@ -408,8 +409,9 @@ class Rabbit final : public Peer {
 
  private:
   std::filesystem::path dir_;
-  int port_, epmd_port_;
-  std::string env_, version_;
+  int port_;
+  pid_t epmd_;
+  std::string version_;
   int round_ = 0;
 };
 
@@ -422,6 +424,21 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir / "mnesia");
   std::filesystem::create_directories(dir / "log");
   const int port = free_port(), dist = free_port(), epmd = free_port();
+  // Erlang's port mapper, started here (on 127.0.0.1, by PID) rather than
+  // left to rabbitmq-server, whose `epmd -daemon` outlives it.
+  const pid_t epmd_pid = ::fork();
+  if (epmd_pid == 0) {
+    const std::string p = std::to_string(epmd);
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl("/usr/bin/epmd", "epmd", "-port", p.c_str(), "-address", "127.0.0.1", nullptr);
+    ::_exit(127);
+  }
+  if (epmd_pid < 0 || !wait_for_port(epmd, 10)) {
+    stop_child(epmd_pid);
+    return Status(E::UNAVAILABLE, "epmd (Erlang's port mapper) did not start");
+  }
   std::ofstream(dir / "rabbitmq.conf") << "loopback_users = none\nlog.console = false\n";
   std::ofstream(dir / "enabled_plugins") << "[].\n";
   const std::string d = dir.string();
@@ -430,7 +447,9 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
                           " ERL_EPMD_PORT=" + std::to_string(epmd) + " RABBITMQ_MNESIA_BASE=" + d + "/mnesia" +
                           " RABBITMQ_LOG_BASE=" + d + "/log RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq" +
                           " RABBITMQ_ENABLED_PLUGINS_FILE=" + d + "/enabled_plugins RABBITMQ_PID_FILE=" + d +
-                          "/rabbitmq.pid RABBITMQ_FEATURE_FLAGS_FILE=" + d + "/feature_flags";
+                          "/rabbitmq.pid RABBITMQ_FEATURE_FLAGS_FILE=" + d + "/feature_flags" +
+                          // Erlang distribution on loopback only, as every listener here.
+                          " RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'";
   // As Debian's wrapper does, the server runs as the rabbitmq user when we are
   // root; its open-file limit is raised to the hard limit first, as RabbitMQ's
   // production checklist asks (every quorum queue holds files open; at the
@@ -446,12 +465,13 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
     run("env " + env + " sh -c '" + start + "' >/dev/null 2>&1 &");
   }
   if (!wait_for_port(port, 90)) {
+    stop_child(epmd_pid);
     return Status(E::UNAVAILABLE, "rabbitmq-server did not start (logs in " + d + "/log)");
   }
   // The package's version (rabbitmqctl would start an epmd of its own).
   std::string version = run("dpkg-query -W -f='${Version}' rabbitmq-server");
   version = "RabbitMQ " + version.substr(0, version.find('\n'));
-  return std::unique_ptr<Peer>(new Rabbit(dir, port, epmd, env, version));
+  return std::unique_ptr<Peer>(new Rabbit(dir, port, epmd_pid, version));
 }
 
 }  // namespace lantoa::bench
