@@ -250,6 +250,7 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     }
   }
   if (in.lantoa_latency && !in.latency_payloads.empty() && wants("latency")) {
+    const std::string kUnverified = "Lantoa, subscribers not verifying (diagnostic)";
     const double rate = 1000;
     const size_t subscribers = 10;
     std::map<std::string, std::map<std::string, Series>> lat;  // system -> p50/p99/p999/max
@@ -263,7 +264,12 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     };
     each_round(
         "latency: 1,000 events/s, 10 subscribers verifying",
-        [&](size_t) { add("Lantoa", in.lantoa_latency(subscribers, rate, in.latency_payloads.size())); },
+        [&](size_t) {
+          add("Lantoa", in.lantoa_latency(subscribers, rate, in.latency_payloads.size(), true));
+          // Diagnostic: the same without the subscribers' verification, to
+          // tell the broker's share of the latency from the clients' CPU.
+          add(kUnverified, in.lantoa_latency(subscribers, rate, in.latency_payloads.size(), false));
+        },
         [&](Peer& p, size_t) {
           auto l = p.latency(subscribers, rate, in.latency_payloads, in.identify_latency);
           if (l) add(p.name(), *l);
@@ -276,6 +282,7 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     for (const std::string& system : [&] {
            std::vector<std::string> v{"Lantoa"};
            v.insert(v.end(), peer_names.begin(), peer_names.end());
+           v.push_back(kUnverified);
            return v;
          }()) {
       if (!lat.count(system)) {

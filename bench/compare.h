@@ -21,7 +21,7 @@ struct CompareInputs {
   std::function<double(size_t publishers, size_t events)> lantoa_ingest;
   std::function<double(size_t subscriptions, size_t events)> lantoa_fanout;
   std::function<NationalResult(size_t subscriptions, size_t connections, size_t events)> lantoa_national;
-  std::function<LatencyResult(size_t subscribers, double rate, size_t events)> lantoa_latency;
+  std::function<LatencyResult(size_t subscribers, double rate, size_t events, bool verify)> lantoa_latency;
   std::function<double(size_t events)> lantoa_catchup;
   // Verifies a payload as a subscriber would and returns its index in the
   // latency payloads (-1: invalid or not one of them).
