@@ -587,7 +587,14 @@ void Server::deliver_all(int64_t now) {
     return;
   }
   ReadyEvents events(store_, *txn);  // each event read once in this pass, whatever the number of subscribers
-  for (auto& [id, sub] : subs_) {
+  // Each pass starts just after the subscription served last, so that when a
+  // connection's window fills, its subscriptions take turns (round robin)
+  // rather than the same ones always going first.
+  auto it = subs_.find(last_served_);
+  if (it != subs_.end()) ++it;
+  for (size_t n = 0; n < subs_.size(); ++n, ++it) {
+    if (it == subs_.end()) it = subs_.begin();
+    ActiveSubscription& sub = it->second;
     if (!sub.dirty || sub.peer.empty() || sub.in_flight >= sub.credit) continue;
     auto s = sessions_.find(sub.peer);
     if (s == sessions_.end()) {
@@ -595,7 +602,9 @@ void Server::deliver_all(int64_t now) {
       continue;
     }
     if (window_full(s->second)) continue;  // stays dirty: resumes when acks open the window
+    const uint64_t before = sub.delivered + sub.redelivered;
     deliver(sub, s->second, now, events);
+    if (sub.delivered + sub.redelivered != before) last_served_ = it->first;
   }
 }
 

@@ -128,6 +128,7 @@ class Server {
   int64_t last_sweep_ms_ = 0;
   uint64_t next_publish_id_ = 1;
   uint64_t next_delivery_id_ = 1;
+  uint64_t last_served_ = 0;  // subscription the last delivery pass served last (the next starts after it)
   std::unordered_map<std::string, Session> sessions_;
   std::unordered_map<uint64_t, PendingPublish> publishes_;
   std::unordered_map<uint64_t, ActiveSubscription> subs_;

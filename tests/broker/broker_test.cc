@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -168,6 +169,46 @@ TEST(SessionWindow, BoundsUnackedBytesPerConnection) {
     sub.ack(more);
   }
   EXPECT_EQ(seen.size(), 40u);
+}
+
+// With its window full, a connection's subscriptions take turns: one busy
+// subscription does not keep the others waiting until it is empty.
+TEST(SessionWindow, SubscriptionsOfAConnectionTakeTurns) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  TempDir conf;
+  { std::ofstream(conf / "broker.toml") << "[delivery]\nsession_window_kb = 2\n"; }
+  BrokerProcess broker{tree, {"--config", (conf / "broker.toml").string()}};
+  broker.start();
+  Client sub(broker.address(), qn);
+  const std::vector<std::string> names = {"a", "b", "c", "d"};
+  for (const auto& n : names) ASSERT_OK(sub.subscribe(n, {"vn.gov." + n}, {}, 1000));
+  Client pub(broker.address(), gov);
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_EQ(pub.publish(make_events(gov, "vn.gov." + names[i], 1 + i * 30, 30)).results_size(), 30);
+  }
+  // A 2 KB window holds a few events: acking one window at a time, every
+  // subscription must have had a delivery before any of them is done.
+  std::map<std::string, size_t> got, first, done;
+  size_t total = 0;
+  for (int round = 0; round < 400 && total < 120; ++round) {
+    auto ds = sub.drain(milliseconds(30));
+    for (const auto& d : ds) {
+      const size_t k = ++got[d.subscription()];
+      if (k == 1) first[d.subscription()] = total;
+      if (k == 30) done[d.subscription()] = total;
+      ++total;
+    }
+    sub.ack(ds);
+  }
+  ASSERT_EQ(total, 120u);
+  size_t last_first = 0, first_done = SIZE_MAX;
+  for (const auto& n : names) {
+    last_first = std::max(last_first, first[n]);
+    first_done = std::min(first_done, done[n]);
+  }
+  EXPECT_LT(last_first, first_done) << "a subscription was served to the end before another was served at all";
 }
 
 TEST_F(Broker, UnackedDeliveriesComeBackAfterTheAckTimeout) {
