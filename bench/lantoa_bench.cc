@@ -2,7 +2,9 @@
 // one run on one machine, and prints each figure as a fraction of the
 // ceiling that bounds it (see bench/README.md).
 //
-//   lantoa-bench [--scenario all|ingest|fanout|latency] [--quick]
+//   lantoa-bench [--scenario all|ingest|fanout|latency|compare] [--quick]
+//                [--rounds N] [--peers nats,rabbitmq|none]
+//                [--parts ingest,fanout,national,latency,catchup]
 //                [--broker PATH] [--out DIR]
 #include <CLI/CLI.hpp>
 #include <algorithm>
