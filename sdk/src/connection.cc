@@ -32,6 +32,50 @@ struct Connection::Impl {
   }
   v1::Welcome welcome;
   std::chrono::steady_clock::time_point last_send = std::chrono::steady_clock::now();
+
+  Status send_parts(const std::vector<std::string>& parts) {
+    try {
+      for (size_t i = 0; i < parts.size(); ++i) {
+        auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+        if (!socket.send(zmq::buffer(parts[i]), flags)) {
+          return Status(v1::Error::UNAVAILABLE, "cannot send: the broker is not reachable");
+        }
+      }
+      last_send = std::chrono::steady_clock::now();
+    } catch (const zmq::error_t& e) {
+      return Status(v1::Error::UNAVAILABLE, std::string("cannot send: ") + e.what());
+    }
+    return Status::Ok();
+  }
+
+  // The next single-part message (nullopt when none arrives within
+  // `timeout`), keeping the session alive while the caller only listens.
+  Result<std::optional<zmq::message_t>> next_message(std::chrono::milliseconds timeout) {
+    const auto heartbeat = std::chrono::milliseconds(welcome.heartbeat_ms());
+    if (heartbeat.count() > 0 && std::chrono::steady_clock::now() - last_send > heartbeat / 2) {
+      v1::ClientFrame hb;
+      hb.mutable_heartbeat()->set_time_ms(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
+      LANTOA_RETURN_IF_ERROR(send_parts({hb.SerializeAsString()}));
+    }
+    try {
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, timeout) == 0) return std::optional<zmq::message_t>();
+      std::vector<zmq::message_t> parts;
+      zmq::message_t part;
+      do {
+        if (!socket.recv(part, zmq::recv_flags::none)) return std::optional<zmq::message_t>();
+        parts.push_back(std::move(part));
+      } while (socket.get(zmq::sockopt::rcvmore));
+      if (parts.size() != 1) {
+        return Status(v1::Error::FRAME_MALFORMED, "broker sent a message of " + std::to_string(parts.size()) + " parts");
+      }
+      return std::optional<zmq::message_t>(std::move(parts[0]));
+    } catch (const zmq::error_t& e) {
+      return Status(v1::Error::UNAVAILABLE, std::string("cannot receive: ") + e.what());
+    }
+  }
 };
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -129,55 +173,21 @@ Status Connection::send(const v1::ClientFrame& frame) {
   return send_raw({bytes});
 }
 
-Status Connection::send_raw(const std::vector<std::string>& parts) {
-  try {
-    for (size_t i = 0; i < parts.size(); ++i) {
-      auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-      if (!impl_->socket.send(zmq::buffer(parts[i]), flags)) {
-        return Status(v1::Error::UNAVAILABLE, "cannot send: the broker is not reachable");
-      }
-    }
-    impl_->last_send = std::chrono::steady_clock::now();
-  } catch (const zmq::error_t& e) {
-    return Status(v1::Error::UNAVAILABLE, std::string("cannot send: ") + e.what());
-  }
-  return Status::Ok();
-}
+Status Connection::send_raw(const std::vector<std::string>& parts) { return impl_->send_parts(parts); }
 
 Result<std::optional<std::string>> Connection::receive_raw(std::chrono::milliseconds timeout) {
-  // Keep the session alive while the caller only listens.
-  const auto heartbeat = std::chrono::milliseconds(impl_->welcome.heartbeat_ms());
-  if (heartbeat.count() > 0 && std::chrono::steady_clock::now() - impl_->last_send > heartbeat / 2) {
-    v1::ClientFrame hb;
-    hb.mutable_heartbeat()->set_time_ms(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
-    LANTOA_RETURN_IF_ERROR(send(hb));
-  }
-  try {
-    zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return std::optional<std::string>();
-    std::vector<zmq::message_t> parts;
-    zmq::message_t part;
-    do {
-      if (!impl_->socket.recv(part, zmq::recv_flags::none)) return std::optional<std::string>();
-      parts.push_back(std::move(part));
-    } while (impl_->socket.get(zmq::sockopt::rcvmore));
-    if (parts.size() != 1) {
-      return Status(v1::Error::FRAME_MALFORMED, "broker sent a message of " + std::to_string(parts.size()) + " parts");
-    }
-    return std::optional<std::string>(parts[0].to_string());
-  } catch (const zmq::error_t& e) {
-    return Status(v1::Error::UNAVAILABLE, std::string("cannot receive: ") + e.what());
-  }
+  auto message = impl_->next_message(timeout);
+  if (!message) return message.status();
+  if (!message->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>((*message)->to_string());
 }
 
 Result<std::optional<v1::BrokerFrame>> Connection::receive(std::chrono::milliseconds timeout) {
-  auto bytes = receive_raw(timeout);
-  if (!bytes) return bytes.status();
-  if (!bytes->has_value()) return std::optional<v1::BrokerFrame>();
-  v1::BrokerFrame frame;
-  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(frame, **bytes, v1::Error::FRAME_MALFORMED));
+  auto message = impl_->next_message(timeout);
+  if (!message) return message.status();
+  if (!message->has_value()) return std::optional<v1::BrokerFrame>();
+  v1::BrokerFrame frame;  // parsed from ZeroMQ's buffer, not a copy of it
+  LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(frame, (*message)->to_string_view(), v1::Error::FRAME_MALFORMED));
   return std::optional<v1::BrokerFrame>(std::move(frame));
 }
 
