@@ -326,7 +326,7 @@ void Server::on_ack(Session& s, const lantoa::v1::Ack& ack) {
     if (p == sub->pending.end() || p->second.delivery_id != did) continue;
     if (!p->second.waiting) {
       sub->in_flight--;
-      s.unacked_bytes -= std::min<uint64_t>(s.unacked_bytes, p->second.bytes);
+      s.release(p->second);
     }
     op.refs.push_back({sub->record.id(), p->second.urgency, seq});
     sub->pending.erase(p);
@@ -358,7 +358,7 @@ void Server::on_nack(Session& s, const lantoa::v1::Nack& nack) {
     p->second.waiting = true;
     p->second.deadline_ms = now + redelivery_delay_ms(p->second.attempt, options_.max_redelivery_delay_ms);
     sub->in_flight--;
-    s.unacked_bytes -= std::min<uint64_t>(s.unacked_bytes, p->second.bytes);
+    s.release(p->second);
     metrics_.nacks++;
   }
   sub->dirty = true;
@@ -538,7 +538,7 @@ void Server::timers(int64_t now) {
 
 void Server::release_window(const std::string& peer, const InFlight& p) {
   auto s = sessions_.find(peer);
-  if (s != sessions_.end()) s->second.unacked_bytes -= std::min<uint64_t>(s->second.unacked_bytes, p.bytes);
+  if (s != sessions_.end()) s->second.release(p);
 }
 
 void Server::detach(ActiveSubscription& sub) {

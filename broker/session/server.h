@@ -5,6 +5,7 @@
 // order; results come back through Completions.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -70,6 +71,8 @@ class Server {
     int64_t last_seen_ms = 0;
     int64_t last_sent_ms = 0;
     uint64_t unacked_bytes = 0;  // deliveries sent and in flight (see session_window_bytes)
+    // An in-flight delivery is acked, nacked or timed out: out of the window.
+    void release(const InFlight& p) { unacked_bytes -= std::min<uint64_t>(unacked_bytes, p.bytes); }
     std::map<std::string, uint64_t> subs;  // attached subscriptions by name
   };
   struct PendingPublish {
