@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -121,23 +122,33 @@ TEST_F(Broker, CreditIsNeverExceeded) {
   EXPECT_EQ(sub.drain(milliseconds(400)).size(), 3u);
 }
 
-// A connection's unacknowledged deliveries are bounded in bytes, whatever
-// the credit of its subscriptions: the broker waits for acks before sending
-// more, loses nothing, and other connections are not held back.
-TEST(SessionWindow, BoundsUnackedBytesPerConnection) {
+// A broker whose [delivery] session_window_kb is set by the test.
+class SessionWindow : public ::testing::Test {
+ protected:
+  void start(int window_kb) {
+    std::ofstream(conf / "broker.toml") << "[delivery]\nsession_window_kb = " << window_kb << "\n";
+    broker = std::make_unique<BrokerProcess>(tree, std::vector<std::string>{"--config", (conf / "broker.toml").string()});
+    broker->start();
+  }
+
   TrustTree tree = TrustTree::live();
   Member gov = tree.member("vn.gov");
   Member qn = tree.member("vn.qn");
   TempDir conf;
-  { std::ofstream(conf / "broker.toml") << "[delivery]\nsession_window_kb = 4\n"; }
-  BrokerProcess broker{tree, {"--config", (conf / "broker.toml").string()}};
-  broker.start();
-  Client sub(broker.address(), qn);
+  std::unique_ptr<BrokerProcess> broker;
+};
+
+// A connection's unacknowledged deliveries are bounded in bytes, whatever
+// the credit of its subscriptions: the broker waits for acks before sending
+// more, loses nothing, and other connections are not held back.
+TEST_F(SessionWindow, BoundsUnackedBytesPerConnection) {
+  start(4);
+  Client sub(broker->address(), qn);
   ASSERT_OK(sub.subscribe("press", {"vn.gov.press"}, {}, 1000));
   ASSERT_OK(sub.subscribe("news", {"vn.gov.news"}, {}, 1000));
-  Client other(broker.address(), qn);
+  Client other(broker->address(), qn);
   ASSERT_OK(other.subscribe("all", {"vn.gov.>"}, {}, 1000));
-  Client pub(broker.address(), gov);
+  Client pub(broker->address(), gov);
   ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.press", 1, 20)).results_size(), 20);
   ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.news", 21, 20)).results_size(), 20);
 
@@ -173,18 +184,12 @@ TEST(SessionWindow, BoundsUnackedBytesPerConnection) {
 
 // With its window full, a connection's subscriptions take turns: one busy
 // subscription does not keep the others waiting until it is empty.
-TEST(SessionWindow, SubscriptionsOfAConnectionTakeTurns) {
-  TrustTree tree = TrustTree::live();
-  Member gov = tree.member("vn.gov");
-  Member qn = tree.member("vn.qn");
-  TempDir conf;
-  { std::ofstream(conf / "broker.toml") << "[delivery]\nsession_window_kb = 2\n"; }
-  BrokerProcess broker{tree, {"--config", (conf / "broker.toml").string()}};
-  broker.start();
-  Client sub(broker.address(), qn);
+TEST_F(SessionWindow, SubscriptionsOfAConnectionTakeTurns) {
+  start(2);
+  Client sub(broker->address(), qn);
   const std::vector<std::string> names = {"a", "b", "c", "d"};
   for (const auto& n : names) ASSERT_OK(sub.subscribe(n, {"vn.gov." + n}, {}, 1000));
-  Client pub(broker.address(), gov);
+  Client pub(broker->address(), gov);
   for (size_t i = 0; i < names.size(); ++i) {
     ASSERT_EQ(pub.publish(make_events(gov, "vn.gov." + names[i], 1 + i * 30, 30)).results_size(), 30);
   }

@@ -17,6 +17,18 @@ constexpr int64_t kNow = kT0 + 24 * 3600 * 1000;
 
 class Trust : public ::testing::Test {
  protected:
+  // The root's revocation list number 1: `m`'s key compromised from kNow.
+  v1::SignedRevocationList root_revokes(const Member& m) {
+    v1::Revocation r;
+    r.set_member(m.key.member);
+    r.set_key_id(m.key.sign.id());
+    r.set_revoked_ms(kNow);
+    r.set_reason(v1::KEY_COMPROMISE);
+    auto list = issue_revocation_list("vn", tree.root_key(), 1, kNow, {r});
+    EXPECT_TRUE(list.ok()) << list.status().to_string();
+    return list.ok() ? *list : v1::SignedRevocationList();
+  }
+
   TrustTree tree;
   TrustStore store = tree.store();
 };
@@ -161,14 +173,7 @@ TEST_F(Trust, IssueRejectsBadRequests) {
 
 TEST_F(Trust, RootRevocationShutsOutAKeyFromItsTime) {
   Member gov = tree.member("vn.gov");
-  v1::Revocation r;
-  r.set_member("vn.gov");
-  r.set_key_id(gov.key.sign.id());
-  r.set_revoked_ms(kNow);
-  r.set_reason(v1::KEY_COMPROMISE);
-  auto list = issue_revocation_list("vn", tree.root_key(), 1, kNow, {r});
-  ASSERT_OK(list);
-  ASSERT_TRUE(store.add_revocation_list(*list, kNow).ok());
+  ASSERT_TRUE(store.add_revocation_list(root_revokes(gov), kNow).ok());
   EXPECT_TRUE(store.is_revoked(gov.key.sign.id(), kNow));
   EXPECT_FALSE(store.is_revoked(gov.key.sign.id(), kNow - 1));
   EXPECT_CODE(store.verify_chain(gov.chain, kNow + 1), E::CERT_REVOKED);
@@ -333,14 +338,7 @@ TEST_F(Trust, RememberedLinksStillCheckTamperingTimeAndRevocation) {
   renamed.mutable_certificates(0)->set_certificate(cert->SerializeAsString());
   EXPECT_CODE(store.verify_chain(renamed, kNow), E::CERT_BAD_SIGNATURE);
   EXPECT_CODE(store.verify_chain(halong.chain, kT0 + kYearMs), E::CERT_EXPIRED);
-  v1::Revocation r;
-  r.set_member("vn.qn");
-  r.set_key_id(qn.key.sign.id());
-  r.set_revoked_ms(kNow);
-  r.set_reason(v1::KEY_COMPROMISE);
-  auto list = issue_revocation_list("vn", tree.root_key(), 1, kNow, {r});
-  ASSERT_OK(list);
-  ASSERT_OK(store.add_revocation_list(*list, kNow));
+  ASSERT_OK(store.add_revocation_list(root_revokes(qn), kNow));
   EXPECT_CODE(store.verify_chain(halong.chain, kNow + 1), E::CERT_REVOKED);  // the intermediate is revoked
 
   EXPECT_TRUE(store.verify_chain(halong.chain, kNow - 1).ok());
