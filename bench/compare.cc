@@ -75,6 +75,8 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     if (name == "nats") peer_names.push_back("NATS JetStream");
     if (name == "rabbitmq") peer_names.push_back("RabbitMQ quorum queues");
   }
+  std::vector<std::string> systems = {"Lantoa"};  // rows of the tables: Lantoa, then the peers
+  systems.insert(systems.end(), peer_names.begin(), peer_names.end());
   out["systems"]["Lantoa"] = {{"version", "lantoa-broker 0.1"},
                               {"durability", "LMDB group commit, fsync before accepted; every event verified"}};
   // Measurements: key "ingest/16" -> system -> series; ratios per round.
@@ -205,11 +207,7 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
        << "| system | subscriptions | time to create | deliveries acked | time to deliver all | Lantoa faster by | "
           "server CPU while delivering (median round) | server memory (start → created → end, median round) | note |\n"
        << "|---|---|---|---|---|---|---|---|---|\n";
-    for (const std::string& system : [&] {
-           std::vector<std::string> v{"Lantoa"};
-           v.insert(v.end(), peer_names.begin(), peer_names.end());
-           return v;
-         }()) {
+    for (const std::string& system : systems) {
       const auto& rs = runs[system];
       if (rs.empty()) {
         md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | | | | | | | |\n";
@@ -279,12 +277,9 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
        << " rounds: median, min–max)\n\n"
        << "| system | p50 | p99 | p99.9 | max | samples per round |\n|---|---|---|---|---|---|\n";
     auto ms = [](const Series& s) { return fmt(s.median(), 2) + " ms (" + fmt(s.min(), 2) + "–" + fmt(s.max(), 2) + ")"; };
-    for (const std::string& system : [&] {
-           std::vector<std::string> v{"Lantoa"};
-           v.insert(v.end(), peer_names.begin(), peer_names.end());
-           v.push_back(kUnverified);
-           return v;
-         }()) {
+    std::vector<std::string> rows = systems;
+    rows.push_back(kUnverified);
+    for (const std::string& system : rows) {
       if (!lat.count(system)) {
         md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | | | | |\n";
         continue;
