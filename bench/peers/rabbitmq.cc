@@ -181,15 +181,7 @@ class Rabbit final : public Peer {
     }
     for (auto& t : threads) t.join();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    {
-      Conn c;
-      if (open(c, port_).ok()) {
-        for (size_t s = 0; s < subscriptions; ++s) {
-          const std::string q = exchange + ".portal" + std::to_string(s);
-          amqp_queue_delete(c.c, kChannel, amqp_cstring_bytes(q.c_str()), 0, 0);
-        }
-      }
-    }
+    delete_queues(exchange, subscriptions);
     if (delivered != subscriptions * payloads.size()) {
       return Status(E::UNAVAILABLE, "RabbitMQ: " + std::to_string(delivered.load()) + " of " +
                                         std::to_string(subscriptions * payloads.size()) + " deliveries");
