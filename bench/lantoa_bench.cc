@@ -364,15 +364,10 @@ double catchup(const fs::path& binary, const fs::path& dir, Identities& ids, siz
   return rate;
 }
 
-struct Latency {
-  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
-  size_t samples = 0;
-};
-
 // A steady `rate` events/s for `seconds`, delivered to `subscribers`
 // subscriptions that verify every event (unless `verify` is false: a
 // diagnostic that leaves the subscribers' CPU out); publish->deliver latency.
-Latency latency(const Broker& b, const Identities& ids, double rate, double seconds, size_t subscribers,
+bench::LatencyResult latency(const Broker& b, const Identities& ids, double rate, double seconds, size_t subscribers,
                 bool verify = true) {
   std::vector<Connection> subs;
   for (size_t s = 0; s < subscribers; ++s) {
@@ -443,15 +438,7 @@ Latency latency(const Broker& b, const Identities& ids, double rate, double seco
   std::this_thread::sleep_for(milliseconds(1500));
   done = true;
   for (auto& t : readers) t.join();
-  Latency l;
-  std::sort(samples.begin(), samples.end());
-  l.samples = samples.size();
-  auto pct = [&](double p) { return samples.empty() ? 0.0 : samples[std::min(samples.size() - 1, size_t(p * samples.size()))]; };
-  l.p50_ms = pct(0.50);
-  l.p99_ms = pct(0.99);
-  l.p999_ms = pct(0.999);
-  l.max_ms = samples.empty() ? 0 : samples.back();
-  return l;
+  return bench::summarize(std::move(samples));
 }
 
 std::string fmt(double v, int digits = 0) {
@@ -549,7 +536,7 @@ int main(int argc, char** argv) {
   if (all || scenario == "latency") {
     Broker b = start_broker(broker_bin, scratch / "latency", ids);
     progress("latency at a steady 1,000 events/s");
-    Latency l = latency(b, ids, 1000, quick ? 2 : 5, 1);
+    bench::LatencyResult l = latency(b, ids, 1000, quick ? 2 : 5, 1);
     results["latency"] = {{"rate", 1000}, {"samples", l.samples}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms},
                           {"p999_ms", l.p999_ms}, {"max_ms", l.max_ms}};
     md << "| latency publish->deliver at 1,000/s, subscriber verifies | p50 " << fmt(l.p50_ms, 2) << " ms, p99 "
@@ -595,9 +582,9 @@ int main(int argc, char** argv) {
     };
     in.lantoa_latency = [&](size_t subs, double rate, size_t events, bool verify) {
       Broker lb = start_broker(broker_bin, scratch / ("latency-" + std::to_string(++long_round)), ids);
-      Latency l = latency(lb, ids, rate, events / rate, subs, verify);
+      bench::LatencyResult l = latency(lb, ids, rate, events / rate, subs, verify);
       lb.launcher->stop();
-      return bench::LatencyResult{l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms, l.samples};
+      return l;
     };
     // The peers' latency payloads, and how their subscribers verify them.
     auto latency_events = presign(ids.publishers[1], "vn.bench.p1.flash", 2'000'000, quick ? 2'000 : 5'000);
