@@ -13,6 +13,7 @@
 #include "ingest/verifier.h"
 #include "lantoa/encoding.h"
 #include "lantoa/keys.h"
+#include "lantoa/names.h"
 #include "monitor/http.h"
 #include "session/admission.h"
 #include "session/server.h"
@@ -45,39 +46,72 @@ Result<std::pair<std::string, int>> split_host_port(const std::string& text) {
 }
 
 // Applies every revocation list kept in the folder (lists carried on the bus
-// are kept there too, so they survive restarts).
+// are kept there too, so they survive restarts), oldest first. Each is judged
+// at the time it was issued: a list that was in force stays in force after
+// its issuer is itself revoked later.
 Status load_revocations_folder(TrustStore& trust, const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return Status::Ok();
-  std::vector<std::filesystem::path> files;
+  std::vector<std::pair<v1::RevocationList, v1::SignedRevocationList>> lists;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".crl") files.push_back(e.path());
+    if (e.path().extension() != ".crl") continue;
+    auto list = load_revocations(e.path());
+    auto decoded = list.ok() ? decode_revocation_list(*list) : Result<v1::RevocationList>(list.status());
+    if (!decoded) {
+      spdlog::warn("revocation list {} not applied: {}", e.path().string(), decoded.status().to_string());
+      continue;
+    }
+    lists.emplace_back(std::move(*decoded), std::move(*list));
   }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    auto list = load_revocations(f);
-    Status s = list.ok() ? trust.add_revocation_list(*list, unix_now_ms()) : list.status();
-    if (!s.ok()) spdlog::warn("revocation list {} not applied: {}", f.string(), s.to_string());
+  std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.first.issued_ms(), a.first.number()) < std::make_pair(b.first.issued_ms(), b.first.number());
+  });
+  for (const auto& [decoded, list] : lists) {
+    Status s = trust.add_revocation_list(list, decoded.issued_ms());
+    if (!s.ok() && s.code() != E::REVOCATION_LIST_STALE) {
+      spdlog::warn("revocation list {} of {} not applied: {}", decoded.number(), decoded.issuer(), s.to_string());
+    }
   }
-  if (!files.empty()) spdlog::info("applied {} revocation list file(s) from {}", files.size(), dir.string());
+  if (!lists.empty()) spdlog::info("applied {} revocation list file(s) from {}", lists.size(), dir.string());
   return Status::Ok();
 }
 
 // Restrictions declared on the bus are kept in the folder as
-// {"namespace": ..., "readers": [...]} and applied again at start.
-void load_restrictions_folder(Restrictions& restrictions, const std::filesystem::path& dir) {
+// {"namespace": ..., "readers": [...], "owner": ...} and applied again at
+// start. A damaged file stops the start with its name and what is wrong:
+// carrying on without it would open a restricted namespace to everyone.
+Status load_restrictions_folder(Restrictions& restrictions, const std::filesystem::path& dir) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return;
+  if (!std::filesystem::is_directory(dir, ec)) return Status::Ok();
+  std::vector<std::string> problems;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     if (e.path().extension() != ".json") continue;
     std::ifstream in(e.path());
     auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.contains("namespace") || !j.contains("readers")) {
-      spdlog::warn("restriction file {} is not valid; ignored", e.path().string());
+    Restriction r;
+    bool ok = !j.is_discarded() && j.is_object() && j.contains("namespace") && j["namespace"].is_string() &&
+              j.contains("readers") && j["readers"].is_array();
+    if (ok) {
+      r.ns = j["namespace"].get<std::string>();
+      for (const auto& x : j["readers"]) {
+        if (!x.is_string() || !validate_member_id(x.get<std::string>()).ok()) ok = false;
+        else r.readers.push_back(x.get<std::string>());
+      }
+      if (j.contains("owner") && j["owner"].is_string()) r.owner = j["owner"].get<std::string>();
+      ok = ok && validate_topic(r.ns).ok() && !r.readers.empty();
+    }
+    if (!ok) {
+      problems.push_back(e.path().string() +
+                         " is not a restriction ({\"namespace\": \"vn.x.internal\", \"readers\": [\"vn.x\"], "
+                         "\"owner\": \"vn.x\"}, readers being member ids)");
       continue;
     }
-    restrictions.set(Restriction{j["namespace"].get<std::string>(), j["readers"].get<std::vector<std::string>>()});
+    restrictions.set(std::move(r));
   }
+  if (problems.empty()) return Status::Ok();
+  std::string message = "cannot start with damaged restriction files (fix or restore them from a backup):";
+  for (const auto& p : problems) message += "\n  " + p;
+  return Status(E::INVALID_ARGUMENT, message);
 }
 
 }  // namespace
@@ -105,7 +139,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   store::EnvOptions env;
   env.map_size = config.map_size_mb << 20;
   Restrictions restrictions;
-  load_restrictions_folder(restrictions, config.restrictions);
+  LANTOA_RETURN_IF_ERROR(load_restrictions_folder(restrictions, config.restrictions));
   auto store = Store::open(config.data, env, &restrictions);
   if (!store) return store.status();
 

@@ -1,4 +1,5 @@
 // lantoa cert issue | show | verify | revoke
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -99,6 +100,9 @@ void add_issue(CLI::App& cert, Runner& run) {
       if (!until) return fail(until.status());
       CertificateRequest req{*pub, *roles, *from, *until, o->serial ? o->serial : static_cast<uint64_t>(now),
                              o->grants};
+      // What verification would refuse later is refused now: an issuer
+      // that is not an authority, grants beyond its reach.
+      if (Status s = check_issuer(issuer->chain, req); !s.ok()) return fail(s);
       auto issued = issue_certificate(issuer->key.member, issuer->key.sign, req);
       if (!issued) return fail(issued.status());
       v1::CertificateChain chain;
@@ -215,8 +219,10 @@ void add_revoke(CLI::App& cert, Runner& run) {
   cmd->add_option("--cert", o->cert, "certificate chain of the key to revoke")->required();
   cmd->add_option("--reason", o->reason, "key-compromise, superseded, ceased-operation");
   cmd->add_option("--at", o->at, "revoked from this time (default: now)");
-  cmd->add_option("--add-to", o->add_to, "the issuer's current list: its entries are kept, its number raised");
-  cmd->add_option("--out", o->out, "where to write the new list (default: ISSUER.crl)");
+  cmd->add_option("--add-to", o->add_to,
+                  "the issuer's current list: its entries are kept, its number raised (default: the --out file "
+                  "when it exists)");
+  cmd->add_option("--out", o->out, "where to write the new list (default: ISSUER.crl, extended when it exists)");
   cmd->add_flag("--force", o->force, "replace an existing file");
   cmd->callback([o, &run] {
     run = [o] {
@@ -236,16 +242,26 @@ void add_revoke(CLI::App& cert, Runner& run) {
       if (!at) return fail(at.status());
       std::vector<v1::Revocation> entries;
       uint64_t number = 1;
-      if (!o->add_to.empty()) {
-        auto old = load_revocations(o->add_to);
+      const std::string out = o->out.empty() ? issuer->key.member + ".crl" : o->out;
+      // Lists are numbered per issuer key and a list numbered at or below
+      // the one in force is refused: extend the current list by default.
+      std::string base = o->add_to;
+      if (base.empty() && std::filesystem::exists(out)) base = out;
+      if (!base.empty()) {
+        auto old = load_revocations(base);
         if (!old) return fail(old.status());
         auto list = decode_revocation_list(*old);
         if (!list) return fail(list.status());
         if (list->issuer() != issuer->key.member) {
-          return fail(Status(v1::Error::INVALID_ARGUMENT, o->add_to + " is the list of " + list->issuer()));
+          return fail(Status(v1::Error::INVALID_ARGUMENT, base + " is the list of " + list->issuer()));
         }
-        entries.assign(list->revocations().begin(), list->revocations().end());
-        number = list->number() + 1;
+        if (list->issuer_key_id() == issuer->key.sign.id()) {
+          entries.assign(list->revocations().begin(), list->revocations().end());
+          number = list->number() + 1;
+        } else {
+          std::cout << base << " was signed by another key of " << list->issuer()
+                    << "; it stays in force, and this key starts its own list at number 1\n";
+        }
       }
       v1::Revocation r;
       r.set_member(target->member());
@@ -256,8 +272,7 @@ void add_revoke(CLI::App& cert, Runner& run) {
       auto list = issue_revocation_list(issuer->key.member, issuer->key.sign, number, unix_now_ms(), entries,
                                         issuer->chain);
       if (!list) return fail(list.status());
-      const std::string out = o->out.empty() ? issuer->key.member + ".crl" : o->out;
-      if (Status s = save_revocations(out, *list, o->force || out == o->add_to); !s.ok()) {
+      if (Status s = save_revocations(out, *list, o->force || out == base); !s.ok()) {
         return fail(s);
       }
       std::cout << "revoked " << target->member() << " key " << fingerprint(target->sign_key()) << " from "

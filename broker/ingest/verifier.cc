@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../sdk/src/file_util.h"
+#include "lantoa/encoding.h"
 #include "lantoa/names.h"
 
 namespace lantoa::broker {
@@ -58,12 +60,12 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
     return Status(Error::INVALID_TIME, "created_ms is " + std::to_string((e.created_ms() - now_ms) / 1000) +
                                            " s in the future (check the publisher's clock)");
   }
-  if (now_ms >= who.certificate.not_after_ms()) {
-    return Status(Error::CERT_EXPIRED, "the certificate of " + who.member() + " has expired");
-  }
-  if (trust.is_revoked(who.key_id, now_ms)) {
-    return Status(Error::CERT_REVOKED, "the key of " + who.member() + " is revoked");
-  }
+  // The same time rules as every receiver (TrustStore::check_event_times):
+  // the whole chain valid when the event was made and unrevoked now, at
+  // acceptance, however the author dated it; and still current now.
+  LANTOA_RETURN_IF_ERROR(trust.check_event_times(who, e.created_ms(), EventTimes{now_ms}));
+  LANTOA_RETURN_IF_ERROR(trust.check_current(who, now_ms));
+  LANTOA_RETURN_IF_ERROR(trust.verify_carried(e, options.limits, EventTimes{now_ms}));
   if (e.topic() == kRevocationTopic) {
     auto list = trust.apply_revocation_event(VerifiedEvent{decoded->id, e, who}, now_ms);
     if (!list) return list.status();
@@ -71,7 +73,9 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
       auto parsed = decode_revocation_list(*list);
       std::error_code ec;
       std::filesystem::create_directories(options.revocations_dir, ec);
-      const auto path = options.revocations_dir / (parsed->issuer() + "." + std::to_string(parsed->number()) + ".crl");
+      // One file per issuer key and number; a stale list never gets here.
+      const auto path = options.revocations_dir / (parsed->issuer() + "." + to_hex(parsed->issuer_key_id()) + "." +
+                                                   std::to_string(parsed->number()) + ".crl");
       if (Status s = save_revocations(path, *list, true); !s.ok()) {
         spdlog::warn("cannot keep revocation list: {}", s.to_string());
       }
@@ -86,8 +90,11 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
       std::error_code ec;
       std::filesystem::create_directories(options.restrictions_dir, ec);
       // Kept as {"namespace", "readers"} with the owner among the readers.
-      nlohmann::json j = {{"namespace", r->ns}, {"readers", r->readers}};
-      std::ofstream(options.restrictions_dir / (r->ns + ".json")) << j.dump(2) << "\n";
+      nlohmann::json j = {{"namespace", r->ns}, {"readers", r->readers}, {"owner", r->owner}};
+      const auto path = options.restrictions_dir / (r->ns + "@" + r->owner + ".json");
+      if (Status s = internal::write_file_atomic(path, j.dump(2) + "\n", 0644, true); !s.ok()) {
+        spdlog::warn("cannot keep restriction: {}", s.to_string());
+      }
     }
     spdlog::info("{} restricted {} to its listed readers", who.member(), r->ns);
     restrictions.set(std::move(*r));
@@ -104,6 +111,8 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
   item.record.set_embargo_until_ms(e.embargo_until_ms());
   item.record.set_expires_ms(e.expires_ms());
   item.record.set_signer_key_id(envelope.signer_key_id());
+  item.record.set_chain_id(identity.chain_id);
+  if (e.kind() == lantoa::v1::CORRECTION || e.kind() == lantoa::v1::RETRACTION) item.corrects = e.refers_to();
   item.chain = identity.chain;
   return item;
 }

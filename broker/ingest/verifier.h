@@ -29,7 +29,8 @@ namespace lantoa::broker {
 // The member a session is bound to after a successful Hello.
 struct Identity {
   VerifiedMember member;
-  std::string chain;  // the serialized CertificateChain it presented
+  std::string chain;     // the serialized CertificateChain it presented
+  std::string chain_id;  // its SHA-256, the chain's key in the store
 };
 
 struct PublishJob {

@@ -18,15 +18,16 @@ const ReadyEvent* ReadyEvents::get(uint64_t seq) {
   // The chain as a SignedEvent holding only `signer_chain`: appending its
   // encoding to the stored envelope (which has no chain) yields the envelope
   // with the chain, because parsing concatenated encodings merges them.
-  auto chain = chains_.find(rec.signer_key_id());
+  const std::string& chain_key = rec.chain_id().empty() ? rec.signer_key_id() : rec.chain_id();
+  auto chain = chains_.find(chain_key);
   if (chain == chains_.end()) {
     std::string suffix;
-    auto stored = store_.read_chain(txn_, rec.signer_key_id());
+    auto stored = store_.read_chain(txn_, chain_key);
     if (stored.ok() && stored->has_value()) {
       lantoa::v1::SignedEvent only_chain;
       if (only_chain.mutable_signer_chain()->ParseFromString(**stored)) only_chain.SerializeToString(&suffix);
     }
-    chain = chains_.emplace(rec.signer_key_id(), std::move(suffix)).first;
+    chain = chains_.emplace(chain_key, std::move(suffix)).first;
   }
   if (events_.size() >= kMaxKept) events_.clear();
   ReadyEvent& ready = events_[seq];
@@ -34,6 +35,7 @@ const ReadyEvent* ReadyEvents::get(uint64_t seq) {
   ready.bytes = rec.envelope();
   ready.bytes += chain->second;
   ready.expires_ms = rec.expires_ms();
+  ready.accepted_ms = rec.accepted_ms();
   return &ready;
 }
 

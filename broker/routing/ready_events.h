@@ -17,6 +17,7 @@ namespace lantoa::broker {
 struct ReadyEvent {
   std::string bytes;        // an encoded lantoa.v1.SignedEvent, signer chain included
   int64_t expires_ms = 0;   // 0: never
+  int64_t accepted_ms = 0;  // when this broker accepted it (told to receivers, see Deliver.accepted_ms)
 };
 
 class ReadyEvents {
@@ -35,7 +36,7 @@ class ReadyEvents {
   const Store& store_;
   const store::Txn& txn_;
   std::unordered_map<uint64_t, ReadyEvent> events_;
-  std::unordered_map<std::string, std::string> chains_;  // signer key id -> encoded SignedEvent{signer_chain}
+  std::unordered_map<std::string, std::string> chains_;  // chain key (chain id, or signer key id in old records) -> encoded SignedEvent{signer_chain}
 };
 
 }  // namespace lantoa::broker

@@ -11,7 +11,7 @@ Admission::Admission(const TrustStore& trust, std::filesystem::path certs_dir, b
 
 void Admission::learn(const VerifiedMember& member) {
   std::lock_guard lock(mu_);
-  by_transport_key_[member.certificate.transport_key()] = {member.key_id, member.certificate.not_after_ms()};
+  by_transport_key_[member.certificate.transport_key()] = member;
 }
 
 size_t Admission::scan() {
@@ -62,12 +62,8 @@ bool Admission::admit(const std::string& transport_key) {
     if (strict_) spdlog::info("admission: refused unknown transport key {}", to_base64url(transport_key));
     return !strict_;
   }
-  if (now >= known->not_after_ms) {
-    spdlog::info("admission: refused key {}: its certificate has expired", to_base64url(transport_key));
-    return false;
-  }
-  if (trust_.is_revoked(known->key_id, now)) {
-    spdlog::info("admission: refused key {}: revoked", to_base64url(transport_key));
+  if (Status s = trust_.check_current(*known, now); !s.ok()) {
+    spdlog::info("admission: refused key {}: {}", to_base64url(transport_key), s.to_string());
     return false;
   }
   return true;

@@ -3,7 +3,7 @@
 // kept current by successful Hellos and the certificate folder.
 //
 // A key that belongs to a known certificate is admitted only while that
-// certificate is valid and its signing key unrevoked. An unknown key is
+// certificate's whole chain is valid and unrevoked. An unknown key is
 // admitted to say Hello (where its chain is checked and a specific reason is
 // answered) unless admission is strict, in which case only keys of
 // certificates in the folder (or seen before) get in. Thread-safe.
@@ -30,10 +30,7 @@ class Admission {
   size_t scan();
 
  private:
-  struct Known {
-    std::string key_id;
-    int64_t not_after_ms = 0;
-  };
+  using Known = VerifiedMember;  // its whole chain is checked at every handshake
   const TrustStore& trust_;
   std::filesystem::path dir_;
   bool strict_;

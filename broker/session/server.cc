@@ -83,14 +83,27 @@ void Server::receive_frames() {
     metrics_.frames_in++;
     const std::string peer = parts[0].to_string();
     const int64_t now = unix_now_ms();
+    // Every frame is bound to the Curve key that authenticated its
+    // connection, not only to the routing id: a new connection that reuses
+    // a routing id (a client may choose its own) while the old session is
+    // still remembered gets a fresh session, never the old identity.
+    std::string curve_key;
+    if (parts.size() > 1) {
+      const char* user = parts[1].gets("User-Id");
+      curve_key = user ? user : "";
+    }
+    if (auto old = sessions_.find(peer); old != sessions_.end() && old->second.curve_key != curve_key) {
+      spdlog::warn("session {}: a connection with another transport key reuses its routing id; the old session "
+                   "is closed and the new one starts without identity",
+                   peer_label(peer).substr(0, 10));
+      metrics_.frame_errors++;
+      drop_session(peer);
+    }
     auto [it, created] = sessions_.try_emplace(peer);
     Session& s = it->second;
     if (created) {
       s.peer = peer;
-      if (parts.size() > 1) {
-        const char* user = parts[1].gets("User-Id");
-        s.curve_key = user ? user : "";
-      }
+      s.curve_key = curve_key;
     }
     s.last_seen_ms = now;
     if (parts.size() != 2) {
@@ -173,6 +186,7 @@ void Server::on_hello(Session& s, const lantoa::v1::Hello& hello) {
   auto identity = std::make_shared<Identity>();
   identity->member = std::move(*member);
   hello.chain().SerializeToString(&identity->chain);
+  identity->chain_id = event_id(identity->chain);  // SHA-256: the chain's key in the store
   s.identity = identity;
   admission_.learn(identity->member);
   metrics_.connections++;
@@ -485,12 +499,10 @@ void Server::sweep_identities(int64_t now) {
   std::vector<std::pair<std::string, Status>> out;
   for (auto& [peer, s] : sessions_) {
     if (!s.identity) continue;
-    const VerifiedMember& m = s.identity->member;
-    if (trust_.is_revoked(m.key_id, now)) {
-      out.emplace_back(peer, Status(E::CERT_REVOKED, "the key " + fingerprint(m.certificate.sign_key()) + " of " +
-                                                         m.member() + " has been revoked; closing"));
-    } else if (now >= m.certificate.not_after_ms()) {
-      out.emplace_back(peer, Status(E::CERT_EXPIRED, "the certificate of " + m.member() + " has expired; closing"));
+    // The whole chain counts: revoking an authority ends the sessions of
+    // every member it certified.
+    if (Status st = trust_.check_current(s.identity->member, now); !st.ok()) {
+      out.emplace_back(peer, Status(st.code(), st.message() + "; closing"));
     }
   }
   for (auto& [peer, status] : out) {
@@ -633,6 +645,7 @@ void Server::deliver(ActiveSubscription& sub, Session& s, int64_t now, ReadyEven
     d->set_broker_seq(seq);
     d->set_attempt(attempt);
     d->set_event(ev->bytes);
+    d->set_accepted_ms(ev->accepted_ms);
     batch_bytes += ev->bytes.size();
     s.unacked_bytes += ev->bytes.size();
     InFlight& p = sub.pending[seq];

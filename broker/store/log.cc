@@ -1,6 +1,8 @@
 #include "store/log.h"
 
+#include "lantoa/encoding.h"
 #include "lantoa/v1/cert.pb.h"
+#include "store/sequence_window.h"
 
 namespace lantoa::broker {
 namespace {
@@ -149,7 +151,7 @@ Result<std::optional<std::string>> Store::read_chain(const store::Txn& txn, std:
 Result<uint64_t> Store::last_origin_sequence(const store::Txn& txn, std::string_view origin) const {
   auto v = txn.get(dbs_.origins, origin);
   if (!v) return v.status();
-  return v->has_value() ? read_be64(**v) : uint64_t{0};
+  return v->has_value() ? SequenceWindow::decode(**v).highest() : uint64_t{0};
 }
 
 Result<uint64_t> Store::oldest_seq(const store::Txn& txn) const {
@@ -217,28 +219,45 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
     result.seq = read_be64(**existing);
     return result;
   }
+  if (!item.corrects.empty()) {
+    auto ref = txn_.get(store_.dbs_.ids, item.corrects);
+    if (!ref) return ref.status();
+    if (ref->has_value()) {
+      auto original = store_.read_event(txn_, read_be64(**ref));
+      if (!original) return original.status();
+      if (original->has_value() && (*original)->origin() != rec.origin()) {
+        result.status = v1::PublishResult::REJECTED;
+        result.error = Status(E::REFERENCE_NOT_ALLOWED,
+                              rec.origin() + " may not correct or retract an item of " + (*original)->origin() +
+                                  ": only the origin of an item may (refers_to " + to_hex(item.corrects) + ")");
+        return result;
+      }
+    }
+  }
   auto last = txn_.get(store_.dbs_.origins, rec.origin());
   if (!last) return last.status();
-  const uint64_t last_seq = last->has_value() ? read_be64(**last) : 0;
-  if (rec.origin_sequence() <= last_seq) {
+  SequenceWindow window = SequenceWindow::decode(last->has_value() ? **last : std::string_view());
+  if (Status s = window.check(rec.origin_sequence(), rec.origin()); !s.ok()) {
     result.status = v1::PublishResult::REJECTED;
-    result.error = Status(E::STALE_SEQUENCE, "sequence " + std::to_string(rec.origin_sequence()) +
-                                                 " is not above " + std::to_string(last_seq) +
-                                                 ", the last accepted from " + rec.origin());
+    result.error = std::move(s);
     return result;
   }
+  window.accept(rec.origin_sequence());
   const uint64_t seq = next_seq_++;
   rec.set_accepted_ms(now_ms);
   std::string bytes;
   rec.SerializeToString(&bytes);
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.events, be64(seq), bytes));
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.ids, rec.id(), be64(seq)));
-  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.origins, rec.origin(), be64(rec.origin_sequence())));
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.origins, rec.origin(), window.encode()));
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.by_time, time_key(now_ms, seq), {}));
-  if (!item.chain.empty() && !store_.known_chains_.count(rec.signer_key_id()) &&
-      !new_chains_.count(rec.signer_key_id())) {
-    LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.chains, rec.signer_key_id(), item.chain));
-    new_chains_.insert(rec.signer_key_id());
+  // Chains are kept once per certificate chain (a renewed certificate for
+  // the same key is another chain), so each event is delivered with the
+  // chain its signer presented when it was accepted.
+  const std::string& chain_key = rec.chain_id().empty() ? rec.signer_key_id() : rec.chain_id();
+  if (!item.chain.empty() && !store_.known_chains_.count(chain_key) && !new_chains_.count(chain_key)) {
+    LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.chains, chain_key, item.chain));
+    new_chains_.insert(chain_key);
   }
   if (rec.embargo_until_ms() > now_ms) {
     LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.embargo, time_key(rec.embargo_until_ms(), seq), {}));

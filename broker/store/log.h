@@ -54,6 +54,10 @@ struct IngestItem {
   uint32_t index = 0;   // position in its publish batch
   StoredEvent record;   // all fields but accepted_ms
   std::string chain;    // serialized CertificateChain of the signer
+  // For a CORRECTION or RETRACTION: the id it refers to. Only the origin of
+  // an item may correct or retract it: when the log holds that item and its
+  // origin is another member, the event is refused (REFERENCE_NOT_ALLOWED).
+  std::string corrects;
 };
 
 struct IngestResult {

@@ -49,18 +49,21 @@ Result<Restriction> restriction_from_event(const VerifiedEvent& event) {
     r.readers.push_back(reader.get<std::string>());
   }
   r.readers.push_back(event.signer.member());  // the owner always reads its own
+  r.owner = event.signer.member();
   return r;
 }
 
 void Restrictions::set(Restriction r) {
+  if (r.owner.empty() && !r.readers.empty()) r.owner = r.readers.back();
   std::unique_lock lock(mu_);
-  by_ns_[r.ns] = std::move(r);
+  by_ns_[{r.ns, r.owner}] = std::move(r);
 }
 
 bool Restrictions::may_read(std::string_view member, const std::vector<std::string>& grants,
                             std::string_view topic) const {
   std::shared_lock lock(mu_);
-  for (const auto& [ns, r] : by_ns_) {
+  for (const auto& [key, r] : by_ns_) {
+    const std::string& ns = key.first;
     if (!in_namespace(topic, ns)) continue;
     if (!reader_matches(member, r.readers) && !granted(grants, topic)) return false;
   }
@@ -82,7 +85,8 @@ Status Restrictions::check_filter(std::string_view member, const std::vector<std
     pos = dot + 1;
   }
   std::shared_lock lock(mu_);
-  for (const auto& [ns, r] : by_ns_) {
+  for (const auto& [key, r] : by_ns_) {
+    const std::string& ns = key.first;
     if (prefix.empty() || !in_namespace(prefix, ns)) continue;  // the filter reaches beyond ns: allowed, filtered
     if (reader_matches(member, r.readers)) continue;
     bool any_grant = false;
@@ -99,7 +103,7 @@ Status Restrictions::check_filter(std::string_view member, const std::vector<std
 std::vector<Restriction> Restrictions::all() const {
   std::shared_lock lock(mu_);
   std::vector<Restriction> out;
-  for (const auto& [ns, r] : by_ns_) out.push_back(r);
+  for (const auto& [key, r] : by_ns_) out.push_back(r);
   return out;
 }
 

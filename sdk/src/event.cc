@@ -312,6 +312,14 @@ Result<DecodedEvent> decode_event(const v1::SignedEvent& envelope, const EventLi
     return Status(E::EVENT_MALFORMED, "envelope signer_key_id is " +
                                           std::to_string(envelope.signer_key_id().size()) + " bytes, expected 16");
   }
+  if (envelope.countersignatures_size() > 0) {
+    // Not covered by the author's signature and carrying no chain: anyone on
+    // the path could add one. Refused until they can be verified end to end
+    // (an ENDORSEMENT, which carries the original, is how a second member
+    // vouches for an item).
+    return Status(E::EVENT_FORMAT_UNSUPPORTED,
+                  "countersignatures are not supported (publish an ENDORSEMENT carrying the original instead)");
+  }
   DecodedEvent out;
   LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(out.event, envelope.event(), E::EVENT_MALFORMED));
   LANTOA_RETURN_IF_ERROR(validate_fields(out.event, limits, /*check_utf8=*/false));

@@ -155,4 +155,28 @@ bool filter_matches(std::string_view filter, std::string_view topic) {
   return f.ok() && f->matches(topic);
 }
 
+bool filter_covers(std::string_view outer, std::string_view inner) {
+  if (!validate_filter(outer).ok() || !validate_filter(inner).ok()) return false;
+  auto labels = [](std::string_view text) {
+    std::vector<std::string_view> out;
+    size_t pos = 0;
+    while (true) {
+      size_t dot = text.find('.', pos);
+      out.push_back(text.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
+      if (dot == std::string_view::npos) return out;
+      pos = dot + 1;
+    }
+  };
+  const auto o = labels(outer);
+  const auto i = labels(inner);
+  for (size_t k = 0; k < o.size(); ++k) {
+    if (o[k] == ">") return k < i.size();  // ">" needs at least one more label, as in `inner`
+    if (k >= i.size()) return false;       // `inner` matches shorter topics
+    if (i[k] == ">") return false;         // `inner` matches deeper topics than `outer` can
+    if (o[k] == "*") continue;             // any one label, literal or "*"
+    if (i[k] != o[k]) return false;        // a literal covers only itself
+  }
+  return o.size() == i.size();
+}
+
 }  // namespace lantoa

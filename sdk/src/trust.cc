@@ -46,6 +46,18 @@ Status check_certificate_fields(const v1::Certificate& c) {
   return Status::Ok();
 }
 
+// May a certificate issued by `issuer` (nullptr: the root) carry `grant`?
+bool grant_allowed(const v1::Certificate* issuer, const std::string& grant) {
+  if (!issuer) return true;  // the root reads everything and may grant anything
+  if (filter_covers(issuer->member() + ".>", grant) || grant == issuer->member()) return true;
+  for (const auto& own : issuer->read_grants()) {
+    if (filter_covers(own, grant)) return true;
+  }
+  return false;
+}
+
+std::string roles_text(const v1::Certificate& c);
+
 Status parse_list(const v1::SignedRevocationList& signed_list, v1::RevocationList& list) {
   LANTOA_RETURN_IF_ERROR(internal::parse_protobuf(list, signed_list.list(), E::CERT_MALFORMED));
   if (list.format() != 1) return malformed("revocation list format " + std::to_string(list.format()) + " is not supported");
@@ -59,6 +71,10 @@ Status parse_list(const v1::SignedRevocationList& signed_list, v1::RevocationLis
                                                    r.member() + "\" (not below it)");
     }
     if (r.key_id().size() != kKeyIdSize) return malformed("revoked key_id of " + r.member() + " is not 16 bytes");
+    if (r.revoked_ms() <= 0) {
+      return malformed("revocation of " + r.member() + " key " + key_id_fingerprint(r.key_id()) +
+                       " needs revoked_ms, a positive time (from when its signatures stop counting)");
+    }
   }
   return Status::Ok();
 }
@@ -90,6 +106,29 @@ Result<v1::SignedCertificate> issue_certificate(std::string_view issuer_id, cons
   if (!c.SerializeToString(out.mutable_certificate())) return Status(E::INTERNAL, "cannot serialize certificate");
   out.set_signature(issuer_key.sign(SignDomain::kCertificate, out.certificate()));
   return out;
+}
+
+Status check_issuer(const v1::CertificateChain& issuer_chain, const CertificateRequest& request) {
+  if (issuer_chain.certificates_size() == 0) return Status::Ok();  // the root: anything below it
+  auto issuer = decode_certificate(issuer_chain.certificates(0));
+  if (!issuer) return issuer.status();
+  const auto& roles = issuer->roles();
+  if (std::find(roles.begin(), roles.end(), v1::AUTHORITY) == roles.end()) {
+    return Status(E::CERT_NOT_AUTHORITY, "\"" + issuer->member() + "\" is not certified as an authority (its roles: " +
+                                             roles_text(*issuer) + "); what it certifies would not verify");
+  }
+  for (const auto& grant : request.read_grants) {
+    if (!grant_allowed(&*issuer, grant)) {
+      return Status(E::CERT_OUTSIDE_NAMESPACE, "\"" + issuer->member() + "\" may not grant reading \"" + grant +
+                                                   "\": only filters inside its namespace (" + issuer->member() +
+                                                   ".>) or covered by its own read grants");
+    }
+  }
+  if (request.not_before_ms >= issuer->not_after_ms()) {
+    return Status(E::CERT_EXPIRED, "the certificate of \"" + issuer->member() + "\" ends at " +
+                                       format_time_ms(issuer->not_after_ms()) + ", before the new one would start");
+  }
+  return Status::Ok();
 }
 
 Result<v1::Certificate> decode_certificate(const v1::SignedCertificate& signed_cert) {
@@ -125,10 +164,20 @@ Result<v1::SignedRevocationList> issue_revocation_list(std::string_view issuer_i
 
 TrustStore::TrustStore(RootKey root) : root_(std::move(root)), root_key_id_(key_id(root_.sign_key)) {}
 
-bool TrustStore::is_revoked(std::string_view id, int64_t at_ms) const {
+bool TrustStore::is_revoked(std::string_view member, std::string_view id, int64_t at_ms) const {
   std::shared_lock lock(mu_);
-  auto it = revoked_.find(std::string(id));
+  auto it = revoked_.find({std::string(member), std::string(id)});
   return it != revoked_.end() && at_ms >= it->second;
+}
+
+void TrustStore::remember_keys(const std::vector<ChainLink>& links) const {
+  constexpr size_t kMaxKnownKeys = 1 << 16;
+  std::unique_lock lock(mu_);
+  for (const auto& l : links) {
+    if (known_keys_.size() >= kMaxKnownKeys && !known_keys_.count(l.key_id)) continue;
+    auto& members = known_keys_[l.key_id];
+    if (members.size() < 8) members.insert(l.member);
+  }
 }
 
 Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chain, int64_t at_ms) const {
@@ -148,8 +197,9 @@ Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chai
   // is already trusted.
   for (int i = n - 1; i >= 0; --i) {
     const v1::Certificate& c = certs[static_cast<size_t>(i)];
+    const v1::Certificate* issuer = i == n - 1 ? nullptr : &certs[static_cast<size_t>(i + 1)];
     std::string issuer_key;
-    if (i == n - 1) {
+    if (!issuer) {
       if (c.issuer() != root_.member || c.issuer_key_id() != root_key_id_) {
         return Status(E::CERT_WRONG_ISSUER, "chain of " + c.member() + " ends at issuer \"" + c.issuer() + "\" key " +
                                                 key_id_fingerprint(c.issuer_key_id()) + ", not the pinned root \"" +
@@ -157,23 +207,29 @@ Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chai
       }
       issuer_key = root_.sign_key;
     } else {
-      const v1::Certificate& issuer = certs[static_cast<size_t>(i + 1)];
-      if (c.issuer() != issuer.member() || c.issuer_key_id() != key_id(issuer.sign_key())) {
+      if (c.issuer() != issuer->member() || c.issuer_key_id() != key_id(issuer->sign_key())) {
         return Status(E::CERT_WRONG_ISSUER, "certificate of " + c.member() + " names issuer \"" + c.issuer() +
                                                 "\" key " + key_id_fingerprint(c.issuer_key_id()) +
-                                                " but the next link is \"" + issuer.member() + "\" key " +
-                                                fingerprint(issuer.sign_key()));
+                                                " but the next link is \"" + issuer->member() + "\" key " +
+                                                fingerprint(issuer->sign_key()));
       }
-      const auto& roles = issuer.roles();
+      const auto& roles = issuer->roles();
       if (std::find(roles.begin(), roles.end(), v1::AUTHORITY) == roles.end()) {
-        return Status(E::CERT_NOT_AUTHORITY, "\"" + issuer.member() + "\" is not an authority and cannot certify \"" +
+        return Status(E::CERT_NOT_AUTHORITY, "\"" + issuer->member() + "\" is not an authority and cannot certify \"" +
                                                  c.member() + "\"");
       }
-      issuer_key = issuer.sign_key();
+      issuer_key = issuer->sign_key();
     }
     if (Status s = check_link(issuer_key, chain.certificates(i).certificate(), chain.certificates(i).signature());
         !s.ok()) {
       return Status(E::CERT_BAD_SIGNATURE, "certificate of " + c.member() + ": " + s.message());
+    }
+    for (const auto& grant : c.read_grants()) {
+      if (!grant_allowed(issuer, grant)) {
+        return Status(E::CERT_OUTSIDE_NAMESPACE, "certificate of " + c.member() + " grants reading \"" + grant +
+                                                     "\", beyond what its issuer \"" + issuer->member() +
+                                                     "\" may grant (its own namespace and its own grants)");
+      }
     }
     if (at_ms < c.not_before_ms()) {
       return Status(E::CERT_NOT_YET_VALID, "certificate of " + c.member() + " is valid from " +
@@ -183,14 +239,68 @@ Result<VerifiedMember> TrustStore::verify_chain(const v1::CertificateChain& chai
       return Status(E::CERT_EXPIRED, "certificate of " + c.member() + " expired at " + describe_time(c.not_after_ms()) +
                                          ", checked at " + describe_time(at_ms));
     }
-    if (is_revoked(key_id(c.sign_key()), at_ms)) {
+    if (is_revoked(c.member(), key_id(c.sign_key()), at_ms)) {
       return Status(E::CERT_REVOKED, "key " + fingerprint(c.sign_key()) + " of " + c.member() + " is revoked");
     }
   }
   VerifiedMember out;
-  out.key_id = key_id(certs[0].sign_key());
+  for (const auto& c : certs) {
+    out.links.push_back({c.member(), key_id(c.sign_key()), c.not_before_ms(), c.not_after_ms()});
+  }
+  remember_keys(out.links);
+  out.key_id = out.links[0].key_id;
   out.certificate = std::move(certs[0]);
   return out;
+}
+
+Status TrustStore::check_current(const VerifiedMember& member, int64_t now_ms) const {
+  for (const auto& l : member.links) {
+    if (now_ms >= l.not_after_ms) {
+      return Status(E::CERT_EXPIRED, "the certificate of " + l.member + " (in the chain of " + member.member() +
+                                         ") expired at " + describe_time(l.not_after_ms));
+    }
+    if (is_revoked(l.member, l.key_id, now_ms)) {
+      return Status(E::CERT_REVOKED, "the key " + key_id_fingerprint(l.key_id) + " of " + l.member +
+                                         (l.member == member.member() ? "" : " (in the chain of " + member.member() + ")") +
+                                         " is revoked");
+    }
+  }
+  return Status::Ok();
+}
+
+Status TrustStore::check_event_times(const VerifiedMember& signer, int64_t created_ms, EventTimes times) const {
+  for (const auto& l : signer.links) {
+    if (created_ms < l.not_before_ms) {
+      return Status(E::CERT_NOT_YET_VALID, "the event was created at " + describe_time(created_ms) +
+                                               ", before the certificate of " + l.member + " was valid (from " +
+                                               describe_time(l.not_before_ms) + ")");
+    }
+    if (created_ms >= l.not_after_ms) {
+      return Status(E::CERT_EXPIRED, "the event was created at " + describe_time(created_ms) +
+                                         ", after the certificate of " + l.member + " expired (at " +
+                                         describe_time(l.not_after_ms) + ")");
+    }
+    for (int64_t at : {created_ms, times.judged_ms}) {
+      if (at > 0 && is_revoked(l.member, l.key_id, at)) {
+        return Status(E::CERT_REVOKED, "the key " + key_id_fingerprint(l.key_id) + " of " + l.member +
+                                           " is revoked (checked at " + describe_time(at) + ")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<v1::SignedRevocationList> TrustStore::applied_lists() const {
+  std::shared_lock lock(mu_);
+  std::vector<v1::SignedRevocationList> out;
+  for (const auto& [key, list] : lists_) out.push_back(list);
+  return out;
+}
+
+uint64_t TrustStore::last_list_number(std::string_view issuer_key_id) const {
+  std::shared_lock lock(mu_);
+  auto it = list_numbers_.find(std::string(issuer_key_id));
+  return it == list_numbers_.end() ? 0 : it->second;
 }
 
 Status TrustStore::check_link(const std::string& issuer_key, const std::string& certificate,
@@ -236,11 +346,26 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
     return Status(E::CERT_BAD_SIGNATURE, "revocation list of " + list.issuer() + ": " + s.message());
   }
   std::unique_lock lock(mu_);
-  uint64_t& last = list_numbers_[list.issuer()];
-  if (list.number() <= last) return Status::Ok();  // an older or repeated list
-  last = list.number();
   for (const auto& r : list.revocations()) {
-    auto [it, inserted] = revoked_.emplace(r.key_id(), r.revoked_ms());
+    auto known = known_keys_.find(r.key_id());
+    if (known != known_keys_.end() && !known->second.count(r.member())) {
+      return Status(E::CERT_OUTSIDE_NAMESPACE,
+                    "revocation list " + std::to_string(list.number()) + " of " + list.issuer() + " names key " +
+                        key_id_fingerprint(r.key_id()) + " as " + r.member() + "'s, but that key is certified for " +
+                        *known->second.begin() + ": an authority may only revoke keys of members below it");
+    }
+  }
+  uint64_t& last = list_numbers_[list.issuer_key_id()];
+  if (list.number() <= last) {
+    return Status(E::REVOCATION_LIST_STALE,
+                  "revocation list " + std::to_string(list.number()) + " of " + list.issuer() + " (key " +
+                      key_id_fingerprint(list.issuer_key_id()) + ") is not newer than list " + std::to_string(last) +
+                      ", already in force; number the new list " + std::to_string(last + 1) + " or higher");
+  }
+  last = list.number();
+  lists_[list.issuer_key_id()] = signed_list;
+  for (const auto& r : list.revocations()) {
+    auto [it, inserted] = revoked_.emplace(std::make_pair(r.member(), r.key_id()), r.revoked_ms());
     if (!inserted) it->second = std::min(it->second, r.revoked_ms());
   }
   return Status::Ok();
@@ -261,14 +386,16 @@ Result<v1::SignedRevocationList> TrustStore::apply_revocation_event(const Verifi
 }
 
 Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const v1::CertificateChain& chain,
-                                               const EventLimits& limits) const {
+                                               const EventLimits& limits, EventTimes times) const {
   auto decoded = decode_event(envelope, limits);
   if (!decoded) return decoded.status();
-  // Checked at the event's creation time, so events signed before a key
-  // rotation or expiry stay verifiable. (Brokers also require created_ms to
-  // be close to their own clock on ingest, so a stolen key cannot backdate.)
+  // The chain is checked at the event's creation time, so events signed
+  // before a key rotation or expiry stay verifiable; revocation is also
+  // judged at the time the event is known to have existed (see EventTimes),
+  // so dating an event back does not get a revoked key past it.
   auto signer = verify_chain(chain, decoded->event.created_ms());
   if (!signer) return signer.status();
+  LANTOA_RETURN_IF_ERROR(check_event_times(*signer, decoded->event.created_ms(), times));
   if (signer->member() != decoded->event.origin()) {
     return Status(E::ORIGIN_MISMATCH, "event claims origin \"" + decoded->event.origin() +
                                           "\" but is signed by \"" + signer->member() + "\"");
@@ -277,14 +404,38 @@ Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, 
     return Status(E::ROLE_MISSING, "\"" + signer->member() + "\" is not certified as a publisher");
   }
   LANTOA_RETURN_IF_ERROR(check_event_signature(envelope, signer->certificate.sign_key()));
+  LANTOA_RETURN_IF_ERROR(verify_carried(decoded->event, limits, times));
   return VerifiedEvent{std::move(decoded->id), std::move(decoded->event), std::move(*signer)};
 }
 
-Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const EventLimits& limits) const {
+Status TrustStore::verify_carried(const v1::Event& event, const EventLimits& limits, EventTimes times) const {
+  if (event.kind() != v1::ENDORSEMENT) return Status::Ok();
+  auto carried = parse_signed_event(event.carried_event(), limits);
+  if (!carried) {
+    return Status(E::INVALID_CARRIED_EVENT, "the endorsed event cannot be read: " + carried.status().message());
+  }
+  // The original is judged at its own creation time: an endorser vouches
+  // for an item as it was made.
+  (void)times;
+  auto original = verify_event(*carried, limits);
+  if (!original) {
+    return Status(original.status().code(), "the endorsed event does not verify: " + original.status().message());
+  }
+  if (original->event.kind() == v1::ENDORSEMENT) {
+    return Status(E::INVALID_CARRIED_EVENT, "an endorsement may not carry another endorsement");
+  }
+  if (original->id != event.refers_to()) {
+    return Status(E::INVALID_CARRIED_EVENT, "refers_to is not the id of the carried event");
+  }
+  return Status::Ok();
+}
+
+Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, const EventLimits& limits,
+                                               EventTimes times) const {
   if (!envelope.has_signer_chain()) {
     return Status(E::UNKNOWN_SIGNER, "envelope carries no signer certificate chain");
   }
-  return verify_event(envelope, envelope.signer_chain(), limits);
+  return verify_event(envelope, envelope.signer_chain(), limits, times);
 }
 
 // --- files ---

@@ -9,7 +9,7 @@ namespace {
 
 TEST(Restrictions, ReadersGrantsAndFilters) {
   Restrictions r;
-  r.set({"vn.bqp.internal", {"vn.bqp"}});
+  r.set({"vn.bqp.internal", {"vn.bqp"}, "vn.bqp"});
   EXPECT_TRUE(r.may_read("vn.qn", {}, "vn.bqp.notice"));
   EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal.orders"));
   EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal"));
@@ -48,6 +48,20 @@ TEST(Restrictions, DeclarationsComeFromTheOwner) {
   EXPECT_CODE(restriction_from_event(make("vn.bqp", R"({"namespace": "vn.bqp.x", "readers": ["Bad Id"]})")),
               v1::Error::INVALID_MEMBER_ID);
   EXPECT_CODE(restriction_from_event(make("vn.bqp", "[]")), v1::Error::INVALID_ARGUMENT);
+}
+
+// Issue 13, item 2: a member below the declarer cannot reopen what its
+// parent restricted by declaring the same namespace more openly.
+TEST(Restrictions, AChildCannotReopenWhatItsParentRestricted) {
+  Restrictions r;
+  r.set({"vn.bqp.internal", {"vn.bqp"}, "vn.bqp"});
+  r.set({"vn.bqp.internal", {"vn", "vn.bqp.internal"}, "vn.bqp.internal"});  // the child's "open to all"
+  r.set({"vn.bqp.internal.plans", {"vn"}, "vn.bqp.internal"});
+  EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal.plans"));
+  EXPECT_FALSE(r.may_read("vn.qn", {}, "vn.bqp.internal"));
+  EXPECT_TRUE(r.may_read("vn.bqp.hanoi", {}, "vn.bqp.internal.plans"));
+  EXPECT_STATUS(r.check_filter("vn.qn", {}, "vn.bqp.internal.>"), v1::Error::PERMISSION_DENIED);
+  EXPECT_EQ(r.all().size(), 3u);  // kept per declarer: the child's did not replace the parent's
 }
 
 }  // namespace

@@ -236,35 +236,64 @@ TEST_F(SdkClient, TheSubscriberFollowsRevocations) {
     ASSERT_OK(sub->poll([](const ReceivedEvent&) {}, milliseconds(100)));
   }
   EXPECT_EQ(sub->stats().revocations, 1u);
-  EXPECT_TRUE(sub->trust().is_revoked(halong.key.sign.id(), unix_now_ms()));
+  EXPECT_TRUE(sub->trust().is_revoked("vn.qn.halong", halong.key.sign.id(), unix_now_ms()));
 }
 
-// A broker stand-in that alters one byte of an event in transit.
-TEST(HostileBroker, CannotForgeNews) {
-  TrustTree tree = TrustTree::live();
-  Member gov = tree.member("vn.gov");
-  Member qn = tree.member("vn.qn");
-  zmq::context_t ctx;
-  zmq::socket_t router(ctx, zmq::socket_type::router);
-  TransportKey server_key = TransportKey::generate();
-  const std::string secret = server_key.secret();
-  router.set(zmq::sockopt::curve_server, 1);
-  router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
-  router.bind("tcp://127.0.0.1:*");
-  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+// Issue 13, item 6: what a subscriber learned about revocations is kept in
+// its inbox and holds after a restart, even before it hears the bus again.
+TEST_F(SdkClient, RevocationsSurviveARestartOfTheSubscriber) {
+  SubscriberOptions so;
+  so.inbox = dir / "inbox";
+  so.name = "keeps";
+  {
+    auto sub = subscriber(so);
+    v1::Revocation rev;
+    rev.set_member("vn.qn.halong");
+    rev.set_key_id(halong.key.sign.id());
+    rev.set_revoked_ms(unix_now_ms());
+    auto list = issue_revocation_list("vn.qn", qn.key.sign, 1, unix_now_ms(), {rev}, qn.chain);
+    auto e = EventBuilder("vn.qn", 1, std::string(kRevocationTopic)).headline("Thu hồi").body(revocations_to_text(*list)).build();
+    Client authority(broker.address(), qn);
+    ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sub->stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
+      ASSERT_OK(sub->poll([](const ReceivedEvent&) {}, milliseconds(100)));
+    }
+    ASSERT_EQ(sub->stats().revocations, 1u);
+  }  // the portal's program stops
+  so.follow_revocations = false;  // so it cannot learn the revocation from the bus again
+  auto sub = subscriber(so);
+  EXPECT_TRUE(sub->trust().is_revoked("vn.qn.halong", halong.key.sign.id(), unix_now_ms()));
+  auto later = EventBuilder("vn.qn.halong", 9, "vn.qn.halong.news").headline("Giả mạo").build();
+  EXPECT_CODE(sub->trust().verify_event(*sign_event(*later, halong.key.sign), halong.chain), E::CERT_REVOKED);
+}
 
-  auto genuine = make_events(gov, "vn.gov.press", 1, 2);
-  for (auto& e : genuine) *e.mutable_signer_chain() = gov.chain;
-  v1::SignedEvent altered = genuine[0];
-  (*altered.mutable_event())[altered.event().find("Tin")] = 'X';  // "Tin số 1" -> "Xin số 1"
+// A broker stand-in that answers Hello and Subscribe and, on the
+// subscription "press", delivers exactly the deliveries it was given: what a
+// compromised broker could send.
+class HostileBroker {
+ public:
+  explicit HostileBroker(std::vector<v1::Deliver> press) : press_(std::move(press)) {
+    const std::string secret = key_.secret();
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    router_.set(zmq::sockopt::rcvtimeo, 100);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~HostileBroker() {
+    done_ = true;
+    thread_.join();
+  }
+  BrokerAddress address() const { return {endpoint_, key_.public_key()}; }
 
-  std::atomic<bool> done{false};
-  std::thread stand_in([&] {
-    router.set(zmq::sockopt::rcvtimeo, 100);
-    while (!done) {
+ private:
+  void run() {
+    while (!done_) {
       zmq::message_t id, body;
-      if (!router.recv(id)) continue;
-      (void)router.recv(body);
+      if (!router_.recv(id)) continue;
+      (void)router_.recv(body);
       v1::ClientFrame in;
       in.ParseFromArray(body.data(), static_cast<int>(body.size()));
       v1::BrokerFrame out;
@@ -278,47 +307,168 @@ TEST(HostileBroker, CannotForgeNews) {
       } else {
         continue;
       }
-      const std::string bytes = out.SerializeAsString();
       const std::string peer = id.to_string();  // sending a message_t empties it
-      router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
-      router.send(zmq::buffer(bytes));
+      send(peer, out);
       if (in.has_subscribe() && in.subscribe().name() == "press") {
         v1::BrokerFrame d;
-        auto* a = d.mutable_deliveries()->add_items();
-        a->set_subscription("press");
-        a->set_delivery_id(1);
-        *a->mutable_event() = altered;
-        auto* b = d.mutable_deliveries()->add_items();
-        b->set_subscription("press");
-        b->set_delivery_id(2);
-        *b->mutable_event() = genuine[1];
-        const std::string dbytes = d.SerializeAsString();
-        router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
-        router.send(zmq::buffer(dbytes));
+        for (const auto& item : press_) *d.mutable_deliveries()->add_items() = item;
+        send(peer, d);
       }
     }
-  });
+  }
+  void send(const std::string& peer, const v1::BrokerFrame& frame) {
+    const std::string bytes = frame.SerializeAsString();
+    router_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(bytes));
+  }
 
+  std::vector<v1::Deliver> press_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  TransportKey key_ = TransportKey::generate();
+  std::string endpoint_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// Deliveries of `events` (chains attached) on "press", ids from 1.
+std::vector<v1::Deliver> press(const std::vector<v1::SignedEvent>& events) {
+  std::vector<v1::Deliver> out;
+  for (const auto& e : events) {
+    v1::Deliver d;
+    d.set_subscription("press");
+    d.set_delivery_id(out.size() + 1);
+    d.set_broker_seq(out.size() + 1);
+    *d.mutable_event() = e;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+v1::SignedEvent with_chain(v1::SignedEvent e, const Member& m) {
+  *e.mutable_signer_chain() = m.chain;
+  return e;
+}
+
+// What a subscriber (vn.qn) behind a hostile broker hands over and refuses.
+struct Outcome {
+  std::vector<std::string> handled;  // headlines
+  std::vector<Status> rejected;
+  SubscriberStats stats;
+};
+
+Outcome receive_from(const HostileBroker& broker, const TrustTree& tree, const Member& qn, size_t expected) {
   SubscriberOptions o;
-  o.broker = {endpoint, server_key.public_key()};
+  o.broker = broker.address();
   o.name = "press";
   o.filters = {"vn.gov.press"};
-  std::vector<Status> rejected;
-  o.on_rejected = [&](const Status& why, const v1::Deliver&) { rejected.push_back(why); };
+  Outcome out;
+  o.on_rejected = [&](const Status& why, const v1::Deliver&) { out.rejected.push_back(why); };
   auto sub = Subscriber::open(MemberKey{qn.key.member, *SigningKey::from_seed(qn.key.sign.seed()),
                                         *TransportKey::from_secret(qn.key.transport.secret())},
                               qn.chain, tree.root(), o);
-  ASSERT_OK(sub);
-  std::vector<std::string> handled;
-  for (int i = 0; i < 20 && handled.size() + rejected.size() < 2; ++i) {
-    ASSERT_OK((*sub)->poll([&](const ReceivedEvent& e) { handled.push_back(e.verified.event.headline()); },
-                           milliseconds(100)));
+  EXPECT_TRUE(sub.ok()) << sub.status().to_string();
+  if (!sub.ok()) return out;
+  auto seen = [&] {
+    const auto& st = (*sub)->stats();
+    return st.handled + st.rejected + st.duplicates + st.held + st.expired + st.withdrawn;
+  };
+  for (int i = 0; i < 50 && seen() < expected; ++i) {
+    EXPECT_TRUE((*sub)->poll([&](const ReceivedEvent& e) { out.handled.push_back(e.verified.event.headline()); },
+                             milliseconds(100))
+                    .ok());
   }
-  done = true;
-  stand_in.join();
-  EXPECT_EQ(handled, std::vector<std::string>{"Tin số 2 trên vn.gov.press"});
-  ASSERT_EQ(rejected.size(), 1u);
-  EXPECT_EQ(rejected[0].code(), E::BAD_SIGNATURE) << rejected[0].to_string();
+  out.stats = (*sub)->stats();
+  return out;
+}
+
+class Hostile : public ::testing::Test {
+ protected:
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+};
+
+TEST_F(Hostile, CannotForgeNews) {
+  auto genuine = make_events(gov, "vn.gov.press", 1, 2);
+  for (auto& e : genuine) e = with_chain(e, gov);
+  v1::SignedEvent altered = genuine[0];
+  (*altered.mutable_event())[altered.event().find("Tin")] = 'X';  // "Tin số 1" -> "Xin số 1"
+  HostileBroker broker(press({altered, genuine[1]}));
+  Outcome got = receive_from(broker, tree, qn, 2);
+  EXPECT_EQ(got.handled, std::vector<std::string>{"Tin số 2 trên vn.gov.press"});
+  ASSERT_EQ(got.rejected.size(), 1u);
+  EXPECT_EQ(got.rejected[0].code(), E::BAD_SIGNATURE) << got.rejected[0].to_string();
+}
+
+// Issue 13, item 10: embargo and expiry are the receiver's to enforce too.
+TEST_F(Hostile, CannotReleaseEmbargoedNewsEarlyNorDeliverExpiredNews) {
+  auto embargoed = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Cấm công bố trước giờ G")
+                       .embargo_until_ms(unix_now_ms() + 3'600'000).build();
+  auto stale = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Hết hạn").created_ms(unix_now_ms() - 7'200'000)
+                   .expires_ms(unix_now_ms() - 3'600'000).build();
+  ASSERT_OK(embargoed);
+  ASSERT_OK(stale);
+  HostileBroker broker(press({with_chain(*sign_event(*embargoed, gov.key.sign), gov),
+                              with_chain(*sign_event(*stale, gov.key.sign), gov)}));
+  Outcome got = receive_from(broker, tree, qn, 2);
+  EXPECT_TRUE(got.handled.empty());
+  EXPECT_EQ(got.stats.held, 1u);
+  EXPECT_EQ(got.stats.expired, 1u);
+}
+
+// Issue 13, item 10: a retraction delivered before its item leaves a
+// tombstone; the item is not shown afterwards. Duplicates are removed.
+TEST_F(Hostile, CannotReviveARetractedItemByReorderingNorRepeatNews) {
+  auto original = make_events(gov, "vn.gov.press", 1, 1)[0];
+  auto retraction = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Thu hồi tin số 1")
+                        .kind(v1::RETRACTION).refers_to(event_id(original.event())).build();
+  ASSERT_OK(retraction);
+  auto r = with_chain(*sign_event(*retraction, gov.key.sign), gov);
+  auto o = with_chain(original, gov);
+  HostileBroker broker(press({r, o, o, r}));
+  Outcome got = receive_from(broker, tree, qn, 4);
+  EXPECT_EQ(got.handled, std::vector<std::string>{"Thu hồi tin số 1"});
+  EXPECT_EQ(got.stats.withdrawn, 1u);
+  EXPECT_EQ(got.stats.duplicates, 2u);
+}
+
+// Issue 13, item 4: only the origin of an item may correct or retract it.
+TEST_F(Hostile, CannotDeliverAnotherMembersRetractionOfAnItem) {
+  Member halong = tree.member("vn.halong");
+  auto original = with_chain(make_events(gov, "vn.gov.press", 1, 1)[0], gov);
+  auto retraction = EventBuilder("vn.halong", 1, "vn.halong.news").headline("Thu hồi tin của Chính phủ")
+                        .kind(v1::RETRACTION).refers_to(event_id(original.event())).build();
+  ASSERT_OK(retraction);
+  HostileBroker broker(press({original, with_chain(*sign_event(*retraction, halong.key.sign), halong)}));
+  Outcome got = receive_from(broker, tree, qn, 2);
+  EXPECT_EQ(got.handled, std::vector<std::string>{"Tin số 1 trên vn.gov.press"});
+  ASSERT_EQ(got.rejected.size(), 1u);
+  EXPECT_EQ(got.rejected[0].code(), E::REFERENCE_NOT_ALLOWED) << got.rejected[0].to_string();
+}
+
+// Issue 13, item 10: countersignatures (not covered by the author's
+// signature) are refused; an endorsement's carried event is verified.
+TEST_F(Hostile, CannotAddCountersignaturesNorForgeAnEndorsement) {
+  auto genuine = with_chain(make_events(gov, "vn.gov.press", 1, 1)[0], gov);
+  v1::SignedEvent countersigned = genuine;
+  auto* cs = countersigned.add_countersignatures();
+  cs->set_member("vn");
+  cs->set_key_id(std::string(16, 'k'));
+  cs->set_signature(std::string(64, 's'));
+  Member ministry = tree.member("vn.ldtbxh");
+  auto proposal = with_chain(make_events(ministry, "vn.ldtbxh.news", 1, 1)[0], ministry);
+  std::string carried = proposal.SerializeAsString();
+  carried[carried.find("Tin")] = 'X';  // one byte of the carried event altered
+  auto endorsement = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Chính phủ đăng lại")
+                         .kind(v1::ENDORSEMENT).refers_to(event_id(proposal.event())).carried_event(carried).build();
+  ASSERT_OK(endorsement);
+  HostileBroker broker(press({countersigned, with_chain(*sign_event(*endorsement, gov.key.sign), gov)}));
+  Outcome got = receive_from(broker, tree, qn, 2);
+  EXPECT_TRUE(got.handled.empty());
+  ASSERT_EQ(got.rejected.size(), 2u);
+  EXPECT_EQ(got.rejected[0].code(), E::EVENT_FORMAT_UNSUPPORTED) << got.rejected[0].to_string();
+  EXPECT_EQ(got.rejected[1].code(), E::BAD_SIGNATURE) << got.rejected[1].to_string();
 }
 
 }  // namespace

@@ -100,5 +100,22 @@ TEST(Namespace, IsTheIdAndEverythingBelow) {
   EXPECT_FALSE(strictly_below("vn.x", ""));
 }
 
+
+TEST(Names, FilterCovers) {
+  EXPECT_TRUE(filter_covers("vn.qn.>", "vn.qn.*.news"));
+  EXPECT_TRUE(filter_covers("vn.qn.>", "vn.qn.halong"));
+  EXPECT_TRUE(filter_covers("vn.qn.>", "vn.qn.>"));
+  EXPECT_TRUE(filter_covers("vn.*.news", "vn.qn.news"));
+  EXPECT_TRUE(filter_covers("vn.*.news", "vn.*.news"));
+  EXPECT_TRUE(filter_covers(">", "vn.bqp.internal.>"));
+  EXPECT_FALSE(filter_covers("vn.qn.*", "vn.qn.>"));
+  EXPECT_FALSE(filter_covers("vn.qn.>", "vn.qn"));
+  EXPECT_FALSE(filter_covers("vn.qn.>", ">"));
+  EXPECT_FALSE(filter_covers("vn.qn.news", "vn.qn.*"));
+  EXPECT_FALSE(filter_covers("vn.qn.news", "vn.qn.news.x"));
+  EXPECT_FALSE(filter_covers("vn.qn", "vn.qn.news"));
+  EXPECT_FALSE(filter_covers("vn..x", "vn.x"));
+}
+
 }  // namespace
 }  // namespace lantoa

@@ -174,8 +174,8 @@ TEST_F(Trust, IssueRejectsBadRequests) {
 TEST_F(Trust, RootRevocationShutsOutAKeyFromItsTime) {
   Member gov = tree.member("vn.gov");
   ASSERT_TRUE(store.add_revocation_list(root_revokes(gov), kNow).ok());
-  EXPECT_TRUE(store.is_revoked(gov.key.sign.id(), kNow));
-  EXPECT_FALSE(store.is_revoked(gov.key.sign.id(), kNow - 1));
+  EXPECT_TRUE(store.is_revoked("vn.gov", gov.key.sign.id(), kNow));
+  EXPECT_FALSE(store.is_revoked("vn.gov", gov.key.sign.id(), kNow - 1));
   EXPECT_CODE(store.verify_chain(gov.chain, kNow + 1), E::CERT_REVOKED);
   EXPECT_TRUE(store.verify_chain(gov.chain, kNow - 1).ok());
 
@@ -222,26 +222,27 @@ TEST_F(Trust, ForgedOrStaleRevocationListsDoNothing) {
   v1::SignedRevocationList forged = *list;
   (*forged.mutable_signature())[0] ^= 1;
   EXPECT_STATUS(store.add_revocation_list(forged, kNow), E::CERT_BAD_SIGNATURE);
-  EXPECT_FALSE(store.is_revoked(gov.key.sign.id(), kNow));
+  EXPECT_FALSE(store.is_revoked("vn.gov", gov.key.sign.id(), kNow));
 
   // A list signed by someone else pretending to be the root.
   TrustTree other;
   auto impostor = issue_revocation_list("vn", other.root_key(), 6, kNow, {r});
   EXPECT_STATUS(store.add_revocation_list(*impostor, kNow), E::UNKNOWN_SIGNER);
-  EXPECT_FALSE(store.is_revoked(gov.key.sign.id(), kNow));
+  EXPECT_FALSE(store.is_revoked("vn.gov", gov.key.sign.id(), kNow));
 
   v1::SignedRevocationList garbage;
   garbage.set_list("\xff\xff");
   EXPECT_STATUS(store.add_revocation_list(garbage, kNow), E::CERT_MALFORMED);
 
-  // A list with a number not above the last applied one is ignored.
+  // A list with a number not above the last applied one changes nothing and
+  // is answered as stale (the issuer is told to number it higher).
   ASSERT_TRUE(store.add_revocation_list(*list, kNow).ok());
   Member gov2 = tree.member("vn.gov");
   v1::Revocation r2 = r;
   r2.set_key_id(gov2.key.sign.id());
   auto older = issue_revocation_list("vn", tree.root_key(), 4, kNow, {r2});
-  ASSERT_TRUE(store.add_revocation_list(*older, kNow).ok());
-  EXPECT_FALSE(store.is_revoked(gov2.key.sign.id(), kNow));
+  EXPECT_STATUS(store.add_revocation_list(*older, kNow), E::REVOCATION_LIST_STALE);
+  EXPECT_FALSE(store.is_revoked("vn.gov", gov2.key.sign.id(), kNow));
 }
 
 TEST_F(Trust, VerifyEventEndToEnd) {
@@ -342,6 +343,117 @@ TEST_F(Trust, RememberedLinksStillCheckTamperingTimeAndRevocation) {
   EXPECT_CODE(store.verify_chain(halong.chain, kNow + 1), E::CERT_REVOKED);  // the intermediate is revoked
 
   EXPECT_TRUE(store.verify_chain(halong.chain, kNow - 1).ok());
+}
+
+// Issue 13, item 1: an authority's list cannot touch a key outside its
+// namespace, whatever member name the entry carries.
+TEST_F(Trust, ARevocationOnlyReachesTheMemberItNames) {
+  Member gov = tree.member("vn.gov");
+  Member halong_auth = tree.certify("vn.qn.halong", {v1::AUTHORITY, v1::PUBLISHER});
+  v1::Revocation r;
+  r.set_member("vn.qn.halong.x");
+  r.set_key_id(gov.key.sign.id());
+  r.set_revoked_ms(kNow);
+  // Unknown key to this store: applied, but only to vn.qn.halong.x's use of it.
+  auto list = issue_revocation_list("vn.qn.halong", halong_auth.key.sign, 1, kNow, {r}, halong_auth.chain);
+  ASSERT_OK(list);
+  TrustStore fresh = tree.store();
+  ASSERT_OK(fresh.add_revocation_list(*list, kNow));
+  EXPECT_TRUE(fresh.verify_chain(gov.chain, kNow + 1).ok());
+  // Known key: the list is refused and nothing of it applies.
+  ASSERT_OK(store.verify_chain(gov.chain, kNow));
+  auto list2 = issue_revocation_list("vn.qn.halong", halong_auth.key.sign, 2, kNow, {r}, halong_auth.chain);
+  EXPECT_STATUS(store.add_revocation_list(*list2, kNow), E::CERT_OUTSIDE_NAMESPACE);
+  EXPECT_EQ(store.last_list_number(halong_auth.key.sign.id()), 0u);
+  // revoked_ms 0 (or negative) is refused when issuing and when applying.
+  r.set_member("vn.qn.halong.y");
+  r.set_revoked_ms(0);
+  EXPECT_CODE(issue_revocation_list("vn.qn.halong", halong_auth.key.sign, 3, kNow, {r}, halong_auth.chain),
+              E::CERT_MALFORMED);
+}
+
+// Issue 13, item 9: lists are numbered per issuer key.
+TEST_F(Trust, ListNumbersArePerIssuerKey) {
+  Member gov = tree.member("vn.gov");
+  Member gov2 = tree.member("vn.gov");
+  Member qn = tree.certify("vn.qn", {v1::AUTHORITY});
+  Member qn_new = tree.certify("vn.qn", {v1::AUTHORITY});  // the authority's next key
+  Member x = tree.certify("vn.qn.x", {v1::PUBLISHER}, &qn);
+  v1::Revocation r;
+  r.set_member("vn.qn.x");
+  r.set_key_id(x.key.sign.id());
+  r.set_revoked_ms(kNow);
+  // A thief's list with the highest possible number, under the old key...
+  auto thief = issue_revocation_list("vn.qn", qn.key.sign, UINT64_MAX, kNow, {}, qn.chain);
+  ASSERT_OK(store.add_revocation_list(*thief, kNow));
+  // ...does not block the lists of the authority's new key.
+  auto next = issue_revocation_list("vn.qn", qn_new.key.sign, 1, kNow, {r}, qn_new.chain);
+  ASSERT_OK(store.add_revocation_list(*next, kNow));
+  EXPECT_CODE(store.verify_chain(x.chain, kNow + 1), E::CERT_REVOKED);
+  EXPECT_EQ(store.applied_lists().size(), 2u);
+  (void)gov;
+  (void)gov2;
+}
+
+// Issue 13, item 8: revoking an authority ends its members, now.
+TEST_F(Trust, CheckCurrentCoversTheWholeChain) {
+  Member qn = tree.certify("vn.qn", {v1::AUTHORITY});
+  Member halong = tree.certify("vn.qn.halong", {v1::PUBLISHER}, &qn);
+  auto member = store.verify_chain(halong.chain, kNow - 10);
+  ASSERT_OK(member);
+  ASSERT_OK(store.check_current(*member, kNow - 10));
+  ASSERT_OK(store.add_revocation_list(root_revokes(qn), kNow));
+  EXPECT_STATUS(store.check_current(*member, kNow), E::CERT_REVOKED);
+  EXPECT_STATUS(store.check_current(*member, kT0 + kYearMs), E::CERT_EXPIRED);
+}
+
+// Issue 13, items 7 and 20: the time rules, one place for broker and receivers.
+TEST_F(Trust, EventTimesJudgeRevocationAtAcceptanceAndValidityAtCreation) {
+  Member gov = tree.member("vn.gov");
+  ASSERT_OK(store.add_revocation_list(root_revokes(gov), kNow));
+  v1::Event backdated = testing::sample_event("vn.gov");
+  backdated.set_created_ms(kNow - 3600'000);  // dated an hour before the revocation
+  v1::SignedEvent env = testing::signed_by(gov, backdated);
+  EXPECT_TRUE(store.verify_event(env).ok());                                          // made before: still good
+  EXPECT_TRUE(store.verify_event(env, EventLimits{}, EventTimes{kNow - 1}).ok());      // accepted before
+  EXPECT_CODE(store.verify_event(env, EventLimits{}, EventTimes{kNow + 5}), E::CERT_REVOKED);  // accepted after
+  // Created before the certificate was valid.
+  Member late = tree.certify("vn.late", {v1::PUBLISHER}, nullptr, kNow, kNow + kYearMs);
+  v1::Event early = testing::sample_event("vn.late");
+  early.set_created_ms(kNow - 1);
+  EXPECT_CODE(store.verify_event(testing::signed_by(late, early)), E::CERT_NOT_YET_VALID);
+}
+
+// Issue 13, items 2 and 3: read grants within the issuer's reach.
+TEST_F(Trust, ReadGrantsStayWithinTheIssuersReach) {
+  Member qn = tree.certify("vn.qn", {v1::AUTHORITY});
+  auto key = MemberKey::generate("vn.qn.spy");
+  ASSERT_OK(key);
+  CertificateRequest req{key->public_keys(), {v1::SUBSCRIBER}, kT0, kT0 + kYearMs, 7, {">"}};
+  EXPECT_STATUS(check_issuer(qn.chain, req), E::CERT_OUTSIDE_NAMESPACE);
+  auto cert = issue_certificate("vn.qn", qn.key.sign, req);  // a hostile authority signs it anyway
+  ASSERT_OK(cert);
+  v1::CertificateChain chain;
+  *chain.add_certificates() = *cert;
+  for (const auto& c : qn.chain.certificates()) *chain.add_certificates() = c;
+  EXPECT_CODE(store.verify_chain(chain, kNow), E::CERT_OUTSIDE_NAMESPACE);
+  req.read_grants = {"vn.qn.internal.>"};
+  EXPECT_STATUS(check_issuer(qn.chain, req), E::OK);
+  // The root may grant anything; an issuer without the authority role nothing.
+  Member plain = tree.member("vn.plain");
+  req.read_grants = {};
+  EXPECT_STATUS(check_issuer(plain.chain, req), E::CERT_NOT_AUTHORITY);
+}
+
+// Issue 13, item 10: countersignatures cannot be verified, so they are refused.
+TEST_F(Trust, CountersignaturesAreRefused) {
+  Member gov = tree.member("vn.gov");
+  v1::SignedEvent env = testing::signed_by(gov, testing::sample_event("vn.gov"));
+  auto* cs = env.add_countersignatures();
+  cs->set_member("vn");
+  cs->set_key_id(std::string(16, 'k'));
+  cs->set_signature(std::string(64, 's'));
+  EXPECT_CODE(store.verify_event(env), E::EVENT_FORMAT_UNSUPPORTED);
 }
 
 }  // namespace

@@ -27,14 +27,21 @@ inline constexpr std::string_view kRestrictionTopic = kRestrictionTopicName;
 struct Restriction {
   std::string ns;                    // the restricted namespace
   std::vector<std::string> readers;  // member prefixes that may read it
+  std::string owner;                 // who declared it (empty in files of older brokers: the last reader)
 };
 
 // Reads a declaration from an event on kRestrictionTopic: the namespace must
 // be the signer's id or below it (PERMISSION_DENIED otherwise).
 Result<Restriction> restriction_from_event(const VerifiedEvent& event);
 
+// Declarations are kept per namespace *and* declarer, and a topic is
+// readable only when every declaration covering it allows the reader: a
+// member below the declarer (say "vn.bqp.internal" under "vn.bqp") cannot
+// reopen what its parent restricted by declaring the same or a deeper
+// namespace more openly. The most restrictive declaration wins.
 class Restrictions {
  public:
+  // Adds or replaces the declaration of `r.owner` for `r.ns`.
   void set(Restriction r);
   // May `member` (with its certificate's read grants) read `topic`?
   bool may_read(std::string_view member, const std::vector<std::string>& grants, std::string_view topic) const;
@@ -47,7 +54,7 @@ class Restrictions {
 
  private:
   mutable std::shared_mutex mu_;
-  std::map<std::string, Restriction> by_ns_;
+  std::map<std::pair<std::string, std::string>, Restriction> by_ns_;  // (ns, owner)
 };
 
 }  // namespace lantoa

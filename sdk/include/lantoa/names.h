@@ -61,4 +61,10 @@ class TopicFilter {
 // when the filter is invalid.
 bool filter_matches(std::string_view filter, std::string_view topic);
 
+// True when every topic `inner` can match is also matched by `outer` (both
+// valid filters; a topic is a filter without wildcards). "vn.qn.>" covers
+// "vn.qn.*.news" and "vn.qn.halong"; "vn.qn.*" does not cover "vn.qn.>".
+// False when either is invalid.
+bool filter_covers(std::string_view outer, std::string_view inner);
+
 }  // namespace lantoa

@@ -14,11 +14,30 @@
 // applies what authorities publish there, so it stops accepting events signed
 // by a revoked key after the revocation time.
 //
-// Inbox (optional): with `inbox` set, the ids of handled events are kept in
-// a local LMDB store and an event seen before is acked without calling the
-// handler again, across restarts of the program. (The id is recorded after
-// the handler returns: a crash in between means the handler may see that one
-// event again, never that an event is lost.)
+// Receivers do not take the broker's word for anything (DESIGN.md principle
+// 8). Besides signatures and chains, the subscriber itself:
+//  - judges revocation at the event's creation time and at the time the
+//    broker says it accepted it (Deliver.accepted_ms), so a revoked key's
+//    new event is refused however it is dated;
+//  - holds back an event whose embargo has not ended (nacked, so the broker
+//    offers it again later) and drops one that has expired (acked, counted);
+//  - hands each event id over once: duplicates are removed by default (in
+//    memory, the last `remembered_ids`; with an inbox, across restarts);
+//  - refuses a correction or retraction whose origin is not the origin of
+//    the item it refers to (REFERENCE_NOT_ALLOWED, to `on_rejected`), and
+//    keeps a tombstone for a retraction that arrives before its item, so a
+//    broker cannot revive a withdrawn item by reordering;
+//  - verifies the event an ENDORSEMENT carries, and refuses
+//    countersignatures (they cannot be verified end to end yet).
+//
+// Inbox (optional): with `inbox` set, the ids of handled events (with their
+// origins, tombstones, and the revocation lists applied) are kept in a local
+// LMDB store, across restarts of the program: an event seen before is acked
+// without calling the handler again, and a revocation learned before a
+// restart still holds after it. (The id is recorded after the handler
+// returns: a crash in between means the handler may see that one event
+// again, never that an event is lost.) On every (re)connection the
+// revocations waiting on the bus are applied before any news is handed over.
 //
 // The subscriber reconnects by itself (lost heartbeat, broker restart) and
 // resumes its subscription where it stood. Not thread-safe: use one
@@ -58,7 +77,9 @@ struct SubscriberOptions {
   uint32_t ack_timeout_ms = 0;       // 0: the broker's default
   bool verify = true;                // check every event (do not turn off in production)
   bool follow_revocations = true;
-  std::filesystem::path inbox;       // empty: no cross-restart duplicate removal
+  std::filesystem::path inbox;       // empty: no cross-restart memory (duplicates, tombstones, revocations)
+  bool remove_duplicates = true;     // hand each event id over once
+  size_t remembered_ids = 100'000;   // ids (and tombstones) kept in memory without an inbox
   std::chrono::milliseconds connect_timeout{5000};
   std::string agent = "lantoa-sdk/0.1";
   // Events that failed verification (not handed to the handler).
@@ -71,6 +92,9 @@ struct SubscriberStats {
   uint64_t rejected = 0;     // failed verification
   uint64_t duplicates = 0;   // already in the inbox
   uint64_t revocations = 0;  // revocation lists applied
+  uint64_t held = 0;         // still under embargo: nacked, offered again later
+  uint64_t expired = 0;      // past their expiry: dropped
+  uint64_t withdrawn = 0;    // retracted by their origin before they arrived: dropped
   uint64_t reconnects = 0;
 };
 

@@ -1,0 +1,64 @@
+#include "store/sequence_window.h"
+
+#include "lantoa/store.h"
+
+namespace lantoa::broker {
+
+using E = lantoa::v1::Error;
+
+SequenceWindow SequenceWindow::decode(std::string_view value) {
+  SequenceWindow w;
+  if (value.size() < 8) return w;
+  w.highest_ = store::read_be64(value.substr(0, 8));
+  if (value.size() == 8 + kWidth / 8) {
+    for (size_t i = 0; i < kWidth; ++i) {
+      if (static_cast<unsigned char>(value[8 + i / 8]) & (1u << (i % 8))) w.used_.set(i);
+    }
+  } else {
+    w.used_.set();  // only the highest is known: everything below counts as used
+  }
+  return w;
+}
+
+std::string SequenceWindow::encode() const {
+  std::string out = store::be64(highest_);
+  out.append(kWidth / 8, '\0');
+  for (size_t i = 0; i < kWidth; ++i) {
+    if (used_.test(i)) out[8 + i / 8] = static_cast<char>(static_cast<unsigned char>(out[8 + i / 8]) | (1u << (i % 8)));
+  }
+  return out;
+}
+
+Status SequenceWindow::check(uint64_t seq, std::string_view origin) const {
+  if (seq > highest_) {
+    if (seq - highest_ > kMaxJump) {
+      return Status(E::SEQUENCE_TOO_FAR, "sequence " + std::to_string(seq) + " is more than " +
+                                             std::to_string(kMaxJump) + " above " + std::to_string(highest_) +
+                                             ", the highest accepted from " + std::string(origin) +
+                                             " (continue from Welcome.last_sequence + 1)");
+    }
+    return Status::Ok();
+  }
+  const uint64_t back = highest_ - seq;
+  if (back >= kWidth || used_.test(back)) {
+    return Status(E::STALE_SEQUENCE, "sequence " + std::to_string(seq) + " of " + std::string(origin) +
+                                         (back >= kWidth ? " is too far below " + std::to_string(highest_) +
+                                                               ", the highest accepted (replay window " +
+                                                               std::to_string(kWidth) + ")"
+                                                         : " was already used by another accepted event"));
+  }
+  return Status::Ok();
+}
+
+void SequenceWindow::accept(uint64_t seq) {
+  if (seq > highest_) {
+    const uint64_t shift = seq - highest_;
+    used_ = shift >= kWidth ? std::bitset<kWidth>() : used_ << shift;
+    highest_ = seq;
+    used_.set(0);
+    return;
+  }
+  used_.set(highest_ - seq);
+}
+
+}  // namespace lantoa::broker

@@ -1,0 +1,50 @@
+// SequenceWindow: replay protection by per-origin sequence number, as kept in
+// the `origins` database (FORMAT.md).
+//
+// Every event carries its origin's sequence number. The event id already
+// refuses an exact replay while the event is retained; the window refuses one
+// after retention removed it, and refuses a second, different event with a
+// sequence already used. Unlike a plain "highest so far", the window accepts
+// events that arrive out of order (a batch refused for a passing reason and
+// sent again after later ones; over several paths between brokers) exactly
+// once, and it cannot be used up by one event: a sequence more than
+// kMaxJump above the highest is refused, so no single event (a thief's
+// UINT64_MAX) locks an origin out.
+//
+// A value type: the caller reads it from the store, checks, accepts, and
+// writes it back in the same transaction.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lantoa/status.h"
+
+namespace lantoa::broker {
+
+class SequenceWindow {
+ public:
+  static constexpr uint64_t kWidth = 1024;          // sequences tracked below the highest
+  static constexpr uint64_t kMaxJump = 1u << 20;    // most a sequence may exceed the highest by
+
+  // From the stored value: 8 bytes (the highest only, as written by format
+  // 1 brokers: every sequence below it counts as used) or 8 + kWidth/8.
+  // An empty value is an origin never seen.
+  static SequenceWindow decode(std::string_view value);
+  std::string encode() const;
+
+  uint64_t highest() const { return highest_; }
+  // OK when `seq` may be accepted; STALE_SEQUENCE (used, or below the
+  // window) or SEQUENCE_TOO_FAR otherwise, naming the origin.
+  Status check(uint64_t seq, std::string_view origin) const;
+  // Records `seq` as used (after check() said OK).
+  void accept(uint64_t seq);
+
+ private:
+  uint64_t highest_ = 0;
+  std::bitset<kWidth> used_;  // bit i: sequence highest_ - i was accepted
+};
+
+}  // namespace lantoa::broker
