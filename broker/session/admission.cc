@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "lantoa/encoding.h"
 
 namespace lantoa::broker {
@@ -40,10 +42,17 @@ size_t Admission::scan() {
 
 bool Admission::admit(const std::string& transport_key) {
   const int64_t now = unix_now_ms();
+  // A key is judged by what is known of it: a revoked key stays out; a key
+  // whose known certificate expired is looked at again like an unknown one
+  // (its certificate may have been renewed: Hello will tell).
   auto lookup = [&]() -> std::optional<Known> {
     std::lock_guard lock(mu_);
     auto it = by_transport_key_.find(transport_key);
     if (it == by_transport_key_.end()) return std::nullopt;
+    if (Status s = trust_.check_current(it->second, now); s.code() == lantoa::v1::Error::CERT_EXPIRED) {
+      by_transport_key_.erase(it);
+      return std::nullopt;
+    }
     return it->second;
   };
   auto known = lookup();

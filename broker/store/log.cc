@@ -237,7 +237,7 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
   auto last = txn_.get(store_.dbs_.origins, rec.origin());
   if (!last) return last.status();
   SequenceWindow window = SequenceWindow::decode(last->has_value() ? **last : std::string_view());
-  if (Status s = window.check(rec.origin_sequence(), rec.origin()); !s.ok()) {
+  if (Status s = window.check(rec.origin_sequence(), rec.origin(), now_ms); !s.ok()) {
     result.status = v1::PublishResult::REJECTED;
     result.error = std::move(s);
     return result;

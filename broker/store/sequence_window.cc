@@ -1,5 +1,7 @@
 #include "store/sequence_window.h"
 
+#include <algorithm>
+
 #include "lantoa/store.h"
 
 namespace lantoa::broker {
@@ -29,13 +31,19 @@ std::string SequenceWindow::encode() const {
   return out;
 }
 
-Status SequenceWindow::check(uint64_t seq, std::string_view origin) const {
+uint64_t SequenceWindow::ceiling(int64_t now_ms) const {
+  const uint64_t clock_start = now_ms > 0 ? static_cast<uint64_t>(now_ms) * 1000 : 0;
+  return std::max(highest_, clock_start) + kMaxJump;
+}
+
+Status SequenceWindow::check(uint64_t seq, std::string_view origin, int64_t now_ms) const {
   if (seq > highest_) {
-    if (seq - highest_ > kMaxJump) {
-      return Status(E::SEQUENCE_TOO_FAR, "sequence " + std::to_string(seq) + " is more than " +
-                                             std::to_string(kMaxJump) + " above " + std::to_string(highest_) +
-                                             ", the highest accepted from " + std::string(origin) +
-                                             " (continue from Welcome.last_sequence + 1)");
+    if (seq > ceiling(now_ms)) {
+      return Status(E::SEQUENCE_TOO_FAR, "sequence " + std::to_string(seq) + " of " + std::string(origin) +
+                                             " is above " + std::to_string(ceiling(now_ms)) +
+                                             ", the most it may be now (the highest accepted, " +
+                                             std::to_string(highest_) + ", or the clock in ms x 1000, plus " +
+                                             std::to_string(kMaxJump) + "); continue from Welcome.last_sequence + 1");
     }
     return Status::Ok();
   }

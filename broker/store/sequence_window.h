@@ -8,8 +8,10 @@
 // events that arrive out of order (a batch refused for a passing reason and
 // sent again after later ones; over several paths between brokers) exactly
 // once, and it cannot be used up by one event: a sequence more than
-// kMaxJump above the highest is refused, so no single event (a thief's
-// UINT64_MAX) locks an origin out.
+// kMaxJump above both the highest and the clock-based start (now in ms x
+// 1000, where an SDK publisher that starts offline begins) is refused, so no
+// single event (a thief's UINT64_MAX) locks an origin out, and the ceiling
+// only grows with time.
 //
 // A value type: the caller reads it from the store, checks, accepts, and
 // writes it back in the same transaction.
@@ -36,9 +38,11 @@ class SequenceWindow {
   std::string encode() const;
 
   uint64_t highest() const { return highest_; }
-  // OK when `seq` may be accepted; STALE_SEQUENCE (used, or below the
-  // window) or SEQUENCE_TOO_FAR otherwise, naming the origin.
-  Status check(uint64_t seq, std::string_view origin) const;
+  // OK when `seq` may be accepted at `now_ms`; STALE_SEQUENCE (used, or
+  // below the window) or SEQUENCE_TOO_FAR otherwise, naming the origin.
+  Status check(uint64_t seq, std::string_view origin, int64_t now_ms) const;
+  // The highest sequence acceptable at `now_ms`.
+  uint64_t ceiling(int64_t now_ms) const;
   // Records `seq` as used (after check() said OK).
   void accept(uint64_t seq);
 

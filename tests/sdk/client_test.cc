@@ -405,8 +405,8 @@ TEST_F(Hostile, CannotForgeNews) {
 TEST_F(Hostile, CannotReleaseEmbargoedNewsEarlyNorDeliverExpiredNews) {
   auto embargoed = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Cấm công bố trước giờ G")
                        .embargo_until_ms(unix_now_ms() + 3'600'000).build();
-  auto stale = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Hết hạn").created_ms(unix_now_ms() - 7'200'000)
-                   .expires_ms(unix_now_ms() - 3'600'000).build();
+  auto stale = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Hết hạn").created_ms(unix_now_ms() - 1'800'000)
+                   .expires_ms(unix_now_ms() - 60'000).build();
   ASSERT_OK(embargoed);
   ASSERT_OK(stale);
   HostileBroker broker(press({with_chain(*sign_event(*embargoed, gov.key.sign), gov),
