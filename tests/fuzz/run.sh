@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
-targets=(event frame certificate names cms_input)
+targets=(event frame certificate names cms_input trust_state)
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DLANTOA_FUZZ=ON -DLANTOA_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target fuzz_make_seeds "${targets[@]/#/fuzz_}"
@@ -20,7 +20,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0
 summary=""
 for t in "${targets[@]}"; do
-  mkdir -p "$dir/corpus/$t"
+  mkdir -p "$dir/corpus/$t" "$dir/seeds/$t"
   log="$dir/fuzz_$t.log"
   echo "==> fuzzing $t for ${seconds}s"
   if "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
