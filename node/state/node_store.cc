@@ -4,12 +4,15 @@
 
 #include "lantoa/encoding.h"
 #include "ninjs/ninjs.h"
+#include "sanitize/html_sanitizer.h"
 
 namespace lantoa::node {
 namespace {
 
 using nlohmann::json;
 using E = v1::Error;
+
+constexpr std::string_view kSanitizedFromKey = "meta:sanitized_from";
 
 std::string lower_kind(v1::Kind k) {
   std::string name = v1::Kind_Name(k);
@@ -25,7 +28,8 @@ Result<json> parse_stored(std::string_view text) {
 
 }  // namespace
 
-json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version) {
+json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version,
+                     std::vector<std::string>* removed) {
   const v1::Event& ev = e.verified.event;
   json meta = {{"event_id", to_hex(e.verified.id)},
                {"origin", ev.origin()},
@@ -42,7 +46,10 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
                {"signature", "verified"},
                {"broker_seq", e.broker_seq},
                {"subscription", e.subscription}};
-  return {{"lantoa", meta}, {"ninjs", to_ninjs(ev, e.verified.id, first_id, version)}};
+  json doc = to_ninjs(ev, e.verified.id, first_id, version);
+  std::vector<std::string> notes = sanitize_ninjs(doc);
+  if (removed) *removed = std::move(notes);
+  return {{"lantoa", meta}, {"ninjs", std::move(doc)}};
 }
 
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir) {
@@ -58,13 +65,24 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
     if (!d) return d.status();
     *dbi = *d;
   }
-  auto txn = store::Txn::begin(*s->env_, store::Access::kRead);
+  auto txn = store::Txn::begin(*s->env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  auto cur = store::Cursor::open(*txn, s->inbox_);
-  if (!cur) return cur.status();
-  auto last = cur->last();
-  if (!last) return last.status();
-  if (*last) s->last_seq_ = store::read_be64((*last)->first);
+  {
+    auto cur = store::Cursor::open(*txn, s->inbox_);
+    if (!cur) return cur.status();
+    auto last = cur->last();
+    if (!last) return last.status();
+    if (*last) s->last_seq_ = store::read_be64((*last)->first);
+  }
+  auto from = txn->get(s->cursors_, kSanitizedFromKey);
+  if (!from) return from.status();
+  if (*from) {
+    s->sanitized_from_ = store::read_be64(**from);
+  } else {  // the first start with the sanitiser: what is already in the inbox is sanitised when read
+    s->sanitized_from_ = s->last_seq_ + 1;
+    LANTOA_RETURN_IF_ERROR(txn->put(s->cursors_, kSanitizedFromKey, store::be64(s->sanitized_from_)));
+  }
+  LANTOA_RETURN_IF_ERROR(txn->commit());
   return s;
 }
 
@@ -124,16 +142,17 @@ Result<std::string> NodeStore::latest_for_item(const std::string& item_uri) {
   return *v ? std::string(**v) : std::string();
 }
 
-Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) {
+Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
   const std::string& id = e.verified.id;
   const v1::Event& ev = e.verified.event;
   uint64_t seq = 0;
+  Added added;
   {
     auto txn = store::Txn::begin(*env_, store::Access::kWrite);
     if (!txn) return txn.status();
     auto seen = txn->get(inbox_ids_, id);
     if (!seen) return seen.status();
-    if (*seen) return std::optional<uint64_t>();
+    if (*seen) return added;
     // A correction is the next version of the item it refers to.
     std::string first_id = id;
     uint32_t version = 1;
@@ -166,7 +185,7 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
       if (!last) return last.status();
       seq = *last ? store::read_be64((*last)->first) + 1 : 1;
     }
-    json rec = received_record(e, first_id, version);
+    json rec = received_record(e, first_id, version, &added.removed);
     rec["inbox"] = {{"seq", seq}, {"received", format_time_ms(unix_now_ms())}, {"state", "current"}, {"acked", false}};
     if (referenced) {
       json& old = referenced->second;
@@ -183,7 +202,8 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
     last_seq_ = std::max(last_seq_, seq);
   }
   grew_.notify_all();
-  return std::optional<uint64_t>(seq);
+  added.seq = seq;
+  return added;
 }
 
 Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> after, size_t max,
@@ -201,7 +221,9 @@ Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> af
     auto rec = parse_stored((*e)->second);
     if (!rec) return rec.status();
     if (keep && !keep(*rec)) continue;
-    out.push_back({store::read_be64((*e)->first), std::move(*rec)});
+    const uint64_t seq = store::read_be64((*e)->first);
+    if (seq < sanitized_from_ && rec->contains("ninjs")) (void)sanitize_ninjs((*rec)["ninjs"]);
+    out.push_back({seq, std::move(*rec)});
   }
   return out;
 }

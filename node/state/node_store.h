@@ -8,7 +8,9 @@
 //   inbox       inbox sequence -> a received event as the CMS sees it:
 //               {"lantoa": metadata, "ninjs": document, "inbox": state}
 //   inbox_ids   event id -> inbox sequence (duplicates removed by id)
-//   cursors     delivery target -> last inbox sequence it confirmed
+//   cursors     delivery target -> last inbox sequence it confirmed (and
+//               "meta:sanitized_from": the first inbox sequence stored
+//               sanitised; older records are sanitised when read)
 //   feeds       feed source -> {etag, last_modified} of its last fetch
 //
 // The Publisher's outbox lives beside it (SDK, <data>/outbox). All methods are
@@ -37,6 +39,12 @@ struct InboxEntry {
   nlohmann::json record;  // {"lantoa": {...}, "ninjs": {...}, "inbox": {...}}
 };
 
+// What add_received did with an event.
+struct Added {
+  std::optional<uint64_t> seq;     // its inbox sequence; nullopt: a duplicate
+  std::vector<std::string> removed;  // what the HTML sanitiser took out of its content
+};
+
 class NodeStore {
  public:
   static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& dir);
@@ -54,9 +62,10 @@ class NodeStore {
   Result<std::string> latest_for_item(const std::string& item_uri);
 
   // --- receiving side ---
-  // Adds a verified event (nullopt: already there, a duplicate). A correction
-  // or retraction marks the item it refers to as corrected / withdrawn.
-  Result<std::optional<uint64_t>> add_received(const ReceivedEvent& event);
+  // Adds a verified event, its content sanitised for the CMS (seq nullopt:
+  // already there, a duplicate). A correction or retraction marks the item it
+  // refers to as corrected / withdrawn.
+  Result<Added> add_received(const ReceivedEvent& event);
   // Entries after `after` in order (at most `max`), that `keep` accepts.
   Result<std::vector<InboxEntry>> inbox_after(uint64_t after, size_t max,
                                               const std::function<bool(const nlohmann::json&)>& keep = {});
@@ -84,10 +93,14 @@ class NodeStore {
   std::mutex mu_;  // guards last_seq_ (the newest inbox sequence, for waiters) and wakes them
   std::condition_variable grew_;
   uint64_t last_seq_ = 0;
+  uint64_t sanitized_from_ = 0;  // records below this inbox sequence predate the sanitiser
 };
 
 // The CMS-facing record of a received event (see NodeStore): `first_id` is the
-// id of the item's first version, `version` counts versions from 1.
-nlohmann::json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version);
+// id of the item's first version, `version` counts versions from 1. Its ninjs
+// document is sanitised (sanitize/html_sanitizer.h); `removed` collects what
+// was taken out.
+nlohmann::json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version,
+                               std::vector<std::string>* removed = nullptr);
 
 }  // namespace lantoa::node
