@@ -1,5 +1,7 @@
 #include "state/node_store.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 
 #include "lantoa/encoding.h"
@@ -52,6 +54,14 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
   return {{"lantoa", meta}, {"ninjs", std::move(doc)}};
 }
 
+std::string NodeStore::key_for(std::string_view key) {
+  constexpr size_t kMaxKeyBytes = 511;  // LMDB's default MDB_MAXKEYSIZE
+  if (key.size() <= kMaxKeyBytes && (key.empty() || key[0] != '\0')) return std::string(key);
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  return std::string("\0sha256:", 8) + to_hex(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
+}
+
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir) {
   std::unique_ptr<NodeStore> s(new NodeStore());
   store::EnvOptions o;
@@ -94,7 +104,7 @@ Status NodeStore::record_queued(const std::string& id, const v1::Event& event, c
               {"sequence", event.sequence()}};
   Status inserted = txn->insert(published_, id, rec.dump());
   if (!inserted.ok() && inserted.code() != E::ALREADY_EXISTS) return inserted;  // exists: the outcome came first
-  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, item_uri, id));
+  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, key_for(item_uri), id));
   return txn->commit();
 }
 
@@ -137,7 +147,7 @@ Result<std::optional<json>> NodeStore::published(const std::string& id) {
 Result<std::string> NodeStore::latest_for_item(const std::string& item_uri) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(items_, item_uri);
+  auto v = txn->get(items_, key_for(item_uri));
   if (!v) return v.status();
   return *v ? std::string(**v) : std::string();
 }
@@ -266,7 +276,7 @@ void NodeStore::wake_all() { grew_.notify_all(); }
 Result<uint64_t> NodeStore::cursor(const std::string& target) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(cursors_, target);
+  auto v = txn->get(cursors_, key_for(target));
   if (!v) return v.status();
   return *v ? store::read_be64(**v) : uint64_t{0};
 }
@@ -274,14 +284,14 @@ Result<uint64_t> NodeStore::cursor(const std::string& target) {
 Status NodeStore::set_cursor(const std::string& target, uint64_t seq) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, target, store::be64(seq)));
+  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, key_for(target), store::be64(seq)));
   return txn->commit();
 }
 
 Result<json> NodeStore::feed_state(const std::string& source) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(feeds_, source);
+  auto v = txn->get(feeds_, key_for(source));
   if (!v) return v.status();
   if (!*v) return json::object();
   return parse_stored(**v);
@@ -290,7 +300,7 @@ Result<json> NodeStore::feed_state(const std::string& source) {
 Status NodeStore::set_feed_state(const std::string& source, const json& state) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  LANTOA_RETURN_IF_ERROR(txn->put(feeds_, source, state.dump()));
+  LANTOA_RETURN_IF_ERROR(txn->put(feeds_, key_for(source), state.dump()));
   return txn->commit();
 }
 

@@ -13,6 +13,11 @@
 //               sanitised; older records are sanitised when read)
 //   feeds       feed source -> {etag, last_modified} of its last fetch
 //
+// Keys made from what others chose (a feed item's guid, a CMS's item uri) may
+// exceed what LMDB takes (511 bytes): those longer than 511 bytes are stored
+// under "\0sha256:" + the SHA-256 of the key instead, everywhere they are
+// written and read (NodeStore::key_for).
+//
 // The Publisher's outbox lives beside it (SDK, <data>/outbox). All methods are
 // thread-safe (LMDB serialises writers; readers never block).
 #pragma once
@@ -83,6 +88,10 @@ class NodeStore {
   // Free-form JSON state by key (feed sources' HTTP validators).
   Result<nlohmann::json> feed_state(const std::string& source);
   Status set_feed_state(const std::string& source, const nlohmann::json& state);
+
+  // The LMDB key for `key`: itself, or its SHA-256 form when longer than
+  // LMDB allows (or when it starts with the NUL that marks that form).
+  static std::string key_for(std::string_view key);
 
  private:
   NodeStore() = default;
