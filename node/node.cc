@@ -137,6 +137,9 @@ void Node::receive(const SubscriptionConfig& sub) {
             spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id).substr(0, 16),
                          e.verified.event.topic(), e.verified.signer.member(), v1::Kind_Name(e.verified.event.kind()));
           }
+          if (!added->refused.empty()) {
+            spdlog::warn("subscription {}: broker sequence {}: {}", sub.name, e.broker_seq, added->refused);
+          }
           if (added->seq && !added->removed.empty()) {
             sanitized_ += 1;
             std::string what;
@@ -214,11 +217,13 @@ json Node::status() const {
                      {"failures", s.failures},
                      {"last_error", s.last_error}});
   }
+  auto refused_count = store_->refused_count();
   return {{"member", config_.member},
           {"broker", {{"endpoint", broker_.endpoint}, {"connected", publisher_ && publisher_->connected()}}},
           {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
-          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}, {"sanitized", sanitized_.load()}}},
+          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}, {"sanitized", sanitized_.load()},
+                     {"refused", refused_count ? *refused_count : 0}}},
           {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", subscriptions_open_.load()}}},
           {"deliveries", deliveries},
           {"feeds", feeds}};

@@ -70,7 +70,8 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   if (!env) return env.status();
   s->env_.emplace(std::move(*env));
   for (auto [dbi, name] : {std::pair{&s->published_, "published"}, {&s->items_, "items"}, {&s->inbox_, "inbox"},
-                           {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"}}) {
+                           {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"},
+                           {&s->refused_, "refused"}}) {
     auto d = s->env_->open_db(name);
     if (!d) return d.status();
     *dbi = *d;
@@ -163,6 +164,9 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     auto seen = txn->get(inbox_ids_, id);
     if (!seen) return seen.status();
     if (*seen) return added;
+    auto refused_before = txn->get(refused_, id);
+    if (!refused_before) return refused_before.status();
+    if (*refused_before) return added;  // refused already: reported once
     // A correction is the next version of the item it refers to.
     std::string first_id = id;
     uint32_t version = 1;
@@ -179,6 +183,27 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
         if (*ref) {
           auto parsed = parse_stored(**ref);
           if (!parsed) return parsed.status();
+          // Only an item's origin may correct or retract it (not even an
+          // authority above it): anything else leaves the item as it is.
+          const std::string original_origin = (*parsed)["lantoa"].value("origin", "");
+          if (original_origin != ev.origin()) {
+            const std::string verb = ev.kind() == v1::RETRACTION ? "retract" : "correct";
+            added.refused = ev.origin() + " may not " + verb + " event " + to_hex(ev.refers_to()) + " of " +
+                            original_origin + " (only an item's origin may correct or retract it): event " +
+                            to_hex(id) + " not applied";
+            json refusal = {{"event_id", to_hex(id)},
+                            {"origin", ev.origin()},
+                            {"kind", lower_kind(ev.kind())},
+                            {"topic", ev.topic()},
+                            {"refers_to", to_hex(ev.refers_to())},
+                            {"original_origin", original_origin},
+                            {"received", format_time_ms(unix_now_ms())},
+                            {"broker_seq", e.broker_seq},
+                            {"error", {{"code", "PERMISSION_DENIED"}, {"message", added.refused}}}};
+            LANTOA_RETURN_IF_ERROR(txn->put(refused_, id, refusal.dump()));
+            LANTOA_RETURN_IF_ERROR(txn->commit());
+            return added;
+          }
           auto item = from_hex((*parsed)["lantoa"].value("item_id", ""));
           if (item) first_id = *item;
           version = (*parsed)["lantoa"].value("version", 1u) + 1;
@@ -214,6 +239,20 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
   grew_.notify_all();
   added.seq = seq;
   return added;
+}
+
+Result<uint64_t> NodeStore::refused_count() {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, refused_);
+  if (!cur) return cur.status();
+  uint64_t n = 0;
+  for (auto e = cur->first(); ; e = cur->next()) {
+    if (!e) return e.status();
+    if (!*e) break;
+    ++n;
+  }
+  return n;
 }
 
 Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> after, size_t max,

@@ -8,6 +8,8 @@
 //   inbox       inbox sequence -> a received event as the CMS sees it:
 //               {"lantoa": metadata, "ninjs": document, "inbox": state}
 //   inbox_ids   event id -> inbox sequence (duplicates removed by id)
+//   refused     event id -> why a received event was not applied (a
+//               correction or retraction of another origin's item)
 //   cursors     delivery target -> last inbox sequence it confirmed (and
 //               "meta:sanitized_from": the first inbox sequence stored
 //               sanitised; older records are sanitised when read)
@@ -48,6 +50,7 @@ struct InboxEntry {
 struct Added {
   std::optional<uint64_t> seq;     // its inbox sequence; nullopt: a duplicate
   std::vector<std::string> removed;  // what the HTML sanitiser took out of its content
+  std::string refused;               // non-empty: not applied, and why (seq is then nullopt)
 };
 
 class NodeStore {
@@ -69,8 +72,12 @@ class NodeStore {
   // --- receiving side ---
   // Adds a verified event, its content sanitised for the CMS (seq nullopt:
   // already there, a duplicate). A correction or retraction marks the item it
-  // refers to as corrected / withdrawn.
+  // refers to as corrected / withdrawn, but only when it comes from the same
+  // origin as that item: one from another origin is refused (`refused` says
+  // why; remembered in "refused", kept out of the inbox, the item unchanged).
   Result<Added> add_received(const ReceivedEvent& event);
+  // How many received events were refused so far (all time).
+  Result<uint64_t> refused_count();
   // Entries after `after` in order (at most `max`), that `keep` accepts.
   Result<std::vector<InboxEntry>> inbox_after(uint64_t after, size_t max,
                                               const std::function<bool(const nlohmann::json&)>& keep = {});
@@ -98,7 +105,7 @@ class NodeStore {
   Result<std::vector<InboxEntry>> scan_inbox(std::optional<uint64_t> after, size_t max,
                                              const std::function<bool(const nlohmann::json&)>& keep);
   std::optional<store::Env> env_;
-  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_;
+  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_, refused_;
   std::mutex mu_;  // guards last_seq_ (the newest inbox sequence, for waiters) and wakes them
   std::condition_variable grew_;
   uint64_t last_seq_ = 0;

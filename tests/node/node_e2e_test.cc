@@ -429,3 +429,76 @@ TEST_F(NodeE2E, HostileHtmlAndUrisNeverReachTheCms) {
 
 }  // namespace
 }  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+// Issue 13, item 4, at the node: a commune (vn.qn.halong) publishes a
+// retraction and a correction of a vn.gov press release. The receiving node
+// keeps the release current and in its Atom feed, hands neither hostile
+// event to its CMS, and reports the refusal (log with both origins and ids,
+// /v1/status inbox.refused).
+TEST_F(NodeE2E, AMemberCannotRetractOrCorrectAnotherMembersItem) {
+  Member halong = tree.member("vn.qn.halong");
+  WebhookReceiver cms;
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  NodeProcess halong_node(tree, halong, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      "[[subscriptions]]\nname = \"qn-inbound\"\nfilters = [\"vn.gov.press\", \"vn.qn.>\"]\n"
+                      "start = \"earliest\"\n\n" + webhook_toml(cms));
+  gov_node.start();
+  halong_node.start();
+  qn_node.start();
+  Answer a = post_event(gov_node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string release = a.body["id"];
+  ASSERT_EQ(cms.wait_for(1, 20s).size(), 1u) << read_text(qn_node.log());
+
+  std::vector<std::string> hostile;
+  for (const char* kind : {"retraction", "correction"}) {
+    Answer h = post_event(halong_node, {{"topic", "vn.qn.halong.news"},
+                                        {"headline", "Thu hồi thông cáo báo chí"},
+                                        {"kind", kind},
+                                        {"refers_to", release}});
+    ASSERT_EQ(h.status, 202) << h.body.dump();
+    hostile.push_back(h.body["id"]);
+    EXPECT_TRUE(eventually([&] { return status_of_event(halong_node, hostile.back()) == "accepted"; }))
+        << "the broker did not take it: " << call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body;
+  }
+  auto api = qn_node.client();
+  Answer status;
+  EXPECT_TRUE(eventually([&] {
+    status = call(*api, "GET", "/v1/status");
+    return status.body["inbox"].value("refused", 0) >= 2;
+  })) << status.body.dump() << read_text(qn_node.log());
+  const std::string log = read_text(qn_node.log());
+  for (const auto& id : hostile) {
+    EXPECT_NE(log.find("event " + release + " of vn.gov (only an item's origin may correct or retract it): event " + id),
+              std::string::npos) << log;
+  }
+  EXPECT_NE(log.find("vn.qn.halong may not retract event " + release), std::string::npos);
+  EXPECT_NE(log.find("vn.qn.halong may not correct event " + release), std::string::npos);
+
+  // A later, legitimate event proves the hostile ones were processed first.
+  json later = kPressRelease;
+  later["headline"] = "Thông cáo báo chí số 2";
+  ASSERT_EQ(post_event(gov_node, later).status, 202);
+  auto got = cms.wait_for(2, 20s);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(headline_of(got[1]), "Thông cáo báo chí số 2");
+  Answer inbox = call(*api, "GET", "/v1/inbox?acked=include");
+  ASSERT_EQ(inbox.body["events"].size(), 2u) << inbox.body.dump();
+  EXPECT_EQ(inbox.body["events"][0]["lantoa"]["event_id"], release);
+  EXPECT_EQ(inbox.body["events"][0]["inbox"]["state"], "current");
+  EXPECT_FALSE(inbox.body["events"][0]["inbox"].contains("superseded_by"));
+  auto atom = api->Get("/v1/feed.atom");
+  ASSERT_TRUE(atom);
+  EXPECT_NE(atom->body.find(kPressRelease["headline"].get<std::string>()), std::string::npos) << atom->body;
+  EXPECT_EQ(atom->body.find("Thu hồi"), std::string::npos) << atom->body;
+  EXPECT_EQ(gov_node.stop(), 0);
+  EXPECT_EQ(halong_node.stop(), 0);
+  EXPECT_EQ(qn_node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lantoa/encoding.h"
 #include "support/fixtures.h"
 
 namespace lantoa::node {
@@ -35,6 +36,56 @@ TEST(NodeStore, KeysLongerThanLmdbAllowsAreHashedConsistently) {
   EXPECT_EQ(NodeStore::key_for(std::string(511, 'k')), std::string(511, 'k'));
   EXPECT_NE(NodeStore::key_for(std::string(512, 'k')), NodeStore::key_for(std::string(513, 'k')));
   EXPECT_LE(NodeStore::key_for(std::string(100000, 'k')).size(), 511u);
+}
+
+ReceivedEvent received(const std::string& origin, char id, v1::Kind kind = v1::NEWS, char refers_to = 0) {
+  ReceivedEvent r;
+  r.verified.id = std::string(32, id);
+  r.verified.event = lantoa::testing::sample_event(origin, static_cast<uint64_t>(id));
+  r.verified.event.set_kind(kind);
+  if (refers_to) r.verified.event.set_refers_to(std::string(32, refers_to));
+  r.verified.signer.certificate.set_member(origin);
+  r.broker_seq = static_cast<uint64_t>(id);
+  r.subscription = "inbound";
+  return r;
+}
+
+// Issue 13, item 4: only the origin of an item may correct or retract it.
+TEST(NodeStore, AnotherOriginCannotCorrectOrRetractAnItem) {
+  TempDir dir;
+  auto store = NodeStore::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  NodeStore& s = **store;
+  auto release = s.add_received(received("vn.gov", 1));
+  ASSERT_TRUE(release.ok() && release->seq);
+  for (auto [id, kind] : {std::pair{'\x02', v1::RETRACTION}, {'\x03', v1::CORRECTION}}) {
+    auto hostile = s.add_received(received("vn.qn.halong", id, kind, '\x01'));
+    ASSERT_TRUE(hostile.ok()) << hostile.status().to_string();
+    EXPECT_FALSE(hostile->seq) << "the hostile event went into the inbox";
+    const std::string& why = hostile->refused;
+    EXPECT_NE(why.find("vn.qn.halong may not"), std::string::npos) << why;
+    EXPECT_NE(why.find("of vn.gov"), std::string::npos) << why;
+    EXPECT_NE(why.find(to_hex(std::string(32, '\x01'))), std::string::npos) << why;
+    EXPECT_NE(why.find(to_hex(std::string(32, id))), std::string::npos) << why;
+  }
+  auto again = s.add_received(received("vn.qn.halong", '\x02', v1::RETRACTION, '\x01'));  // redelivered
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->seq);
+  EXPECT_TRUE(again->refused.empty()) << "reported twice";
+  EXPECT_EQ(s.refused_count().value(), 2u);
+  auto inbox = s.inbox_after(0, 10);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].record["inbox"]["state"], "current");
+  EXPECT_FALSE((*inbox)[0].record["inbox"].contains("superseded_by"));
+  // The origin itself still can.
+  auto own = s.add_received(received("vn.gov", '\x04', v1::RETRACTION, '\x01'));
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(own->seq);
+  EXPECT_TRUE(own->refused.empty());
+  inbox = s.inbox_after(0, 10);
+  ASSERT_EQ(inbox->size(), 2u);
+  EXPECT_EQ((*inbox)[0].record["inbox"]["state"], "withdrawn");
 }
 
 }  // namespace
