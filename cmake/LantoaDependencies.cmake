@@ -17,6 +17,8 @@ find_package(CLI11 REQUIRED)
 # lantoa-node: the feed adapter fetches with libcurl and parses XML with pugixml.
 find_package(CURL REQUIRED)
 pkg_check_modules(PUGIXML REQUIRED IMPORTED_TARGET pugixml)
+# ...and sanitises received HTML with libxml2's HTML parser.
+pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
 
 # LMDB ships no pkg-config file or CMake package on Debian 12.
 find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)

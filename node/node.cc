@@ -132,10 +132,20 @@ void Node::receive(const SubscriptionConfig& sub) {
         [&](const ReceivedEvent& e) {
           auto added = store_->add_received(e);
           if (!added) throw std::runtime_error(added.status().to_string());  // nacked: the broker tries again
-          if (*added) {
+          if (added->seq) {
             ++received_;
             spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id).substr(0, 16),
                          e.verified.event.topic(), e.verified.signer.member(), v1::Kind_Name(e.verified.event.kind()));
+          }
+          if (!added->refused.empty()) {
+            spdlog::warn("subscription {}: broker sequence {}: {}", sub.name, e.broker_seq, added->refused);
+          }
+          if (added->seq && !added->removed.empty()) {
+            sanitized_ += 1;
+            std::string what;
+            for (const auto& note : added->removed) what += (what.empty() ? "" : "; ") + note;
+            spdlog::warn("event {} from {}: unsafe content removed before it reaches the CMS: {}",
+                         to_hex(e.verified.id), e.verified.event.origin(), what);
           }
         },
         std::chrono::milliseconds(200));
@@ -207,11 +217,13 @@ json Node::status() const {
                      {"failures", s.failures},
                      {"last_error", s.last_error}});
   }
+  auto refused_count = store_->refused_count();
   return {{"member", config_.member},
           {"broker", {{"endpoint", broker_.endpoint}, {"connected", publisher_ && publisher_->connected()}}},
           {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
-          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}}},
+          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}, {"sanitized", sanitized_.load()},
+                     {"refused", refused_count ? *refused_count : 0}}},
           {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", subscriptions_open_.load()}}},
           {"deliveries", deliveries},
           {"feeds", feeds}};

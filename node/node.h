@@ -69,7 +69,7 @@ class Node {
   std::unique_ptr<NodeStore> store_;
   std::unique_ptr<Publisher> publisher_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> received_{0}, rejected_{0};
+  std::atomic<uint64_t> received_{0}, rejected_{0}, sanitized_{0};
   std::atomic<int> subscriptions_open_{0};
   std::vector<std::thread> receivers_;
   std::vector<std::unique_ptr<DeliveryWorker>> deliveries_;

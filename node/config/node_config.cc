@@ -150,7 +150,8 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     c.spool = beside(file, c.spool);
   }
   Status feeds_read = each_table(t, "feeds", [&](const toml::table& f, const std::string& where) -> Status {
-    LANTOA_RETURN_IF_ERROR(only_known(f, {"name", "url", "topic", "interval_seconds", "urgency", "language"}, where));
+    LANTOA_RETURN_IF_ERROR(only_known(
+        f, {"name", "url", "topic", "interval_seconds", "urgency", "language", "allow_private", "allow_networks"}, where));
     FeedConfig fc;
     int64_t interval = fc.interval.count();
     LANTOA_RETURN_IF_ERROR(read(f, "name", fc.name, where));
@@ -159,7 +160,18 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     LANTOA_RETURN_IF_ERROR(read(f, "interval_seconds", interval, where));
     LANTOA_RETURN_IF_ERROR(read(f, "urgency", fc.urgency, where));
     LANTOA_RETURN_IF_ERROR(read(f, "language", fc.language, where));
+    LANTOA_RETURN_IF_ERROR(read(f, "allow_private", fc.destinations.allow_private, where));
+    std::vector<std::string> networks;
+    LANTOA_RETURN_IF_ERROR(read_list(f, "allow_networks", networks, where));
+    for (const auto& text : networks) {
+      auto n = Network::parse(text);
+      if (!n) return bad(where + "allow_networks: " + n.status().message());
+      fc.destinations.allowed.push_back(*n);
+    }
     if (fc.name.empty() || fc.url.empty() || fc.topic.empty()) return bad(where + "name, url and topic are required");
+    if (!fc.url.starts_with("http://") && !fc.url.starts_with("https://")) {
+      return bad(where + "url must be an http:// or https:// URL");
+    }
     if (!in_namespace(fc.topic, c.member)) {
       return Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE, where + "topic " + fc.topic + " is outside " + c.member);
     }

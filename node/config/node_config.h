@@ -34,6 +34,8 @@
 //   url = "https://portal.example/rss"
 //   topic = "vn.qn.news"
 //   interval_seconds = 60
+//   allow_private = false             # true: may fetch from private addresses
+//   allow_networks = ["10.20.0.5"]    # or only these private addresses/CIDRs
 #pragma once
 
 #include <chrono>
@@ -41,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "feeds/destination.h"
 #include "lantoa/status.h"
 #include "lantoa/v1/wire.pb.h"
 
@@ -67,6 +70,9 @@ struct FeedConfig {
   std::chrono::seconds interval{60};
   uint32_t urgency = 5;
   std::string language;  // empty: the feed's own, else "vi"
+  // Private destinations (loopback, RFC 1918...) are refused unless allowed:
+  // allow_private = true, or allow_networks = ["10.20.0.0/16", ...].
+  DestinationPolicy destinations;
 };
 
 struct NodeConfig {

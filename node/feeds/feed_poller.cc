@@ -39,6 +39,24 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// libcurl opens every connection through this: the resolved address is
+// judged before anything is sent to it.
+struct SocketGuard {
+  const DestinationPolicy* policy;
+  std::string refused;  // the first refusal, for the error
+};
+
+curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* guard = static_cast<SocketGuard*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    if (auto why = guard->policy->refuse(&address->addr)) {
+      if (guard->refused.empty()) guard->refused = *why;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
+}
+
 bool is_web_url(const std::string& u) { return u.starts_with("http://") || u.starts_with("https://"); }
 
 // A digest of what the CMS would see change.
@@ -54,7 +72,7 @@ std::string content_digest(const FeedItem& item) {
 }  // namespace
 
 Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, const std::string& last_modified,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, const DestinationPolicy& policy) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status(E::INTERNAL, "cannot start libcurl");
   FetchResult r;
@@ -80,7 +98,19 @@ Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, 
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  SocketGuard guard{&policy, {}};
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &guard);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");  // no proxy from the environment: the guard must see the feed's address
   const CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK && !guard.refused.empty()) {
+    char* last = nullptr;
+    curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &last);
+    return Status(E::PERMISSION_DENIED,
+                  url + ": refused to connect to " + (last ? std::string(last) : url) + ": " + guard.refused +
+                      "; feeds may not reach private networks unless this feed allows it (allow_private = true "
+                      "or allow_networks in its [[feeds]] settings)");
+  }
   if (rc != CURLE_OK) {
     return Status(E::UNAVAILABLE, url + ": " + (error[0] ? std::string(error) : curl_easy_strerror(rc)));
   }
@@ -139,7 +169,7 @@ Status FeedPoller::poll_once() {
   auto state = store_.feed_state("feed\n" + config_.name);
   if (!state) return state.status();
   auto fetched = fetch_feed(config_.url, state->value("etag", ""), state->value("last_modified", ""),
-                            std::chrono::milliseconds(30000));
+                            std::chrono::milliseconds(30000), config_.destinations);
   auto failed = [&](const Status& s) {
     std::lock_guard lock(mu_);
     ++stats_.failures;

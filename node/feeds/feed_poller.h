@@ -30,9 +30,13 @@ struct FetchResult {
   std::string body, etag, last_modified;
 };
 
-// One HTTP GET with the validators of the previous fetch.
+// One HTTP GET with the validators of the previous fetch. Only http and https,
+// also for redirects; every address connected to (the URL's and each
+// redirect's, after DNS) must pass `policy`, else PERMISSION_DENIED naming
+// the address. Proxies from the environment are not used (the check would
+// judge the proxy, not the feed).
 Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, const std::string& last_modified,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout, const DestinationPolicy& policy);
 
 struct FeedStats {
   uint64_t fetches = 0, not_modified = 0, published = 0, corrections = 0, unchanged = 0, failures = 0;

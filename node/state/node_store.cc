@@ -1,15 +1,20 @@
 #include "state/node_store.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 
 #include "lantoa/encoding.h"
 #include "ninjs/ninjs.h"
+#include "sanitize/html_sanitizer.h"
 
 namespace lantoa::node {
 namespace {
 
 using nlohmann::json;
 using E = v1::Error;
+
+constexpr std::string_view kSanitizedFromKey = "meta:sanitized_from";
 
 std::string lower_kind(v1::Kind k) {
   std::string name = v1::Kind_Name(k);
@@ -25,7 +30,8 @@ Result<json> parse_stored(std::string_view text) {
 
 }  // namespace
 
-json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version) {
+json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version,
+                     std::vector<std::string>* removed) {
   const v1::Event& ev = e.verified.event;
   json meta = {{"event_id", to_hex(e.verified.id)},
                {"origin", ev.origin()},
@@ -42,7 +48,18 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
                {"signature", "verified"},
                {"broker_seq", e.broker_seq},
                {"subscription", e.subscription}};
-  return {{"lantoa", meta}, {"ninjs", to_ninjs(ev, e.verified.id, first_id, version)}};
+  json doc = to_ninjs(ev, e.verified.id, first_id, version);
+  std::vector<std::string> notes = sanitize_ninjs(doc);
+  if (removed) *removed = std::move(notes);
+  return {{"lantoa", meta}, {"ninjs", std::move(doc)}};
+}
+
+std::string NodeStore::key_for(std::string_view key) {
+  constexpr size_t kMaxKeyBytes = 511;  // LMDB's default MDB_MAXKEYSIZE
+  if (key.size() <= kMaxKeyBytes && (key.empty() || key[0] != '\0')) return std::string(key);
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  return std::string("\0sha256:", 8) + to_hex(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
 }
 
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir) {
@@ -53,18 +70,30 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   if (!env) return env.status();
   s->env_.emplace(std::move(*env));
   for (auto [dbi, name] : {std::pair{&s->published_, "published"}, {&s->items_, "items"}, {&s->inbox_, "inbox"},
-                           {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"}}) {
+                           {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"},
+                           {&s->refused_, "refused"}}) {
     auto d = s->env_->open_db(name);
     if (!d) return d.status();
     *dbi = *d;
   }
-  auto txn = store::Txn::begin(*s->env_, store::Access::kRead);
+  auto txn = store::Txn::begin(*s->env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  auto cur = store::Cursor::open(*txn, s->inbox_);
-  if (!cur) return cur.status();
-  auto last = cur->last();
-  if (!last) return last.status();
-  if (*last) s->last_seq_ = store::read_be64((*last)->first);
+  {
+    auto cur = store::Cursor::open(*txn, s->inbox_);
+    if (!cur) return cur.status();
+    auto last = cur->last();
+    if (!last) return last.status();
+    if (*last) s->last_seq_ = store::read_be64((*last)->first);
+  }
+  auto from = txn->get(s->cursors_, kSanitizedFromKey);
+  if (!from) return from.status();
+  if (*from) {
+    s->sanitized_from_ = store::read_be64(**from);
+  } else {  // the first start with the sanitiser: what is already in the inbox is sanitised when read
+    s->sanitized_from_ = s->last_seq_ + 1;
+    LANTOA_RETURN_IF_ERROR(txn->put(s->cursors_, kSanitizedFromKey, store::be64(s->sanitized_from_)));
+  }
+  LANTOA_RETURN_IF_ERROR(txn->commit());
   return s;
 }
 
@@ -76,7 +105,7 @@ Status NodeStore::record_queued(const std::string& id, const v1::Event& event, c
               {"sequence", event.sequence()}};
   Status inserted = txn->insert(published_, id, rec.dump());
   if (!inserted.ok() && inserted.code() != E::ALREADY_EXISTS) return inserted;  // exists: the outcome came first
-  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, item_uri, id));
+  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, key_for(item_uri), id));
   return txn->commit();
 }
 
@@ -119,21 +148,25 @@ Result<std::optional<json>> NodeStore::published(const std::string& id) {
 Result<std::string> NodeStore::latest_for_item(const std::string& item_uri) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(items_, item_uri);
+  auto v = txn->get(items_, key_for(item_uri));
   if (!v) return v.status();
   return *v ? std::string(**v) : std::string();
 }
 
-Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) {
+Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
   const std::string& id = e.verified.id;
   const v1::Event& ev = e.verified.event;
   uint64_t seq = 0;
+  Added added;
   {
     auto txn = store::Txn::begin(*env_, store::Access::kWrite);
     if (!txn) return txn.status();
     auto seen = txn->get(inbox_ids_, id);
     if (!seen) return seen.status();
-    if (*seen) return std::optional<uint64_t>();
+    if (*seen) return added;
+    auto refused_before = txn->get(refused_, id);
+    if (!refused_before) return refused_before.status();
+    if (*refused_before) return added;  // refused already: reported once
     // A correction is the next version of the item it refers to.
     std::string first_id = id;
     uint32_t version = 1;
@@ -150,6 +183,27 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
         if (*ref) {
           auto parsed = parse_stored(**ref);
           if (!parsed) return parsed.status();
+          // Only an item's origin may correct or retract it (not even an
+          // authority above it): anything else leaves the item as it is.
+          const std::string original_origin = (*parsed)["lantoa"].value("origin", "");
+          if (original_origin != ev.origin()) {
+            const std::string verb = ev.kind() == v1::RETRACTION ? "retract" : "correct";
+            added.refused = ev.origin() + " may not " + verb + " event " + to_hex(ev.refers_to()) + " of " +
+                            original_origin + " (only an item's origin may correct or retract it): event " +
+                            to_hex(id) + " not applied";
+            json refusal = {{"event_id", to_hex(id)},
+                            {"origin", ev.origin()},
+                            {"kind", lower_kind(ev.kind())},
+                            {"topic", ev.topic()},
+                            {"refers_to", to_hex(ev.refers_to())},
+                            {"original_origin", original_origin},
+                            {"received", format_time_ms(unix_now_ms())},
+                            {"broker_seq", e.broker_seq},
+                            {"error", {{"code", "PERMISSION_DENIED"}, {"message", added.refused}}}};
+            LANTOA_RETURN_IF_ERROR(txn->put(refused_, id, refusal.dump()));
+            LANTOA_RETURN_IF_ERROR(txn->commit());
+            return added;
+          }
           auto item = from_hex((*parsed)["lantoa"].value("item_id", ""));
           if (item) first_id = *item;
           version = (*parsed)["lantoa"].value("version", 1u) + 1;
@@ -166,7 +220,7 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
       if (!last) return last.status();
       seq = *last ? store::read_be64((*last)->first) + 1 : 1;
     }
-    json rec = received_record(e, first_id, version);
+    json rec = received_record(e, first_id, version, &added.removed);
     rec["inbox"] = {{"seq", seq}, {"received", format_time_ms(unix_now_ms())}, {"state", "current"}, {"acked", false}};
     if (referenced) {
       json& old = referenced->second;
@@ -183,7 +237,22 @@ Result<std::optional<uint64_t>> NodeStore::add_received(const ReceivedEvent& e) 
     last_seq_ = std::max(last_seq_, seq);
   }
   grew_.notify_all();
-  return std::optional<uint64_t>(seq);
+  added.seq = seq;
+  return added;
+}
+
+Result<uint64_t> NodeStore::refused_count() {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, refused_);
+  if (!cur) return cur.status();
+  uint64_t n = 0;
+  for (auto e = cur->first(); ; e = cur->next()) {
+    if (!e) return e.status();
+    if (!*e) break;
+    ++n;
+  }
+  return n;
 }
 
 Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> after, size_t max,
@@ -201,7 +270,9 @@ Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> af
     auto rec = parse_stored((*e)->second);
     if (!rec) return rec.status();
     if (keep && !keep(*rec)) continue;
-    out.push_back({store::read_be64((*e)->first), std::move(*rec)});
+    const uint64_t seq = store::read_be64((*e)->first);
+    if (seq < sanitized_from_ && rec->contains("ninjs")) (void)sanitize_ninjs((*rec)["ninjs"]);
+    out.push_back({seq, std::move(*rec)});
   }
   return out;
 }
@@ -244,7 +315,7 @@ void NodeStore::wake_all() { grew_.notify_all(); }
 Result<uint64_t> NodeStore::cursor(const std::string& target) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(cursors_, target);
+  auto v = txn->get(cursors_, key_for(target));
   if (!v) return v.status();
   return *v ? store::read_be64(**v) : uint64_t{0};
 }
@@ -252,14 +323,14 @@ Result<uint64_t> NodeStore::cursor(const std::string& target) {
 Status NodeStore::set_cursor(const std::string& target, uint64_t seq) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, target, store::be64(seq)));
+  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, key_for(target), store::be64(seq)));
   return txn->commit();
 }
 
 Result<json> NodeStore::feed_state(const std::string& source) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto v = txn->get(feeds_, source);
+  auto v = txn->get(feeds_, key_for(source));
   if (!v) return v.status();
   if (!*v) return json::object();
   return parse_stored(**v);
@@ -268,7 +339,7 @@ Result<json> NodeStore::feed_state(const std::string& source) {
 Status NodeStore::set_feed_state(const std::string& source, const json& state) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  LANTOA_RETURN_IF_ERROR(txn->put(feeds_, source, state.dump()));
+  LANTOA_RETURN_IF_ERROR(txn->put(feeds_, key_for(source), state.dump()));
   return txn->commit();
 }
 

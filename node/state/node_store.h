@@ -8,8 +8,17 @@
 //   inbox       inbox sequence -> a received event as the CMS sees it:
 //               {"lantoa": metadata, "ninjs": document, "inbox": state}
 //   inbox_ids   event id -> inbox sequence (duplicates removed by id)
-//   cursors     delivery target -> last inbox sequence it confirmed
+//   refused     event id -> why a received event was not applied (a
+//               correction or retraction of another origin's item)
+//   cursors     delivery target -> last inbox sequence it confirmed (and
+//               "meta:sanitized_from": the first inbox sequence stored
+//               sanitised; older records are sanitised when read)
 //   feeds       feed source -> {etag, last_modified} of its last fetch
+//
+// Keys made from what others chose (a feed item's guid, a CMS's item uri) may
+// exceed what LMDB takes (511 bytes): those longer than 511 bytes are stored
+// under "\0sha256:" + the SHA-256 of the key instead, everywhere they are
+// written and read (NodeStore::key_for).
 //
 // The Publisher's outbox lives beside it (SDK, <data>/outbox). All methods are
 // thread-safe (LMDB serialises writers; readers never block).
@@ -37,6 +46,13 @@ struct InboxEntry {
   nlohmann::json record;  // {"lantoa": {...}, "ninjs": {...}, "inbox": {...}}
 };
 
+// What add_received did with an event.
+struct Added {
+  std::optional<uint64_t> seq;     // its inbox sequence; nullopt: a duplicate
+  std::vector<std::string> removed;  // what the HTML sanitiser took out of its content
+  std::string refused;               // non-empty: not applied, and why (seq is then nullopt)
+};
+
 class NodeStore {
  public:
   static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& dir);
@@ -54,9 +70,14 @@ class NodeStore {
   Result<std::string> latest_for_item(const std::string& item_uri);
 
   // --- receiving side ---
-  // Adds a verified event (nullopt: already there, a duplicate). A correction
-  // or retraction marks the item it refers to as corrected / withdrawn.
-  Result<std::optional<uint64_t>> add_received(const ReceivedEvent& event);
+  // Adds a verified event, its content sanitised for the CMS (seq nullopt:
+  // already there, a duplicate). A correction or retraction marks the item it
+  // refers to as corrected / withdrawn, but only when it comes from the same
+  // origin as that item: one from another origin is refused (`refused` says
+  // why; remembered in "refused", kept out of the inbox, the item unchanged).
+  Result<Added> add_received(const ReceivedEvent& event);
+  // How many received events were refused so far (all time).
+  Result<uint64_t> refused_count();
   // Entries after `after` in order (at most `max`), that `keep` accepts.
   Result<std::vector<InboxEntry>> inbox_after(uint64_t after, size_t max,
                                               const std::function<bool(const nlohmann::json&)>& keep = {});
@@ -75,19 +96,27 @@ class NodeStore {
   Result<nlohmann::json> feed_state(const std::string& source);
   Status set_feed_state(const std::string& source, const nlohmann::json& state);
 
+  // The LMDB key for `key`: itself, or its SHA-256 form when longer than
+  // LMDB allows (or when it starts with the NUL that marks that form).
+  static std::string key_for(std::string_view key);
+
  private:
   NodeStore() = default;
   Result<std::vector<InboxEntry>> scan_inbox(std::optional<uint64_t> after, size_t max,
                                              const std::function<bool(const nlohmann::json&)>& keep);
   std::optional<store::Env> env_;
-  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_;
+  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_, refused_;
   std::mutex mu_;  // guards last_seq_ (the newest inbox sequence, for waiters) and wakes them
   std::condition_variable grew_;
   uint64_t last_seq_ = 0;
+  uint64_t sanitized_from_ = 0;  // records below this inbox sequence predate the sanitiser
 };
 
 // The CMS-facing record of a received event (see NodeStore): `first_id` is the
-// id of the item's first version, `version` counts versions from 1.
-nlohmann::json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version);
+// id of the item's first version, `version` counts versions from 1. Its ninjs
+// document is sanitised (sanitize/html_sanitizer.h); `removed` collects what
+// was taken out.
+nlohmann::json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version,
+                               std::vector<std::string>* removed = nullptr);
 
 }  // namespace lantoa::node

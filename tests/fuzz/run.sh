@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
-targets=(event frame certificate names cms_input trust_state)
+targets=(event frame certificate names cms_input html_sanitizer trust_state)
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DLANTOA_FUZZ=ON -DLANTOA_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target fuzz_make_seeds "${targets[@]/#/fuzz_}"
@@ -14,6 +14,11 @@ cmake --build "$dir" -j "$(nproc)" --target fuzz_make_seeds "${targets[@]/#/fuzz
 mkdir -p "$dir/seeds/cms_input"
 for f in ../shared/testdata/feeds/*.xml; do { printf X; cat "$f"; } >"$dir/seeds/cms_input/$(basename "$f")"; done
 for f in ../shared/testdata/ninjs/*.json; do { printf J; cat "$f"; } >"$dir/seeds/cms_input/$(basename "$f")"; done
+# html_sanitizer: the same feeds (HTML inside) and a few XSS vectors.
+mkdir -p "$dir/seeds/html_sanitizer"
+cp ../shared/testdata/feeds/*.xml "$dir/seeds/html_sanitizer/"
+printf '%s' '<p>Tin <a href="jav&#x09;ascript:alert(1)">x</a><img src=x onerror=alert(1)><svg onload=alert(1)></p>' \
+  >"$dir/seeds/html_sanitizer/xss.html"
 mkdir -p "$dir/crashes"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -27,6 +27,8 @@ TEST(NodeConfig, TheExampleFileLoads) {
   EXPECT_EQ(c->spool, "/var/spool/lantoa");
   ASSERT_EQ(c->feeds.size(), 1u);
   EXPECT_EQ(c->feeds[0].topic, "vn.qn.news");
+  EXPECT_FALSE(c->feeds[0].destinations.allow_private);  // private destinations refused by default
+  EXPECT_TRUE(c->feeds[0].destinations.allowed.empty());
 }
 
 TEST(NodeConfig, MistakesAreNamed) {
@@ -45,6 +47,11 @@ TEST(NodeConfig, MistakesAreNamed) {
            {base + "[api]\ntoken_file = \"t\"\n[[webhooks]]\nurl = \"ftp://x\"\n", "webhooks[0].url"},
            {base + "[api]\ntoken_file = \"t\"\n[[subscriptions]]\nname = \"s\"\nfilters = [\"vn.>\"]\nstart = \"soon\"\n",
             "subscriptions[0].start"},
+           {base + "[api]\ntoken_file = \"t\"\n[[feeds]]\nname = \"f\"\nurl = \"http://x\"\ntopic = \"vn.qn.news\"\n"
+                   "allow_networks = [\"10.0.0.0/33\"]\n",
+            "feeds[0].allow_networks: \"10.0.0.0/33\" has a bad prefix length"},
+           {base + "[api]\ntoken_file = \"t\"\n[[feeds]]\nname = \"f\"\nurl = \"file:///etc/passwd\"\ntopic = \"vn.qn.news\"\n",
+            "feeds[0].url must be an http"},
            {"member = \"vn.qn\"\n[broker\n", "config.toml:2"},
        }) {
     std::ofstream(dir / "config.toml") << c.toml;

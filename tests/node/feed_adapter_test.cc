@@ -4,6 +4,7 @@
 // correction that another portal receives.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "lantoa/encoding.h"
@@ -22,7 +23,7 @@ using nlohmann::json;
 // can be turned off) and redirects /old-feed there.
 class FeedServer {
  public:
-  FeedServer() {
+  explicit FeedServer(const std::string& host = "127.0.0.1") : host_(host) {
     server_.Get("/feed.xml", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       ++requests_;
@@ -38,14 +39,23 @@ class FeedServer {
       res.set_content(content_, "application/rss+xml; charset=utf-8");
     });
     server_.Get("/old-feed", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/feed.xml", 301); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    server_.Get("/moved", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.set_redirect(redirect_, 302);
+    });
+    port_ = server_.bind_to_any_port(host_);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~FeedServer() {
     server_.stop();
     thread_.join();
   }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path) const { return "http://" + host_ + ":" + std::to_string(port_) + path; }
+  // /moved answers 302 to this URL.
+  void set_redirect(std::string to) {
+    std::lock_guard lock(mu_);
+    redirect_ = std::move(to);
+  }
   void set_content(std::string c) {
     std::lock_guard lock(mu_);
     content_ = std::move(c);
@@ -61,6 +71,8 @@ class FeedServer {
   }
 
  private:
+  std::string host_;
+  std::string redirect_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
@@ -93,9 +105,10 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   WebhookReceiver cms;
   NodeProcess gov_node(tree, gov, broker.address(),
                        "[[feeds]]\nname = \"portal\"\nurl = \"" + rss.url("/old-feed") +
-                           "\"\ntopic = \"vn.gov.news\"\ninterval_seconds = 1\n\n"
+                           "\"\ntopic = \"vn.gov.news\"\ninterval_seconds = 1\nallow_private = true\n\n"
                            "[[feeds]]\nname = \"intl\"\nurl = \"" + atom.url("/feed.xml") +
-                           "\"\ntopic = \"vn.gov.intl\"\ninterval_seconds = 1\nurgency = 4\n");
+                           "\"\ntopic = \"vn.gov.intl\"\ninterval_seconds = 1\nurgency = 4\n"
+                           "allow_networks = [\"127.0.0.1/32\"]\n");
   NodeProcess qn_node(tree, qn, broker.address(),
                       "[[subscriptions]]\nname = \"feeds\"\nfilters = [\"vn.gov.news\", \"vn.gov.intl\"]\n"
                       "start = \"earliest\"\n\n[[webhooks]]\nname = \"cms\"\nurl = \"" + cms.url() + "\"\n");
@@ -169,6 +182,110 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   EXPECT_EQ(correction["ninjs"]["version"], "2");
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(cms.received().size(), 7u) << "the correction was published more than once";
+  EXPECT_EQ(gov_node.stop(), 0);
+  EXPECT_EQ(qn_node.stop(), 0);
+}
+
+std::string feed_toml(const std::string& url, const std::string& extra) {
+  return "[[feeds]]\nname = \"portal\"\nurl = \"" + url + "\"\ntopic = \"vn.gov.news\"\ninterval_seconds = 1\n" + extra;
+}
+
+const char* const kSmallFeed =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Nội bộ</title>"
+    "<item><title>Tài liệu nội bộ</title><guid isPermaLink=\"false\">noi-bo-1</guid><description>mật</description></item>"
+    "</channel></rss>";
+
+// SSRF (issue 13, item 16): a feed URL on the node's own host (or any
+// private network) is refused at connect time unless the feed allows it,
+// and the node says so in its status and log.
+TEST(FeedAdapter, LoopbackFeedIsRefusedUnlessAllowed) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  BrokerProcess broker(tree);
+  broker.start();
+  FeedServer internal;
+  internal.set_content(kSmallFeed);
+  NodeProcess gov_node(tree, gov, broker.address(), feed_toml(internal.url("/feed.xml"), ""));
+  gov_node.start();
+  json status;
+  wait_until([&] {
+    status = node_status(gov_node);
+    return status["feeds"][0].value("failures", 0) >= 2;
+  });
+  ASSERT_GE(status["feeds"][0].value("failures", 0), 2) << status.dump();
+  const std::string error = status["feeds"][0]["last_error"];
+  EXPECT_NE(error.find("PERMISSION_DENIED"), std::string::npos) << error;
+  EXPECT_NE(error.find("127.0.0.1 is a loopback address"), std::string::npos) << error;
+  EXPECT_NE(error.find("allow_private = true"), std::string::npos) << error;
+  EXPECT_EQ(status["feeds"][0]["published"], 0);
+  EXPECT_EQ(internal.requests(), 0u) << "the node connected to a loopback feed";
+  EXPECT_NE(read_text(gov_node.log()).find("127.0.0.1 is a loopback address"), std::string::npos);
+  EXPECT_EQ(gov_node.stop(), 0);
+}
+
+// A redirect from an allowed host to a forbidden one is refused too (the
+// check runs for every connection, after DNS).
+TEST(FeedAdapter, RedirectToAForbiddenAddressIsRefused) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  BrokerProcess broker(tree);
+  broker.start();
+  FeedServer allowed("127.0.0.1"), forbidden("127.0.0.2");
+  forbidden.set_content(kSmallFeed);
+  allowed.set_redirect(forbidden.url("/feed.xml"));
+  NodeProcess gov_node(tree, gov, broker.address(),
+                       feed_toml(allowed.url("/moved"), "allow_networks = [\"127.0.0.1/32\"]\n"));
+  gov_node.start();
+  json status;
+  wait_until([&] {
+    status = node_status(gov_node);
+    return status["feeds"][0].value("failures", 0) >= 2;
+  });
+  ASSERT_GE(status["feeds"][0].value("failures", 0), 2) << status.dump() << read_text(gov_node.log());
+  const std::string error = status["feeds"][0]["last_error"];
+  EXPECT_NE(error.find("127.0.0.2 is a loopback address"), std::string::npos) << error;
+  EXPECT_NE(error.find(forbidden.url("/feed.xml")), std::string::npos) << error;
+  EXPECT_EQ(forbidden.requests(), 0u) << "the node followed a redirect to a forbidden address";
+  EXPECT_EQ(status["feeds"][0]["published"], 0);
+  EXPECT_EQ(gov_node.stop(), 0);
+}
+
+// A guid longer than LMDB's key limit (511 bytes) does not stall the feed:
+// it is published once, the items after it too, and it is remembered.
+TEST(FeedAdapter, AGuidLongerThanLmdbsKeyLimitKeepsTheFeedFlowing) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  BrokerProcess broker(tree);
+  broker.start();
+  FeedServer rss;
+  rss.set_etags(false);  // every poll reads every item again
+  const std::string long_guid = "https://portal.example/tin?id=" + std::string(2000, '7');
+  // Newest first: the item with the long guid is the older one, published first.
+  rss.set_content("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Cổng</title>"
+                  "<item><title>Tin thứ hai</title><guid isPermaLink=\"false\">tin-2</guid></item>"
+                  "<item><title>Tin có guid dài</title><guid isPermaLink=\"false\">" + long_guid +
+                  "</guid></item></channel></rss>");
+  WebhookReceiver cms;
+  NodeProcess gov_node(tree, gov, broker.address(), feed_toml(rss.url("/feed.xml"), "allow_private = true\n"));
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      "[[subscriptions]]\nname = \"feeds\"\nfilters = [\"vn.gov.news\"]\nstart = \"earliest\"\n\n"
+                      "[[webhooks]]\nname = \"cms\"\nurl = \"" + cms.url() + "\"\n");
+  qn_node.start();
+  gov_node.start();
+  auto got = cms.wait_for(2, 30s);
+  ASSERT_EQ(got.size(), 2u) << read_text(gov_node.log());
+  std::set<std::string> headlines;
+  for (const auto& g : got) headlines.insert(g["ninjs"]["headlines"][0]["value"].get<std::string>());
+  EXPECT_EQ(headlines, (std::set<std::string>{"Tin có guid dài", "Tin thứ hai"}));
+  json status;
+  wait_until([&] {
+    status = node_status(gov_node);
+    return status["feeds"][0].value("unchanged", 0) >= 4;  // two more polls, both items known
+  });
+  EXPECT_GE(status["feeds"][0].value("unchanged", 0), 4) << status.dump();
+  EXPECT_EQ(status["feeds"][0]["failures"], 0) << status.dump();
+  EXPECT_EQ(cms.received().size(), 2u) << "an item was published twice";
   EXPECT_EQ(gov_node.stop(), 0);
   EXPECT_EQ(qn_node.stop(), 0);
 }

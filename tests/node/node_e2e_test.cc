@@ -329,3 +329,176 @@ TEST_F(NodeE2E, TheBrokersRefusalIsReportedWithItsReason) {
 
 }  // namespace
 }  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Stored XSS attempted by a member (issue 13, item 15): an HTML body full of
+// well-known vectors, attachments with javascript:/data:/vbscript: URIs. The
+// receiving portal's webhook, pull inbox, spool file and Atom feed carry none
+// of it, and keep the legitimate content.
+TEST_F(NodeE2E, HostileHtmlAndUrisNeverReachTheCms) {
+  Member hostile = tree.member("vn.hn");
+  WebhookReceiver cms;
+  NodeProcess hn_node(tree, hostile, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      "[[subscriptions]]\nname = \"hn\"\nfilters = [\"vn.hn.>\"]\nstart = \"earliest\"\n\n" +
+                          webhook_toml(cms) + "[spool]\ndir = \"spool\"\n");
+  hn_node.start();
+  qn_node.start();
+  const std::string body =
+      "<p>Thông báo khẩn: người dân Hạ Long chú ý.</p>"
+      "<script>alert(document.cookie)</script>"
+      "<img src=x onerror=alert(1)>"
+      "<a href=\"jav&#x09;ascript:alert(2)\">Xem chi tiết</a>"
+      "<a href=\" JaVaScRiPt:alert(3)\">liên kết</a>"
+      "<a href=\"&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(4)\">x</a>"
+      "<svg onload=alert(5)><circle r=\"1\"/></svg>"
+      "<iframe src=\"https://evil.example/\"></iframe>"
+      "<div style=\"width: expression(alert(6)); background:url(javascript:alert(7))\">Nội dung chính</div>"
+      "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCg4KTwvc2NyaXB0Pg==\">tải về</a>"
+      "<img src=\"data:image/svg+xml;base64,PHN2Zy8+\">"
+      "<a href=\"vbscript:msgbox(9)\">y</a>"
+      "<object data=\"javascript:alert(10)\"></object><embed src=\"javascript:alert(11)\">"
+      "<form action=\"javascript:alert(12)\"><input type=\"submit\"></form>"
+      "<p onmouseover=\"alert(13)\"><a href=\"https://baochinhphu.vn/tin/1.htm\">Nguồn: Báo Chính phủ</a> "
+      "<img src=\"https://baochinhphu.vn/anh.jpg\" alt=\"Ảnh minh họa\"></p>";
+  const json doc = {{"topic", "vn.hn.news"},
+                    {"headline", "Thông báo của thành phố"},
+                    {"body", body},
+                    {"body_type", "text/html"},
+                    {"link", "https://hanoi.gov.vn/tin/1.htm"},
+                    {"attachments",
+                     {{{"uri", "javascript://%0Aalert(14)"}, {"media_type", "text/html"}},
+                      {{"uri", "data://text/html;base64,PHNjcmlwdD4="}, {"media_type", "text/html"}},
+                      {{"uri", "vbscript://msgbox(15)"}, {"media_type", "text/html"}},
+                      {{"uri", "https://hanoi.gov.vn/van-ban.pdf"}, {"media_type", "application/pdf"}}}}};
+  Answer a = post_event(hn_node, doc);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string id = a.body["id"];
+
+  auto harmless = [](const std::string& where, const std::string& text) {
+    const std::string l = lowercase(text);
+    for (const char* bad : {"<script", "javascript", "onerror", "onload", "onmouseover", "iframe", "expression", "data:",
+                            "vbscript", "svg", "<object", "<embed", "<form", "<input", "alert", "style"}) {
+      EXPECT_EQ(l.find(bad), std::string::npos) << where << " carries \"" << bad << "\":\n" << text;
+    }
+  };
+  auto got = cms.wait_for(1, 20s);
+  ASSERT_EQ(got.size(), 1u) << read_text(qn_node.log());
+  const json& record = got[0];
+  EXPECT_EQ(record["lantoa"]["event_id"], id);
+  const std::string clean = record["ninjs"]["bodies"][0]["value"];
+  harmless("the webhook", record.dump());
+  EXPECT_NE(clean.find("<p>Thông báo khẩn: người dân Hạ Long chú ý.</p>"), std::string::npos) << clean;
+  EXPECT_NE(clean.find("<div>Nội dung chính</div>"), std::string::npos) << clean;
+  EXPECT_NE(clean.find("<a href=\"https://baochinhphu.vn/tin/1.htm\">Nguồn: Báo Chính phủ</a>"), std::string::npos);
+  EXPECT_NE(clean.find("<img src=\"https://baochinhphu.vn/anh.jpg\" alt=\"Ảnh minh họa\">"), std::string::npos);
+  EXPECT_NE(clean.find("<a>Xem chi tiết</a>"), std::string::npos) << clean;  // the text stays, the link goes
+  ASSERT_EQ(record["ninjs"]["associations"].size(), 1u) << record.dump(2);
+  EXPECT_EQ(record["ninjs"]["associations"][0]["uri"], "https://hanoi.gov.vn/van-ban.pdf");
+
+  auto api = qn_node.client();
+  Answer inbox = call(*api, "GET", "/v1/inbox");
+  ASSERT_EQ(inbox.body["events"].size(), 1u);
+  harmless("the pull inbox", inbox.body.dump());
+  EXPECT_EQ(inbox.body["events"][0]["ninjs"]["bodies"][0]["value"], clean);
+  const auto spool_file = qn_node.dir() / "spool" / ("000000000001-" + id + ".json");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(spool_file); }));
+  harmless("the spool file", read_text(spool_file));
+  auto atom = api->Get("/v1/feed.atom");
+  ASSERT_TRUE(atom);
+  harmless("the Atom feed", atom->body);
+  EXPECT_NE(atom->body.find("Nội dung chính"), std::string::npos) << atom->body;
+  EXPECT_NE(atom->body.find("https://hanoi.gov.vn/van-ban.pdf"), std::string::npos);
+  EXPECT_NE(atom->body.find("https://baochinhphu.vn/anh.jpg"), std::string::npos);
+
+  // The node says what it removed, and counts it.
+  EXPECT_TRUE(eventually([&] { return read_text(qn_node.log()).find("unsafe content removed") != std::string::npos; }));
+  const std::string log = read_text(qn_node.log());
+  EXPECT_NE(log.find("javascript://%0Aalert(14)"), std::string::npos) << log;
+  EXPECT_EQ(call(*api, "GET", "/v1/status").body["inbox"]["sanitized"], 1);
+  EXPECT_EQ(hn_node.stop(), 0);
+  EXPECT_EQ(qn_node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+// Issue 13, item 4, at the node: a commune (vn.qn.halong) publishes a
+// retraction and a correction of a vn.gov press release. The receiving node
+// keeps the release current and in its Atom feed, hands neither hostile
+// event to its CMS, and reports the refusal (log with both origins and ids,
+// /v1/status inbox.refused).
+TEST_F(NodeE2E, AMemberCannotRetractOrCorrectAnotherMembersItem) {
+  Member halong = tree.member("vn.qn.halong");
+  WebhookReceiver cms;
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  NodeProcess halong_node(tree, halong, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      "[[subscriptions]]\nname = \"qn-inbound\"\nfilters = [\"vn.gov.press\", \"vn.qn.>\"]\n"
+                      "start = \"earliest\"\n\n" + webhook_toml(cms));
+  gov_node.start();
+  halong_node.start();
+  qn_node.start();
+  Answer a = post_event(gov_node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string release = a.body["id"];
+  ASSERT_EQ(cms.wait_for(1, 20s).size(), 1u) << read_text(qn_node.log());
+
+  std::vector<std::string> hostile;
+  for (const char* kind : {"retraction", "correction"}) {
+    Answer h = post_event(halong_node, {{"topic", "vn.qn.halong.news"},
+                                        {"headline", "Thu hồi thông cáo báo chí"},
+                                        {"kind", kind},
+                                        {"refers_to", release}});
+    ASSERT_EQ(h.status, 202) << h.body.dump();
+    hostile.push_back(h.body["id"]);
+    EXPECT_TRUE(eventually([&] { return status_of_event(halong_node, hostile.back()) == "accepted"; }))
+        << "the broker did not take it: " << call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body;
+  }
+  auto api = qn_node.client();
+  Answer status;
+  EXPECT_TRUE(eventually([&] {
+    status = call(*api, "GET", "/v1/status");
+    return status.body["inbox"].value("refused", 0) >= 2;
+  })) << status.body.dump() << read_text(qn_node.log());
+  const std::string log = read_text(qn_node.log());
+  for (const auto& id : hostile) {
+    EXPECT_NE(log.find("event " + release + " of vn.gov (only an item's origin may correct or retract it): event " + id),
+              std::string::npos) << log;
+  }
+  EXPECT_NE(log.find("vn.qn.halong may not retract event " + release), std::string::npos);
+  EXPECT_NE(log.find("vn.qn.halong may not correct event " + release), std::string::npos);
+
+  // A later, legitimate event proves the hostile ones were processed first.
+  json later = kPressRelease;
+  later["headline"] = "Thông cáo báo chí số 2";
+  ASSERT_EQ(post_event(gov_node, later).status, 202);
+  auto got = cms.wait_for(2, 20s);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(headline_of(got[1]), "Thông cáo báo chí số 2");
+  Answer inbox = call(*api, "GET", "/v1/inbox?acked=include");
+  ASSERT_EQ(inbox.body["events"].size(), 2u) << inbox.body.dump();
+  EXPECT_EQ(inbox.body["events"][0]["lantoa"]["event_id"], release);
+  EXPECT_EQ(inbox.body["events"][0]["inbox"]["state"], "current");
+  EXPECT_FALSE(inbox.body["events"][0]["inbox"].contains("superseded_by"));
+  auto atom = api->Get("/v1/feed.atom");
+  ASSERT_TRUE(atom);
+  EXPECT_NE(atom->body.find(kPressRelease["headline"].get<std::string>()), std::string::npos) << atom->body;
+  EXPECT_EQ(atom->body.find("Thu hồi"), std::string::npos) << atom->body;
+  EXPECT_EQ(gov_node.stop(), 0);
+  EXPECT_EQ(halong_node.stop(), 0);
+  EXPECT_EQ(qn_node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing

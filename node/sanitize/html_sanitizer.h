@@ -1,0 +1,46 @@
+// What lantoa-node hands a CMS must be safe to put in a government web page:
+// received news comes from other members, and one of them may be hostile.
+//
+// sanitize_html parses an HTML fragment with libxml2's HTML parser (the same
+// recovery a browser applies to broken markup) and writes back only an
+// allow-list: p, br, a[href], strong, em, b, i, u, ul, ol, li, h1-h6,
+// blockquote, img[src, alt], table, caption, colgroup, col, thead, tbody,
+// tfoot, tr, th, td (colspan/rowspan), figure, figcaption, span, div.
+// Elements that carry code or forms (script, style, iframe, object, form,
+// svg, math, template...) are dropped with their content, empty ones (embed,
+// input, meta, link, base...) are dropped; any other element is replaced by
+// its content. Every other attribute (on*, style,
+// class...) is dropped. URLs are judged after the parser decoded character
+// references, with tabs, newlines and surrounding spaces removed the way a
+// browser does: a[href] keeps only http, https and mailto; img[src] only
+// http and https. Relative URLs are dropped too (a receiving portal would
+// resolve them against its own site).
+//
+// sanitize_ninjs applies this to a ninjs document as lantoa-node emits it:
+// HTML bodies are sanitised, associations whose uri or rendition href is not
+// http(s) are dropped, and so is a canonical-url altId that is not http(s).
+//
+// Pure functions, thread-safe (libxml2 is initialised once).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lantoa::node {
+
+// The safe form of an HTML fragment (UTF-8 in, UTF-8 out). `removed`, when
+// given, collects a short note for each dangerous thing taken out
+// ("<script>", "onerror attribute", "href javascript:alert(1)").
+std::string sanitize_html(std::string_view html, std::vector<std::string>* removed = nullptr);
+
+// True for an absolute http:// or https:// URL (after the browser-style
+// clean-up described above); with `allow_mailto`, mailto: as well.
+bool is_safe_url(std::string_view url, bool allow_mailto = false);
+
+// Sanitises a ninjs document in place (see above); returns notes of what was
+// removed (empty when it was already safe).
+std::vector<std::string> sanitize_ninjs(nlohmann::json& ninjs);
+
+}  // namespace lantoa::node

@@ -1,0 +1,92 @@
+// NodeStore on a real LMDB folder.
+#include "state/node_store.h"
+
+#include <gtest/gtest.h>
+
+#include "lantoa/encoding.h"
+#include "support/fixtures.h"
+
+namespace lantoa::node {
+namespace {
+
+using lantoa::testing::TempDir;
+using nlohmann::json;
+
+// Keys chosen by others (a feed's guid, a CMS's item uri) may be longer than
+// LMDB's 511-byte key limit: they are hashed, consistently.
+TEST(NodeStore, KeysLongerThanLmdbAllowsAreHashedConsistently) {
+  TempDir dir;
+  auto store = NodeStore::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  const std::string guid = "item\nportal\nhttps://portal.example/tin?id=" + std::string(2000, 'x');
+  ASSERT_TRUE((*store)->set_feed_state(guid, {{"event_id", "ab"}, {"digest", "cd"}}).ok());
+  auto back = (*store)->feed_state(guid);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)["digest"], "cd");
+  auto other = (*store)->feed_state(guid + "y");  // a different long key is a different entry
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty());
+  const std::string uri = "https://cms.example/" + std::string(3000, 'u');
+  ASSERT_TRUE((*store)->record_queued(std::string(32, '\x07'), v1::Event(), uri).ok());
+  EXPECT_EQ((*store)->latest_for_item(uri).value(), std::string(32, '\x07'));
+  ASSERT_TRUE((*store)->set_cursor(std::string(600, 'c'), 9).ok());
+  EXPECT_EQ((*store)->cursor(std::string(600, 'c')).value(), 9u);
+  // Short keys are stored as they are (what earlier versions wrote stays readable).
+  EXPECT_EQ(NodeStore::key_for("item\nportal\nguid-1"), "item\nportal\nguid-1");
+  EXPECT_EQ(NodeStore::key_for(std::string(511, 'k')), std::string(511, 'k'));
+  EXPECT_NE(NodeStore::key_for(std::string(512, 'k')), NodeStore::key_for(std::string(513, 'k')));
+  EXPECT_LE(NodeStore::key_for(std::string(100000, 'k')).size(), 511u);
+}
+
+ReceivedEvent received(const std::string& origin, char id, v1::Kind kind = v1::NEWS, char refers_to = 0) {
+  ReceivedEvent r;
+  r.verified.id = std::string(32, id);
+  r.verified.event = lantoa::testing::sample_event(origin, static_cast<uint64_t>(id));
+  r.verified.event.set_kind(kind);
+  if (refers_to) r.verified.event.set_refers_to(std::string(32, refers_to));
+  r.verified.signer.certificate.set_member(origin);
+  r.broker_seq = static_cast<uint64_t>(id);
+  r.subscription = "inbound";
+  return r;
+}
+
+// Issue 13, item 4: only the origin of an item may correct or retract it.
+TEST(NodeStore, AnotherOriginCannotCorrectOrRetractAnItem) {
+  TempDir dir;
+  auto store = NodeStore::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  NodeStore& s = **store;
+  auto release = s.add_received(received("vn.gov", 1));
+  ASSERT_TRUE(release.ok() && release->seq);
+  for (auto [id, kind] : {std::pair{'\x02', v1::RETRACTION}, {'\x03', v1::CORRECTION}}) {
+    auto hostile = s.add_received(received("vn.qn.halong", id, kind, '\x01'));
+    ASSERT_TRUE(hostile.ok()) << hostile.status().to_string();
+    EXPECT_FALSE(hostile->seq) << "the hostile event went into the inbox";
+    const std::string& why = hostile->refused;
+    EXPECT_NE(why.find("vn.qn.halong may not"), std::string::npos) << why;
+    EXPECT_NE(why.find("of vn.gov"), std::string::npos) << why;
+    EXPECT_NE(why.find(to_hex(std::string(32, '\x01'))), std::string::npos) << why;
+    EXPECT_NE(why.find(to_hex(std::string(32, id))), std::string::npos) << why;
+  }
+  auto again = s.add_received(received("vn.qn.halong", '\x02', v1::RETRACTION, '\x01'));  // redelivered
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->seq);
+  EXPECT_TRUE(again->refused.empty()) << "reported twice";
+  EXPECT_EQ(s.refused_count().value(), 2u);
+  auto inbox = s.inbox_after(0, 10);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].record["inbox"]["state"], "current");
+  EXPECT_FALSE((*inbox)[0].record["inbox"].contains("superseded_by"));
+  // The origin itself still can.
+  auto own = s.add_received(received("vn.gov", '\x04', v1::RETRACTION, '\x01'));
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(own->seq);
+  EXPECT_TRUE(own->refused.empty());
+  inbox = s.inbox_after(0, 10);
+  ASSERT_EQ(inbox->size(), 2u);
+  EXPECT_EQ((*inbox)[0].record["inbox"]["state"], "withdrawn");
+}
+
+}  // namespace
+}  // namespace lantoa::node
