@@ -194,7 +194,7 @@ TEST_F(TrustAttack, AReusedRoutingIdDoesNotInheritAnIdentity) {
     s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(sec.data(), 32));
     s.set(zmq::sockopt::routing_id, "same-id");
     s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::rcvtimeo, 3000);
+    s.set(zmq::sockopt::rcvtimeo, 1000);
     s.connect(broker.address().endpoint);
     return s;
   };
@@ -216,7 +216,10 @@ TEST_F(TrustAttack, AReusedRoutingIdDoesNotInheritAnIdentity) {
   v1::ClientFrame publish;
   publish.mutable_publish()->set_request_id(7);
   *publish.mutable_publish()->add_events() = make_events(gov, "vn.gov.press", 1, 1)[0];
-  v1::BrokerFrame reply = exchange(second, publish);
+  // Until the broker has seen the first connection go, ZeroMQ drops what a
+  // second one with the same routing id sends: ask again until answered.
+  v1::BrokerFrame reply;
+  for (int i = 0; i < 10 && reply.body_case() == v1::BrokerFrame::BODY_NOT_SET; ++i) reply = exchange(second, publish);
   ASSERT_TRUE(reply.has_error()) << reply.DebugString();
   EXPECT_EQ(reply.error().error().code(), E::HELLO_REQUIRED);
 }

@@ -462,22 +462,15 @@ TEST_F(NodeE2E, AMemberCannotRetractOrCorrectAnotherMembersItem) {
                                         {"refers_to", release}});
     ASSERT_EQ(h.status, 202) << h.body.dump();
     hostile.push_back(h.body["id"]);
-    EXPECT_TRUE(eventually([&] { return status_of_event(halong_node, hostile.back()) == "accepted"; }))
-        << "the broker did not take it: " << call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body;
+    // The broker, which holds the release, refuses them first (defence in
+    // depth: the node's own rule is tested in NodeStore tests, and the
+    // SDK's through a hostile broker in Hostile.*).
+    EXPECT_TRUE(eventually([&] { return status_of_event(halong_node, hostile.back()) == "rejected"; }))
+        << call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body;
+    EXPECT_EQ(call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body["error"]["code"],
+              "REFERENCE_NOT_ALLOWED");
   }
   auto api = qn_node.client();
-  Answer status;
-  EXPECT_TRUE(eventually([&] {
-    status = call(*api, "GET", "/v1/status");
-    return status.body["inbox"].value("refused", 0) >= 2;
-  })) << status.body.dump() << read_text(qn_node.log());
-  const std::string log = read_text(qn_node.log());
-  for (const auto& id : hostile) {
-    EXPECT_NE(log.find("event " + release + " of vn.gov (only an item's origin may correct or retract it): event " + id),
-              std::string::npos) << log;
-  }
-  EXPECT_NE(log.find("vn.qn.halong may not retract event " + release), std::string::npos);
-  EXPECT_NE(log.find("vn.qn.halong may not correct event " + release), std::string::npos);
 
   // A later, legitimate event proves the hostile ones were processed first.
   json later = kPressRelease;
