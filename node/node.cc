@@ -67,7 +67,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   for (const auto& w : c.webhooks) {
     n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_webhook_target(w), w.max_backoff));
   }
-  if (!c.spool.empty()) n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_spool_target(c.spool)));
+  if (!c.spool.empty()) n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_spool_target(c.spool, c.spool_mode)));
   for (const auto& f : c.feeds) {
     n->feeds_.push_back(std::make_unique<FeedPoller>(f, c.member, *n->store_, [node = n.get()](v1::Event e) {
       auto a = node->publish_event(std::move(e));

@@ -1,5 +1,9 @@
 #include "config/node_config.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include "../../sdk/src/toml_fields.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
@@ -44,6 +48,26 @@ Status each_table(const toml::table& t, std::string_view key, F&& f) {
     LANTOA_RETURN_IF_ERROR(f(*tt, where));
   }
   return Status::Ok();
+}
+
+// True when a URL carries credentials (user:password@host).
+bool has_userinfo(const std::string& url) {
+  const size_t start = url.find("://");
+  if (start == std::string::npos) return false;
+  const size_t end = url.find_first_of("/?#", start + 3);
+  return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3).find('@') !=
+         std::string::npos;
+}
+
+Result<mode_t> parse_file_mode(const std::string& text, const std::string& where) {
+  const std::string usage = where + " must be an octal file mode like \"0640\" (got \"" + text + "\")";
+  if (text.size() < 3 || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos) return bad(usage);
+  const mode_t mode = static_cast<mode_t>(std::stoul(text, nullptr, 8));
+  if (mode > 0777) return bad(usage);
+  if (mode & 0111) return bad(where + " " + text + " makes spool files executable");
+  if (mode & 0002) return bad(where + " " + text + " lets anyone change the spool files");
+  if (!(mode & 0400)) return bad(where + " " + text + " leaves the spool files unreadable by their owner");
+  return mode;
 }
 
 }  // namespace
@@ -145,9 +169,16 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   });
   LANTOA_RETURN_IF_ERROR(webhooks_read);
   if (const toml::table* s = t["spool"].as_table()) {
-    LANTOA_RETURN_IF_ERROR(only_known(*s, {"dir"}, "spool."));
+    LANTOA_RETURN_IF_ERROR(only_known(*s, {"dir", "mode"}, "spool."));
     LANTOA_RETURN_IF_ERROR(read(*s, "dir", c.spool, "spool."));
     c.spool = beside(file, c.spool);
+    std::string mode;
+    LANTOA_RETURN_IF_ERROR(read(*s, "mode", mode, "spool."));
+    if (!mode.empty()) {
+      auto m = parse_file_mode(mode, "spool.mode");
+      if (!m) return m.status();
+      c.spool_mode = *m;
+    }
   }
   Status feeds_read = each_table(t, "feeds", [&](const toml::table& f, const std::string& where) -> Status {
     LANTOA_RETURN_IF_ERROR(only_known(
@@ -181,6 +212,23 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     return Status::Ok();
   });
   LANTOA_RETURN_IF_ERROR(feeds_read);
+  // Secrets in this file: it must be for the node's user alone.
+  std::string secret;
+  for (size_t i = 0; i < c.webhooks.size() && secret.empty(); ++i) {
+    if (!c.webhooks[i].token.empty()) secret = "webhooks[" + std::to_string(i) + "].token";
+    if (has_userinfo(c.webhooks[i].url)) secret = "a password in webhooks[" + std::to_string(i) + "].url";
+  }
+  for (size_t i = 0; i < c.feeds.size() && secret.empty(); ++i) {
+    if (has_userinfo(c.feeds[i].url)) secret = "a password in feeds[" + std::to_string(i) + "].url";
+  }
+  struct stat st {};
+  if (!secret.empty() && ::stat(file.c_str(), &st) == 0 && (st.st_mode & 0077)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status(v1::Error::KEY_FILE_INSECURE,
+                  "the config file " + file.string() + " holds a secret (" + secret +
+                      ") but is readable by group or others (mode " + mode + "): chmod 600 " + file.string());
+  }
   return c;
 }
 

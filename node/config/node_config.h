@@ -28,6 +28,7 @@
 //
 //   [spool]
 //   dir = "/var/spool/lantoa"
+//   mode = "0640"                     # of each file written (octal)
 //
 //   [[feeds]]
 //   name = "portal-rss"
@@ -37,6 +38,8 @@
 //   allow_private = false             # true: may fetch from private addresses
 //   allow_networks = ["10.20.0.5"]    # or only these private addresses/CIDRs
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
@@ -86,10 +89,13 @@ struct NodeConfig {
   std::vector<SubscriptionConfig> subscriptions;
   std::vector<WebhookConfig> webhooks;
   std::filesystem::path spool;
+  mode_t spool_mode = 0640;
   std::vector<FeedConfig> feeds;
 };
 
-// Reads and checks the file; every mistake is named (INVALID_ARGUMENT).
+// Reads and checks the file; every mistake is named (INVALID_ARGUMENT). A
+// file that holds secrets (a webhook token, a password in a URL) must not be
+// readable by group or others: KEY_FILE_INSECURE names it and says chmod 600.
 Result<NodeConfig> load_node_config(const std::filesystem::path& file);
 
 // "earliest", "new", "seq:N" or a time (RFC 3339).

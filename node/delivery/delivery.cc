@@ -52,7 +52,7 @@ class WebhookTarget final : public Target {
 
 class SpoolTarget final : public Target {
  public:
-  explicit SpoolTarget(std::filesystem::path dir) : dir_(std::move(dir)), name_("spool") {}
+  SpoolTarget(std::filesystem::path dir, mode_t mode) : dir_(std::move(dir)), mode_(mode), name_("spool") {}
   const std::string& name() const override { return name_; }
 
   Status deliver(const InboxEntry& entry) override {
@@ -62,11 +62,12 @@ class SpoolTarget final : public Target {
     char seq[24];
     std::snprintf(seq, sizeof seq, "%012llu", static_cast<unsigned long long>(entry.seq));
     const std::string file = std::string(seq) + "-" + entry.record["lantoa"].value("event_id", "") + ".json";
-    return internal::write_file_atomic(dir_ / file, entry.record.dump(2) + "\n", 0644, true);
+    return internal::write_file_atomic(dir_ / file, entry.record.dump(2) + "\n", mode_, true);
   }
 
  private:
   std::filesystem::path dir_;
+  mode_t mode_;
   std::string name_;
 };
 
@@ -76,8 +77,8 @@ std::unique_ptr<Target> make_webhook_target(const WebhookConfig& config) {
   return std::make_unique<WebhookTarget>(config);
 }
 
-std::unique_ptr<Target> make_spool_target(const std::filesystem::path& dir) {
-  return std::make_unique<SpoolTarget>(dir);
+std::unique_ptr<Target> make_spool_target(const std::filesystem::path& dir, mode_t mode) {
+  return std::make_unique<SpoolTarget>(dir, mode);
 }
 
 DeliveryWorker::DeliveryWorker(NodeStore& store, std::unique_ptr<Target> target, std::chrono::milliseconds max_backoff)

@@ -12,7 +12,8 @@
 //
 //   WebhookTarget: POST the record as JSON; success is any 2xx answer.
 //   SpoolTarget:   one file <inbox seq>-<event id>.json per event in a
-//                  folder, written atomically (temporary file, fsync, rename).
+//                  folder, written atomically (temporary file, fsync, rename),
+//                  with the configured mode (default 0640).
 #pragma once
 
 #include <atomic>
@@ -35,7 +36,7 @@ class Target {
 };
 
 std::unique_ptr<Target> make_webhook_target(const WebhookConfig& config);
-std::unique_ptr<Target> make_spool_target(const std::filesystem::path& dir);
+std::unique_ptr<Target> make_spool_target(const std::filesystem::path& dir, mode_t mode = 0640);
 
 struct DeliveryStats {
   std::atomic<uint64_t> delivered{0};

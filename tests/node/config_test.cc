@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "support/fixtures.h"
@@ -12,7 +14,12 @@ namespace {
 using lantoa::testing::TempDir;
 
 TEST(NodeConfig, TheExampleFileLoads) {
-  auto c = load_node_config(std::filesystem::path(LANTOA_SOURCE_DIR) / "node/lantoa-node.example.toml");
+  // It holds a webhook token: loaded from a private copy, as an operator would keep it.
+  TempDir dir;
+  const auto copy = dir / "lantoa-node.toml";
+  std::filesystem::copy_file(std::filesystem::path(LANTOA_SOURCE_DIR) / "node/lantoa-node.example.toml", copy);
+  ::chmod(copy.c_str(), 0600);
+  auto c = load_node_config(copy);
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   EXPECT_EQ(c->member, "vn.qn");
   EXPECT_EQ(c->api_host, "127.0.0.1");
@@ -29,6 +36,9 @@ TEST(NodeConfig, TheExampleFileLoads) {
   EXPECT_EQ(c->feeds[0].topic, "vn.qn.news");
   EXPECT_FALSE(c->feeds[0].destinations.allow_private);  // private destinations refused by default
   EXPECT_TRUE(c->feeds[0].destinations.allowed.empty());
+  EXPECT_EQ(c->spool_mode, 0640u);
+  ::chmod(copy.c_str(), 0644);
+  EXPECT_EQ(load_node_config(copy).status().code(), v1::Error::KEY_FILE_INSECURE);
 }
 
 TEST(NodeConfig, MistakesAreNamed) {
@@ -59,6 +69,57 @@ TEST(NodeConfig, MistakesAreNamed) {
     ASSERT_FALSE(r.ok()) << c.toml;
     EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().to_string();
   }
+}
+
+const std::string kBase =
+    "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
+    "[api]\ntoken_file = \"t\"\n";
+
+TEST(NodeConfig, SpoolFileModeIsConfigurableAndPrivateByDefault) {
+  TempDir dir;
+  std::ofstream(dir / "config.toml") << kBase << "[spool]\ndir = \"spool\"\n";
+  auto c = load_node_config(dir / "config.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->spool_mode, 0640u);
+  std::ofstream(dir / "config.toml") << kBase << "[spool]\ndir = \"spool\"\nmode = \"0600\"\n";
+  c = load_node_config(dir / "config.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->spool_mode, 0600u);
+  for (const char* bad : {"640x", "0755", "0666", "rw-r-----", "1640", "0040"}) {
+    std::ofstream(dir / "config.toml") << kBase << "[spool]\ndir = \"spool\"\nmode = \"" << bad << "\"\n";
+    c = load_node_config(dir / "config.toml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("spool.mode"), std::string::npos) << c.status().to_string();
+  }
+}
+
+// Issue 13, item 17: a config holding secrets, readable by others, is refused.
+TEST(NodeConfig, AConfigWithSecretsMustNotBeReadableByOthers) {
+  TempDir dir;
+  const auto file = dir / "config.toml";
+  struct Case {
+    std::string toml, secret;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"[[webhooks]]\nurl = \"https://cms.example/in\"\ntoken = \"s3cret-token\"\n", "webhooks[0].token"},
+           {"[[webhooks]]\nurl = \"https://lantoa:pw@cms.example/in\"\n", "a password in webhooks[0].url"},
+           {"[[feeds]]\nname = \"f\"\nurl = \"https://u:pw@portal.example/rss\"\ntopic = \"vn.qn.news\"\n",
+            "a password in feeds[0].url"}}) {
+    std::ofstream(file) << kBase << k.toml;
+    for (mode_t mode : {0644, 0640, 0604}) {
+      ::chmod(file.c_str(), mode);
+      auto c = load_node_config(file);
+      ASSERT_FALSE(c.ok()) << k.toml << " mode " << mode;
+      EXPECT_EQ(c.status().code(), v1::Error::KEY_FILE_INSECURE);
+      EXPECT_NE(c.status().message().find(k.secret), std::string::npos) << c.status().to_string();
+      EXPECT_NE(c.status().message().find("chmod 600 " + file.string()), std::string::npos) << c.status().to_string();
+    }
+    ::chmod(file.c_str(), 0600);
+    EXPECT_TRUE(load_node_config(file).ok()) << k.toml;
+  }
+  std::ofstream(file) << kBase << "[[webhooks]]\nurl = \"https://cms.example/in\"\n";  // no secret: any mode
+  ::chmod(file.c_str(), 0644);
+  EXPECT_TRUE(load_node_config(file).ok());
 }
 
 }  // namespace

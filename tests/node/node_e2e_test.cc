@@ -1,6 +1,7 @@
 // lantoa-node end to end: real broker and node processes on 127.0.0.1, a CMS
 // stand-in receiving webhooks, the API driven over HTTP.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <thread>
@@ -114,6 +115,9 @@ TEST_F(NodeE2E, PublishedNewsReachesAnotherPortalVerifiedThenIsCorrectedAndWithd
   const auto spool = qn_node.dir() / "spool";
   EXPECT_TRUE(eventually([&] { return std::filesystem::exists(spool / ("000000000001-" + id + ".json")); }));
   EXPECT_EQ(json::parse(read_text(spool / ("000000000001-" + id + ".json")))["lantoa"]["event_id"], id);
+  EXPECT_EQ(std::filesystem::status(spool / ("000000000001-" + id + ".json")).permissions(),
+            std::filesystem::perms(0640))  // [spool] mode's default: not for every user of the host
+      << "spool file mode";
 
   // The pull inbox, and its acknowledgement.
   auto qn_api = qn_node.client();
@@ -490,6 +494,42 @@ TEST_F(NodeE2E, AMemberCannotRetractOrCorrectAnotherMembersItem) {
   EXPECT_EQ(atom->body.find("Thu hồi"), std::string::npos) << atom->body;
   EXPECT_EQ(gov_node.stop(), 0);
   EXPECT_EQ(halong_node.stop(), 0);
+  EXPECT_EQ(qn_node.stop(), 0);
+}
+
+}  // namespace
+}  // namespace lantoa::testing
+
+namespace lantoa::testing {
+namespace {
+
+// Issue 13, item 17: lantoa-node refuses to start with a config that holds a
+// secret and is readable by others, naming the file and the fix; [spool]
+// mode sets the spool files' mode.
+TEST_F(NodeE2E, SecretsInAConfigReadableByOthersStopTheNodeAndSpoolModeIsApplied) {
+  WebhookReceiver cms;
+  NodeProcess gov_node(tree, gov, broker.address(), "");
+  NodeProcess qn_node(tree, qn, broker.address(),
+                      kReceiverToml + webhook_toml(cms) + "token = \"cms-secret-0123456789\"\n" +
+                          "[spool]\ndir = \"spool\"\nmode = \"0600\"\n");
+  const auto config = qn_node.dir() / "config.toml";
+  ::chmod(config.c_str(), 0644);
+  CommandResult refused = run_command(std::string(LANTOA_NODE_BIN) + " --config " + config.string());
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.out.find("KEY_FILE_INSECURE"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("webhooks[0].token"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("chmod 600 " + config.string()), std::string::npos) << refused.out;
+
+  ::chmod(config.c_str(), 0600);
+  gov_node.start();
+  qn_node.start();
+  Answer a = post_event(gov_node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  const std::string id = a.body["id"];
+  const auto file = qn_node.dir() / "spool" / ("000000000001-" + id + ".json");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(file); })) << read_text(qn_node.log());
+  EXPECT_EQ(std::filesystem::status(file).permissions(), std::filesystem::perms(0600));
+  EXPECT_EQ(gov_node.stop(), 0);
   EXPECT_EQ(qn_node.stop(), 0);
 }
 

@@ -29,6 +29,8 @@ NodeProcess::NodeProcess(const TrustTree& tree, const Member& member, const Brok
          << "[broker]\nendpoint = \"" << broker.endpoint << "\"\nkey = \"" << to_base64url(broker.transport_key)
          << "\"\n\n[api]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"api.token\"\nmax_body_bytes = 65536\n\n"
          << extra_toml << "\n";
+  config.close();
+  ::chmod((d / "config.toml").c_str(), 0600);  // it may hold webhook tokens
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{LANTOA_NODE_BIN, "--config", (d / "config.toml").string(), "--log-level", "debug"},
       d / "data" / "node.ready.json", log());
