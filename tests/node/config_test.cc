@@ -14,11 +14,11 @@ namespace {
 using lantoa::testing::TempDir;
 
 TEST(NodeConfig, TheExampleFileLoads) {
-  // It holds a webhook token: loaded from a private copy, as an operator would keep it.
+  // As shipped (mode 0644, no secret in it) it loads.
   TempDir dir;
   const auto copy = dir / "lantoa-node.toml";
   std::filesystem::copy_file(std::filesystem::path(LANTOA_SOURCE_DIR) / "node/lantoa-node.example.toml", copy);
-  ::chmod(copy.c_str(), 0600);
+  ::chmod(copy.c_str(), 0644);
   auto c = load_node_config(copy);
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   EXPECT_EQ(c->member, "vn.qn");
@@ -37,8 +37,17 @@ TEST(NodeConfig, TheExampleFileLoads) {
   EXPECT_FALSE(c->feeds[0].destinations.allow_private);  // private destinations refused by default
   EXPECT_TRUE(c->feeds[0].destinations.allowed.empty());
   EXPECT_EQ(c->spool_mode, 0640u);
-  ::chmod(copy.c_str(), 0644);
+  // With its commented webhook token turned on, the file holds a secret: 0644 is refused, 0600 loads.
+  std::string text = testing::read_text(copy);
+  const std::string commented = "# token = \"secret-the-cms-expects\"";
+  ASSERT_NE(text.find(commented), std::string::npos);
+  text.replace(text.find(commented), 2, "");
+  {
+    std::ofstream(copy) << text;
+  }
   EXPECT_EQ(load_node_config(copy).status().code(), v1::Error::KEY_FILE_INSECURE);
+  ::chmod(copy.c_str(), 0600);
+  EXPECT_TRUE(load_node_config(copy).ok());
 }
 
 TEST(NodeConfig, MistakesAreNamed) {
