@@ -148,9 +148,10 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   zmq::socket_t frontend(context, zmq::socket_type::router);
   std::string endpoint;
   try {
-    const std::string secret = key->transport.secret();
+    std::string secret = key->transport.secret();
     frontend.set(zmq::sockopt::curve_server, 1);
     frontend.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    secure_wipe(secret);
     frontend.set(zmq::sockopt::zap_domain, "lantoa");
     frontend.set(zmq::sockopt::sndhwm, 100'000);
     frontend.set(zmq::sockopt::rcvhwm, 100'000);
@@ -170,6 +171,13 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   Verifier verifier(trust, restrictions, writer, metrics, config.verifier);
   Server server(frontend, **store, trust, restrictions, admission, verifier, writer, completions, metrics,
                 config.server);
+  zmq::socket_t closes(context, zmq::socket_type::pair);
+  if (zmq_socket_monitor(frontend.handle(), "inproc://lantoa-frontend-closes", ZMQ_EVENT_DISCONNECTED) == 0) {
+    closes.connect("inproc://lantoa-frontend-closes");
+    server.watch_closes(closes);
+  } else {
+    spdlog::warn("cannot watch connection closes: {}", zmq_strerror(zmq_errno()));
+  }
 
   std::unique_ptr<MonitorServer> monitor;
   std::string monitor_url;
@@ -201,6 +209,8 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   server.flush();
   std::filesystem::remove(ready, ec);
   monitor.reset();
+  zmq_socket_monitor(frontend.handle(), nullptr, 0);
+  closes.close();
   frontend.close();
   spdlog::info("stopped cleanly");
   return Status::Ok();

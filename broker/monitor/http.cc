@@ -43,6 +43,9 @@ std::string render_prometheus(Metrics& m) {
   counter("lantoa_expired_total", "Queue entries dropped because the event expired.", m.expired);
   counter("lantoa_frames_total", "Frames received.", m.frames_in);
   counter("lantoa_frame_errors_total", "Frames refused as malformed or too large.", m.frame_errors);
+  counter("lantoa_transport_closes_total",
+          "Connections closed below the protocol (by the client, the network, or ZeroMQ's hard frame cap).",
+          m.transport_closes);
   counter("lantoa_commits_total", "LMDB write transactions committed (fsync).", m.commits);
   counter("lantoa_committed_events_total", "Events in those commits.", m.committed_events);
   o << "# HELP lantoa_commit_seconds_total Time spent committing, fsync included.\n"
@@ -96,7 +99,8 @@ std::string render_stats_json(Metrics& m) {
                   {"mean_ms", commits ? m.commit_micros / 1000.0 / commits : 0.0},
                   {"max_ms", m.commit_micros_max / 1000.0}};
   j["connections"] = m.connections.load();
-  j["frames"] = {{"received", m.frames_in.load()}, {"errors", m.frame_errors.load()}};
+  j["frames"] = {{"received", m.frames_in.load()}, {"errors", m.frame_errors.load()},
+                 {"transport_closes", m.transport_closes.load()}};
   auto snap = m.snapshot();
   j["origins"] = snap.by_origin;
   json topics = json::object();

@@ -46,16 +46,19 @@ Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, c
       rate_(options.rate) {}
 
 void Server::run(const std::atomic<bool>& stop) {
-  zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, completions_.fd(), ZMQ_POLLIN, 0}};
+  zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+                             {closes_ ? closes_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   while (!stop) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(20));
+      zmq::poll(items, closes_ ? 3 : 2, std::chrono::milliseconds(20));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;  // a signal arrived; look at `stop`
     }
     if (items[0].revents & ZMQ_POLLIN) receive_frames();
     if (items[1].revents & ZMQ_POLLIN) drain_completions();
+    if (closes_ && (items[2].revents & ZMQ_POLLIN)) note_closes();
     const int64_t now = unix_now_ms();
     timers(now);
     deliver_all(now);
@@ -63,6 +66,22 @@ void Server::run(const std::atomic<bool>& stop) {
 }
 
 // --- receiving ---
+
+void Server::note_closes() {
+  while (true) {
+    zmq::message_t event, address;
+    try {
+      if (!closes_->recv(event, zmq::recv_flags::dontwait)) return;
+      if (!closes_->get(zmq::sockopt::rcvmore) || !closes_->recv(address, zmq::recv_flags::dontwait)) continue;
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    metrics_.transport_closes++;
+    spdlog::info("a connection from {} was closed below the protocol: by the client, by the network, or by "
+                 "ZeroMQ for a frame over the hard cap of {} bytes (4 x max_frame_bytes)",
+                 address.to_string(), static_cast<uint64_t>(options_.max_frame_bytes) * 4);
+  }
+}
 
 void Server::receive_frames() {
   for (size_t n = 0; n < kMaxFramesPerPoll; ++n) {

@@ -54,6 +54,12 @@ class Server {
          Admission& admission, Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics,
          ServerOptions options);
 
+  // Connections closed below the protocol (ZMQ_EVENT_DISCONNECTED from a
+  // monitor of the frontend): logged and counted. ZeroMQ closes a
+  // connection that sends a frame over its hard cap (4 x max_frame_bytes)
+  // without letting the broker answer; this is where that becomes visible.
+  void watch_closes(zmq::socket_t& monitor) { closes_ = &monitor; }
+
   // Runs the poll loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
 
@@ -82,6 +88,7 @@ class Server {
   };
 
   void receive_frames();
+  void note_closes();
   void handle(Session& s, std::string_view bytes);
   void on_hello(Session& s, const lantoa::v1::Hello& hello);
   void on_publish(Session& s, lantoa::v1::PublishBatch& batch);
@@ -115,6 +122,7 @@ class Server {
   void send_raw_error(const std::string& peer, const Status& status);
 
   zmq::socket_t& frontend_;
+  zmq::socket_t* closes_ = nullptr;
   Store& store_;
   const TrustStore& trust_;
   const Restrictions& restrictions_;

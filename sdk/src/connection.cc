@@ -10,6 +10,11 @@
 #include "proto_scan.h"
 
 namespace lantoa {
+namespace {
+// The most a client accepts in one frame from a broker (ZeroMQ drops the
+// connection beyond it, before allocating): far above a delivery batch.
+constexpr int64_t kMaxIncomingFrameBytes = 64ll << 20;
+}  // namespace
 
 struct Connection::Impl {
   zmq::context_t context{1};
@@ -93,10 +98,15 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
   auto impl = std::make_unique<Impl>();
   try {
     zmq::socket_t& s = impl->socket;
-    const std::string secret = key.transport.secret();
+    std::string secret = key.transport.secret();
     s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(broker.transport_key.data(), 32));
     s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(key.transport.public_key().data(), 32));
     s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    secure_wipe(secret);
+    // A broker frame is at most a delivery batch plus one event of the
+    // network's largest size; anything far beyond is refused by ZeroMQ
+    // before it is allocated.
+    s.set(zmq::sockopt::maxmsgsize, int64_t{kMaxIncomingFrameBytes});
     s.set(zmq::sockopt::linger, 200);
     s.set(zmq::sockopt::immediate, 1);  // queue nothing until the Curve handshake is done
     s.set(zmq::sockopt::reconnect_ivl, 100);
@@ -170,6 +180,15 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
 Status Connection::send(const v1::ClientFrame& frame) {
   std::string bytes;
   if (!frame.SerializeToString(&bytes)) return Status(v1::Error::INTERNAL, "cannot serialize frame");
+  // The broker closes a connection that sends far more than its limit
+  // without a word (ZeroMQ's own cap): refuse here, clearly, and keep the
+  // session.
+  const uint32_t limit = impl_->welcome.max_frame_bytes();
+  if (limit != 0 && bytes.size() > limit) {
+    return Status(v1::Error::FRAME_TOO_LARGE, "frame of " + std::to_string(bytes.size()) +
+                                                  " bytes exceeds the broker's limit of " + std::to_string(limit) +
+                                                  " (Welcome.max_frame_bytes); nothing was sent");
+  }
   return send_raw({bytes});
 }
 

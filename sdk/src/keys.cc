@@ -1,3 +1,5 @@
+#include <cstdio>
+#include <cstdlib>
 #include "lantoa/keys.h"
 
 #include <sodium.h>
@@ -17,7 +19,12 @@ namespace {
 // and idempotent.
 void ensure_sodium() {
   static const int rc = sodium_init();
-  (void)rc;
+  if (rc < 0) {
+    // Without libsodium nothing can be signed, verified or kept secret:
+    // stopping is the only safe answer.
+    std::fputs("lantoa: libsodium cannot be initialised (sodium_init failed); stopping\n", stderr);
+    std::abort();
+  }
 }
 
 const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
@@ -38,11 +45,7 @@ constexpr std::string_view domain_prefix(SignDomain domain) {
 
 Status malformed(std::string message) { return Status(v1::Error::KEY_MALFORMED, std::move(message)); }
 
-// Wipes a std::string that held secret material.
-void wipe(std::string& s) {
-  sodium_memzero(s.data(), s.size());
-  s.clear();
-}
+void wipe(std::string& s) { secure_wipe(s); }
 
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 constexpr std::string_view kSecretFormat = "lantoa-secret-key-v1";
@@ -92,6 +95,11 @@ Status check_format(const toml::table& t, std::string_view expected, std::string
 }
 
 }  // namespace
+
+void secure_wipe(std::string& secret) {
+  sodium_memzero(secret.data(), secret.size());
+  secret.clear();
+}
 
 std::string signing_input(SignDomain domain, std::string_view bytes) {
   std::string_view prefix = domain_prefix(domain);

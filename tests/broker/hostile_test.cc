@@ -146,6 +146,25 @@ TEST_F(Hostile, ReplayedSequenceAndDuplicateId) {
   EXPECT_EQ(c.publish_one(first).status(), v1::PublishResult::DUPLICATE);  // the very same bytes again
 }
 
+// Issue 13, item 19: a frame over ZeroMQ's hard cap (4 x the frame limit)
+// ends the connection below the protocol. The SDK refuses to send such a
+// frame (the session stays), and the broker logs and counts the close.
+TEST_F(Hostile, AFrameOverTheHardCapIsRefusedByTheClientAndTheCloseIsLogged) {
+  Client c(broker.address(), gov);
+  v1::ClientFrame huge;
+  huge.mutable_publish()->set_request_id(9);
+  huge.mutable_publish()->add_events()->set_event(std::string(5 << 20, 'x'));
+  EXPECT_STATUS(c.connection().send(huge), E::FRAME_TOO_LARGE);
+  EXPECT_EQ(c.publish_one(make_events(gov, "vn.gov.press", 50, 1)[0]).status(), v1::PublishResult::ACCEPTED);
+  ASSERT_TRUE(c.connection().send_raw({std::string(5 << 20, 'x')}).ok());  // what another client might do
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged = read_text(broker.log()).find("closed below the protocol") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(logged) << read_text(broker.log());
+}
+
 TEST_F(Hostile, OversizeMalformedAndTruncatedFrames) {
   Client c(broker.address(), gov);
   ASSERT_TRUE(c.connection().send_raw({std::string(2 << 20, 'x')}).ok());

@@ -63,6 +63,8 @@ class Connection {
 
   const v1::Welcome& welcome() const;
 
+  // Sends one frame. FRAME_TOO_LARGE (nothing sent, the session kept) when
+  // it exceeds the broker's Welcome.max_frame_bytes.
   Status send(const v1::ClientFrame& frame);
   // Sends raw ZeroMQ message parts (tests use this to send malformed input).
   Status send_raw(const std::vector<std::string>& parts);

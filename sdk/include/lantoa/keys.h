@@ -27,6 +27,10 @@ inline constexpr size_t kKeyIdSize = 16;
 // What a signature is for. Each purpose signs a different prefix followed by
 // the bytes (see proto/README.md), so a signature made for one purpose never
 // verifies for another.
+// Overwrites a copy of secret material (a seed or transport secret taken
+// out of its key object) with zeros and empties it.
+void secure_wipe(std::string& secret);
+
 enum class SignDomain { kEvent, kCertificate, kRevocation, kCountersignature };
 
 // The exact bytes that are signed: the domain prefix, a zero byte, `bytes`.
