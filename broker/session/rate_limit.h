@@ -50,10 +50,18 @@ class RateLimiter {
  public:
   explicit RateLimiter(RateLimits limits) : limits_(limits) {}
 
-  // 0 when the member may publish an event of `bytes` now; otherwise the ms
-  // to wait before retrying.
-  int64_t admit(const std::string& member, size_t bytes, int64_t now_ms) {
-    if (limits_.events_per_s <= 0 && limits_.bytes_per_s <= 0) return 0;
+  bool enabled() const { return limits_.events_per_s > 0 || limits_.bytes_per_s > 0; }
+
+  // 0 when the member may publish an event of `bytes` with origin sequence
+  // `seq` now; otherwise the ms to wait before retrying. A refusal must not
+  // cost the publisher its order: once an event is refused, nothing of that
+  // member is admitted until the advised time, and then no event numbered
+  // above the lowest refused one until that one comes back (a publisher
+  // sends again oldest first; batches it had already sent behind the refused
+  // one are refused too, and sent again after it). Forgotten after a minute,
+  // should the refused event never come back.
+  int64_t admit(const std::string& member, size_t bytes, uint64_t seq, int64_t now_ms) {
+    if (!enabled()) return 0;
     auto [it, fresh] = buckets_.try_emplace(member);
     if (fresh) {
       it->second.events = TokenBucket(limits_.events_per_s, limits_.burst_events, now_ms);
@@ -61,10 +69,25 @@ class RateLimiter {
     }
     // Check both before taking from either, so a refusal costs nothing.
     Buckets& b = it->second;
+    if (b.waiting_seq != 0 && now_ms - b.waiting_since_ms > kMaxOrderWaitMs) b.waiting_seq = 0;
+    auto refuse = [&](int64_t wait) {
+      if (b.waiting_seq == 0 || seq < b.waiting_seq) {
+        if (b.waiting_seq == 0) b.waiting_since_ms = now_ms;
+        b.waiting_seq = seq;
+      }
+      return wait;
+    };
+    if (now_ms < b.held_until_ms) return refuse(b.held_until_ms - now_ms);
+    if (b.waiting_seq != 0 && seq > b.waiting_seq) return refuse(1);
     TokenBucket events = b.events, size = b.bytes;
     const int64_t wait_events = events.take(1, now_ms);
     const int64_t wait_bytes = size.take(static_cast<double>(bytes), now_ms);
-    if (wait_events || wait_bytes) return std::max(wait_events, wait_bytes);
+    if (wait_events || wait_bytes) {
+      const int64_t wait = std::max(wait_events, wait_bytes);
+      b.held_until_ms = now_ms + wait;
+      return refuse(wait);
+    }
+    if (seq >= b.waiting_seq) b.waiting_seq = 0;  // the one awaited is back
     b.events = events;
     b.bytes = size;
     return 0;
@@ -73,7 +96,11 @@ class RateLimiter {
  private:
   struct Buckets {
     TokenBucket events, bytes;
+    int64_t held_until_ms = 0;  // refusing everything until then (see admit)
+    uint64_t waiting_seq = 0;   // the lowest refused sequence, awaited before any later one
+    int64_t waiting_since_ms = 0;
   };
+  static constexpr int64_t kMaxOrderWaitMs = 60'000;
   RateLimits limits_;
   std::unordered_map<std::string, Buckets> buckets_;
 };

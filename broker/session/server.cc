@@ -253,7 +253,12 @@ void Server::on_publish(Session& s, lantoa::v1::PublishBatch& batch) {
   std::vector<std::pair<uint32_t, v1::SignedEvent>> admitted;
   for (int i = 0; i < n; ++i) {
     v1::SignedEvent& e = *batch.mutable_events(i);
-    const int64_t wait = rate_.admit(s.identity->member.member(), e.event().size(), now);
+    uint64_t seq = 0;
+    if (rate_.enabled()) {  // the order rule needs the sequence; parsed only when limits are on
+      v1::Event ev;
+      if (ev.ParseFromString(e.event())) seq = ev.sequence();
+    }
+    const int64_t wait = rate_.admit(s.identity->member.member(), e.event().size(), seq, now);
     if (wait == 0) {
       admitted.emplace_back(static_cast<uint32_t>(i), std::move(e));
       continue;

@@ -204,7 +204,10 @@ void Publisher::Impl::send_batches() {
       std::lock_guard lock(mu);
       const auto now = Clock::now();
       for (auto& [seq, p] : pending) {
-        if (p.in_flight || p.not_before > now) continue;
+        if (p.in_flight) continue;
+        // Refused for a passing reason: it goes again at the advised time,
+        // and nothing after it goes first (order is kept).
+        if (p.not_before > now) break;
         *batch->add_events() = p.envelope;
         p.in_flight = true;
         seqs.push_back(seq);

@@ -223,8 +223,12 @@ TEST_F(Hostile, AFloodFromOneClientIsRateLimitedAndOthersAreServed) {
   Client other(broker.address(), bqp);
   EXPECT_EQ(other.publish_one(make_events(bqp, "vn.bqp.notice", 1, 1)[0]).status(), v1::PublishResult::ACCEPTED);
   next_bqp_seq = 2;
-  // The flooder may go on after waiting, on the same connection.
-  std::this_thread::sleep_for(milliseconds(200));
+  // The flooder may go on after waiting, on the same connection: the first
+  // refused event again, then the rest. A later event before the refused
+  // one comes back is refused, so that order is kept.
+  EXPECT_EQ(flood.publish_one(make_events(gov, "vn.gov.press", 1000, 1)[0]).error().code(), E::RATE_LIMITED);
+  std::this_thread::sleep_for(milliseconds(retry + 50));
+  EXPECT_EQ(flood.publish_one(burst[accepted]).status(), v1::PublishResult::ACCEPTED);
   EXPECT_EQ(flood.publish_one(make_events(gov, "vn.gov.press", 1000, 1)[0]).status(), v1::PublishResult::ACCEPTED);
 }
 

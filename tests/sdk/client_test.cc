@@ -3,6 +3,7 @@
 // plus a hostile broker stand-in that alters events in transit.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 #include <thread>
 #include <zmq.hpp>
@@ -266,6 +267,47 @@ TEST_F(SdkClient, RevocationsSurviveARestartOfTheSubscriber) {
   EXPECT_TRUE(sub->trust().is_revoked("vn.qn.halong", halong.key.sign.id(), unix_now_ms()));
   auto later = EventBuilder("vn.qn.halong", 9, "vn.qn.halong.news").headline("Giả mạo").build();
   EXPECT_CODE(sub->trust().verify_event(*sign_event(*later, halong.key.sign), halong.chain), E::CERT_REVOKED);
+}
+
+// Issue 13, item 18: events refused with RATE_LIMITED are sent again at the
+// advised time, by the publisher itself: nothing lost, order kept.
+TEST(RateLimitedPublisher, NothingIsLostAndOrderIsKept) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  BrokerProcess broker(tree, {"--rate-events", "100", "--rate-burst", "50"});
+  broker.start();
+  Client sub(broker.address(), qn);
+  ASSERT_OK(sub.subscribe("press", {"vn.gov.press"}, {}, /*credit=*/1000));
+  PublisherOptions o;
+  o.broker = broker.address();
+  o.max_batch = 20;
+  auto pub = Publisher::start(copy_key(gov.key), gov.chain, o);
+  ASSERT_OK(pub);
+  constexpr int kEvents = 250;  // 2.5 s of the limit, five times the burst
+  std::vector<std::future<PublishOutcome>> outcomes;
+  for (int i = 0; i < kEvents; ++i) {
+    auto p = (*pub)->publish(news("Tin " + std::to_string(i)));
+    ASSERT_OK(p);
+    outcomes.push_back(std::move(p->outcome));
+  }
+  ASSERT_OK((*pub)->flush(milliseconds(20000)));
+  int accepted = 0;
+  for (auto& f : outcomes) {
+    PublishOutcome r = f.get();
+    accepted += r.ok();
+    EXPECT_TRUE(r.ok()) << r.error.to_string();
+  }
+  EXPECT_EQ(accepted, kEvents);
+  std::vector<v1::Deliver> got = sub.collect(kEvents, milliseconds(20000));
+  ASSERT_EQ(got.size(), static_cast<size_t>(kEvents));
+  uint64_t last = 0;
+  for (const auto& d : got) {
+    v1::Event e;
+    ASSERT_TRUE(e.ParseFromString(d.event().event()));
+    EXPECT_GT(e.sequence(), last) << "delivered out of order";
+    last = e.sequence();
+  }
 }
 
 // A broker stand-in that answers Hello and Subscribe and, on the
