@@ -226,5 +226,43 @@ TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {
   EXPECT_NE(read_text(dir / "all.jsonl").find("Tin từ ninjs"), std::string::npos);
 }
 
+// Issue 13, items 2 and 3: what verification would refuse is refused when
+// issuing, not discovered later by `cert verify`.
+TEST_F(Cli, IssueRefusesANonAuthorityIssuerAndOverreachingGrants) {
+  make_tree();
+  ASSERT_EQ(lantoa("keygen --member vn.qn.halong.x").code, 0);
+  CommandResult plain = lantoa("cert issue --issuer-key vn.qn.halong.key --issuer-chain vn.qn.halong.cert "
+                               "--public vn.qn.halong.x.pub");
+  EXPECT_EQ(plain.code, 1) << plain.out;
+  EXPECT_NE(plain.out.find("CERT_NOT_AUTHORITY"), std::string::npos) << plain.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "vn.qn.halong.x.cert"));
+  ASSERT_EQ(lantoa("keygen --member vn.qn.spy").code, 0);
+  CommandResult spy = lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.spy.pub "
+                             "--read-grant '>'");
+  EXPECT_EQ(spy.code, 1) << spy.out;
+  EXPECT_NE(spy.out.find("CERT_OUTSIDE_NAMESPACE"), std::string::npos) << spy.out;
+  CommandResult own = lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.spy.pub "
+                             "--read-grant 'vn.qn.internal.>'");
+  EXPECT_EQ(own.code, 0) << own.out;
+}
+
+// Issue 13, item 9: `cert revoke` extends the issuer's current list (its
+// number raised, its entries kept) instead of issuing number 1 again.
+TEST_F(Cli, RevokeExtendsTheCurrentListByDefault) {
+  make_tree();
+  ASSERT_EQ(lantoa("keygen --member vn.qn.hanoi").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.hanoi.pub").code, 0);
+  const std::string revoke = "cert revoke --issuer-key vn.qn.key --issuer-chain vn.qn.cert --cert ";
+  ASSERT_EQ(lantoa(revoke + "vn.qn.halong.cert").code, 0);
+  CommandResult second = lantoa(revoke + "vn.qn.hanoi.cert");
+  ASSERT_EQ(second.code, 0) << second.out;
+  auto list = load_revocations(dir / "vn.qn.crl");
+  ASSERT_OK(list);
+  auto decoded = decode_revocation_list(*list);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->number(), 2u);
+  EXPECT_EQ(decoded->revocations_size(), 2);
+}
+
 }  // namespace
 }  // namespace lantoa::testing
