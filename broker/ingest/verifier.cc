@@ -23,6 +23,7 @@ Verifier::Verifier(TrustStore& trust, Restrictions& restrictions, Writer& writer
 Verifier::~Verifier() { stop(); }
 
 void Verifier::submit(PublishJob job) {
+  queued_bytes_ += job.bytes();
   {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(job));
@@ -127,6 +128,7 @@ void Verifier::run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
+    const uint64_t job_bytes = job.bytes();
     const int64_t now = unix_now_ms();
     PublishOp op;
     op.peer = std::move(job.peer);
@@ -151,6 +153,7 @@ void Verifier::run() {
       op.rejected.push_back(std::move(r));
     }
     writer_.submit(job.ticket, std::move(op));
+    queued_bytes_ -= job_bytes;
   }
 }
 

@@ -9,6 +9,7 @@
 // first.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -34,6 +35,11 @@ struct Identity {
 };
 
 struct PublishJob {
+  uint64_t bytes() const {
+    uint64_t n = 0;
+    for (const auto& e : events) n += e.event().size();
+    return n;
+  }
   uint64_t ticket = 0;
   std::string peer;
   uint64_t publish_id = 0;
@@ -49,6 +55,11 @@ struct VerifierOptions {
   std::filesystem::path restrictions_dir;  // where restriction declarations are kept (empty: nowhere)
   EventLimits limits;
   int64_t max_clock_skew_ms = 5 * 60 * 1000;  // how far in the future created_ms may be
+  // Bytes of events waiting for verification. A batch that would go beyond
+  // it is refused with OVERLOADED (and a retry delay) rather than queued:
+  // the queue cannot grow until the broker runs out of memory. A batch is
+  // always taken when the queue is empty, so any batch can get through.
+  uint64_t max_queued_bytes = 64ull << 20;
 };
 
 class Verifier {
@@ -58,6 +69,12 @@ class Verifier {
   Verifier(const Verifier&) = delete;
   Verifier& operator=(const Verifier&) = delete;
 
+  // OK to submit `bytes` more now? (See VerifierOptions::max_queued_bytes.)
+  bool has_room(uint64_t bytes) const {
+    const uint64_t queued = queued_bytes_.load();
+    return queued == 0 || queued + bytes <= options_.max_queued_bytes;
+  }
+  uint64_t queued_bytes() const { return queued_bytes_.load(); }
   void submit(PublishJob job);
   // Verifies every job already submitted, hands it to the writer, then stops.
   void stop();
@@ -80,6 +97,7 @@ class Verifier {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<PublishJob> jobs_;
+  std::atomic<uint64_t> queued_bytes_{0};
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

@@ -272,6 +272,26 @@ void Server::on_publish(Session& s, lantoa::v1::PublishBatch& batch) {
                               .to_proto();
     metrics_.reject(E::RATE_LIMITED);
   }
+  // Back-pressure: when verification is behind, what would overflow its
+  // queue is refused now, with a delay, and nothing of it is kept.
+  uint64_t admitted_bytes = 0;
+  for (const auto& [i, e] : admitted) admitted_bytes += e.event().size();
+  if (!admitted.empty() && !verifier_.has_room(admitted_bytes)) {
+    constexpr uint32_t kRetryMs = 100;
+    for (const auto& [i, e] : admitted) {
+      auto* r = p.results.add_results();
+      r->set_index(i);
+      r->set_status(v1::PublishResult::REJECTED);
+      r->set_retry_after_ms(kRetryMs);
+      *r->mutable_error() = Status(E::OVERLOADED, "the broker is verifying " +
+                                                      std::to_string(verifier_.queued_bytes() >> 10) +
+                                                      " KB of events already; retry after " +
+                                                      std::to_string(kRetryMs) + " ms")
+                                .to_proto();
+      metrics_.reject(E::OVERLOADED);
+    }
+    admitted.clear();
+  }
   const uint32_t chunk = std::max(1u, options_.chunk_events);
   p.chunks_left = (static_cast<uint32_t>(admitted.size()) + chunk - 1) / chunk;
   if (p.chunks_left == 0) {

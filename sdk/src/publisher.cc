@@ -154,7 +154,8 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
   for (const auto& r : results.results()) {
     if (r.index() >= seqs.size()) continue;
     const uint64_t seq = seqs[r.index()];
-    if (r.status() == v1::PublishResult::REJECTED && r.error().code() == E::RATE_LIMITED) {
+    if (r.status() == v1::PublishResult::REJECTED &&
+        (r.error().code() == E::RATE_LIMITED || r.error().code() == E::OVERLOADED)) {  // passing: sent again
       std::lock_guard lock(mu);
       auto p = pending.find(seq);
       if (p != pending.end()) {

@@ -69,6 +69,8 @@ TEST(BrokerConfig, RejectsTyposWrongTypesAndBadToml) {
   auto no_window = BrokerConfig::from_toml(write(dir, "[delivery]\nsession_window_kb = 0\n"));
   EXPECT_CODE(no_window, v1::Error::INVALID_ARGUMENT);
   EXPECT_NE(no_window.status().message().find("session_window_kb"), std::string::npos);
+  auto no_queue = BrokerConfig::from_toml(write(dir, "[limits]\nverify_queue_kb = 0\n"));
+  EXPECT_NE(no_queue.status().message().find("verify_queue_kb"), std::string::npos);
   auto broken = BrokerConfig::from_toml(write(dir, "data = \n"));
   EXPECT_NE(broken.status().message().find("broker.toml:1"), std::string::npos);
 }

@@ -3,6 +3,7 @@
 // deliverable.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "support/broker_process.h"
@@ -230,6 +231,49 @@ TEST_F(Hostile, AFloodFromOneClientIsRateLimitedAndOthersAreServed) {
   std::this_thread::sleep_for(milliseconds(retry + 50));
   EXPECT_EQ(flood.publish_one(burst[accepted]).status(), v1::PublishResult::ACCEPTED);
   EXPECT_EQ(flood.publish_one(make_events(gov, "vn.gov.press", 1000, 1)[0]).status(), v1::PublishResult::ACCEPTED);
+}
+
+// Issue 13, item 14: the verification queue is bounded. What would overflow
+// it is refused with OVERLOADED and a delay (never queued until the broker
+// runs out of memory), and a publisher that sends it again loses nothing.
+TEST(Overload, TheVerifyQueueIsBoundedAndRefusalsAreRetryable) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  TempDir conf;
+  {
+    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\n";
+  }
+  BrokerProcess broker(tree, {"--config", (conf / "broker.toml").string()});
+  broker.start();
+  Client c(broker.address(), gov);
+  constexpr int kBatches = 40, kPerBatch = 64;
+  for (int b = 0; b < kBatches; ++b) {  // sent back to back, without waiting for answers
+    v1::ClientFrame f;
+    f.mutable_publish()->set_request_id(static_cast<uint64_t>(b + 1));
+    for (auto& e : make_events(gov, "vn.gov.press", 1 + static_cast<uint64_t>(b * kPerBatch), kPerBatch)) {
+      *f.mutable_publish()->add_events() = e;
+    }
+    ASSERT_OK(c.connection().send(f));
+  }
+  int answered = 0, accepted = 0, overloaded = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answered < kBatches && std::chrono::steady_clock::now() < until) {
+    auto frame = c.connection().receive(milliseconds(200));
+    ASSERT_OK(frame);
+    if (!frame->has_value() || !(*frame)->has_results()) continue;
+    ++answered;
+    for (const auto& r : (*frame)->results().results()) {
+      if (r.status() == v1::PublishResult::ACCEPTED) ++accepted;
+      if (r.error().code() == E::OVERLOADED) {
+        ++overloaded;
+        EXPECT_GT(r.retry_after_ms(), 0u);
+      }
+    }
+  }
+  EXPECT_EQ(answered, kBatches);
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(overloaded, 0) << "a 1 KB queue took " << kBatches << " batches of " << kPerBatch << " sent at once";
+  EXPECT_EQ(accepted + overloaded, kBatches * kPerBatch);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // plus a hostile broker stand-in that alters events in transit.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
@@ -308,6 +309,28 @@ TEST(RateLimitedPublisher, NothingIsLostAndOrderIsKept) {
     EXPECT_GT(e.sequence(), last) << "delivered out of order";
     last = e.sequence();
   }
+}
+
+// Issue 13, item 14: OVERLOADED is passing too; the publisher sends again.
+TEST(OverloadedBroker, ThePublisherLosesNothing) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  TempDir conf;
+  {
+    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\n";
+  }
+  BrokerProcess broker(tree, {"--config", (conf / "broker.toml").string()});
+  broker.start();
+  PublisherOptions o;
+  o.broker = broker.address();
+  std::atomic<int> ok{0}, refused{0};
+  o.on_outcome = [&](const PublishOutcome& r) { r.ok() ? ++ok : ++refused; };
+  auto pub = Publisher::start(copy_key(gov.key), gov.chain, o);
+  ASSERT_OK(pub);
+  for (int i = 0; i < 1000; ++i) ASSERT_OK((*pub)->publish(news("Tin " + std::to_string(i))));
+  ASSERT_OK((*pub)->flush(milliseconds(30000)));
+  EXPECT_EQ(ok, 1000);
+  EXPECT_EQ(refused, 0);
 }
 
 // A broker stand-in that answers Hello and Subscribe and, on the
