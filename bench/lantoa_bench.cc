@@ -105,7 +105,9 @@ Broker start_broker(const fs::path& binary, const fs::path& dir, const Identitie
   (void)ids.root.public_keys().save(dir / "data" / "trust-root.pub", true);
   Broker b{dir, std::make_unique<testing::BrokerLauncher>(binary, dir / "data", dir / "broker.log",
                                                           std::vector<std::string>{"--log-level", "warn",
-                                                                                   "--verify-threads", "2"}),
+                                                                                   "--verify-threads", "2",
+                                                                                   // one bench member stands for every portal
+                                                                                   "--max-subscriptions-per-member", "0"}),
            {}};
   auto info = b.launcher->start();
   if (!info) {

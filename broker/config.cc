@@ -42,12 +42,15 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
   if (auto* limits = t["limits"].as_table()) {
     LANTOA_RETURN_IF_ERROR(only_known(*limits, {"max_frame_bytes", "max_batch_events", "max_event_bytes",
                                                 "max_clock_skew_ms", "rate_events_per_s", "rate_burst_events",
-                                                "rate_bytes_per_s", "rate_burst_bytes", "verify_queue_kb"},
+                                                "rate_bytes_per_s", "rate_burst_bytes", "verify_queue_kb",
+                                                "max_subscriptions_per_member"},
                                       "limits."));
     uint64_t queue_kb = c.verifier.max_queued_bytes >> 10;
     LANTOA_RETURN_IF_ERROR(read(*limits, "verify_queue_kb", queue_kb, "limits."));
     if (queue_kb == 0) return Status(lantoa::v1::Error::INVALID_ARGUMENT, "limits.verify_queue_kb must be at least 1");
     c.verifier.max_queued_bytes = queue_kb << 10;
+    LANTOA_RETURN_IF_ERROR(
+        read(*limits, "max_subscriptions_per_member", c.writer.subscribe.max_per_member, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_events_per_s", c.server.rate.events_per_s, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_events", c.server.rate.burst_events, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_bytes_per_s", c.server.rate.bytes_per_s, "limits."));

@@ -318,6 +318,18 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
   if (req.filters_size() == 0) {
     return Status(E::INVALID_FILTER, "a new subscription needs at least one filter");
   }
+  if (defaults.max_per_member != 0) {
+    uint32_t held = 0;
+    for (const auto& [id, sub] : store_.subs_) held += !removed_subs_.count(id) && sub.record.owner() == owner;
+    for (const auto& [id, sub] : added_subs_) held += sub.record.owner() == owner;
+    if (held >= defaults.max_per_member) {
+      return Status(E::QUOTA_EXCEEDED, owner + " holds " + std::to_string(held) +
+                                           " durable subscriptions, the most one member may ([limits] "
+                                           "max_subscriptions_per_member = " +
+                                           std::to_string(defaults.max_per_member) +
+                                           "); remove one it no longer uses (Unsubscribe with remove)");
+    }
+  }
   SubscriptionRecord rec;
   rec.set_id(next_sub_++);
   rec.set_owner(owner);

@@ -70,6 +70,10 @@ struct IngestResult {
 struct SubscribeDefaults {
   uint32_t credit = 100;
   uint32_t ack_timeout_ms = 30'000;
+  // Durable subscriptions one member may hold (0: no limit). Each one is
+  // routed every matching event and holds what it has not acked: one
+  // certificate must not be able to open thousands and abandon them.
+  uint32_t max_per_member = 32;
 };
 
 struct SubscribeResult {

@@ -257,5 +257,22 @@ TEST_F(TrustAttack, AForgedEndorsementIsRefused) {
   EXPECT_EQ(g.publish_one(*sign_event(*good, gov.key.sign)).status(), v1::PublishResult::ACCEPTED);
 }
 
+// Item 13: one certificate cannot open durable subscriptions without end
+// (each is routed every event and pins what it has not acked).
+TEST_F(TrustAttack, OneMemberCannotOpenSubscriptionsWithoutEnd) {
+  Client hoarder(broker.address(), qn);
+  for (int i = 0; i < 32; ++i) ASSERT_OK(hoarder.subscribe("s" + std::to_string(i), {">"}));
+  auto refused = hoarder.subscribe("s32", {">"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), E::QUOTA_EXCEEDED) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("32"), std::string::npos);
+  // Resuming one it holds is fine; after removing one, a new one fits; others are not affected.
+  EXPECT_TRUE(hoarder.subscribe("s0", {">"}).ok());
+  ASSERT_OK(hoarder.unsubscribe("s0", /*remove=*/true));
+  EXPECT_TRUE(hoarder.subscribe("s32", {">"}).ok());
+  Client other(broker.address(), gov);
+  EXPECT_TRUE(other.subscribe("press", {"vn.gov.>"}).ok());
+}
+
 }  // namespace
 }  // namespace lantoa::testing
