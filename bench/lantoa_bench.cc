@@ -107,7 +107,8 @@ Broker start_broker(const fs::path& binary, const fs::path& dir, const Identitie
                                                           std::vector<std::string>{"--log-level", "warn",
                                                                                    "--verify-threads", "2",
                                                                                    // one bench member stands for every portal
-                                                                                   "--max-subscriptions-per-member", "0"}),
+                                                                                   "--max-subscriptions-per-member", "0",
+                                                                                   "--rate-events", "0"}),
            {}};
   auto info = b.launcher->start();
   if (!info) {

@@ -45,7 +45,10 @@ struct ServerOptions {
   // queue) faster than a subscriber takes, so memory stays near
   // connections x window rather than every queued event once per subscriber.
   uint64_t session_window_bytes = 1u << 20;
-  RateLimits rate;  // per member; unlimited by default
+  // Per member. On by default (a member that floods must not starve the
+  // rest); a refusal is answered with a delay and is retryable with nothing
+  // lost (the SDK does it by itself).
+  RateLimits rate{200, 2000, 0, 0};
 };
 
 class Server {

@@ -76,4 +76,14 @@ TEST(BrokerConfig, RejectsTyposWrongTypesAndBadToml) {
 }
 
 }  // namespace
+// Issue 13, item 14: what protects the broker is on without configuration.
+TEST(BrokerConfig, SafeDefaults) {
+  BrokerConfig c;
+  EXPECT_EQ(c.server.rate.events_per_s, 200);
+  EXPECT_EQ(c.server.rate.burst_events, 2000);
+  EXPECT_EQ(c.writer.subscribe.max_per_member, 32u);
+  EXPECT_EQ(c.verifier.max_queued_bytes, 64ull << 20);
+  EXPECT_EQ(c.monitor.rfind("127.0.0.1:", 0), 0u);  // monitoring on loopback only
+}
+
 }  // namespace lantoa::broker

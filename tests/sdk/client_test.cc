@@ -317,7 +317,7 @@ TEST(OverloadedBroker, ThePublisherLosesNothing) {
   Member gov = tree.member("vn.gov");
   TempDir conf;
   {
-    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\n";
+    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\nrate_events_per_s = 0\n";
   }
   BrokerProcess broker(tree, {"--config", (conf / "broker.toml").string()});
   broker.start();
