@@ -142,6 +142,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   LANTOA_RETURN_IF_ERROR(load_restrictions_folder(restrictions, config.restrictions));
   auto store = Store::open(config.data, env, &restrictions);
   if (!store) return store.status();
+  (*store)->set_max_queue_depth(config.max_queue_depth);
 
   zmq::context_t context(1);
   ZapHandler zap(context, [&admission](const std::string& curve_key) { return admission.admit(curve_key); });

@@ -43,7 +43,7 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
     LANTOA_RETURN_IF_ERROR(only_known(*limits, {"max_frame_bytes", "max_batch_events", "max_event_bytes",
                                                 "max_clock_skew_ms", "rate_events_per_s", "rate_burst_events",
                                                 "rate_bytes_per_s", "rate_burst_bytes", "verify_queue_kb",
-                                                "max_subscriptions_per_member"},
+                                                "max_subscriptions_per_member", "max_queue_depth"},
                                       "limits."));
     uint64_t queue_kb = c.verifier.max_queued_bytes >> 10;
     LANTOA_RETURN_IF_ERROR(read(*limits, "verify_queue_kb", queue_kb, "limits."));
@@ -51,6 +51,7 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
     c.verifier.max_queued_bytes = queue_kb << 10;
     LANTOA_RETURN_IF_ERROR(
         read(*limits, "max_subscriptions_per_member", c.writer.subscribe.max_per_member, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_queue_depth", c.max_queue_depth, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_events_per_s", c.server.rate.events_per_s, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_events", c.server.rate.burst_events, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "rate_bytes_per_s", c.server.rate.bytes_per_s, "limits."));

@@ -25,6 +25,7 @@ struct BrokerConfig {
   std::string log_level = "info";
   uint64_t map_size_mb = 4096;
   unsigned verify_threads = 2;
+  uint64_t max_queue_depth = 1'000'000;  // entries per subscription queue (0: no limit); see Store
   ServerOptions server;
   WriterOptions writer;
   VerifierOptions verifier;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
   int64_t retention_hours = -1, retention_ms = -1;
   double rate_events = -1, rate_burst = -1;
-  int64_t max_subs = -1;
+  int64_t max_subs = -1, max_queue_depth = -1;
   std::string certs, revocations;
   bool strict_admission = false;
   app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--retention-ms", retention_ms, "the same in milliseconds (for tests)")->group("");
   app.add_option("--rate-events", rate_events, "per-member publish limit, events/s (0 = none)");
   app.add_option("--rate-burst", rate_burst, "per-member burst allowance, events");
+  app.add_option("--max-queue-depth", max_queue_depth, "entries one subscription's queue may hold (0 = no limit)");
   app.add_option("--max-subscriptions-per-member", max_subs, "durable subscriptions one member may hold (0 = no limit)");
   app.add_option("--certs", certs, "folder of known certificate chains (*.cert)");
   app.add_option("--revocations", revocations, "folder of revocation lists (*.crl), applied at start");
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   if (strict_admission) config.strict_admission = true;
   if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
   if (max_subs >= 0) config.writer.subscribe.max_per_member = static_cast<uint32_t>(max_subs);
+  if (max_queue_depth >= 0) config.max_queue_depth = static_cast<uint64_t>(max_queue_depth);
 
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {

@@ -43,6 +43,8 @@ std::string render_prometheus(Metrics& m) {
   counter("lantoa_expired_total", "Queue entries dropped because the event expired.", m.expired);
   counter("lantoa_frames_total", "Frames received.", m.frames_in);
   counter("lantoa_frame_errors_total", "Frames refused as malformed or too large.", m.frame_errors);
+  counter("lantoa_events_not_queued_total",
+          "Events not queued for a subscription because its queue was full (max_queue_depth).", m.not_queued);
   counter("lantoa_transport_closes_total",
           "Connections closed below the protocol (by the client, the network, or ZeroMQ's hard frame cap).",
           m.transport_closes);

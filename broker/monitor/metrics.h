@@ -42,6 +42,7 @@ class Metrics {
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frame_errors{0};
   std::atomic<uint64_t> transport_closes{0};  // connections closed below the protocol
+  std::atomic<uint64_t> not_queued{0};        // events not queued for a subscription whose queue was full
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> committed_events{0};   // events in those commits
   std::atomic<uint64_t> commit_micros{0};      // total commit time (fsync included)

@@ -504,6 +504,7 @@ void Server::on_done(SubscribeDone& d) {
   r->set_pending(d.result.pending);
   r->set_behind_retention(d.result.behind_retention);
   r->set_oldest_retained_seq(d.result.oldest_retained_seq);
+  r->set_not_queued_from_seq(sub.record.not_queued_from_seq());
   send(s->second, reply);
 }
 

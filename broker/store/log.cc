@@ -1,5 +1,7 @@
 #include "store/log.h"
 
+#include <spdlog/spdlog.h>
+
 #include "lantoa/encoding.h"
 #include "lantoa/v1/cert.pb.h"
 #include "store/sequence_window.h"
@@ -195,6 +197,12 @@ Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<
   int64_t added = 0;
   auto consider = [&](const Subscription& sub) -> Status {
     if (!may_receive(sub, record.topic())) return Status::Ok();
+    if (store_.max_queue_depth_ != 0) {
+      auto d = store_.depths_.find(sub.record.id());
+      const int64_t depth = (d == store_.depths_.end() ? 0 : static_cast<int64_t>(d->second)) +
+                            depth_delta_[sub.record.id()];
+      if (depth >= static_cast<int64_t>(store_.max_queue_depth_)) return mark_not_queued(sub, seq);
+    }
     QueueRef ref{sub.record.id(), record.urgency(), seq};
     LANTOA_RETURN_IF_ERROR(add_ref(ref));
     routed.push_back(ref);
@@ -207,6 +215,17 @@ Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<
   }
   for (const auto& [id, sub] : added_subs_) LANTOA_RETURN_IF_ERROR(consider(sub));
   return added ? bump_refs(seq, added) : Status::Ok();
+}
+
+Status Store::Batch::mark_not_queued(const Subscription& sub, uint64_t seq) {
+  ++not_queued_events_;
+  const uint64_t id = sub.record.id();
+  if (sub.record.not_queued_from_seq() != 0 || not_queued_.count(id)) return Status::Ok();
+  SubscriptionRecord rec = sub.record;
+  rec.set_not_queued_from_seq(seq);
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.subs, be64(id), rec.SerializeAsString()));
+  not_queued_[id] = seq;
+  return Status::Ok();
 }
 
 Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms) {
@@ -505,6 +524,15 @@ Status Store::Batch::commit() {
     if (it != store_.depths_.end()) it->second = static_cast<uint64_t>(static_cast<int64_t>(it->second) + delta);
   }
   store_.known_chains_.insert(new_chains_.begin(), new_chains_.end());
+  for (const auto& [id, seq] : not_queued_) {
+    auto it = store_.subs_.find(id);
+    if (it == store_.subs_.end()) continue;
+    it->second.record.set_not_queued_from_seq(seq);
+    spdlog::warn("the queue of subscription \"{}\" of {} is full ({} events): events from broker sequence {} on are "
+                 "not queued for it; its owner is told when it comes back",
+                 it->second.record.name(), it->second.record.owner(), store_.max_queue_depth_, seq);
+  }
+  store_.not_queued_total_ += not_queued_events_;
   return Status::Ok();
 }
 

@@ -99,6 +99,14 @@ class Store {
 
   store::Env& env() { return env_; }
 
+  // Most entries one subscription's queue may hold (0: no limit). Beyond it
+  // an event is not queued for that subscription: the subscription is
+  // marked (not_queued_from_seq), the operator warned in the log and by
+  // lantoa_events_not_queued_total, and the owner told when it resumes.
+  // A portal offline for days keeps everything up to the limit.
+  void set_max_queue_depth(uint64_t n) { max_queue_depth_ = n; }
+  uint64_t not_queued_total() const { return not_queued_total_; }
+
   // Committed state, for the writer thread.
   uint64_t next_seq() const { return next_seq_; }
   const std::map<uint64_t, Subscription>& subscriptions() const { return subs_; }
@@ -139,8 +147,12 @@ class Store {
     Status add_ref(const QueueRef& ref);
     Status bump_refs(uint64_t seq, int64_t delta);
 
+    Status mark_not_queued(const Subscription& sub, uint64_t seq);
+
     Store& store_;
     store::Txn txn_;
+    std::map<uint64_t, uint64_t> not_queued_;  // subscription -> first sequence not queued, marked in this batch
+    uint64_t not_queued_events_ = 0;
     uint64_t next_seq_;
     uint64_t next_sub_;
     std::map<uint64_t, Subscription> added_subs_;
@@ -175,6 +187,8 @@ class Store {
   std::map<uint64_t, Subscription> subs_;
   std::map<uint64_t, uint64_t> depths_;
   std::set<std::string> known_chains_;
+  uint64_t max_queue_depth_ = 0;
+  uint64_t not_queued_total_ = 0;
 };
 
 }  // namespace lantoa::broker

@@ -233,6 +233,7 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
   }
   metrics_.commit_took(static_cast<uint64_t>(micros_since(started)), accepted_events);
   metrics_.accepted += accepted_events;
+  metrics_.not_queued = store_.not_queued_total();
   metrics_.duplicates += duplicates;
   for (Code c : rejections) metrics_.reject(c);
   for (const auto& [origin, topic] : accepted_names) metrics_.count_accepted(origin, topic);
