@@ -21,7 +21,11 @@ struct BrokerConfig {
   std::filesystem::path certs;                   // known certificates (*.cert); default: <data>/certs
   std::filesystem::path revocations;             // revocation lists (*.crl); default: <data>/revocations
   std::filesystem::path restrictions;            // namespace restrictions (*.json); default: <data>/restrictions
-  bool strict_admission = false;                 // refuse Curve keys of certificates not in `certs`
+  // Admission by certificate (the default): only transport keys of
+  // certificates in `certs` (or seen in a Hello before) may connect, so a
+  // stranger cannot make the broker do any work. false: any key may say
+  // Hello, where its chain is checked.
+  bool strict_admission = true;
   std::string log_level = "info";
   uint64_t map_size_mb = 4096;
   unsigned verify_threads = 2;

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   double rate_events = -1, rate_burst = -1;
   int64_t max_subs = -1, max_queue_depth = -1;
   std::string certs, revocations;
-  bool strict_admission = false;
+  bool strict_admission = false, open_admission = false;
   app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
   app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
   app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
@@ -46,7 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-subscriptions-per-member", max_subs, "durable subscriptions one member may hold (0 = no limit)");
   app.add_option("--certs", certs, "folder of known certificate chains (*.cert)");
   app.add_option("--revocations", revocations, "folder of revocation lists (*.crl), applied at start");
-  app.add_flag("--strict-admission", strict_admission, "refuse transport keys of certificates not in --certs");
+  app.add_flag("--strict-admission", strict_admission,
+               "refuse transport keys of certificates not in --certs (the default)");
+  app.add_flag("--open-admission", open_admission,
+               "let any transport key say Hello (its chain is checked there); for tests and closed networks");
   CLI11_PARSE(app, argc, argv);
 
   lantoa::broker::BrokerConfig config;
@@ -74,7 +77,12 @@ int main(int argc, char** argv) {
   if (rate_events >= 0) config.server.rate.events_per_s = rate_events;
   if (!certs.empty()) config.certs = certs;
   if (!revocations.empty()) config.revocations = revocations;
+  if (strict_admission && open_admission) {
+    std::cerr << "lantoa-broker: --strict-admission and --open-admission contradict each other\n";
+    return 2;
+  }
   if (strict_admission) config.strict_admission = true;
+  if (open_admission) config.strict_admission = false;
   if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
   if (max_subs >= 0) config.writer.subscribe.max_per_member = static_cast<uint32_t>(max_subs);
   if (max_queue_depth >= 0) config.max_queue_depth = static_cast<uint64_t>(max_queue_depth);

@@ -35,7 +35,8 @@ expect_in "$("$L" cert verify vn.qn.halong.cert --root vn.pub)" "valid: vn.qn.ha
   "vn.qn.halong is certified by vn.qn, itself certified by the root"
 
 step 2 "One lantoa-broker with its embedded LMDB store, on loopback"
-mkdir -p broker && cp vn.pub broker/trust-root.pub
+mkdir -p broker/certs && cp vn.pub broker/trust-root.pub
+cp ./*.cert broker/certs/  # admission by certificate: the broker knows its members' certificates
 "$build/broker/lantoa-broker" --data broker --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 \
   --log-level warn >broker.log 2>&1 &
 broker_pid=$!

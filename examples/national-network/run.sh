@@ -169,7 +169,8 @@ for id in vn "${PORTALS[@]}"; do "$L" keygen --member "$id" >/dev/null; done
 "$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub \
   --roles publisher,subscriber >/dev/null
 ok "root authority vn; vn.gov, vn.bqp, vn.ldtbxh, vn.qn certified by vn; vn.qn.halong certified by vn.qn"
-mkdir -p broker && cp vn.pub broker/trust-root.pub
+mkdir -p broker/certs && cp vn.pub broker/trust-root.pub
+cp ./*.cert broker/certs/  # admission by certificate: the broker knows its members' certificates
 "$build/broker/lantoa-broker" --data broker --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 \
   --log-level warn >broker.log 2>&1 &
 broker_pid=$!

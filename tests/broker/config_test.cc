@@ -84,6 +84,7 @@ TEST(BrokerConfig, SafeDefaults) {
   EXPECT_EQ(c.writer.subscribe.max_per_member, 32u);
   EXPECT_EQ(c.verifier.max_queued_bytes, 64ull << 20);
   EXPECT_EQ(c.monitor.rfind("127.0.0.1:", 0), 0u);  // monitoring on loopback only
+  EXPECT_TRUE(c.strict_admission);                   // admission by certificate
 }
 
 }  // namespace lantoa::broker
