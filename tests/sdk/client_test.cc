@@ -58,6 +58,22 @@ class SdkClient : public ::testing::Test {
     return got;
   }
 
+  // vn.qn revokes vn.qn.halong's key on the bus; waits (up to 5 s) until `sub` applied it.
+  void revoke_halong(Subscriber& sub) {
+    v1::Revocation rev;
+    rev.set_member("vn.qn.halong");
+    rev.set_key_id(halong.key.sign.id());
+    rev.set_revoked_ms(unix_now_ms());
+    auto list = issue_revocation_list("vn.qn", qn.key.sign, 1, unix_now_ms(), {rev}, qn.chain);
+    auto e = EventBuilder("vn.qn", 1, std::string(kRevocationTopic)).headline("Thu hồi").body(revocations_to_text(*list)).build();
+    Client authority(broker.address(), qn);
+    ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sub.stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
+      ASSERT_OK(sub.poll([](const ReceivedEvent&) {}, milliseconds(100)));
+    }
+  }
+
   TempDir dir;
   TrustTree tree = TrustTree::live();
   Member gov = tree.member("vn.gov");
@@ -225,18 +241,7 @@ TEST_F(SdkClient, SequencesContinueAfterAReinstall) {
 
 TEST_F(SdkClient, TheSubscriberFollowsRevocations) {
   auto sub = subscriber({});
-  v1::Revocation rev;
-  rev.set_member("vn.qn.halong");
-  rev.set_key_id(halong.key.sign.id());
-  rev.set_revoked_ms(unix_now_ms());
-  auto list = issue_revocation_list("vn.qn", qn.key.sign, 1, unix_now_ms(), {rev}, qn.chain);
-  auto e = EventBuilder("vn.qn", 1, std::string(kRevocationTopic)).headline("Thu hồi").body(revocations_to_text(*list)).build();
-  Client authority(broker.address(), qn);
-  ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (sub->stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
-    ASSERT_OK(sub->poll([](const ReceivedEvent&) {}, milliseconds(100)));
-  }
+  revoke_halong(*sub);
   EXPECT_EQ(sub->stats().revocations, 1u);
   EXPECT_TRUE(sub->trust().is_revoked("vn.qn.halong", halong.key.sign.id(), unix_now_ms()));
 }
@@ -249,18 +254,7 @@ TEST_F(SdkClient, RevocationsSurviveARestartOfTheSubscriber) {
   so.name = "keeps";
   {
     auto sub = subscriber(so);
-    v1::Revocation rev;
-    rev.set_member("vn.qn.halong");
-    rev.set_key_id(halong.key.sign.id());
-    rev.set_revoked_ms(unix_now_ms());
-    auto list = issue_revocation_list("vn.qn", qn.key.sign, 1, unix_now_ms(), {rev}, qn.chain);
-    auto e = EventBuilder("vn.qn", 1, std::string(kRevocationTopic)).headline("Thu hồi").body(revocations_to_text(*list)).build();
-    Client authority(broker.address(), qn);
-    ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (sub->stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
-      ASSERT_OK(sub->poll([](const ReceivedEvent&) {}, milliseconds(100)));
-    }
+    revoke_halong(*sub);
     ASSERT_EQ(sub->stats().revocations, 1u);
   }  // the portal's program stops
   so.follow_revocations = false;  // so it cannot learn the revocation from the bus again
