@@ -24,6 +24,25 @@ class Durability : public ::testing::Test {
   Member qn = tree.member("vn.qn");
 };
 
+// Issue 14: two brokers on one data folder handed out the same broker
+// sequences and overwrote each other's events. The second is refused.
+TEST_F(Durability, ASecondBrokerOnTheSameDataFolderIsRefused) {
+  BrokerProcess broker(tree);
+  broker.start();
+  CommandResult second = run_command("timeout 20 '" LANTOA_BROKER_BIN "' --data '" + broker.data().string() +
+                                     "' --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 --open-admission 2>&1");
+  EXPECT_EQ(second.code, 1) << second.out;
+  EXPECT_NE(second.out.find("is in use by another lantoa-broker"), std::string::npos) << second.out;
+  // The first is untouched: its ready file is still there and it still takes events.
+  EXPECT_TRUE(std::filesystem::exists(broker.data() / "broker.ready.json"));
+  Client c(broker.address(), gov);
+  EXPECT_EQ(c.publish_one(make_events(gov, "vn.gov.press", 1, 1)[0]).status(), v1::PublishResult::ACCEPTED);
+  // Once it stops, the folder is free again.
+  ASSERT_EQ(broker.stop(), 0);
+  broker.start();
+  EXPECT_TRUE(broker.running());
+}
+
 TEST_F(Durability, RestartKeepsSubscriptionsQueuesAndSequences) {
   BrokerProcess broker(tree);
   broker.start();
