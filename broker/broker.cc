@@ -1,13 +1,7 @@
 #include "broker.h"
 
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <utility>
 
 #include <algorithm>
 #include <fstream>
@@ -50,47 +44,6 @@ Result<std::pair<std::string, int>> split_host_port(const std::string& text) {
     return Status(E::INVALID_ARGUMENT, "monitor port is not a number in " + text);
   }
 }
-
-// One broker per data folder: two processes on one LMDB store hand out the
-// same broker sequences and overwrite each other's events. An exclusive
-// flock on <data>/broker.lock, held for the life of the process (the kernel
-// releases it when the process dies, however it dies), refuses the second.
-class DataLock {
- public:
-  static Result<DataLock> take(const std::filesystem::path& dir) {
-    const std::filesystem::path path = dir / "broker.lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Status(E::IO_ERROR, "cannot open " + path.string() + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      char pid[32] = {};
-      const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
-      ::close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status(E::UNAVAILABLE, "the data folder " + dir.string() + " is in use by another lantoa-broker" +
-                                          (n > 0 ? " (pid " + std::string(pid, static_cast<size_t>(n)) + ")" : "") +
-                                          "; two brokers on one store would lose events. Stop it first, or give "
-                                          "this one another --data");
-      }
-      return Status(E::IO_ERROR, "cannot lock " + path.string() + ": " + std::strerror(err));
-    }
-    const std::string me = std::to_string(::getpid());
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
-      spdlog::warn("cannot write the pid into {}", path.string());
-    }
-    return DataLock(fd);
-  }
-  DataLock(DataLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  DataLock& operator=(DataLock&&) = delete;
-  DataLock(const DataLock&) = delete;
-  ~DataLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  explicit DataLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
-};
 
 // Applies every revocation list kept in the folder (lists carried on the bus
 // are kept there too, so they survive restarts), oldest first. Each is judged
@@ -168,7 +121,9 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   std::error_code ec;
   std::filesystem::create_directories(config.data, ec);
   if (ec) return Status(E::IO_ERROR, "cannot create data folder " + config.data.string() + ": " + ec.message());
-  auto lock = DataLock::take(config.data);
+  // One broker per data folder: two on one store hand out the same broker
+  // sequences and overwrite each other's events.
+  auto lock = internal::FolderLock::take(config.data, "broker.lock", "lantoa-broker");
   if (!lock) return lock.status();
 
   auto root = PublicKeys::load(config.trust_root);

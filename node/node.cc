@@ -43,6 +43,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   std::filesystem::create_directories(c.data, ec);
   if (ec) return Status(E::IO_ERROR, "cannot create " + c.data.string() + ": " + ec.message());
   std::filesystem::permissions(c.data, std::filesystem::perms::owner_all, ec);
+  auto lock = internal::FolderLock::take(c.data, "node.lock", "lantoa-node");
+  if (!lock) return lock.status();
+  n->lock_.emplace(std::move(*lock));
   auto store = NodeStore::open(c.data / "state");
   if (!store) return store.status();
   n->store_ = std::move(*store);

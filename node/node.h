@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@
 #include "feeds/feed_poller.h"
 #include "lantoa/publisher.h"
 #include "lantoa/subscriber.h"
+#include "../sdk/src/file_util.h"
 #include "state/node_store.h"
 
 namespace lantoa::node {
@@ -63,6 +65,7 @@ class Node {
   void receive(const SubscriptionConfig& sub);
 
   NodeConfig config_;
+  std::optional<internal::FolderLock> lock_;  // one node per data folder; released last
   v1::CertificateChain chain_;
   RootKey root_;
   BrokerAddress broker_;

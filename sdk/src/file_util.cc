@@ -1,6 +1,7 @@
 #include "file_util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +124,36 @@ Result<FileContent> read_file(const std::filesystem::path& path, size_t max_byte
   }
   out.data.resize(done);
   return out;
+}
+
+Result<FolderLock> FolderLock::take(const std::filesystem::path& dir, std::string_view name, std::string_view what) {
+  const std::filesystem::path path = dir / name;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(v1::Error::IO_ERROR, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status(v1::Error::UNAVAILABLE,
+                    "the data folder " + dir.string() + " is in use by another " + std::string(what) +
+                        (n > 0 ? " (pid " + std::string(pid, static_cast<size_t>(n)) + ")" : "") +
+                        "; two on one store would lose data. Stop it first, or give this one another data folder");
+    }
+    return Status(v1::Error::IO_ERROR, "cannot lock " + path.string() + ": " + std::strerror(err));
+  }
+  const std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) < 0) {
+    // The lock holds all the same; only the pid in the message is missing.
+  }
+  return FolderLock(fd);
+}
+
+FolderLock::FolderLock(FolderLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace lantoa::internal

@@ -26,4 +26,22 @@ struct FileContent {
 // Reads a regular file of at most `max_bytes`.
 Result<FileContent> read_file(const std::filesystem::path& path, size_t max_bytes);
 
+// One process per data folder: an exclusive flock on `dir`/`name`, holding
+// the owner's pid, kept for the life of the object (the kernel releases it
+// when the process ends, however it ends). Two processes on one LMDB store
+// would overwrite each other's state. UNAVAILABLE, naming `what` and the
+// other's pid, when another process holds it.
+class FolderLock {
+ public:
+  static Result<FolderLock> take(const std::filesystem::path& dir, std::string_view name, std::string_view what);
+  FolderLock(FolderLock&& other) noexcept;
+  FolderLock& operator=(FolderLock&&) = delete;
+  FolderLock(const FolderLock&) = delete;
+  ~FolderLock();
+
+ private:
+  explicit FolderLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 }  // namespace lantoa::internal

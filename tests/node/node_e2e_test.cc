@@ -437,6 +437,19 @@ TEST_F(NodeE2E, HostileHtmlAndUrisNeverReachTheCms) {
 namespace lantoa::testing {
 namespace {
 
+// Issue 18: a second node on the same data folder would share its LMDB
+// state (outbox, inbox, cursors) with the first. It is refused at start.
+TEST_F(NodeE2E, ASecondNodeOnTheSameDataFolderIsRefused) {
+  NodeProcess node(tree, gov, broker.address(), "");
+  node.start();
+  CommandResult second = run_command("timeout 20 " + std::string(LANTOA_NODE_BIN) + " --config " +
+                                     (node.dir() / "config.toml").string() + " 2>&1");
+  EXPECT_NE(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("is in use by another lantoa-node"), std::string::npos) << second.out;
+  EXPECT_TRUE(node.running());
+  EXPECT_EQ(node.stop(), 0);
+}
+
 // Issue 13, item 4, at the node: a commune (vn.qn.halong) publishes a
 // retraction and a correction of a vn.gov press release. The receiving node
 // keeps the release current and in its Atom feed, hands neither hostile
