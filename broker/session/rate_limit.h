@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -60,7 +61,11 @@ class RateLimiter {
   // sends again oldest first; batches it had already sent behind the refused
   // one are refused too, and sent again after it). Forgotten after a minute,
   // should the refused event never come back.
-  int64_t admit(const std::string& member, size_t bytes, uint64_t seq, int64_t now_ms) {
+  // `sequence()` returns the event's origin sequence; it is called only when
+  // the order rule needs it (a member held or awaiting a refused event), so
+  // the common case reads nothing of the event.
+  template <typename SequenceFn>
+  int64_t admit(const std::string& member, size_t bytes, SequenceFn&& sequence, int64_t now_ms) {
     if (!enabled()) return 0;
     auto [it, fresh] = buckets_.try_emplace(member);
     if (fresh) {
@@ -70,15 +75,20 @@ class RateLimiter {
     // Check both before taking from either, so a refusal costs nothing.
     Buckets& b = it->second;
     if (b.waiting_seq != 0 && now_ms - b.waiting_since_ms > kMaxOrderWaitMs) b.waiting_seq = 0;
+    std::optional<uint64_t> seq_cache;
+    auto seq = [&] {
+      if (!seq_cache) seq_cache = sequence();
+      return *seq_cache;
+    };
     auto refuse = [&](int64_t wait) {
-      if (b.waiting_seq == 0 || seq < b.waiting_seq) {
+      if (b.waiting_seq == 0 || seq() < b.waiting_seq) {
         if (b.waiting_seq == 0) b.waiting_since_ms = now_ms;
-        b.waiting_seq = seq;
+        b.waiting_seq = seq();
       }
       return wait;
     };
     if (now_ms < b.held_until_ms) return refuse(b.held_until_ms - now_ms);
-    if (b.waiting_seq != 0 && seq > b.waiting_seq) return refuse(1);
+    if (b.waiting_seq != 0 && seq() > b.waiting_seq) return refuse(1);
     TokenBucket events = b.events, size = b.bytes;
     const int64_t wait_events = events.take(1, now_ms);
     const int64_t wait_bytes = size.take(static_cast<double>(bytes), now_ms);
@@ -87,7 +97,7 @@ class RateLimiter {
       b.held_until_ms = now_ms + wait;
       return refuse(wait);
     }
-    if (seq >= b.waiting_seq) b.waiting_seq = 0;  // the one awaited is back
+    if (b.waiting_seq != 0 && seq() >= b.waiting_seq) b.waiting_seq = 0;  // the one awaited is back
     b.events = events;
     b.bytes = size;
     return 0;

@@ -253,12 +253,11 @@ void Server::on_publish(Session& s, lantoa::v1::PublishBatch& batch) {
   std::vector<std::pair<uint32_t, v1::SignedEvent>> admitted;
   for (int i = 0; i < n; ++i) {
     v1::SignedEvent& e = *batch.mutable_events(i);
-    uint64_t seq = 0;
-    if (rate_.enabled()) {  // the order rule needs the sequence; parsed only when limits are on
+    auto sequence = [&e] {  // parsed only when the order rule needs it (see RateLimiter::admit)
       v1::Event ev;
-      if (ev.ParseFromString(e.event())) seq = ev.sequence();
-    }
-    const int64_t wait = rate_.admit(s.identity->member.member(), e.event().size(), seq, now);
+      return ev.ParseFromString(e.event()) ? ev.sequence() : uint64_t{0};
+    };
+    const int64_t wait = rate_.admit(s.identity->member.member(), e.event().size(), sequence, now);
     if (wait == 0) {
       admitted.emplace_back(static_cast<uint32_t>(i), std::move(e));
       continue;
