@@ -240,10 +240,7 @@ TEST(Overload, TheVerifyQueueIsBoundedAndRefusalsAreRetryable) {
   TrustTree tree = TrustTree::live();
   Member gov = tree.member("vn.gov");
   TempDir conf;
-  {
-    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\nrate_events_per_s = 0\n";
-  }
-  BrokerProcess broker(tree, {"--config", (conf / "broker.toml").string()});
+  BrokerProcess broker(tree, config_file_args(conf, "[limits]\nverify_queue_kb = 1\nrate_events_per_s = 0\n"));
   broker.start();
   Client c(broker.address(), gov);
   constexpr int kBatches = 40, kPerBatch = 64;

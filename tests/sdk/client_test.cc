@@ -310,10 +310,7 @@ TEST(OverloadedBroker, ThePublisherLosesNothing) {
   TrustTree tree = TrustTree::live();
   Member gov = tree.member("vn.gov");
   TempDir conf;
-  {
-    std::ofstream(conf / "broker.toml") << "[limits]\nverify_queue_kb = 1\nrate_events_per_s = 0\n";
-  }
-  BrokerProcess broker(tree, {"--config", (conf / "broker.toml").string()});
+  BrokerProcess broker(tree, config_file_args(conf, "[limits]\nverify_queue_kb = 1\nrate_events_per_s = 0\n"));
   broker.start();
   PublisherOptions o;
   o.broker = broker.address();

@@ -1,5 +1,7 @@
 #include "support/broker_process.h"
 
+#include <fstream>
+
 namespace lantoa::testing {
 
 BrokerProcess::BrokerProcess(const TrustTree& tree, std::vector<std::string> extra_args) {
@@ -13,6 +15,14 @@ void BrokerProcess::start() {
   auto info = launcher_->start();
   ASSERT_TRUE(info.ok()) << info.status().to_string();
   info_ = *info;
+}
+
+std::vector<std::string> config_file_args(const TempDir& dir, std::string_view toml) {
+  const std::filesystem::path path = dir / "broker.toml";
+  {
+    std::ofstream(path) << toml;
+  }
+  return {"--config", path.string()};
 }
 
 }  // namespace lantoa::testing

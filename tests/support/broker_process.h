@@ -14,6 +14,10 @@
 
 namespace lantoa::testing {
 
+// Writes `toml` as broker.toml in `dir` and returns the arguments that give
+// it to a broker ({"--config", path}), for settings without a flag.
+std::vector<std::string> config_file_args(const TempDir& dir, std::string_view toml);
+
 class BrokerProcess {
  public:
   explicit BrokerProcess(const TrustTree& tree, std::vector<std::string> extra_args = {});
