@@ -18,6 +18,7 @@
 #include "session/admission.h"
 #include "session/server.h"
 #include "session/zap.h"
+#include "store/check.h"
 #include "store/log.h"
 #include "store/writer.h"
 
@@ -140,11 +141,22 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   auto key = load_or_create_key(config);
   if (!key) return key.status();
 
+  // Every record is read once before the store is used (in a child
+  // process: LMDB aborts on some damaged pages): a damaged store is refused
+  // with what is wrong, never taken into service to fail later.
+  {
+    const auto started = std::chrono::steady_clock::now();
+    LANTOA_RETURN_IF_ERROR(check_store_isolated(config.data, CheckOptions{.verify_signatures = false,
+                                                                          .check_identity = false}));
+    spdlog::info("store checked in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - started).count());
+  }
   store::EnvOptions env;
   env.map_size = config.map_size_mb << 20;
   Restrictions restrictions;
   LANTOA_RETURN_IF_ERROR(load_restrictions_folder(restrictions, config.restrictions));
-  auto store = Store::open(config.data, env, &restrictions);
+  auto store = Store::open(config.data, env, &restrictions,
+                           StoreOpening{config.server.member, config.accept_store_change});
   if (!store) return store.status();
   (*store)->set_max_queue_depth(config.max_queue_depth);
 

@@ -30,6 +30,9 @@ struct BrokerConfig {
   uint64_t map_size_mb = 4096;
   unsigned verify_threads = 2;
   uint64_t max_queue_depth = 1'000'000;  // entries per subscription queue (0: no limit); see Store
+  // --accept-store-change only (never in a file: it is a one-time decision):
+  // start on a store the manifest does not vouch for (store/manifest.h).
+  bool accept_store_change = false;
   ServerOptions server;
   WriterOptions writer;
   VerifierOptions verifier;

@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "broker.h"
+#include "store/backup.h"
+#include "store/check.h"
 
 namespace {
 
@@ -14,10 +16,47 @@ std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop = true; }
 
+// The data folder a subcommand works on: --data, else the config file's.
+std::filesystem::path data_folder(const std::string& data, const std::string& config_file) {
+  if (!data.empty()) return data;
+  if (!config_file.empty()) {
+    auto loaded = lantoa::broker::BrokerConfig::from_toml(config_file);
+    if (loaded) return loaded->data;
+    std::cerr << "lantoa-broker: " << loaded.status().to_string() << "\n";
+    std::exit(2);
+  }
+  return lantoa::broker::BrokerConfig{}.data;
+}
+
+int run_check(const std::filesystem::path& dir, bool no_signatures) {
+  lantoa::broker::CheckOptions options;
+  options.verify_signatures = !no_signatures;
+  auto report = lantoa::broker::check_store(dir, options);
+  if (!report) {
+    std::cerr << "lantoa-broker check: " << report.status().to_string() << "\n";
+    return 2;
+  }
+  std::cout << "checked " << dir.string() << ": " << report->to_text();
+  return report->clean() ? 0 : 1;
+}
+
+int run_backup(const std::filesystem::path& dir, const std::filesystem::path& out) {
+  auto info = lantoa::broker::backup_store(dir, out);
+  if (!info) {
+    std::cerr << "lantoa-broker backup: " << info.status().to_string() << "\n";
+    return 1;
+  }
+  std::cout << "copied store " << info->store_id << " (broker sequences up to " << info->highest_seq << ", "
+            << info->bytes << " bytes) to " << (out / "data.mdb").string() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"lantoa-broker: verifies, stores and delivers signed news events"};
+  app.set_version_flag("--version", "lantoa-broker " LANTOA_VERSION);
+  app.require_subcommand(0, 1);
   std::string config_file, data, listen, monitor, key, trust_root, log_level, member;
   uint64_t map_size_mb = 0;
   unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
@@ -50,7 +89,24 @@ int main(int argc, char** argv) {
                "refuse transport keys of certificates not in --certs (the default)");
   app.add_flag("--open-admission", open_admission,
                "let any transport key say Hello (its chain is checked there); for tests and closed networks");
+  bool accept_store_change = false;
+  app.add_flag("--accept-store-change", accept_store_change,
+               "start on a store the folder's manifest does not vouch for (missing, emptied, replaced or restored "
+               "from an older copy); broker sequences continue after the highest ever handed out");
+
+  std::string sub_data, sub_config, backup_out;
+  bool no_signatures = false;
+  CLI::App* check = app.add_subcommand("check", "read the whole store and report every damaged record (exit 1)");
+  check->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
+  check->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
+  check->add_flag("--no-signatures", no_signatures, "skip verifying each event's signature (faster)");
+  CLI::App* backup = app.add_subcommand("backup", "copy the store, consistently, while the broker runs");
+  backup->add_option("out", backup_out, "folder to write data.mdb and backup.json into (new or empty)")->required();
+  backup->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
+  backup->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  if (check->parsed()) return run_check(data_folder(sub_data, sub_config), no_signatures);
+  if (backup->parsed()) return run_backup(data_folder(sub_data, sub_config), backup_out);
 
   lantoa::broker::BrokerConfig config;
   if (!config_file.empty()) {
@@ -86,6 +142,7 @@ int main(int argc, char** argv) {
   if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
   if (max_subs >= 0) config.writer.subscribe.max_per_member = static_cast<uint32_t>(max_subs);
   if (max_queue_depth >= 0) config.max_queue_depth = static_cast<uint64_t>(max_queue_depth);
+  config.accept_store_change = accept_store_change;
 
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {

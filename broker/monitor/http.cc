@@ -45,6 +45,9 @@ std::string render_prometheus(Metrics& m) {
   counter("lantoa_frame_errors_total", "Frames refused as malformed or too large.", m.frame_errors);
   counter("lantoa_events_not_queued_total",
           "Events not queued for a subscription because its queue was full (max_queue_depth).", m.not_queued);
+  counter("lantoa_storage_errors_total",
+          "Storage operations that failed (a commit, a read for delivery, a manifest write); each is logged.",
+          m.storage_errors);
   counter("lantoa_transport_closes_total",
           "Connections closed below the protocol (by the client, the network, or ZeroMQ's hard frame cap).",
           m.transport_closes);
@@ -102,7 +105,8 @@ std::string render_stats_json(Metrics& m) {
                   {"max_ms", m.commit_micros_max / 1000.0}};
   j["connections"] = m.connections.load();
   j["frames"] = {{"received", m.frames_in.load()}, {"errors", m.frame_errors.load()},
-                 {"transport_closes", m.transport_closes.load()}};
+                 {"transport_closes", m.transport_closes.load()},
+                         {"storage_errors", m.storage_errors.load()}};
   auto snap = m.snapshot();
   j["origins"] = snap.by_origin;
   json topics = json::object();

@@ -48,6 +48,7 @@ class Metrics {
   std::atomic<uint64_t> commit_micros{0};      // total commit time (fsync included)
   std::atomic<uint64_t> commit_micros_max{0};
   std::atomic<uint64_t> retained_removed{0};
+  std::atomic<uint64_t> storage_errors{0};     // failed LMDB transactions and manifest writes
 
   void reject(Code code) { rejected[static_cast<size_t>(code) % kCodes]++; }
   void commit_took(uint64_t micros, uint64_t events);

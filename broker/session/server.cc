@@ -639,6 +639,7 @@ void Server::deliver_all(int64_t now) {
   if (!any) return;
   auto txn = store::Txn::begin(store_.env(), store::Access::kRead);
   if (!txn) {
+    metrics_.storage_errors++;
     spdlog::error("cannot read the store for delivery: {}", txn.status().to_string());
     return;
   }

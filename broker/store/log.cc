@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sodium.h>
+
 #include "lantoa/encoding.h"
+#include "lantoa/event.h"
 #include "lantoa/v1/cert.pb.h"
+#include "store/data_file.h"
 #include "store/sequence_window.h"
 
 namespace lantoa::broker {
@@ -59,7 +63,12 @@ static Result<Subscription> make_subscription(SubscriptionRecord record) {
 // --- Store ---
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, const store::EnvOptions& options,
-                                          const Restrictions* restrictions) {
+                                          const Restrictions* restrictions, const StoreOpening& opening) {
+  // Before LMDB maps the file: a file cut short would crash the process.
+  auto file = inspect_data_file(dir / "data.mdb");
+  if (!file) return file.status();
+  auto manifest = Manifest::load(dir);
+  if (!manifest) return manifest.status();
   auto env = store::Env::open(dir, options);
   if (!env) return env.status();
   Dbs d;
@@ -74,7 +83,63 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, con
   std::unique_ptr<Store> s(new Store(std::move(*env), d));
   s->restrictions_ = restrictions;
   LANTOA_RETURN_IF_ERROR(s->load());
+  LANTOA_RETURN_IF_ERROR(s->reconcile(dir, std::move(*manifest), opening));
   return s;
+}
+
+Status Store::reconcile(const std::filesystem::path& dir, std::optional<Manifest> manifest,
+                        const StoreOpening& opening) {
+  dir_ = dir;
+  auto txn = store::Txn::begin(env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  auto id = txn->get(dbs_.meta, "store_id");
+  if (!id) return id.status();
+  StoreFound found;
+  found.highest_seq = next_seq_ - 1;
+  found.empty = !id->has_value() && next_seq_ == 1;
+  if (id->has_value()) found.store_id = std::string(**id);
+  else if (!found.empty) found.store_id = "(an older store without an id)";
+  if (manifest) {
+    LANTOA_RETURN_IF_ERROR(check_store_against_manifest(*manifest, found, dir, opening.accept_change));
+  }
+  std::string store_id = id->has_value() ? std::string(**id) : std::string();
+  if (store_id.empty()) {
+    unsigned char raw[16];
+    randombytes_buf(raw, sizeof raw);
+    store_id = to_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+    LANTOA_RETURN_IF_ERROR(txn->put(dbs_.meta, "store_id", store_id));
+  }
+  if (manifest && manifest->highest_seq >= next_seq_) {
+    // An adopted store (--accept-store-change) continues after what the
+    // folder had handed out: a broker sequence always names one event.
+    spdlog::warn("adopting the store in {} (was store {} up to broker sequence {}); broker sequences continue at {}",
+                 dir.string(), manifest->store_id, manifest->highest_seq, manifest->highest_seq + 1);
+    next_seq_ = manifest->highest_seq + 1;
+    LANTOA_RETURN_IF_ERROR(txn->put(dbs_.meta, "next_seq", be64(next_seq_)));
+  } else if (manifest && manifest->store_id != store_id) {
+    spdlog::warn("adopting store {} in {} in place of store {}", store_id, dir.string(), manifest->store_id);
+  }
+  LANTOA_RETURN_IF_ERROR(txn->commit());
+  if (!manifest) spdlog::info("wrote {} for store {}", (dir / Manifest::kFileName).string(), store_id);
+  manifest_.store_id = store_id;
+  manifest_.member = opening.member;
+  manifest_.highest_seq = manifest ? std::max(manifest->highest_seq, next_seq_ - 1) : next_seq_ - 1;
+  manifest_.updated_ms = unix_now_ms();
+  LANTOA_RETURN_IF_ERROR(manifest_.save(dir));
+  manifest_saved_ms_ = manifest_.updated_ms;
+  return Status::Ok();
+}
+
+Status Store::save_manifest(int64_t now_ms, int64_t min_interval_ms) {
+  if (next_seq_ - 1 <= manifest_.highest_seq) return Status::Ok();
+  if (now_ms - manifest_saved_ms_ < min_interval_ms) return Status::Ok();
+  Manifest next = manifest_;
+  next.highest_seq = next_seq_ - 1;
+  next.updated_ms = now_ms;
+  manifest_saved_ms_ = now_ms;  // a failure is retried at the next interval, not on every commit
+  LANTOA_RETURN_IF_ERROR(next.save(dir_));
+  manifest_ = std::move(next);
+  return Status::Ok();
 }
 
 Status Store::load() {

@@ -23,6 +23,7 @@
 #include "lantoa/status.h"
 #include "lantoa/store.h"
 #include "lantoa/v1/wire.pb.h"
+#include "store/manifest.h"
 #include "store/records.pb.h"
 
 namespace lantoa::broker {
@@ -90,12 +91,31 @@ struct RetentionPolicy {
   uint64_t max_bytes = 0;                        // size of the event log; 0 = no size limit
 };
 
+// How a store is opened (see manifest.h for what is checked).
+struct StoreOpening {
+  std::string member = "lantoa-broker";  // written in the manifest
+  // Adopt a store that is missing, emptied, replaced or rolled back rather
+  // than refuse it (--accept-store-change); broker sequences then continue
+  // after the manifest's highest.
+  bool accept_change = false;
+};
+
 class Store {
  public:
-  // `restrictions` (may be null) decides which subscriptions an event on a
-  // restricted topic is routed to; it must outlive the store.
+  // Checks data.mdb against its LMDB header (data_file.h) and against the
+  // folder's manifest before using it. `restrictions` (may be null) decides
+  // which subscriptions an event on a restricted topic is routed to; it must
+  // outlive the store.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, const store::EnvOptions& options,
-                                             const Restrictions* restrictions = nullptr);
+                                             const Restrictions* restrictions = nullptr,
+                                             const StoreOpening& opening = {});
+
+  // Writer thread: records the highest committed broker sequence in the
+  // manifest, at most once per `min_interval_ms` (0: now) and only when it
+  // changed. A failure is returned (and the old manifest stays, which is
+  // safe: it may lag the store, never lead it).
+  Status save_manifest(int64_t now_ms, int64_t min_interval_ms);
+  const std::string& store_id() const { return manifest_.store_id; }
 
   store::Env& env() { return env_; }
 
@@ -178,6 +198,11 @@ class Store {
  private:
   Store(store::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
   Status load();
+  Status reconcile(const std::filesystem::path& dir, std::optional<Manifest> manifest, const StoreOpening& opening);
+
+  std::filesystem::path dir_;
+  Manifest manifest_;
+  int64_t manifest_saved_ms_ = 0;
 
   store::Env env_;
   Dbs dbs_;

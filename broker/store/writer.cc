@@ -107,12 +107,14 @@ void Writer::run() {
     if (!ops.empty()) process(ops);
     if (std::chrono::steady_clock::now() >= next_housekeeping) {
       housekeeping(unix_now_ms());
+      if (Status s = store_.save_manifest(unix_now_ms(), 1000); !s.ok()) storage_error("writing the manifest", s);
       if (depths_changed_) publish_depths();
       next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.housekeeping_ms);
     }
   }
   last_depths_ms_ = 0;
   publish_depths();
+  if (Status s = store_.save_manifest(unix_now_ms(), 0); !s.ok()) storage_error("writing the manifest", s);
 }
 
 // The answer to a publish operation, holding the results decided before
@@ -125,7 +127,30 @@ PublishDone Writer::publish_done(const PublishOp& p) {
   return done;
 }
 
+void Writer::storage_error(std::string_view what, const Status& status) {
+  metrics_.storage_errors++;
+  const int64_t now = unix_now_ms();
+  if (now - last_storage_log_ms_ < 1000) {
+    ++storage_errors_unlogged_;
+    return;
+  }
+  last_storage_log_ms_ = now;
+  const bool full = status.code() == lantoa::v1::Error::STORAGE_FULL;
+  spdlog::error("storage failure while {}: {}{}{}", what, status.to_string(),
+                full ? " (nothing in it was acknowledged; raise map_size_mb or let retention free space)"
+                     : " (nothing in it was acknowledged; check the disk: space, permissions, errors in the kernel log)",
+                storage_errors_unlogged_ ? " [" + std::to_string(storage_errors_unlogged_) +
+                                               " more since the last message]"
+                                         : std::string());
+  storage_errors_unlogged_ = 0;
+}
+
 void Writer::fail(WriterOp& op, const Status& status) {
+  storage_error(std::holds_alternative<PublishOp>(op)     ? "storing published events"
+                : std::holds_alternative<SubscribeOp>(op) ? "storing a subscription"
+                : std::holds_alternative<AckOp>(op)       ? "removing acknowledged entries"
+                                                          : "removing a subscription",
+                status);
   std::visit(Overloaded{
                  [&](PublishOp& p) {
                    PublishDone done = publish_done(p);
@@ -146,7 +171,6 @@ void Writer::fail(WriterOp& op, const Status& status) {
                  [&](AckOp&) {
                    // The entries stay in their queues and will be delivered again
                    // (at-least-once); nothing else to do.
-                   spdlog::warn("could not commit acks: {}", status.to_string());
                  },
              },
              op);
@@ -266,27 +290,24 @@ void Writer::process(std::vector<WriterOp>& ops) {
 
 void Writer::housekeeping(int64_t now) {
   auto batch = store_.begin();
-  if (!batch) return;
+  if (!batch) return storage_error("starting housekeeping", batch.status());
   auto released = batch->release_embargoes(now);
   uint64_t removed = 0;
   bool retention = now - last_retention_ms_ >= options_.retention_every_ms;
   if (released.ok() && retention) {
     auto r = batch->apply_retention(now, options_.retention);
     if (!r) {
-      spdlog::warn("retention pass failed: {}", r.status().to_string());
-      return;
+      return storage_error("applying retention", r.status());
     }
     removed = *r;
     last_retention_ms_ = now;
   }
   if (!released) {
-    spdlog::warn("embargo release failed: {}", released.status().to_string());
-    return;
+    return storage_error("releasing embargoes", released.status());
   }
   if (released->empty() && removed == 0) return;  // nothing changed: the batch aborts
   if (Status s = batch->commit(); !s.ok()) {
-    spdlog::warn("housekeeping commit failed: {}", s.to_string());
-    return;
+    return storage_error("committing housekeeping", s);
   }
   metrics_.retained_removed += removed;
   if (removed) spdlog::info("retention removed {} events", removed);

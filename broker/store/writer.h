@@ -137,6 +137,9 @@ class Writer {
   // Applies `ops` in one transaction; false when it could not commit.
   bool apply(std::vector<WriterOp*>& ops, Status* failure);
   void fail(WriterOp& op, const Status& status);
+  // Logs (at most once a second, with how many were not logged) and counts
+  // a storage failure: a full disk must never pass in silence.
+  void storage_error(std::string_view what, const Status& status);
   static PublishDone publish_done(const PublishOp& p);
   void housekeeping(int64_t now);
   void publish_depths();
@@ -153,6 +156,8 @@ class Writer {
   bool stopping_ = false;
   int64_t last_retention_ms_ = 0;
   int64_t last_depths_ms_ = 0;
+  int64_t last_storage_log_ms_ = 0;
+  uint64_t storage_errors_unlogged_ = 0;
   bool depths_changed_ = false;
   std::thread thread_;
 };

@@ -33,7 +33,7 @@ Status from_mdb(int rc, std::string_view what) {
 
 Result<Env> Env::open(const std::filesystem::path& dir, const EnvOptions& options) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!options.read_only) std::filesystem::create_directories(dir, ec);
   if (ec) return Status(v1::Error::IO_ERROR, "cannot create data folder " + dir.string() + ": " + ec.message());
   MDB_env* env = nullptr;
   if (int rc = mdb_env_create(&env); rc != 0) return from_mdb(rc, "creating LMDB environment");
@@ -43,6 +43,7 @@ Result<Env> Env::open(const std::filesystem::path& dir, const EnvOptions& option
   if (int rc = mdb_env_set_maxreaders(env, options.max_readers); rc != 0) return from_mdb(rc, "setting max readers");
   unsigned flags = MDB_NOTLS;
   if (!options.sync) flags |= MDB_NOSYNC;
+  if (options.read_only) flags |= MDB_RDONLY;
   if (int rc = mdb_env_open(env, dir.c_str(), flags, 0600); rc != 0) {
     return from_mdb(rc, "opening LMDB environment in " + dir.string());
   }
@@ -63,7 +64,8 @@ Env::~Env() {
 }
 
 Result<Dbi> Env::open_db(std::string_view name, bool create) {
-  auto txn = Txn::begin(*this, Access::kWrite);
+  if (options_.read_only) create = false;
+  auto txn = Txn::begin(*this, options_.read_only ? Access::kRead : Access::kWrite);
   if (!txn) return txn.status();
   Dbi db;
   std::string n(name);

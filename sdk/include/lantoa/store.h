@@ -40,6 +40,10 @@ struct EnvOptions {
   unsigned max_dbs = 32;              // named databases
   unsigned max_readers = 126;
   bool sync = true;                   // fsync on commit; never false in production
+  // Open an existing environment for reading only (checks and backups of a
+  // store another process may be writing): nothing is created, and
+  // open_db() finds databases without creating them.
+  bool read_only = false;
 };
 
 // A named database handle, valid for the lifetime of its Env.

@@ -1,0 +1,29 @@
+// The LMDB data file (data.mdb) checked against LMDB's own header before it
+// is mapped. LMDB maps the file and trusts it: a file cut short (a failed
+// copy, a full disk, a bad restore) is read past its end and the process
+// dies of SIGBUS; a file that is not LMDB's is taken for an empty store. Both
+// are refused here with a clear reason instead.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "lantoa/status.h"
+
+namespace lantoa::broker {
+
+struct DataFileInfo {
+  uint64_t file_bytes = 0;  // size on disk
+  uint64_t used_bytes = 0;  // (last page + 1) x page size, by the newest valid header
+  uint64_t txnid = 0;       // the last committed transaction
+  uint32_t page_size = 0;
+};
+
+// Reads the two header pages of `file`. nullopt when the file is absent or
+// empty (LMDB would start a new store there: whether that is allowed is the
+// manifest's decision, see manifest.h). STORAGE_ERROR naming the file and
+// the cause when it is not an LMDB file or is shorter than its header says.
+Result<std::optional<DataFileInfo>> inspect_data_file(const std::filesystem::path& file);
+
+}  // namespace lantoa::broker
