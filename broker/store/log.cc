@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include <cstring>
+
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/v1/cert.pb.h"
@@ -137,6 +139,10 @@ Status Store::save_manifest(int64_t now_ms, int64_t min_interval_ms) {
   next.highest_seq = next_seq_ - 1;
   next.updated_ms = now_ms;
   manifest_saved_ms_ = now_ms;  // a failure is retried at the next interval, not on every commit
+  if (int err = faults_ ? faults_->before_manifest_write() : 0; err != 0) {
+    return Status(lantoa::v1::Error::IO_ERROR, "writing " + (dir_ / Manifest::kFileName).string() + ": " +
+                                                   std::strerror(err));
+  }
   LANTOA_RETURN_IF_ERROR(next.save(dir_));
   manifest_ = std::move(next);
   return Status::Ok();
@@ -573,6 +579,10 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
 Status Store::Batch::commit() {
   for (const auto& [seq, delta] : ref_delta_) LANTOA_RETURN_IF_ERROR(bump_refs(seq, delta));
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.meta, "next_seq", be64(next_seq_)));
+  if (int err = store_.faults_ ? store_.faults_->before_commit() : 0; err != 0) {
+    txn_.abort();  // as LMDB does when a write or fsync of the commit fails
+    return store::from_mdb(err, "committing a transaction");
+  }
   LANTOA_RETURN_IF_ERROR(txn_.commit());
   store_.next_seq_ = next_seq_;
   store_.next_sub_ = next_sub_;

@@ -23,6 +23,7 @@
 #include "lantoa/status.h"
 #include "lantoa/store.h"
 #include "lantoa/v1/wire.pb.h"
+#include "store/faults.h"
 #include "store/manifest.h"
 #include "store/records.pb.h"
 
@@ -116,6 +117,10 @@ class Store {
   // safe: it may lag the store, never lead it).
   Status save_manifest(int64_t now_ms, int64_t min_interval_ms);
   const std::string& store_id() const { return manifest_.store_id; }
+
+  // Tests: storage failures to inject (see faults.h); null for none. Set
+  // before the writer starts; must outlive the store.
+  void set_faults(StorageFaults* faults) { faults_ = faults; }
 
   store::Env& env() { return env_; }
 
@@ -214,6 +219,7 @@ class Store {
   std::set<std::string> known_chains_;
   uint64_t max_queue_depth_ = 0;
   uint64_t not_queued_total_ = 0;
+  StorageFaults* faults_ = nullptr;
 };
 
 }  // namespace lantoa::broker

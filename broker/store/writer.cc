@@ -107,14 +107,14 @@ void Writer::run() {
     if (!ops.empty()) process(ops);
     if (std::chrono::steady_clock::now() >= next_housekeeping) {
       housekeeping(unix_now_ms());
-      if (Status s = store_.save_manifest(unix_now_ms(), 1000); !s.ok()) storage_error("writing the manifest", s);
+      if (Status s = store_.save_manifest(unix_now_ms(), 1000); !s.ok()) manifest_error(s);
       if (depths_changed_) publish_depths();
       next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.housekeeping_ms);
     }
   }
   last_depths_ms_ = 0;
   publish_depths();
-  if (Status s = store_.save_manifest(unix_now_ms(), 0); !s.ok()) storage_error("writing the manifest", s);
+  if (Status s = store_.save_manifest(unix_now_ms(), 0); !s.ok()) manifest_error(s);
 }
 
 // The answer to a publish operation, holding the results decided before
@@ -127,7 +127,7 @@ PublishDone Writer::publish_done(const PublishOp& p) {
   return done;
 }
 
-void Writer::storage_error(std::string_view what, const Status& status) {
+void Writer::storage_error(std::string_view what, const Status& status, std::string_view consequence) {
   metrics_.storage_errors++;
   const int64_t now = unix_now_ms();
   if (now - last_storage_log_ms_ < 1000) {
@@ -136,13 +136,17 @@ void Writer::storage_error(std::string_view what, const Status& status) {
   }
   last_storage_log_ms_ = now;
   const bool full = status.code() == lantoa::v1::Error::STORAGE_FULL;
-  spdlog::error("storage failure while {}: {}{}{}", what, status.to_string(),
-                full ? " (nothing in it was acknowledged; raise map_size_mb or let retention free space)"
-                     : " (nothing in it was acknowledged; check the disk: space, permissions, errors in the kernel log)",
+  spdlog::error("storage failure while {}: {} ({}; {}){}", what, status.to_string(), consequence,
+                full ? "raise map_size_mb or let retention free space"
+                     : "check the disk: space, permissions, errors in the kernel log",
                 storage_errors_unlogged_ ? " [" + std::to_string(storage_errors_unlogged_) +
                                                " more since the last message]"
                                          : std::string());
   storage_errors_unlogged_ = 0;
+}
+
+void Writer::manifest_error(const Status& s) {
+  storage_error("writing the manifest", s, "it lags the store, which is safe; tried again in a second");
 }
 
 void Writer::fail(WriterOp& op, const Status& status) {
@@ -150,7 +154,7 @@ void Writer::fail(WriterOp& op, const Status& status) {
                 : std::holds_alternative<SubscribeOp>(op) ? "storing a subscription"
                 : std::holds_alternative<AckOp>(op)       ? "removing acknowledged entries"
                                                           : "removing a subscription",
-                status);
+                status, "nothing in it was acknowledged");
   std::visit(Overloaded{
                  [&](PublishOp& p) {
                    PublishDone done = publish_done(p);
@@ -290,24 +294,24 @@ void Writer::process(std::vector<WriterOp>& ops) {
 
 void Writer::housekeeping(int64_t now) {
   auto batch = store_.begin();
-  if (!batch) return storage_error("starting housekeeping", batch.status());
+  if (!batch) return storage_error("starting housekeeping", batch.status(), "tried again at the next pass");
   auto released = batch->release_embargoes(now);
   uint64_t removed = 0;
   bool retention = now - last_retention_ms_ >= options_.retention_every_ms;
   if (released.ok() && retention) {
     auto r = batch->apply_retention(now, options_.retention);
     if (!r) {
-      return storage_error("applying retention", r.status());
+      return storage_error("applying retention", r.status(), "tried again at the next pass");
     }
     removed = *r;
     last_retention_ms_ = now;
   }
   if (!released) {
-    return storage_error("releasing embargoes", released.status());
+    return storage_error("releasing embargoes", released.status(), "tried again at the next pass");
   }
   if (released->empty() && removed == 0) return;  // nothing changed: the batch aborts
   if (Status s = batch->commit(); !s.ok()) {
-    return storage_error("committing housekeeping", s);
+    return storage_error("committing housekeeping", s, "tried again at the next pass");
   }
   metrics_.retained_removed += removed;
   if (removed) spdlog::info("retention removed {} events", removed);

@@ -139,7 +139,8 @@ class Writer {
   void fail(WriterOp& op, const Status& status);
   // Logs (at most once a second, with how many were not logged) and counts
   // a storage failure: a full disk must never pass in silence.
-  void storage_error(std::string_view what, const Status& status);
+  void storage_error(std::string_view what, const Status& status, std::string_view consequence);
+  void manifest_error(const Status& s);
   static PublishDone publish_done(const PublishOp& p);
   void housekeeping(int64_t now);
   void publish_depths();
