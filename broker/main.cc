@@ -31,13 +31,18 @@ std::filesystem::path data_folder(const std::string& data, const std::string& co
 int run_check(const std::filesystem::path& dir, bool no_signatures) {
   lantoa::broker::CheckOptions options;
   options.verify_signatures = !no_signatures;
-  auto report = lantoa::broker::check_store(dir, options);
-  if (!report) {
-    std::cerr << "lantoa-broker check: " << report.status().to_string() << "\n";
+  auto checked = lantoa::broker::check_store_in_child(dir, options);  // a damaged page ends the child, not us
+  if (!checked) {
+    std::cerr << "lantoa-broker check: " << checked.status().to_string() << "\n";
     return 2;
   }
-  std::cout << "checked " << dir.string() << ": " << report->to_text();
-  return report->clean() ? 0 : 1;
+  using Outcome = lantoa::broker::IsolatedCheck::Outcome;
+  if (checked->outcome == Outcome::kUnreadable || checked->outcome == Outcome::kNoStore) {
+    std::cerr << "lantoa-broker check: " << checked->text << "\n";
+    return 2;
+  }
+  std::cout << "checked " << dir.string() << ": " << checked->text;
+  return checked->outcome == Outcome::kClean ? 0 : 1;
 }
 
 int run_backup(const std::filesystem::path& dir, const std::filesystem::path& out) {
@@ -105,6 +110,9 @@ int main(int argc, char** argv) {
   backup->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
   backup->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  // `lantoa-broker --data X check` means the same as `lantoa-broker check --data X`.
+  if (sub_data.empty()) sub_data = data;
+  if (sub_config.empty()) sub_config = config_file;
   if (check->parsed()) return run_check(data_folder(sub_data, sub_config), no_signatures);
   if (backup->parsed()) return run_backup(data_folder(sub_data, sub_config), backup_out);
 

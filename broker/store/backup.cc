@@ -40,7 +40,7 @@ Result<BackupInfo> backup_store(const std::filesystem::path& dir, const std::fil
 
   store::EnvOptions options;
   options.read_only = true;
-  options.map_size = std::max<uint64_t>((*file)->file_bytes, size_t{1} << 20);
+  options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);
   auto env = store::Env::open(dir, options);
   if (!env) return env.status();
   BackupInfo info;

@@ -94,7 +94,7 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
   if (!*file) return Status(E::NOT_FOUND, "there is no store in " + dir.string() + " (no data.mdb, or it is empty)");
   store::EnvOptions env_options;
   env_options.read_only = true;
-  env_options.map_size = std::max<uint64_t>((*file)->file_bytes, size_t{1} << 20);
+  env_options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);
   auto env = store::Env::open(dir, env_options);
   if (!env) return env.status();
 
@@ -110,6 +110,8 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
     dbs[name] = *db;
   }
   if (!report.clean()) return report;
+  // Read before the snapshot: a manifest written after it would look ahead of the store.
+  auto manifest = options.check_identity ? Manifest::load(dir) : Result<std::optional<Manifest>>(std::nullopt);
   auto txn = store::Txn::begin(*env, store::Access::kRead);
   if (!txn) return txn.status();
   bool failed = false;
@@ -143,7 +145,6 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
     if (key == "store_id") report.store_id = std::string(value);
   });
   report.highest_seq = next_seq - 1;
-  auto manifest = options.check_identity ? Manifest::load(dir) : Result<std::optional<Manifest>>(std::nullopt);
   if (options.check_identity && report.store_id.empty()) {
     report.add("meta: no store_id (written at the first start of a broker of this version)");
   }
@@ -286,7 +287,7 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
   return report;
 }
 
-Status check_store_isolated(const std::filesystem::path& dir, const CheckOptions& options) {
+Result<IsolatedCheck> check_store_in_child(const std::filesystem::path& dir, const CheckOptions& options) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Status(E::INTERNAL, std::string("pipe: ") + std::strerror(errno));
   const pid_t pid = ::fork();
@@ -297,46 +298,74 @@ Status check_store_isolated(const std::filesystem::path& dir, const CheckOptions
   }
   if (pid == 0) {
     ::close(fds[0]);
+    std::signal(SIGINT, SIG_DFL);  // a stop request ends the check
+    std::signal(SIGTERM, SIG_DFL);
     auto report = check_store(dir, options);
-    std::string text;
-    int code = 0;
+    IsolatedCheck out;
     if (!report) {
-      code = report.status().code() == E::NOT_FOUND ? 0 : 2;
-      text = report.status().message();
-    } else if (!report->clean()) {
-      code = 1;
-      text = report->to_text();
+      out.outcome = report.status().code() == E::NOT_FOUND ? IsolatedCheck::kNoStore : IsolatedCheck::kUnreadable;
+      out.text = report.status().message();
+    } else {
+      out.outcome = report->clean() ? IsolatedCheck::kClean : IsolatedCheck::kProblems;
+      out.text = report->to_text();
     }
-    for (size_t off = 0; off < text.size();) {
-      ssize_t n = ::write(fds[1], text.data() + off, text.size() - off);
+    for (size_t off = 0; off < out.text.size();) {
+      ssize_t n = ::write(fds[1], out.text.data() + off, out.text.size() - off);
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }
-    ::_exit(code);
+    ::_exit(static_cast<int>(out.outcome));
   }
   ::close(fds[1]);
-  std::string text;
+  IsolatedCheck out;
   char buf[4096];
+  bool interrupted = false;
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {  // SIGINT or SIGTERM: the operator stops us
+      interrupted = true;
+      ::kill(pid, SIGTERM);
+      continue;
+    }
     if (n < 0) break;
-    text.append(buf, static_cast<size_t>(n));
+    out.text.append(buf, static_cast<size_t>(n));
   }
   ::close(fds[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const std::string store = (dir / "data.mdb").string();
+  if (interrupted) return Status(E::UNAVAILABLE, "stopped while checking the store " + store);
   if (WIFSIGNALED(status)) {
-    return Status(E::STORAGE_ERROR, "reading the store " + store + " crashed (signal " +
-                                        std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) +
-                                        "): it is damaged. Restore it from a backup (lantoa-broker backup)");
+    const int sig = WTERMSIG(status);
+    if (sig == SIGBUS || sig == SIGSEGV || sig == SIGABRT || sig == SIGILL || sig == SIGFPE) {
+      return Status(E::STORAGE_ERROR,
+                    "reading the store " + store + " crashed (signal " + std::to_string(sig) + ", " + strsignal(sig) +
+                        (sig == SIGBUS ? ": a page it needs is beyond the end of the file, which was cut short"
+                                       : ": LMDB met a page it cannot read") +
+                        "): it is damaged. Restore it from a backup (lantoa-broker backup)");
+    }
+    return Status(E::UNAVAILABLE, "the check of the store " + store + " was stopped from outside (signal " +
+                                      std::to_string(sig) + ", " + strsignal(sig) + "), not by damage");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return Status(E::STORAGE_ERROR, text);  // unreadable: says why
-  return Status(E::STORAGE_ERROR, "the store " + store + " is damaged; nothing was changed. Restore it from a " +
-                                      "backup (lantoa-broker backup), or see `lantoa-broker check` for the whole " +
-                                      "report:\n" + text);
+  out.outcome = static_cast<IsolatedCheck::Outcome>(WIFEXITED(status) ? WEXITSTATUS(status) : 2);
+  return out;
+}
+
+Status check_store_isolated(const std::filesystem::path& dir, const CheckOptions& options) {
+  auto checked = check_store_in_child(dir, options);
+  if (!checked) return checked.status();
+  switch (checked->outcome) {
+    case IsolatedCheck::kClean:
+    case IsolatedCheck::kNoStore:
+      return Status::Ok();
+    case IsolatedCheck::kUnreadable:
+      return Status(E::STORAGE_ERROR, checked->text);
+    default:
+      return Status(E::STORAGE_ERROR, "the store " + (dir / "data.mdb").string() +
+                                           " is damaged; nothing was changed. Restore it from a backup (lantoa-broker "
+                                           "backup), or see `lantoa-broker check` for the whole report:\n" +
+                                           checked->text);
+  }
 }
 
 }  // namespace lantoa::broker

@@ -49,10 +49,19 @@ struct CheckReport {
 Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOptions& options = {});
 
 // The same, in a child process, so that a store damaged in a way LMDB does
-// not survive (it aborts on some broken pages) ends the child, not the
-// caller. Call before starting threads. OK when the store is clean (or
-// absent); STORAGE_ERROR with the report's text, or the signal the reading
-// died of, otherwise.
+// not survive (it aborts on some broken pages; a page past the end of a
+// file cut short is SIGBUS) ends the child, not the caller. Call before
+// starting threads. A Status when the child died (STORAGE_ERROR naming the
+// signal and the likely damage) or was stopped (UNAVAILABLE).
+struct IsolatedCheck {
+  enum Outcome { kClean = 0, kProblems = 1, kUnreadable = 2, kNoStore = 3 };
+  Outcome outcome = kClean;
+  std::string text;  // the report, or why the store cannot be read
+};
+Result<IsolatedCheck> check_store_in_child(const std::filesystem::path& dir, const CheckOptions& options = {});
+
+// For the broker's start: OK when the store is clean or absent; else
+// STORAGE_ERROR with the report.
 Status check_store_isolated(const std::filesystem::path& dir, const CheckOptions& options = {});
 
 }  // namespace lantoa::broker

@@ -9,13 +9,16 @@ namespace {
 using E = lantoa::v1::Error;
 
 // LMDB 0.9's file header (mdb.c, 64-bit builds): pages 0 and 1 each start
-// with a 16-byte page header followed by an MDB_meta; the newer of the two
-// (by transaction id) is the current one.
+// with a 16-byte page header followed by an MDB_meta {magic u32, version
+// u32, address ptr, mapsize size_t, MDB_db dbs[2] (48 bytes each; the page
+// size is dbs[0].md_pad), last_pg u64, txnid u64}; the newer of the two (by
+// transaction id; page 0 on a tie) is the current one.
+static_assert(sizeof(void*) == 8 && sizeof(size_t) == 8, "the LMDB header layout below is that of 64-bit builds");
 constexpr uint32_t kMagic = 0xBEEFC0DE;
 constexpr uint32_t kDataVersion = 1;
 constexpr size_t kPageHeader = 16;
-constexpr size_t kMetaBytes = 144;  // up to and including mm_txnid
-constexpr size_t kMagicAt = 0, kVersionAt = 4, kPageSizeAt = 24, kLastPageAt = 120, kTxnIdAt = 128;
+constexpr size_t kMetaBytes = 136;  // up to the end of mm_txnid
+constexpr size_t kMagicAt = 0, kVersionAt = 4, kMapSizeAt = 16, kPageSizeAt = 24, kLastPageAt = 120, kTxnIdAt = 128;
 
 template <class T>
 T load(const char* p) {
@@ -26,6 +29,9 @@ T load(const char* p) {
 
 struct Meta {
   bool valid = false;
+  bool lmdb = false;  // the magic is LMDB's (the version may still differ)
+  uint32_t version = 0;
+  uint64_t map_size = 0;
   uint32_t page_size = 0;
   uint64_t last_page = 0;
   uint64_t txnid = 0;
@@ -39,6 +45,9 @@ Meta read_meta(std::ifstream& in, uint64_t offset) {
   const char* m = buf + kPageHeader;
   Meta meta;
   meta.page_size = load<uint32_t>(m + kPageSizeAt);
+  meta.map_size = load<uint64_t>(m + kMapSizeAt);
+  meta.lmdb = load<uint32_t>(m + kMagicAt) == kMagic;
+  meta.version = load<uint32_t>(m + kVersionAt);
   meta.last_page = load<uint64_t>(m + kLastPageAt);
   meta.txnid = load<uint64_t>(m + kTxnIdAt);
   const bool page_size_ok = meta.page_size >= 512 && meta.page_size <= (1u << 16) &&
@@ -66,18 +75,27 @@ Result<std::optional<DataFileInfo>> inspect_data_file(const std::filesystem::pat
   // Page 1 sits one page in; the page size is in page 0's header (or, when
   // that page is damaged, the usual 4096).
   Meta second = read_meta(in, first.valid ? first.page_size : 4096);
+  if (!first.valid && !second.valid && (first.lmdb || second.lmdb) &&
+      (first.version != kDataVersion || second.version != kDataVersion)) {
+    return Status(E::STORAGE_ERROR, file.string() + " is an LMDB store of data version " +
+                                        std::to_string(first.lmdb ? first.version : second.version) +
+                                        ", which this build of LMDB (version " + std::to_string(kDataVersion) +
+                                        ") cannot read; use the LMDB it was written with");
+  }
   if (!first.valid && !second.valid) {
     return Status(E::STORAGE_ERROR, file.string() + " (" + std::to_string(size) +
                                         " bytes) is not an LMDB store: neither header page is valid. Restore it "
                                         "from a backup (lantoa-broker backup), or move it away to start empty");
   }
-  const Meta& current = !second.valid || (first.valid && first.txnid > second.txnid) ? first : second;
+  const Meta& current = !second.valid || (first.valid && first.txnid >= second.txnid) ? first : second;
   DataFileInfo info;
   info.file_bytes = size;
   info.page_size = current.page_size;
   info.txnid = current.txnid;
   info.used_bytes = (current.last_page + 1) * uint64_t{current.page_size};
-  if (size < info.used_bytes) {
+  info.map_size = std::max<uint64_t>(current.map_size, size);
+  const uint64_t tolerated = std::max<uint64_t>(16 * uint64_t{current.page_size}, info.used_bytes / 8);
+  if (size + tolerated < info.used_bytes) {
     return Status(E::STORAGE_ERROR,
                   file.string() + " was cut short: it is " + std::to_string(size) + " bytes but its LMDB header says " +
                       "it holds " + std::to_string(info.used_bytes) + " (transaction " + std::to_string(info.txnid) +

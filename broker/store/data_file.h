@@ -18,12 +18,17 @@ struct DataFileInfo {
   uint64_t used_bytes = 0;  // (last page + 1) x page size, by the newest valid header
   uint64_t txnid = 0;       // the last committed transaction
   uint32_t page_size = 0;
+  uint64_t map_size = 0;    // the map size the writing broker set (at least file_bytes)
 };
 
 // Reads the two header pages of `file`. nullopt when the file is absent or
 // empty (LMDB would start a new store there: whether that is allowed is the
 // manifest's decision, see manifest.h). STORAGE_ERROR naming the file and
-// the cause when it is not an LMDB file or is shorter than its header says.
+// the cause when it is not an LMDB file (or of another LMDB version) or is
+// clearly shorter than its header says. (LMDB may leave a few freed pages
+// at the end unwritten, so a shortfall of up to max(16 pages, 1/8) is let
+// through; a page missing beyond that is met by the start check, which
+// reads every record in a child process and names SIGBUS.)
 Result<std::optional<DataFileInfo>> inspect_data_file(const std::filesystem::path& file);
 
 }  // namespace lantoa::broker

@@ -101,8 +101,11 @@ Status Store::reconcile(const std::filesystem::path& dir, std::optional<Manifest
   found.empty = !id->has_value() && next_seq_ == 1;
   if (id->has_value()) found.store_id = std::string(**id);
   else if (!found.empty) found.store_id = "(an older store without an id)";
+  bool adopting = false;
   if (manifest) {
-    LANTOA_RETURN_IF_ERROR(check_store_against_manifest(*manifest, found, dir, opening.accept_change));
+    auto decided = check_store_against_manifest(*manifest, found, dir, opening.accept_change);
+    if (!decided) return decided.status();
+    adopting = *decided;
   }
   std::string store_id = id->has_value() ? std::string(**id) : std::string();
   if (store_id.empty()) {
@@ -111,23 +114,49 @@ Status Store::reconcile(const std::filesystem::path& dir, std::optional<Manifest
     store_id = to_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
     LANTOA_RETURN_IF_ERROR(txn->put(dbs_.meta, "store_id", store_id));
   }
-  if (manifest && manifest->highest_seq >= next_seq_) {
-    // An adopted store (--accept-store-change) continues after what the
-    // folder had handed out: a broker sequence always names one event.
-    spdlog::warn("adopting the store in {} (was store {} up to broker sequence {}); broker sequences continue at {}",
-                 dir.string(), manifest->store_id, manifest->highest_seq, manifest->highest_seq + 1);
-    next_seq_ = manifest->highest_seq + 1;
+  if (adopting) {
+    // An adopted store continues above every sequence the folder may have
+    // handed out (acknowledged, perhaps delivered): one sequence, one event.
+    const uint64_t next = std::max(next_seq_, manifest->reserved_seq + 1);
+    spdlog::warn("adopting store {} in {} in place of store {} (committed up to broker sequence {}, reserved up to "
+                 "{}); new broker sequences start at {}",
+                 store_id, dir.string(), manifest->store_id, manifest->highest_seq, manifest->reserved_seq, next);
+    next_seq_ = next;
     LANTOA_RETURN_IF_ERROR(txn->put(dbs_.meta, "next_seq", be64(next_seq_)));
-  } else if (manifest && manifest->store_id != store_id) {
-    spdlog::warn("adopting store {} in {} in place of store {}", store_id, dir.string(), manifest->store_id);
   }
   LANTOA_RETURN_IF_ERROR(txn->commit());
   if (!manifest) spdlog::info("wrote {} for store {}", (dir / Manifest::kFileName).string(), store_id);
   manifest_.store_id = store_id;
   manifest_.member = opening.member;
-  manifest_.highest_seq = manifest ? std::max(manifest->highest_seq, next_seq_ - 1) : next_seq_ - 1;
+  manifest_.highest_seq = next_seq_ - 1;
+  if (manifest && !adopting) manifest_.highest_seq = std::max(manifest->highest_seq, manifest_.highest_seq);
+  manifest_.reserved_seq = std::max(manifest ? manifest->reserved_seq : 0, next_seq_ - 1);
   manifest_.updated_ms = unix_now_ms();
   LANTOA_RETURN_IF_ERROR(manifest_.save(dir));
+  manifest_saved_ms_ = manifest_.updated_ms;
+  return Status::Ok();
+}
+
+Status Store::write_manifest(Manifest next) {
+  if (int err = faults_ ? faults_->before_manifest_write() : 0; err != 0) {
+    return Status(lantoa::v1::Error::IO_ERROR, "writing " + (dir_ / Manifest::kFileName).string() + ": " +
+                                                   std::strerror(err));
+  }
+  LANTOA_RETURN_IF_ERROR(next.save(dir_));
+  manifest_ = std::move(next);
+  return Status::Ok();
+}
+
+Status Store::reserve(uint64_t highest_to_commit) {
+  if (highest_to_commit <= manifest_.reserved_seq) return Status::Ok();
+  Manifest next = manifest_;
+  next.highest_seq = std::max(next.highest_seq, next_seq_ - 1);  // committed so far
+  next.reserved_seq = highest_to_commit + Manifest::kReserveBlock;
+  next.updated_ms = unix_now_ms();
+  if (Status s = write_manifest(std::move(next)); !s.ok()) {
+    return Status(s.code(), "cannot reserve broker sequences in the manifest, so nothing is committed: " +
+                                s.message());
+  }
   manifest_saved_ms_ = manifest_.updated_ms;
   return Status::Ok();
 }
@@ -139,13 +168,7 @@ Status Store::save_manifest(int64_t now_ms, int64_t min_interval_ms) {
   next.highest_seq = next_seq_ - 1;
   next.updated_ms = now_ms;
   manifest_saved_ms_ = now_ms;  // a failure is retried at the next interval, not on every commit
-  if (int err = faults_ ? faults_->before_manifest_write() : 0; err != 0) {
-    return Status(lantoa::v1::Error::IO_ERROR, "writing " + (dir_ / Manifest::kFileName).string() + ": " +
-                                                   std::strerror(err));
-  }
-  LANTOA_RETURN_IF_ERROR(next.save(dir_));
-  manifest_ = std::move(next);
-  return Status::Ok();
+  return write_manifest(std::move(next));
 }
 
 Status Store::load() {
@@ -579,6 +602,9 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
 Status Store::Batch::commit() {
   for (const auto& [seq, delta] : ref_delta_) LANTOA_RETURN_IF_ERROR(bump_refs(seq, delta));
   LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.meta, "next_seq", be64(next_seq_)));
+  // No sequence is committed (and acknowledged) above what the manifest
+  // has reserved.
+  LANTOA_RETURN_IF_ERROR(store_.reserve(next_seq_ - 1));
   if (int err = store_.faults_ ? store_.faults_->before_commit() : 0; err != 0) {
     txn_.abort();  // as LMDB does when a write or fsync of the commit fails
     return store::from_mdb(err, "committing a transaction");

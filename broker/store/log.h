@@ -204,6 +204,9 @@ class Store {
   Store(store::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}
   Status load();
   Status reconcile(const std::filesystem::path& dir, std::optional<Manifest> manifest, const StoreOpening& opening);
+  // Raises the manifest's reserved_seq (fsynced) when `highest_to_commit` is above it.
+  Status reserve(uint64_t highest_to_commit);
+  Status write_manifest(Manifest next);
 
   std::filesystem::path dir_;
   Manifest manifest_;

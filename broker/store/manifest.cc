@@ -14,7 +14,9 @@ constexpr int kFormat = 1;
 
 Status damaged(const std::filesystem::path& file, const std::string& why) {
   return Status(E::STORAGE_ERROR, file.string() + " is damaged (" + why +
-                                      "); restore it from a backup, or remove it to adopt the store as it is");
+                                      "); restore it from a backup, or mend it by hand (its format is in "
+                                      "docs/operating-a-broker.md) with highest_seq and reserved_seq at least "
+                                      "as high as before");
 }
 
 }  // namespace
@@ -36,6 +38,7 @@ Result<std::optional<Manifest>> Manifest::load(const std::filesystem::path& dir)
     m.store_id = j.at("store_id").get<std::string>();
     m.member = j.value("member", "");
     m.highest_seq = j.at("highest_seq").get<uint64_t>();
+    m.reserved_seq = std::max(m.highest_seq, j.value("reserved_seq", uint64_t{0}));
     m.updated_ms = j.value("updated_ms", int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return damaged(file, e.what());
@@ -49,21 +52,22 @@ Status Manifest::save(const std::filesystem::path& dir) const {
                       {"store_id", store_id},
                       {"member", member},
                       {"highest_seq", highest_seq},
+                      {"reserved_seq", reserved_seq},
                       {"updated_ms", updated_ms}};
   return internal::write_file_atomic(dir / kFileName, j.dump(2) + "\n", 0644, true);
 }
 
-Status check_store_against_manifest(const Manifest& manifest, const StoreFound& found,
-                                    const std::filesystem::path& dir, bool accept_change) {
+Result<bool> check_store_against_manifest(const Manifest& manifest, const StoreFound& found,
+                                          const std::filesystem::path& dir, bool accept_change) {
   const std::string store = (dir / "data.mdb").string();
   const std::string manifest_file = (dir / Manifest::kFileName).string();
   const std::string remedy =
       " Restore data.mdb from a backup (lantoa-broker backup), or start once with --accept-store-change to adopt "
-      "this store (broker sequences then continue after " +
-      std::to_string(manifest.highest_seq) + ", so none is handed out twice)";
+      "this store (new broker sequences then continue after " +
+      std::to_string(manifest.reserved_seq) + ", above any this folder handed out)";
   Status problem = Status::Ok();
   if (found.empty) {
-    if (manifest.highest_seq == 0 && !accept_change) return Status::Ok();  // nothing was ever committed
+    if (manifest.reserved_seq == 0) return false;  // nothing was ever committed
     problem = Status(E::STORAGE_ERROR, "the store " + store + " is missing or empty, but " + manifest_file +
                                            " says it held store " + manifest.store_id + " with broker sequences up to " +
                                            std::to_string(manifest.highest_seq) + "." + remedy);
@@ -77,7 +81,8 @@ Status check_store_against_manifest(const Manifest& manifest, const StoreFound& 
                                            std::to_string(manifest.highest_seq) +
                                            " (restored from an older copy?)." + remedy);
   }
-  if (problem.ok() || accept_change) return Status::Ok();
+  if (problem.ok()) return false;
+  if (accept_change) return true;
   return problem;
 }
 

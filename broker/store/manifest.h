@@ -7,10 +7,15 @@
 // sequence twice.
 //
 // The store id (16 random bytes, hex) is written in the store's `meta`
-// database too. The manifest is rewritten atomically by the writer thread at
-// most once a second after commits, and at a clean stop: it may lag the store
-// (which is safe: the check is "the store holds at least what the manifest
-// says"), never lead it.
+// database too. Two sequence marks:
+// - `highest_seq`, committed: rewritten by the writer thread at most once a
+//   second after commits and at a clean stop. It may lag the store (the
+//   check is "the store holds at least this"), never lead it; a rollback to
+//   within that last second is not seen.
+// - `reserved_seq`, handed out at most: raised in blocks, and fsynced before
+//   any commit would go above it. A store adopted after a loss continues
+//   after it, so no broker sequence ever acknowledged is handed out again,
+//   even after a crash.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +32,12 @@ struct Manifest {
 
   std::string store_id;     // 32 hex digits; also meta["store_id"] in the store
   std::string member;       // the broker's id, for the operator reading the file
-  uint64_t highest_seq = 0; // highest broker sequence committed (at least)
+  uint64_t highest_seq = 0;   // highest broker sequence committed (at least)
+  uint64_t reserved_seq = 0;  // no broker sequence above it was handed out
   int64_t updated_ms = 0;
+
+  // Sequences reserved at a time (one manifest write per block).
+  static constexpr uint64_t kReserveBlock = 1 << 16;
 
   // nullopt when the folder has none; STORAGE_ERROR when it is damaged.
   static Result<std::optional<Manifest>> load(const std::filesystem::path& dir);
@@ -43,12 +52,12 @@ struct StoreFound {
   uint64_t highest_seq = 0; // next_seq - 1
 };
 
-// The decision at start: OK when `found` is the store `manifest` names and
-// holds at least what it says; else STORAGE_ERROR saying what happened
+// The decision at start: false when `found` is the store `manifest` names
+// and holds at least what it says; else STORAGE_ERROR saying what happened
 // (missing or emptied, replaced, rolled back) and what to do. With
-// `accept_change` the store is adopted instead (the caller then starts
-// broker sequences after the manifest's highest).
-Status check_store_against_manifest(const Manifest& manifest, const StoreFound& found,
-                                    const std::filesystem::path& dir, bool accept_change);
+// `accept_change` the store is adopted instead: true (the caller then
+// starts broker sequences after the manifest's reserved_seq).
+Result<bool> check_store_against_manifest(const Manifest& manifest, const StoreFound& found,
+                                          const std::filesystem::path& dir, bool accept_change);
 
 }  // namespace lantoa::broker

@@ -154,7 +154,9 @@ void Writer::fail(WriterOp& op, const Status& status) {
                 : std::holds_alternative<SubscribeOp>(op) ? "storing a subscription"
                 : std::holds_alternative<AckOp>(op)       ? "removing acknowledged entries"
                                                           : "removing a subscription",
-                status, "nothing in it was acknowledged");
+                status,
+                std::holds_alternative<AckOp>(op) ? "the entries stay queued and are delivered again"
+                                                  : "nothing in it was acknowledged; the client is told");
   std::visit(Overloaded{
                  [&](PublishOp& p) {
                    PublishDone done = publish_done(p);
@@ -293,6 +295,11 @@ void Writer::process(std::vector<WriterOp>& ops) {
 }
 
 void Writer::housekeeping(int64_t now) {
+  // A reader that died (a killed `lantoa-broker check` or backup) would pin
+  // the pages it saw, and the store would only grow.
+  if (int dead = 0; mdb_reader_check(store_.env().raw(), &dead) == 0 && dead > 0) {
+    spdlog::warn("cleared {} stale LMDB reader slot(s) left by a process that ended while reading", dead);
+  }
   auto batch = store_.begin();
   if (!batch) return storage_error("starting housekeeping", batch.status(), "tried again at the next pass");
   auto released = batch->release_embargoes(now);

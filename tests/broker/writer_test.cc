@@ -223,21 +223,43 @@ TEST_F(WriterFaults, AFailedSubscribeOrAckChangesNothing) {
   EXPECT_EQ(store->depths().at(sub), 1u);
 }
 
-TEST_F(WriterFaults, AFailedManifestWriteIsCountedAndTheOldManifestStays) {
+TEST_F(WriterFaults, NothingIsCommittedAboveWhatTheManifestReserved) {
+  // The manifest cannot be written: broker sequences cannot be reserved, so
+  // nothing is committed (a sequence handed out but not reserved could be
+  // handed out again after a loss).
   faults.manifest_err = EIO;
   submit(publish(1, 2));
-  EXPECT_EQ(next_publish().results.results(1).status(), v1::PublishResult::ACCEPTED);
-  close();  // the last manifest write, at stop, fails too
-  EXPECT_GE(metrics.storage_errors.load(), 1u);
+  broker::PublishDone refused = next_publish();
+  ASSERT_EQ(refused.results.results_size(), 2);
+  EXPECT_EQ(refused.results.results(0).status(), v1::PublishResult::REJECTED);
+  EXPECT_NE(refused.results.results(0).error().message().find("cannot reserve broker sequences"), std::string::npos)
+      << refused.results.results(0).error().message();
+  EXPECT_EQ(stored_events(), 0u);
+
+  faults.manifest_err = 0;
+  submit(publish(1, 2));
+  broker::PublishDone taken = next_publish();
+  EXPECT_EQ(taken.results.results(1).status(), v1::PublishResult::ACCEPTED);
   auto manifest = broker::Manifest::load(dir.path());
   ASSERT_TRUE(manifest.ok() && manifest->has_value());
-  EXPECT_EQ((*manifest)->highest_seq, 0u);  // behind the store, which is safe
+  EXPECT_GE((*manifest)->reserved_seq, 2u + broker::Manifest::kReserveBlock);
+
+  // Within the reservation, commits need no manifest write: when the
+  // periodic one fails it is counted, and the manifest lags (safely).
+  faults.manifest_err = EIO;
+  submit(publish(3, 2));
+  EXPECT_EQ(next_publish().results.results(1).status(), v1::PublishResult::ACCEPTED);
+  close();  // the write at stop fails too
+  EXPECT_GE(metrics.storage_errors.load(), 2u);
+  manifest = broker::Manifest::load(dir.path());
+  ASSERT_TRUE(manifest.ok() && manifest->has_value());
+  EXPECT_LT((*manifest)->highest_seq, 4u);
   faults.manifest_err = 0;
-  open();  // the store holds more than the manifest says: fine, and the manifest catches up
+  open();  // the store holds more than the manifest says: fine, and it catches up
   close();
   manifest = broker::Manifest::load(dir.path());
   ASSERT_TRUE(manifest.ok() && manifest->has_value());
-  EXPECT_EQ((*manifest)->highest_seq, 2u);
+  EXPECT_EQ((*manifest)->highest_seq, 4u);
 }
 
 }  // namespace
