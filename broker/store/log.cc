@@ -202,6 +202,7 @@ Status Store::load() {
     auto sub = make_subscription(std::move(record));
     if (!sub) return sub.status();
     uint64_t id = sub->record.id();
+    for (const auto& f : sub->filters) index_.add(id, f.text());
     subs_.emplace(id, std::move(*sub));
     depths_[id] = 0;
   }
@@ -303,9 +304,12 @@ Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<
     ++added;
     return Status::Ok();
   };
-  for (const auto& [id, sub] : store_.subs_) {
+  // The committed subscriptions whose filters match, from the index; then
+  // those this batch added or changed (few), tested one by one.
+  store_.index_.match(record.topic(), matched_);
+  for (uint64_t id : matched_) {
     if (removed_subs_.count(id)) continue;
-    LANTOA_RETURN_IF_ERROR(consider(sub));
+    LANTOA_RETURN_IF_ERROR(consider(store_.subs_.at(id)));
   }
   for (const auto& [id, sub] : added_subs_) LANTOA_RETURN_IF_ERROR(consider(sub));
   return added ? bump_refs(seq, added) : Status::Ok();
@@ -613,10 +617,14 @@ Status Store::Batch::commit() {
   store_.next_seq_ = next_seq_;
   store_.next_sub_ = next_sub_;
   for (uint64_t id : removed_subs_) {
-    store_.subs_.erase(id);
+    auto it = store_.subs_.find(id);
+    if (it == store_.subs_.end()) continue;  // added and removed in this batch
+    for (const auto& f : it->second.filters) store_.index_.remove(id, f.text());
+    store_.subs_.erase(it);
     if (!added_subs_.count(id)) store_.depths_.erase(id);  // a changed record keeps its depth
   }
   for (auto& [id, sub] : added_subs_) {
+    for (const auto& f : sub.filters) store_.index_.add(id, f.text());
     store_.subs_[id] = std::move(sub);
     store_.depths_.try_emplace(id, 0);
   }

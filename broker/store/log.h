@@ -23,6 +23,7 @@
 #include "lantoa/status.h"
 #include "lantoa/store.h"
 #include "lantoa/v1/wire.pb.h"
+#include "routing/subject_index.h"
 #include "store/faults.h"
 #include "store/manifest.h"
 #include "store/records.pb.h"
@@ -185,6 +186,7 @@ class Store {
     std::map<uint64_t, int64_t> depth_delta_;
     std::map<uint64_t, int64_t> ref_delta_;  // acks: applied once per event at commit
     std::set<std::string> new_chains_;
+    std::vector<uint64_t> matched_;  // scratch for route()
   };
 
   Result<Batch> begin();
@@ -218,6 +220,7 @@ class Store {
   uint64_t next_seq_ = 1;
   uint64_t next_sub_ = 1;
   std::map<uint64_t, Subscription> subs_;
+  SubjectIndex index_;  // the filters of subs_: who an event is routed to
   std::map<uint64_t, uint64_t> depths_;
   std::set<std::string> known_chains_;
   uint64_t max_queue_depth_ = 0;
