@@ -28,7 +28,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/trust.h"
-#include "routing/wire_views.pb.h"
+#include "delivery/wire_views.pb.h"
 #include "support/broker_launcher.h"
 
 namespace fs = std::filesystem;

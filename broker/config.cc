@@ -52,12 +52,12 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
     LANTOA_RETURN_IF_ERROR(
         read(*limits, "max_subscriptions_per_member", c.writer.subscribe.max_per_member, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_queue_depth", c.max_queue_depth, "limits."));
-    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_events_per_s", c.server.rate.events_per_s, "limits."));
-    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_events", c.server.rate.burst_events, "limits."));
-    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_bytes_per_s", c.server.rate.bytes_per_s, "limits."));
-    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_bytes", c.server.rate.burst_bytes, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_events_per_s", c.server.intake.rate.events_per_s, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_events", c.server.intake.rate.burst_events, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_bytes_per_s", c.server.intake.rate.bytes_per_s, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "rate_burst_bytes", c.server.intake.rate.burst_bytes, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_frame_bytes", c.server.max_frame_bytes, "limits."));
-    LANTOA_RETURN_IF_ERROR(read(*limits, "max_batch_events", c.server.max_batch_events, "limits."));
+    LANTOA_RETURN_IF_ERROR(read(*limits, "max_batch_events", c.server.intake.max_batch_events, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_event_bytes", c.verifier.limits.max_signed_bytes, "limits."));
     LANTOA_RETURN_IF_ERROR(read(*limits, "max_clock_skew_ms", c.verifier.max_clock_skew_ms, "limits."));
   }
@@ -78,11 +78,11 @@ Result<BrokerConfig> BrokerConfig::from_toml(const std::filesystem::path& path) 
     LANTOA_RETURN_IF_ERROR(read(*d, "default_credit", c.writer.subscribe.credit, "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "ack_timeout_ms", c.writer.subscribe.ack_timeout_ms, "delivery."));
     LANTOA_RETURN_IF_ERROR(read(*d, "heartbeat_ms", c.server.heartbeat_ms, "delivery."));
-    LANTOA_RETURN_IF_ERROR(read(*d, "max_redelivery_delay_ms", c.server.max_redelivery_delay_ms, "delivery."));
-    uint64_t window_kb = c.server.session_window_bytes >> 10;
+    LANTOA_RETURN_IF_ERROR(read(*d, "max_redelivery_delay_ms", c.server.delivery.max_redelivery_delay_ms, "delivery."));
+    uint64_t window_kb = c.server.delivery.session_window_bytes >> 10;
     LANTOA_RETURN_IF_ERROR(read(*d, "session_window_kb", window_kb, "delivery."));
     if (window_kb == 0) return Status(E::INVALID_ARGUMENT, "delivery.session_window_kb must be at least 1");
-    c.server.session_window_bytes = window_kb << 10;
+    c.server.delivery.session_window_bytes = window_kb << 10;
   }
   return c;
 }

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   if (ack_timeout_ms) config.writer.subscribe.ack_timeout_ms = ack_timeout_ms;
   if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
   if (retention_ms >= 0) config.writer.retention.max_age_ms = retention_ms;
-  if (rate_events >= 0) config.server.rate.events_per_s = rate_events;
+  if (rate_events >= 0) config.server.intake.rate.events_per_s = rate_events;
   if (!certs.empty()) config.certs = certs;
   if (!revocations.empty()) config.revocations = revocations;
   if (strict_admission && open_admission) {
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   }
   if (strict_admission) config.strict_admission = true;
   if (open_admission) config.strict_admission = false;
-  if (rate_burst >= 0) config.server.rate.burst_events = rate_burst;
+  if (rate_burst >= 0) config.server.intake.rate.burst_events = rate_burst;
   if (max_subs >= 0) config.writer.subscribe.max_per_member = static_cast<uint32_t>(max_subs);
   if (max_queue_depth >= 0) config.max_queue_depth = static_cast<uint64_t>(max_queue_depth);
   config.accept_store_change = accept_store_change;

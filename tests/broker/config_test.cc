@@ -43,14 +43,14 @@ session_window_kb = 256
   EXPECT_EQ(c->listen, "tcp://127.0.0.1:9000");
   EXPECT_EQ(c->server.member, "vn.broker");
   EXPECT_EQ(c->verifier.threads, 3u);
-  EXPECT_EQ(c->server.max_batch_events, 500u);
+  EXPECT_EQ(c->server.intake.max_batch_events, 500u);
   EXPECT_EQ(c->verifier.limits.max_signed_bytes, 65536u);
   EXPECT_EQ(c->map_size_mb, 64u);
   EXPECT_EQ(c->writer.retention.max_age_ms, 48LL * 3600 * 1000);
   EXPECT_EQ(c->writer.subscribe.credit, 20u);
   EXPECT_EQ(c->writer.subscribe.ack_timeout_ms, 5000u);
   EXPECT_EQ(c->server.heartbeat_ms, 2000u);
-  EXPECT_EQ(c->server.session_window_bytes, 256u << 10);
+  EXPECT_EQ(c->server.delivery.session_window_bytes, 256u << 10);
   EXPECT_EQ(c->key, "/var/lib/lantoa/broker.key");
   EXPECT_EQ(c->trust_root, "/var/lib/lantoa/trust-root.pub");
 }
@@ -79,8 +79,8 @@ TEST(BrokerConfig, RejectsTyposWrongTypesAndBadToml) {
 // Issue 13, item 14: what protects the broker is on without configuration.
 TEST(BrokerConfig, SafeDefaults) {
   BrokerConfig c;
-  EXPECT_EQ(c.server.rate.events_per_s, 200);
-  EXPECT_EQ(c.server.rate.burst_events, 2000);
+  EXPECT_EQ(c.server.intake.rate.events_per_s, 200);
+  EXPECT_EQ(c.server.intake.rate.burst_events, 2000);
   EXPECT_EQ(c.writer.subscribe.max_per_member, 32u);
   EXPECT_EQ(c.verifier.max_queued_bytes, 64ull << 20);
   EXPECT_EQ(c.monitor.rfind("127.0.0.1:", 0), 0u);  // monitoring on loopback only

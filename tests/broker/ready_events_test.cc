@@ -7,8 +7,8 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "lantoa/event.h"
-#include "routing/ready_events.h"
-#include "routing/wire_views.pb.h"
+#include "delivery/ready_events.h"
+#include "delivery/wire_views.pb.h"
 #include "support/fixtures.h"
 
 namespace lantoa::testing {

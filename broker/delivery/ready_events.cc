@@ -1,4 +1,4 @@
-#include "routing/ready_events.h"
+#include "delivery/ready_events.h"
 
 #include <spdlog/spdlog.h>
 

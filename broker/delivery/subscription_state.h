@@ -1,14 +1,17 @@
 // Delivery state of one durable subscription while the broker runs: which
 // queue entries are in flight to the attached session, which wait for a
 // redelivery, the credit, and where the next scan of the queue starts.
-// Owned and used by the I/O thread only. The durable truth is the queue in
-// LMDB; this state is rebuilt from it whenever a subscriber (re)attaches.
+// Owned and used by the I/O thread only (through the Dispatcher). The
+// durable truth is the queue in LMDB; this state is rebuilt from it whenever
+// a subscriber (re)attaches.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "store/log.h"
 
@@ -19,7 +22,7 @@ struct InFlight {
   uint64_t delivery_id = 0;
   uint32_t attempt = 1;
   uint32_t bytes = 0;       // size of the delivered event, counted in the session's window
-  int64_t deadline_ms = 0;  // ack timeout (in flight) or redelivery time (waiting)
+  int64_t deadline_ms = 0;  // monotonic: ack timeout (in flight) or redelivery time (waiting)
   bool waiting = false;     // nacked or timed out, waiting for its redelivery
 };
 
@@ -34,6 +37,7 @@ struct ActiveSubscription {
   std::unordered_map<uint64_t, uint64_t> by_delivery;    // delivery id -> seq
   std::unordered_map<uint64_t, uint32_t> attempts;       // seq -> deliveries so far
   std::unordered_set<uint64_t> acked;                    // acked, commit not yet confirmed
+  std::vector<std::pair<uint32_t, uint64_t>> due;        // (urgency, seq) waiting entries whose time came
   uint64_t delivered = 0, acks = 0, redelivered = 0;
 
   // A new queue entry exists: scan from it if it sorts before the position.
@@ -47,6 +51,7 @@ struct ActiveSubscription {
     peer.clear();
     pending.clear();
     by_delivery.clear();
+    due.clear();
     in_flight = 0;
     position.clear();
     dirty = true;
