@@ -209,7 +209,9 @@ TEST_F(DispatcherTest, ADroppedConnectionReturnsEverythingAndATakeOverStartsAgai
   EXPECT_EQ(sent.size(), 9u);
   dispatcher->tick(100'000, wall);  // every deadline passes: peer-b's are stale, peer-c's time out
   EXPECT_EQ(sent.size(), 9u);
-  dispatcher->tick(100'100, wall);  // only peer-c's three go again, once each
+  dispatcher->tick(100'399, wall);
+  EXPECT_EQ(sent.size(), 9u);
+  dispatcher->tick(100'400, wall);  // after the third attempt's 400 ms, only peer-c's three go again
   EXPECT_EQ(sent.size(), 12u);
   EXPECT_EQ(sent.back().first, "peer-c");
 }
