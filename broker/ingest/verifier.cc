@@ -17,6 +17,9 @@ using lantoa::v1::PublishResult;
 Verifier::Verifier(TrustStore& trust, Restrictions& restrictions, Writer& writer, Metrics& metrics,
                    VerifierOptions options)
     : trust_(trust), restrictions_(restrictions), writer_(writer), metrics_(metrics), options_(options) {
+  // Declarations go into force once committed, on the writer thread.
+  writer_.on_declaration(
+      [this](const IngestItem& item) { apply_declaration(item, trust_, restrictions_, options_); });
   for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -42,9 +45,8 @@ void Verifier::stop() {
   }
 }
 
-Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, const Identity& identity,
-                                   TrustStore& trust, Restrictions& restrictions, const VerifierOptions& options,
-                                   int64_t now_ms) {
+Result<IngestItem> Verifier::verify(const lantoa::v1::SignedEvent& envelope, const Identity& identity,
+                                    const TrustStore& trust, const VerifierOptions& options, int64_t now_ms) {
   auto decoded = decode_event(envelope, options.limits);
   if (!decoded) return decoded.status();
   const lantoa::v1::Event& e = decoded->event;
@@ -67,38 +69,17 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
   LANTOA_RETURN_IF_ERROR(trust.check_event_times(who, e.created_ms(), EventTimes{now_ms}));
   LANTOA_RETURN_IF_ERROR(trust.check_current(who, now_ms));
   LANTOA_RETURN_IF_ERROR(trust.verify_carried(e, options.limits, EventTimes{now_ms}));
+  std::optional<v1::SignedRevocationList> revocations;
+  std::optional<Restriction> restriction;
   if (e.topic() == kRevocationTopic) {
-    auto list = trust.apply_revocation_event(VerifiedEvent{decoded->id, e, who}, now_ms);
+    auto list = trust.check_revocation_event(VerifiedEvent{decoded->id, e, who}, now_ms);
     if (!list) return list.status();
-    if (!options.revocations_dir.empty()) {
-      auto parsed = decode_revocation_list(*list);
-      std::error_code ec;
-      std::filesystem::create_directories(options.revocations_dir, ec);
-      // One file per issuer key and number; a stale list never gets here.
-      const auto path = options.revocations_dir / (parsed->issuer() + "." + to_hex(parsed->issuer_key_id()) + "." +
-                                                   std::to_string(parsed->number()) + ".crl");
-      if (Status s = save_revocations(path, *list, true); !s.ok()) {
-        spdlog::warn("cannot keep revocation list: {}", s.to_string());
-      }
-    }
-    spdlog::info("applied revocation list from {} carried by {}", decode_revocation_list(*list)->issuer(),
-                 who.member());
+    revocations = std::move(*list);
   }
   if (e.topic() == kRestrictionTopic) {
     auto r = restriction_from_event(VerifiedEvent{decoded->id, e, who});
     if (!r) return r.status();
-    if (!options.restrictions_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(options.restrictions_dir, ec);
-      // Kept as {"namespace", "readers"} with the owner among the readers.
-      nlohmann::json j = {{"namespace", r->ns}, {"readers", r->readers}, {"owner", r->owner}};
-      const auto path = options.restrictions_dir / (r->ns + "@" + r->owner + ".json");
-      if (Status s = internal::write_file_atomic(path, j.dump(2) + "\n", 0644, true); !s.ok()) {
-        spdlog::warn("cannot keep restriction: {}", s.to_string());
-      }
-    }
-    spdlog::info("{} restricted {} to its listed readers", who.member(), r->ns);
-    restrictions.set(std::move(*r));
+    restriction = std::move(*r);
   }
   IngestItem item;
   lantoa::v1::SignedEvent stored = envelope;
@@ -115,7 +96,50 @@ Result<IngestItem> Verifier::check(const lantoa::v1::SignedEvent& envelope, cons
   item.record.set_chain_id(identity.chain_id);
   if (e.kind() == lantoa::v1::CORRECTION || e.kind() == lantoa::v1::RETRACTION) item.corrects = e.refers_to();
   item.chain = identity.chain;
+  item.revocations = std::move(revocations);
+  item.restriction = std::move(restriction);
   return item;
+}
+
+void Verifier::apply_declaration(const IngestItem& item, TrustStore& trust, Restrictions& restrictions,
+                                 const VerifierOptions& options) {
+  if (item.revocations) {
+    const auto& list = *item.revocations;
+    auto parsed = decode_revocation_list(list);
+    // Checked at verification; a list that another one overtook meanwhile
+    // (two lists of one issuer key in one group) is stored but not in force.
+    if (Status s = trust.add_revocation_list(list, unix_now_ms()); !s.ok()) {
+      spdlog::warn("revocation list carried by event {} was committed but is not in force: {}",
+                   to_hex(item.record.id()).substr(0, 16), s.to_string());
+      return;
+    }
+    if (!options.revocations_dir.empty() && parsed.ok()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.revocations_dir, ec);
+      // One file per issuer key and number.
+      const auto path = options.revocations_dir / (parsed->issuer() + "." + to_hex(parsed->issuer_key_id()) + "." +
+                                                   std::to_string(parsed->number()) + ".crl");
+      if (Status s = save_revocations(path, list, true); !s.ok()) {
+        spdlog::warn("cannot keep revocation list: {}", s.to_string());
+      }
+    }
+    spdlog::info("applied revocation list {} from {} carried by {}", parsed.ok() ? parsed->number() : 0,
+                 parsed.ok() ? parsed->issuer() : "?", item.record.origin());
+  }
+  if (item.restriction) {
+    const Restriction& r = *item.restriction;
+    if (!options.restrictions_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.restrictions_dir, ec);
+      nlohmann::json j = {{"namespace", r.ns}, {"readers", r.readers}, {"owner", r.owner}};
+      const auto path = options.restrictions_dir / (r.ns + "@" + r.owner + ".json");
+      if (Status s = internal::write_file_atomic(path, j.dump(2) + "\n", 0644, true); !s.ok()) {
+        spdlog::warn("cannot keep restriction: {}", s.to_string());
+      }
+    }
+    spdlog::info("{} restricted {} to its listed readers", r.owner, r.ns);
+    restrictions.set(r);
+  }
 }
 
 void Verifier::run() {
@@ -136,7 +160,7 @@ void Verifier::run() {
     op.request_id = job.request_id;
     for (size_t i = 0; i < job.events.size(); ++i) {
       const uint32_t index = job.indexes[i];
-      auto item = check(job.events[i], *job.identity, trust_, restrictions_, options_, now);
+      auto item = verify(job.events[i], *job.identity, trust_, options_, now);
       if (item) {
         item->index = index;
         op.items.push_back(std::move(*item));

@@ -80,11 +80,18 @@ class Verifier {
   void stop();
 
   // The checks for one event, for tests and for the pool: OK and the record
-  // to store, or the reason to reject.
-  // An event on the revocation topic is also applied to `trust` (and kept in
-  // the revocations folder) once it has passed every check.
-  static Result<IngestItem> check(const lantoa::v1::SignedEvent& event, const Identity& identity, TrustStore& trust,
-                                  Restrictions& restrictions, const VerifierOptions& options, int64_t now_ms);
+  // to store, or the reason to reject. Changes nothing: a revocation list or
+  // restriction the event carries is checked and attached to the record
+  // (IngestItem::revocations, ::restriction), and put in force by
+  // apply_declaration once the writer has committed the event.
+  static Result<IngestItem> verify(const lantoa::v1::SignedEvent& event, const Identity& identity,
+                                   const TrustStore& trust, const VerifierOptions& options, int64_t now_ms);
+
+  // On the writer thread, after the commit: puts the declaration of a
+  // committed event in force and keeps it in its folder (atomically), so
+  // that it is applied again at the next start.
+  static void apply_declaration(const IngestItem& item, TrustStore& trust, Restrictions& restrictions,
+                                const VerifierOptions& options);
 
  private:
   void run();

@@ -285,7 +285,8 @@ Status Store::Batch::add_ref(const QueueRef& ref) {
 
 bool Store::Batch::may_receive(const Subscription& sub, const std::string& topic) const {
   return sub.matches(topic) &&
-         (!store_.restrictions_ || store_.restrictions_->may_read(sub.record.owner(), sub.grants, topic));
+         (!store_.restrictions_ || store_.restrictions_->may_read(sub.record.owner(), sub.grants, topic)) &&
+         (!pending_restrictions_ || pending_restrictions_->may_read(sub.record.owner(), sub.grants, topic));
 }
 
 Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed) {
@@ -380,6 +381,12 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
     LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.embargo, time_key(rec.embargo_until_ms(), seq), {}));
   } else {
     LANTOA_RETURN_IF_ERROR(route(seq, rec, result.routed));
+  }
+  if (item.restriction) {
+    // In force for the routing of what follows in this batch; for everything
+    // else once committed (the writer applies it then).
+    if (!pending_restrictions_) pending_restrictions_ = std::make_unique<Restrictions>();
+    pending_restrictions_->set(*item.restriction);
   }
   result.status = v1::PublishResult::ACCEPTED;
   result.seq = seq;

@@ -22,6 +22,7 @@
 #include "lantoa/names.h"
 #include "lantoa/status.h"
 #include "lantoa/store.h"
+#include "lantoa/trust.h"
 #include "lantoa/v1/wire.pb.h"
 #include "routing/subject_index.h"
 #include "store/faults.h"
@@ -61,6 +62,13 @@ struct IngestItem {
   // an item may correct or retract it: when the log holds that item and its
   // origin is another member, the event is refused (REFERENCE_NOT_ALLOWED).
   std::string corrects;
+  // A declaration the event carries (on "$trust.restrictions" or
+  // "$trust.revocations"), checked by the verifier and put in force only
+  // once the event is committed (Writer::on_declaration). Within the batch
+  // that stores it, a restriction already governs routing.
+  std::optional<Restriction> restriction;
+  std::optional<v1::SignedRevocationList> revocations;
+  bool declares() const { return restriction || revocations; }
 };
 
 struct IngestResult {
@@ -187,6 +195,7 @@ class Store {
     std::map<uint64_t, int64_t> ref_delta_;  // acks: applied once per event at commit
     std::set<std::string> new_chains_;
     std::vector<uint64_t> matched_;  // scratch for route()
+    std::unique_ptr<Restrictions> pending_restrictions_;  // declared in this batch, not yet in force
   };
 
   Result<Batch> begin();

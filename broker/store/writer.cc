@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "lantoa/event.h"
@@ -191,6 +192,7 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
     return false;
   }
   std::vector<Completion> done;
+  std::vector<const IngestItem*> declarations;  // accepted, put in force after the commit
   uint64_t accepted_events = 0;
   std::vector<std::pair<std::string, std::string>> accepted_names;  // origin, topic
   std::vector<Code> rejections;
@@ -218,6 +220,7 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
                 } else if (r->status == PublishResult::ACCEPTED) {
                   ++accepted_events;
                   accepted_names.emplace_back(origin, topic);
+                  if (item.declares()) declarations.push_back(&item);
                 } else {
                   ++duplicates;
                 }
@@ -261,6 +264,9 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
     *failure = s;
     return false;
   }
+  for (const IngestItem* item : declarations) {
+    if (on_declaration_) on_declaration_(*item);
+  }
   metrics_.commit_took(static_cast<uint64_t>(micros_since(started)), accepted_events);
   metrics_.accepted += accepted_events;
   metrics_.not_queued = store_.not_queued_total();
@@ -274,9 +280,22 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
 void Writer::process(std::vector<WriterOp>& ops) {
   // Acks first, in their own transaction: they free space, and must not fail
   // because publishes in the same group filled the store.
-  std::vector<WriterOp*> acks, rest;
-  for (auto& op : ops) (std::holds_alternative<AckOp>(op) ? acks : rest).push_back(&op);
-  for (auto* group : {&acks, &rest}) {
+  std::vector<std::vector<WriterOp*>> groups(2);  // [0]: the acks; then the rest, in order
+  for (auto& op : ops) {
+    if (std::holds_alternative<AckOp>(op)) {
+      groups[0].push_back(&op);
+      continue;
+    }
+    groups.back().push_back(&op);
+    // A declaration goes into force when its group commits: the operations
+    // after it form the next group.
+    const auto* p = std::get_if<PublishOp>(&op);
+    if (p && std::any_of(p->items.begin(), p->items.end(), [](const IngestItem& i) { return i.declares(); })) {
+      groups.emplace_back();
+    }
+  }
+  for (auto& g : groups) {
+    auto* group = &g;
     if (group->empty()) continue;
     Status failure;
     if (apply(*group, &failure)) continue;

@@ -128,6 +128,15 @@ class Writer {
 
   // Hands in the operation with ticket `ticket` (each ticket exactly once).
   void submit(uint64_t ticket, WriterOp op);
+
+  // Called on the writer thread for each accepted event that carries a
+  // declaration (IngestItem::declares), once it is committed: that is when a
+  // revocation or restriction goes into force, never before (a commit that
+  // fails leaves nothing half-applied). A group of operations ends after one
+  // that carries a declaration, so that what follows is routed with it in
+  // force. Set before the first submit.
+  using OnDeclaration = std::function<void(const IngestItem& item)>;
+  void on_declaration(OnDeclaration f) { on_declaration_ = std::move(f); }
   // Finishes every operation already handed in, then stops the thread.
   void stop();
 
@@ -149,6 +158,7 @@ class Writer {
   Completions& completions_;
   Metrics& metrics_;
   WriterOptions options_;
+  OnDeclaration on_declaration_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -322,8 +322,8 @@ Status TrustStore::check_link(const std::string& issuer_key, const std::string& 
   return Status::Ok();
 }
 
-Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_list, int64_t now_ms) {
-  v1::RevocationList list;
+Status TrustStore::verify_list(const v1::SignedRevocationList& signed_list, int64_t now_ms,
+                               v1::RevocationList& list) const {
   LANTOA_RETURN_IF_ERROR(parse_list(signed_list, list));
   std::string issuer_key;
   if (list.issuer() == root_.member && list.issuer_key_id() == root_key_id_) {
@@ -345,7 +345,10 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
       !s.ok()) {
     return Status(E::CERT_BAD_SIGNATURE, "revocation list of " + list.issuer() + ": " + s.message());
   }
-  std::unique_lock lock(mu_);
+  return Status::Ok();
+}
+
+Status TrustStore::check_applicable_locked(const v1::RevocationList& list) const {
   for (const auto& r : list.revocations()) {
     auto known = known_keys_.find(r.key_id());
     if (known != known_keys_.end() && !known->second.count(r.member())) {
@@ -355,14 +358,30 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
                         *known->second.begin() + ": an authority may only revoke keys of members below it");
     }
   }
-  uint64_t& last = list_numbers_[list.issuer_key_id()];
+  auto it = list_numbers_.find(list.issuer_key_id());
+  const uint64_t last = it == list_numbers_.end() ? 0 : it->second;
   if (list.number() <= last) {
     return Status(E::REVOCATION_LIST_STALE,
                   "revocation list " + std::to_string(list.number()) + " of " + list.issuer() + " (key " +
                       key_id_fingerprint(list.issuer_key_id()) + ") is not newer than list " + std::to_string(last) +
                       ", already in force; number the new list " + std::to_string(last + 1) + " or higher");
   }
-  last = list.number();
+  return Status::Ok();
+}
+
+Status TrustStore::check_revocation_list(const v1::SignedRevocationList& signed_list, int64_t now_ms) const {
+  v1::RevocationList list;
+  LANTOA_RETURN_IF_ERROR(verify_list(signed_list, now_ms, list));
+  std::shared_lock lock(mu_);
+  return check_applicable_locked(list);
+}
+
+Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_list, int64_t now_ms) {
+  v1::RevocationList list;
+  LANTOA_RETURN_IF_ERROR(verify_list(signed_list, now_ms, list));
+  std::unique_lock lock(mu_);
+  LANTOA_RETURN_IF_ERROR(check_applicable_locked(list));
+  list_numbers_[list.issuer_key_id()] = list.number();
   lists_[list.issuer_key_id()] = signed_list;
   for (const auto& r : list.revocations()) {
     auto [it, inserted] = revoked_.emplace(std::make_pair(r.member(), r.key_id()), r.revoked_ms());
@@ -371,7 +390,8 @@ Status TrustStore::add_revocation_list(const v1::SignedRevocationList& signed_li
   return Status::Ok();
 }
 
-Result<v1::SignedRevocationList> TrustStore::apply_revocation_event(const VerifiedEvent& event, int64_t now_ms) {
+Result<v1::SignedRevocationList> TrustStore::check_revocation_event(const VerifiedEvent& event,
+                                                                    int64_t now_ms) const {
   if (event.event.topic() != kRevocationTopic) {
     return Status(E::INVALID_ARGUMENT, "not an event on " + std::string(kRevocationTopic));
   }
@@ -380,6 +400,13 @@ Result<v1::SignedRevocationList> TrustStore::apply_revocation_event(const Verifi
                                        event.signer.member() + "\" is not one");
   }
   auto list = revocations_from_text(event.event.body());
+  if (!list) return list.status();
+  LANTOA_RETURN_IF_ERROR(check_revocation_list(*list, now_ms));
+  return list;
+}
+
+Result<v1::SignedRevocationList> TrustStore::apply_revocation_event(const VerifiedEvent& event, int64_t now_ms) {
+  auto list = check_revocation_event(event, now_ms);
   if (!list) return list.status();
   LANTOA_RETURN_IF_ERROR(add_revocation_list(*list, now_ms));
   return list;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <deque>
 
+#include "lantoa/access.h"
 #include "lantoa/event.h"
 #include "store/check.h"
 #include "store/log.h"
@@ -260,6 +261,62 @@ TEST_F(WriterFaults, NothingIsCommittedAboveWhatTheManifestReserved) {
   manifest = broker::Manifest::load(dir.path());
   ASSERT_TRUE(manifest.ok() && manifest->has_value());
   EXPECT_EQ((*manifest)->highest_seq, 4u);
+}
+
+// Issue 14: a revocation or restriction went into force when verified, before
+// the event carrying it was committed; a commit that then failed left it in
+// force (and its file written) for an event that was refused. Now it goes
+// into force only after the commit.
+TEST_F(WriterFaults, ADeclarationGoesIntoForceOnlyOnceCommitted) {
+  std::vector<std::string> in_force;
+  writer->on_declaration([&](const broker::IngestItem& item) { in_force.push_back(item.record.id()); });
+  auto with_declaration = [&](uint64_t seq) {
+    broker::PublishOp op = publish(seq, 1);
+    op.items[0].restriction = Restriction{"vn.gov.internal", {"vn.gov"}, "vn.gov"};
+    return op;
+  };
+  faults.remaining = 1;
+  submit(with_declaration(1));
+  EXPECT_EQ(next_publish().results.results(0).status(), v1::PublishResult::REJECTED);
+  EXPECT_TRUE(in_force.empty());
+  submit(with_declaration(1));
+  broker::PublishDone ok = next_publish();
+  EXPECT_EQ(ok.results.results(0).status(), v1::PublishResult::ACCEPTED);
+  ASSERT_EQ(in_force.size(), 1u);
+  EXPECT_EQ(in_force[0], ok.results.results(0).event_id());
+}
+
+// Within the batch that stores a restriction, the events after it are
+// already routed under it (the restriction is in force for routing at once,
+// for everything else after the commit).
+TEST_F(WriterFaults, ARestrictionGovernsTheRoutingOfWhatFollowsItInTheSameBatch) {
+  close();
+  auto s = broker::Store::open(dir.path(), store::EnvOptions{});
+  ASSERT_TRUE(s.ok());
+  {
+    auto first = (*s)->begin();
+    ASSERT_TRUE(first.ok());
+    v1::Subscribe req;
+    req.set_name("all");
+    req.add_filters("vn.gov.>");
+    ASSERT_TRUE(first->subscribe("vn.qn", {}, req, unix_now_ms(), {}).ok());
+    ASSERT_TRUE(first->commit().ok());
+  }
+  auto batch = (*s)->begin();
+  ASSERT_TRUE(batch.ok());
+  broker::IngestItem declaration = item(1);
+  declaration.restriction = Restriction{"vn.gov.internal", {"vn.gov"}, "vn.gov"};
+  broker::IngestItem restricted = item(2);
+  restricted.record.set_topic("vn.gov.internal.memo");
+  broker::IngestItem open_item = item(3);
+  auto r1 = batch->ingest(declaration, unix_now_ms());
+  auto r2 = batch->ingest(restricted, unix_now_ms());
+  auto r3 = batch->ingest(open_item, unix_now_ms());
+  ASSERT_TRUE(r1.ok() && r2.ok() && r3.ok());
+  EXPECT_EQ(r2->status, v1::PublishResult::ACCEPTED);
+  EXPECT_TRUE(r2->routed.empty());      // vn.qn may not read vn.gov.internal
+  EXPECT_EQ(r3->routed.size(), 1u);     // vn.gov.press still reaches it
+  ASSERT_TRUE(batch->commit().ok());
 }
 
 }  // namespace

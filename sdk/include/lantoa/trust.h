@@ -160,12 +160,18 @@ class TrustStore {
   // list says, an entry only ever revokes its key *as certified for the
   // member it names*: no list can cut off a member outside its issuer.
   Status add_revocation_list(const v1::SignedRevocationList& list, int64_t now_ms);
+  // Every check of add_revocation_list, without applying the list (a broker
+  // checks when it verifies the event that carries it, and applies it once
+  // that event is committed).
+  Status check_revocation_list(const v1::SignedRevocationList& list, int64_t now_ms) const;
 
   // For an event on the revocation topic ("$trust.revocations"): checks that
   // its signer is an authority (ROLE_MISSING otherwise), reads the list in its
   // body (armored text, see revocations_to_text) and applies it. Returns the
   // applied list.
   Result<v1::SignedRevocationList> apply_revocation_event(const VerifiedEvent& event, int64_t now_ms);
+  // The same checks without applying (see check_revocation_list).
+  Result<v1::SignedRevocationList> check_revocation_event(const VerifiedEvent& event, int64_t now_ms) const;
 
   // True when `key_id`, as certified for `member`, is revoked at `at_ms`.
   bool is_revoked(std::string_view member, std::string_view key_id, int64_t at_ms) const;
@@ -214,6 +220,10 @@ class TrustStore {
   void remember_keys(const std::vector<ChainLink>& links) const;
   // Certificate links whose signature checked out: issuer key (32 bytes) ||
   // signature (64 bytes) || certificate bytes. Bounded; cleared when full.
+  // A revocation list's signature and issuer (no lock needed).
+  Status verify_list(const v1::SignedRevocationList& signed_list, int64_t now_ms, v1::RevocationList& list) const;
+  // Whether it may be applied now: namespace and numbering (mu_ held).
+  Status check_applicable_locked(const v1::RevocationList& list) const;
   Status check_link(const std::string& issuer_key, const std::string& certificate,
                     const std::string& signature) const;
   mutable std::mutex links_mu_;
