@@ -19,7 +19,7 @@
 #include "session/server.h"
 #include "session/zap.h"
 #include "store/check.h"
-#include "store/log.h"
+#include "store/store.h"
 #include "store/writer.h"
 
 namespace lantoa::broker {

@@ -26,7 +26,7 @@
 #include "delivery/subscription_state.h"
 #include "lantoa/v1/wire.pb.h"
 #include "monitor/metrics.h"
-#include "store/log.h"
+#include "store/store.h"
 #include "store/writer.h"
 
 namespace lantoa::broker {

@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "store/log.h"
+#include "store/store.h"
 
 namespace lantoa::broker {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "store/log.h"
+#include "store/store.h"
 
 namespace lantoa::broker {
 

@@ -10,7 +10,7 @@
 // subscription with two filters that both match is found once, and removing
 // one filter keeps the other.
 //
-// Not thread-safe: the store's writer thread owns it (see log.h).
+// Not thread-safe: the store's writer thread owns it (see store/store.h).
 #pragma once
 
 #include <cstdint>

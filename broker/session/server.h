@@ -23,7 +23,7 @@
 #include "monitor/metrics.h"
 #include "session/admission.h"
 #include "session/publish_intake.h"
-#include "store/log.h"
+#include "store/store.h"
 #include "store/writer.h"
 
 namespace lantoa::broker {

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "monitor/metrics.h"
-#include "store/log.h"
+#include "store/store.h"
 
 namespace lantoa::broker {
 

@@ -12,7 +12,7 @@
 #include "lantoa/access.h"
 #include "lantoa/event.h"
 #include "store/check.h"
-#include "store/log.h"
+#include "store/store.h"
 #include "store/writer.h"
 #include "support/fixtures.h"
 

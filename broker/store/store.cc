@@ -1,4 +1,4 @@
-#include "store/log.h"
+#include "store/store.h"
 
 #include <spdlog/spdlog.h>
 
