@@ -14,7 +14,7 @@
 
 #include "lantoa/event.h"
 #include "lantoa/keys.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 
 namespace lantoa::bench {
 namespace {

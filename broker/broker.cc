@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "ingest/verifier.h"
 #include "lantoa/encoding.h"
 #include "lantoa/keys.h"

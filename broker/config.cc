@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "../sdk/src/toml_fields.h"
+#include "lantoa/internal/toml_fields.h"
 
 #include <toml++/toml.h>
 

@@ -17,7 +17,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/keys.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"  // the tree's LMDB wrapper (internal, as the broker uses it)
 #include "lantoa/trust.h"
 
 namespace fs = std::filesystem;

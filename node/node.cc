@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "api/http_api.h"
 #include "json_form/json_form.h"
 #include "lantoa/encoding.h"

@@ -26,7 +26,7 @@
 #include "feeds/feed_poller.h"
 #include "lantoa/publisher.h"
 #include "lantoa/subscriber.h"
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "state/node_store.h"
 
 namespace lantoa::node {

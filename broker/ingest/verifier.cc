@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 

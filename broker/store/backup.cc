@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "lantoa/event.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 #include "store/data_file.h"
 
 namespace lantoa::broker {

@@ -10,7 +10,7 @@
 
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 #include "lantoa/trust.h"
 #include "lantoa/v1/cert.pb.h"
 #include "store/data_file.h"

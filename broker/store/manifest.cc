@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "lantoa/event.h"
 
 namespace lantoa::broker {

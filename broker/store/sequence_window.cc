@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 
 namespace lantoa::broker {
 

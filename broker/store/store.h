@@ -21,7 +21,7 @@
 #include "lantoa/access.h"
 #include "lantoa/names.h"
 #include "lantoa/status.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 #include "lantoa/trust.h"
 #include "lantoa/v1/wire.pb.h"
 #include "routing/subject_index.h"

@@ -4,7 +4,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include "../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "api/atom.h"
 #include "json_form/json_form.h"
 #include "lantoa/encoding.h"

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "../../sdk/src/toml_fields.h"
+#include "lantoa/internal/toml_fields.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 

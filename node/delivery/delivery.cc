@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "../../sdk/src/file_util.h"
+#include "lantoa/internal/file_util.h"
 
 namespace lantoa::node {
 namespace {

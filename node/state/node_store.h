@@ -36,7 +36,7 @@
 
 #include "lantoa/publisher.h"
 #include "lantoa/status.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 #include "lantoa/subscriber.h"
 
 namespace lantoa::node {

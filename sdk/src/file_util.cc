@@ -1,4 +1,4 @@
-#include "file_util.h"
+#include "lantoa/internal/file_util.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

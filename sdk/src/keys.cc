@@ -8,7 +8,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 
 namespace lantoa {
 namespace {

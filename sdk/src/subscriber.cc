@@ -8,7 +8,7 @@
 
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 
 namespace lantoa {
 namespace {

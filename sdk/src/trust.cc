@@ -4,7 +4,7 @@
 #include <mutex>
 #include <set>
 
-#include "file_util.h"
+#include "lantoa/internal/file_util.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 #include "proto_scan.h"

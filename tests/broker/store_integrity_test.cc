@@ -8,7 +8,7 @@
 
 #include <fstream>
 
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 #include "store/manifest.h"
 #include "support/broker_process.h"
 #include "support/client.h"

@@ -1,4 +1,4 @@
-#include "lantoa/store.h"
+#include "lantoa/internal/store.h"
 
 #include <gtest/gtest.h>
 
