@@ -55,7 +55,7 @@ TEST_F(Durability, RestartKeepsSubscriptionsQueuesAndSequences) {
     auto got = sub.collect(6);
     ASSERT_EQ(got.size(), 6u);
     sub.ack({got[0], got[1]});  // two done, four delivered but not acked
-    std::this_thread::sleep_for(milliseconds(300));
+    ASSERT_TRUE(eventually([&] { return broker.stats()["delivery"]["acks"] == 2; }));  // taken, before the stop
   }
   EXPECT_EQ(broker.stop(), 0) << read_text(broker.log());
   broker.start();
@@ -88,7 +88,7 @@ TEST_F(Durability, SubscriberReconnectResumesWhereItStood) {
     auto got = sub.collect(3);
     ASSERT_EQ(got.size(), 3u);
     sub.ack({got[0]});
-    std::this_thread::sleep_for(milliseconds(200));
+    ASSERT_TRUE(eventually([&] { return broker.stats()["delivery"]["acks"] == 1; }));
   }
   // A new connection takes the subscription over: the unacked two return.
   Client sub(broker.address(), qn);
@@ -114,39 +114,37 @@ TEST_F(Durability, SigkillNeverLosesAnAcknowledgedEvent) {
   std::set<std::string> press_ids;
   uint64_t seq = 1;
   for (int round = 0; round < 5; ++round) {
-    std::atomic<bool> done{false};
-    std::thread killer([&] {
-      std::this_thread::sleep_for(milliseconds(100 + rng() % 300));
-      broker.kill();
-      done = true;
-    });
+    // The broker is killed with a batch in flight: sent, its answer not yet
+    // read (stored or not, it is the publisher's to send again), after a
+    // random number of confirmed batches.
+    const int kill_after = 5 + static_cast<int>(rng() % 40);
     {
       auto c = Connection::open(broker.address(), gov.key, gov.chain);
-      if (!c.ok()) {
-        killer.join();
-        FAIL() << "cannot connect after restart: " << c.status().to_string();
-      }
+      ASSERT_TRUE(c.ok()) << "cannot connect after restart: " << c.status().to_string();
       Connection conn = std::move(*c);
       uint64_t request = 1;
-      while (!done) {
+      for (int batch = 0;; ++batch) {
         const std::string topic = seq % 2 ? "vn.gov.press" : "vn.gov.notice";
         auto events = make_events(gov, topic, seq, 5);
         v1::ClientFrame f;
         f.mutable_publish()->set_request_id(request++);
         for (auto& e : events) *f.mutable_publish()->add_events() = e;
-        if (!conn.send(f).ok()) break;
-        auto answer = conn.receive(milliseconds(500));
-        if (!answer.ok() || !answer->has_value() || !(*answer)->has_results()) break;
+        ASSERT_TRUE(conn.send(f).ok());
+        seq += 5;
+        if (batch == kill_after) {
+          broker.kill();
+          break;
+        }
+        auto answer = conn.receive(milliseconds(10'000));
+        ASSERT_TRUE(answer.ok() && answer->has_value() && (*answer)->has_results());
         for (const auto& r : (*answer)->results().results()) {
           if (r.status() == v1::PublishResult::ACCEPTED || r.status() == v1::PublishResult::DUPLICATE) {
             acknowledged.insert(r.event_id());
             if (topic == "vn.gov.press") press_ids.insert(r.event_id());
           }
         }
-        seq += 5;
       }
     }
-    killer.join();
     broker.start();
   }
   ASSERT_GT(acknowledged.size(), 50u) << "the test should have published for a while";
@@ -245,7 +243,7 @@ TEST_F(Durability, ExpiredEventsAreNotDelivered) {
   auto e = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Hết hạn").expires_ms(now + 300).build();
   ASSERT_EQ(pub.publish_one(*sign_event(*e, gov.key.sign)).status(), v1::PublishResult::ACCEPTED);
   pub.publish(make_events(gov, "vn.gov.press", 2, 1));
-  std::this_thread::sleep_for(milliseconds(500));
+  wait_for_clock(now + 301);  // the first has expired (only then may it be handed out)
   sub.credit("press", 10);
   auto got = sub.drain(milliseconds(600));
   ASSERT_EQ(got.size(), 1u);
@@ -261,7 +259,10 @@ TEST_F(Durability, RetentionRemovesOnlyUnreferencedEventsAndSaysSo) {
   Client pub(broker.address(), gov);
   pub.publish(make_events(gov, "vn.gov.press", 1, 3));   // referenced by "kept"
   pub.publish(make_events(gov, "vn.gov.notice", 4, 3));  // referenced by nobody
-  std::this_thread::sleep_for(milliseconds(1500));
+  // Retention (every 400 ms here) removes the three nobody references.
+  ASSERT_TRUE(eventually([&] {
+    return broker.metrics().find("lantoa_retention_removed_total 3") != std::string::npos;
+  })) << broker.metrics();
   // A late subscription asking for everything from sequence 1 is told that
   // the unreferenced events are gone.
   auto late = sub.subscribe("late", {"vn.gov.>"}, from_seq(1));
@@ -288,7 +289,10 @@ TEST_F(Durability, MonitoringShowsTheFlows) {
   pub.publish(bad);
   auto d = sub.next();
   ASSERT_TRUE(d);
-  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(eventually([&] {
+    return broker.metrics().find("lantoa_queue_depth{owner=\"vn.qn\",subscription=\"press\"} 4") !=
+           std::string::npos;
+  })) << broker.metrics();
 
   const std::string url = broker.monitor_url();
   httplib::Client http(url);

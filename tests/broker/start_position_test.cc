@@ -18,9 +18,10 @@ class StartPosition : public ::testing::Test {
     broker.start();
     Client pub(broker.address(), gov);
     ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.press", 1, 3)).results_size(), 3);
-    std::this_thread::sleep_for(milliseconds(20));
-    middle_ms = unix_now_ms();
-    std::this_thread::sleep_for(milliseconds(20));
+    // A millisecond strictly after the first three were accepted, and the
+    // last two accepted in a later one.
+    middle_ms = unix_now_ms() + 1;
+    wait_for_clock(middle_ms + 1);
     ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.press", 4, 2)).results_size(), 2);
   }
   std::vector<std::string> headlines(Client& c, size_t n) {

@@ -169,7 +169,7 @@ TEST_F(TrustAttack, ARenewedCertificateTravelsWithTheEventsItSigned) {
   ASSERT_OK(cert);
   Member same_key{std::move(first.key), {}};
   *same_key.chain.add_certificates() = *cert;
-  while (unix_now_ms() < now + 1600) std::this_thread::sleep_for(milliseconds(20));  // the first has expired
+  wait_for_clock(now + 1600);  // the first has expired
   Client c(broker.address(), same_key);
   ASSERT_EQ(c.publish_one(make_events(same_key, "vn.gov.press", 2, 1)[0]).status(), v1::PublishResult::ACCEPTED);
   auto got = sub.collect(2);
@@ -214,12 +214,9 @@ TEST_F(TrustAttack, AReusedRoutingIdDoesNotInheritAnIdentity) {
   }  // gone; the broker still remembers its session for a while (heartbeat grace)
   // Wait until ZeroMQ has let go of the first connection (the broker logs it),
   // so that the routing id is free to be taken again.
-  bool released = false;
-  for (int i = 0; i < 100 && !released; ++i) {
-    released = read_text(broker.log()).find("closed below the protocol") != std::string::npos;
-    if (!released) std::this_thread::sleep_for(milliseconds(20));
-  }
-  ASSERT_TRUE(released) << read_text(broker.log());
+  ASSERT_TRUE(eventually([&] {
+    return read_text(broker.log()).find("closed below the protocol") != std::string::npos;
+  })) << read_text(broker.log());
   zmq::socket_t second = dial(halong);
   v1::ClientFrame publish;
   publish.mutable_publish()->set_request_id(7);

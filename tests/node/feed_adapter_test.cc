@@ -87,10 +87,8 @@ json node_status(const NodeProcess& node) {
   return r ? json::parse(r->body, nullptr, false) : json();
 }
 
-void wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
-}
+// Waits for the condition (the test's next assertions say what went wrong).
+void wait_until(const std::function<bool()>& done) { (void)eventually(done); }
 
 TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   TrustTree tree = TrustTree::live();
@@ -162,7 +160,7 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   json status = node_status(gov_node);
   EXPECT_EQ(status["feeds"][0]["published"], 0) << status.dump();
   EXPECT_GE(status["feeds"][0]["unchanged"], 5) << status.dump();
-  std::this_thread::sleep_for(500ms);
+  // (The node published nothing, so nothing more can reach the CMS.)
   EXPECT_EQ(cms.received().size(), 6u);
 
   // An item whose content changed becomes a correction of what was published.
@@ -180,7 +178,19 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   EXPECT_EQ(correction["lantoa"]["refers_to"], original["lantoa"]["event_id"]);
   EXPECT_EQ(correction["ninjs"]["uri"], original["ninjs"]["uri"]);
   EXPECT_EQ(correction["ninjs"]["version"], "2");
-  std::this_thread::sleep_for(1500ms);
+  // Two more polls of the unchanged feed publish nothing more, and every
+  // queue at the broker is empty: no second correction is on its way.
+  const size_t polls = rss.requests();
+  wait_until([&] { return rss.requests() >= polls + 2; });
+  status = node_status(gov_node);
+  EXPECT_EQ(status["feeds"][0]["corrections"], 1) << status.dump();
+  EXPECT_TRUE(eventually([&] {
+    const auto stats = broker.stats();
+    for (const auto& s : stats["subscriptions"]) {
+      if (s["depth"] != 0) return false;
+    }
+    return true;
+  })) << broker.stats().dump();
   EXPECT_EQ(cms.received().size(), 7u) << "the correction was published more than once";
   EXPECT_EQ(gov_node.stop(), 0);
   EXPECT_EQ(qn_node.stop(), 0);

@@ -1,5 +1,7 @@
 #include "support/broker_process.h"
 
+#include <httplib.h>
+
 #include <fstream>
 
 namespace lantoa::testing {
@@ -15,6 +17,18 @@ void BrokerProcess::start() {
   auto info = launcher_->start();
   ASSERT_TRUE(info.ok()) << info.status().to_string();
   info_ = *info;
+}
+
+nlohmann::json BrokerProcess::stats() const {
+  httplib::Client http(info_.monitor_url);
+  auto r = http.Get("/api/v1/stats");
+  return r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+}
+
+std::string BrokerProcess::metrics() const {
+  httplib::Client http(info_.monitor_url);
+  auto r = http.Get("/metrics");
+  return r && r->status == 200 ? r->body : std::string();
 }
 
 std::vector<std::string> config_file_args(const TempDir& dir, std::string_view toml) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "support/broker_launcher.h"
 #include "support/fixtures.h"
 
@@ -30,6 +32,9 @@ class BrokerProcess {
   void pin_endpoint() { launcher_->set_listen(info_.address.endpoint); }
 
   BrokerAddress address() const { return info_.address; }
+  // GET /api/v1/stats and /metrics of the running broker (null / empty when it does not answer).
+  nlohmann::json stats() const;
+  std::string metrics() const;
   const std::string& monitor_url() const { return info_.monitor_url; }
   std::filesystem::path data() const { return dir_.path() / "data"; }
   std::filesystem::path log() const { return dir_.path() / "broker.log"; }

@@ -1,5 +1,7 @@
 #include "support/fixtures.h"
 
+#include <thread>
+
 #include <sys/wait.h>
 
 #include <array>
@@ -113,6 +115,19 @@ v1::SignedEvent signed_by(const Member& m, const v1::Event& event) {
   if (!envelope.ok()) return {};
   *envelope->mutable_signer_chain() = m.chain;
   return *envelope;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+void wait_for_clock(int64_t ms) {
+  while (unix_now_ms() < ms) std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(10, ms - unix_now_ms() + 1)));
 }
 
 }  // namespace lantoa::testing

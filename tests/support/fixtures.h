@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "lantoa/event.h"
@@ -40,6 +42,14 @@ struct CommandResult {
   std::string out;
 };
 CommandResult run_command(const std::string& command);
+
+// Waits until `done()` holds, looking every 10 ms; false when `timeout`
+// passes first. Tests wait on the condition they need, never for a fixed time.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(20'000));
+// Waits until the wall clock (unix_now_ms) reaches `ms`: for what is about
+// time itself (an expiry, a certificate's end).
+void wait_for_clock(int64_t ms);
 
 // A member with its keys and chain (leaf first, up to the root).
 struct Member {
