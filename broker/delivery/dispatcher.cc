@@ -24,6 +24,7 @@ Dispatcher::Dispatcher(const Store& store, Metrics& metrics, DeliveryOptions opt
 // --- subscriptions coming and going ---
 
 void Dispatcher::attach(const std::string& peer, const SubscriptionRecord& record) {
+  io_thread_.check("Dispatcher");
   const uint64_t id = record.id();
   ActiveSubscription& sub = subs_[id];
   if (!sub.peer.empty() && sub.peer != peer) {
@@ -44,6 +45,7 @@ void Dispatcher::attach(const std::string& peer, const SubscriptionRecord& recor
 }
 
 void Dispatcher::close(const std::string& peer, const std::string& name) {
+  io_thread_.check("Dispatcher");
   auto h = held_.find(peer);
   if (h == held_.end()) return;
   auto it = h->second.find(name);
@@ -54,6 +56,7 @@ void Dispatcher::close(const std::string& peer, const std::string& name) {
 }
 
 void Dispatcher::forget(uint64_t id) {
+  io_thread_.check("Dispatcher");
   auto it = subs_.find(id);
   if (it != subs_.end()) {
     detach(it->second);
@@ -64,6 +67,7 @@ void Dispatcher::forget(uint64_t id) {
 }
 
 void Dispatcher::drop_peer(const std::string& peer) {
+  io_thread_.check("Dispatcher");
   auto h = held_.find(peer);
   if (h != held_.end()) {
     for (const auto& [name, id] : h->second) {
@@ -116,6 +120,7 @@ ActiveSubscription* Dispatcher::held(const std::string& peer, const std::string&
 // --- from subscribers ---
 
 Status Dispatcher::ack(const std::string& peer, const v1::Ack& ack) {
+  io_thread_.check("Dispatcher");
   ActiveSubscription* sub = held(peer, ack.subscription());
   if (!sub) {
     return Status(E::SUBSCRIPTION_NOT_FOUND, "ack for subscription \"" + ack.subscription() + "\" which is not open here");
@@ -148,6 +153,7 @@ Status Dispatcher::ack(const std::string& peer, const v1::Ack& ack) {
 }
 
 Status Dispatcher::nack(const std::string& peer, const v1::Nack& nack, int64_t mono_ms) {
+  io_thread_.check("Dispatcher");
   ActiveSubscription* sub = held(peer, nack.subscription());
   if (!sub) {
     return Status(E::SUBSCRIPTION_NOT_FOUND,
@@ -171,6 +177,7 @@ Status Dispatcher::nack(const std::string& peer, const v1::Nack& nack, int64_t m
 }
 
 Status Dispatcher::credit(const std::string& peer, const v1::Credit& credit) {
+  io_thread_.check("Dispatcher");
   ActiveSubscription* sub = held(peer, credit.subscription());
   if (!sub) {
     return Status(E::SUBSCRIPTION_NOT_FOUND,
@@ -187,6 +194,7 @@ Status Dispatcher::credit(const std::string& peer, const v1::Credit& credit) {
 // --- from the writer ---
 
 void Dispatcher::routed(const std::vector<QueueRef>& refs) {
+  io_thread_.check("Dispatcher");
   for (const auto& ref : refs) {
     auto it = subs_.find(ref.sub);
     if (it == subs_.end()) continue;
@@ -196,6 +204,7 @@ void Dispatcher::routed(const std::vector<QueueRef>& refs) {
 }
 
 void Dispatcher::ack_committed(const std::vector<QueueRef>& refs) {
+  io_thread_.check("Dispatcher");
   for (const auto& ref : refs) {
     auto it = subs_.find(ref.sub);
     if (it != subs_.end()) it->second.acked.erase(ref.seq);
@@ -237,6 +246,7 @@ void Dispatcher::expire_deadlines(int64_t mono_ms) {
 }
 
 void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
+  io_thread_.check("Dispatcher");
   expire_deadlines(mono_ms);
   if (dirty_.empty()) return;
   auto txn = store::Txn::begin(const_cast<Store&>(store_).env(), store::Access::kRead);

@@ -24,6 +24,7 @@
 #include "delivery/deadlines.h"
 #include "delivery/ready_events.h"
 #include "delivery/subscription_state.h"
+#include "lantoa/internal/thread_owner.h"
 #include "lantoa/v1/wire.pb.h"
 #include "monitor/metrics.h"
 #include "store/store.h"
@@ -97,6 +98,7 @@ class Dispatcher {
   uint64_t next_delivery_id_ = 1;
   Deadlines deadlines_;
   size_t live_deadlines_ = 0;        // entries of `pending` (the heap's live part)
+  internal::ThreadOwner io_thread_;  // every method: the I/O thread only
 };
 
 }  // namespace lantoa::broker

@@ -162,6 +162,7 @@ Status Store::reserve(uint64_t highest_to_commit) {
 }
 
 Status Store::save_manifest(int64_t now_ms, int64_t min_interval_ms) {
+  writer_thread_.check("Store::save_manifest");
   if (next_seq_ - 1 <= manifest_.highest_seq) return Status::Ok();
   if (now_ms - manifest_saved_ms_ < min_interval_ms) return Status::Ok();
   Manifest next = manifest_;
@@ -224,6 +225,7 @@ Status Store::load() {
 }
 
 Result<Store::Batch> Store::begin() {
+  writer_thread_.check("Store::begin (the write batch)");
   auto txn = store::Txn::begin(env_, store::Access::kWrite);
   if (!txn) return txn.status();
   return Batch(*this, std::move(*txn));
@@ -637,7 +639,16 @@ Status Store::Batch::commit() {
   }
   for (const auto& [id, delta] : depth_delta_) {
     auto it = store_.depths_.find(id);
-    if (it != store_.depths_.end()) it->second = static_cast<uint64_t>(static_cast<int64_t>(it->second) + delta);
+    if (it == store_.depths_.end()) continue;
+    // Kept on in release builds: cheap, and a broken count means a queue
+    // and its bookkeeping disagree (lantoa-broker check tells where).
+    const int64_t depth = static_cast<int64_t>(it->second) + delta;
+    if (depth < 0) {
+      spdlog::error("invariant broken: the queue of subscription {} would hold {} entries; counted as 0 (run "
+                    "lantoa-broker check)",
+                    id, depth);
+    }
+    it->second = static_cast<uint64_t>(std::max<int64_t>(depth, 0));
   }
   store_.known_chains_.insert(new_chains_.begin(), new_chains_.end());
   for (const auto& [id, seq] : not_queued_) {

@@ -22,6 +22,7 @@
 #include "lantoa/names.h"
 #include "lantoa/status.h"
 #include "lantoa/internal/store.h"
+#include "lantoa/internal/thread_owner.h"
 #include "lantoa/trust.h"
 #include "lantoa/v1/wire.pb.h"
 #include "routing/subject_index.h"
@@ -235,6 +236,7 @@ class Store {
   uint64_t max_queue_depth_ = 0;
   uint64_t not_queued_total_ = 0;
   StorageFaults* faults_ = nullptr;
+  internal::ThreadOwner writer_thread_;  // begin() and save_manifest(): the writer thread only
 };
 
 }  // namespace lantoa::broker
