@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app("lantoa-node: publish a portal's news to a Lantoa network and hand received news to its CMS");
+  app.set_version_flag("--version", "lantoa-node " LANTOA_VERSION);
   std::string config_file, log_level = "info";
   app.add_option("--config", config_file, "the node's TOML configuration")->required();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();

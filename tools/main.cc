@@ -4,6 +4,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"lantoa: keys, certificates and the Lantoa network from the command line"};
+  app.set_version_flag("--version", "lantoa " LANTOA_VERSION);
   app.require_subcommand(1);
   lantoa::cli::Runner run;
   lantoa::cli::add_keygen(app, run);

@@ -7,6 +7,7 @@
 #include "delivery/dispatcher.h"
 #include "lantoa/event.h"
 #include "support/fixtures.h"
+#include "broker/stored_item.h"
 
 namespace lantoa::testing {
 namespace {
@@ -54,18 +55,7 @@ class DispatcherTest : public ::testing::Test {
     auto batch = store->begin();
     EXPECT_TRUE(batch.ok());
     for (size_t i = 0; i < n; ++i) {
-      v1::SignedEvent e = signed_by(gov, sample_event("vn.gov", first + i, "vn.gov.press"));
-      broker::IngestItem item;
-      v1::SignedEvent bare = e;
-      bare.clear_signer_chain();
-      bare.SerializeToString(item.record.mutable_envelope());
-      item.record.set_id(event_id(e.event()));
-      item.record.set_origin("vn.gov");
-      item.record.set_origin_sequence(first + i);
-      item.record.set_topic("vn.gov.press");
-      item.record.set_expires_ms(expires_ms);
-      item.record.set_signer_key_id(e.signer_key_id());
-      item.chain = e.signer_chain().SerializeAsString();
+      auto item = stored_item(signed_by(gov, sample_event("vn.gov", first + i, "vn.gov.press")), expires_ms);
       auto r = batch->ingest(item, unix_now_ms());
       EXPECT_TRUE(r.ok() && r->status == v1::PublishResult::ACCEPTED);
       routed.insert(routed.end(), r->routed.begin(), r->routed.end());

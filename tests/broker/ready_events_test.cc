@@ -9,6 +9,7 @@
 #include "lantoa/event.h"
 #include "delivery/ready_events.h"
 #include "delivery/wire_views.pb.h"
+#include "broker/stored_item.h"
 #include "support/fixtures.h"
 
 namespace lantoa::testing {
@@ -55,19 +56,7 @@ class ReadyEventsTest : public ::testing::Test {
   }
   // Stores `e` as the verifier does: the envelope without its chain, the chain aside.
   uint64_t put(const v1::SignedEvent& e, int64_t expires_ms = 0) {
-    broker::IngestItem item;
-    v1::SignedEvent bare = e;
-    bare.clear_signer_chain();
-    bare.SerializeToString(item.record.mutable_envelope());
-    auto decoded = decode_event(e);
-    EXPECT_TRUE(decoded.ok());
-    item.record.set_id(decoded->id);
-    item.record.set_origin(decoded->event.origin());
-    item.record.set_origin_sequence(decoded->event.sequence());
-    item.record.set_topic(decoded->event.topic());
-    item.record.set_expires_ms(expires_ms);
-    item.record.set_signer_key_id(e.signer_key_id());
-    item.chain = e.signer_chain().SerializeAsString();
+    broker::IngestItem item = stored_item(e, expires_ms);
     auto batch = store->begin();
     EXPECT_TRUE(batch.ok());
     auto r = batch->ingest(item, kT0 + 3'600'000);

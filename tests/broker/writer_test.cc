@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "store/writer.h"
 #include "support/fixtures.h"
+#include "broker/stored_item.h"
 
 namespace lantoa::testing {
 namespace {
@@ -59,20 +60,8 @@ class WriterFaults : public ::testing::Test {
   }
 
   broker::IngestItem item(uint64_t seq) {
-    v1::SignedEvent e = signed_by(gov, sample_event("vn.gov", seq, "vn.gov.press"));
-    broker::IngestItem it;
+    broker::IngestItem it = stored_item(signed_by(gov, sample_event("vn.gov", seq, "vn.gov.press")));
     it.index = static_cast<uint32_t>(seq);
-    v1::SignedEvent bare = e;
-    bare.clear_signer_chain();
-    bare.SerializeToString(it.record.mutable_envelope());
-    auto decoded = decode_event(e);
-    EXPECT_TRUE(decoded.ok());
-    it.record.set_id(decoded->id);
-    it.record.set_origin("vn.gov");
-    it.record.set_origin_sequence(seq);
-    it.record.set_topic("vn.gov.press");
-    it.record.set_signer_key_id(e.signer_key_id());
-    it.chain = e.signer_chain().SerializeAsString();
     return it;
   }
   broker::PublishOp publish(uint64_t first, size_t n) {

@@ -238,7 +238,8 @@ TEST_F(NodeE2E, WebhookRetriedUntilTheCmsAnswersNothingLostOrRepeated) {
     auto r = qn_node.client()->Get("/v1/status");
     const json status = r ? json::parse(r->body, nullptr, false) : json();
     if (!status.is_object() || status["subscriptions"]["open"] != status["subscriptions"]["configured"]) return false;
-    for (const auto& sub : broker.stats()["subscriptions"]) {
+    const json stats = broker.stats();
+    for (const auto& sub : stats["subscriptions"]) {
       if (sub["owner"] == "vn.qn" && (sub["depth"] != 0 || !sub["connected"])) return false;
     }
     return true;

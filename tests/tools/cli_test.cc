@@ -30,6 +30,17 @@ class Cli : public ::testing::Test {
   TempDir dir;
 };
 
+// Every program says its version (what an operator checks after an upgrade).
+TEST(Programs, EachSaysItsVersion) {
+  for (const auto& [binary, name] : std::vector<std::pair<std::string, std::string>>{
+           {LANTOA_CLI_BIN, "lantoa"}, {LANTOA_BROKER_BIN, "lantoa-broker"}, {LANTOA_NODE_BIN, "lantoa-node"}}) {
+    CommandResult r = run_command("'" + binary + "' --version 2>&1");
+    EXPECT_EQ(r.code, 0) << binary << ": " << r.out;
+    EXPECT_TRUE(r.out.starts_with(name + " ")) << r.out;
+    EXPECT_NE(r.out.find('.'), std::string::npos) << r.out;  // a version number
+  }
+}
+
 TEST_F(Cli, KeygenWritesA0600SecretAndAPublicFile) {
   CommandResult r = lantoa("keygen --member vn.qn.halong --out halong");
   ASSERT_EQ(r.code, 0) << r.out;
