@@ -1,7 +1,8 @@
-// Deadlines: when each delivery in flight times out and each waiting entry
-// is due again, kept in a min-heap so that the I/O thread looks only at what
-// is due instead of scanning every pending entry of every subscription on
-// each loop pass.
+// Deadlines: when the deliveries of a pass time out (one entry per pass to
+// a subscription, which then looks at what it has in flight) and when each
+// waiting entry is due again, kept in a min-heap so that the I/O thread
+// looks only at what is due instead of scanning every pending entry of
+// every subscription on each loop pass.
 //
 // Entries are never removed early (an ack does not touch the heap): when one
 // comes up, the caller checks it against the subscription's current state

@@ -11,6 +11,11 @@ namespace {
 
 using E = lantoa::v1::Error;
 constexpr size_t kMaxFrameBytes = 256u << 10;  // deliveries per frame stop growing past this
+// A deadline that stands for every delivery of one pass to one subscription
+// (they share an ack timeout, give or take the pass): when it comes up, the
+// subscription's deliveries in flight are looked at. One heap entry per
+// pass, not one per delivery.
+constexpr uint64_t kSweep = UINT64_MAX;
 
 }  // namespace
 
@@ -62,8 +67,7 @@ void Dispatcher::forget(uint64_t id) {
     detach(it->second);
     subs_.erase(it);
   }
-  dirty_.erase(id);
-  metrics_.forget_subscription(id);
+  metrics_.forget_subscription(id);  // (a stale id in ready_ is skipped)
 }
 
 void Dispatcher::drop_peer(const std::string& peer) {
@@ -94,7 +98,10 @@ void Dispatcher::detach(ActiveSubscription& sub) {
 
 void Dispatcher::mark(uint64_t id, ActiveSubscription& sub) {
   sub.dirty = true;
-  dirty_.insert(id);
+  if (!sub.queued) {
+    sub.queued = true;
+    ready_.push_back(id);
+  }
 }
 
 void Dispatcher::release(const std::string& peer, const InFlight& p) {
@@ -199,7 +206,7 @@ void Dispatcher::routed(const std::vector<QueueRef>& refs) {
     auto it = subs_.find(ref.sub);
     if (it == subs_.end()) continue;
     it->second.note_routed(ref);
-    dirty_.insert(ref.sub);
+    mark(ref.sub, it->second);
   }
 }
 
@@ -219,28 +226,41 @@ void Dispatcher::expire_deadlines(int64_t mono_ms) {
     if (it == subs_.end()) return;
     ActiveSubscription& sub = it->second;
     if (sub.peer.empty()) return;
+    if (d.seq == kSweep) {  // ack timeouts of what is overdue
+      bool any = false;
+      for (auto& [seq, f] : sub.pending) {
+        if (f.waiting || f.deadline_ms > mono_ms) continue;
+        release(sub.peer, f);
+        sub.by_delivery.erase(f.delivery_id);
+        f.waiting = true;
+        f.deadline_ms = mono_ms + redelivery_delay_ms(f.attempt, options_.max_redelivery_delay_ms);
+        deadlines_.push({f.deadline_ms, d.sub, seq});
+        sub.in_flight--;
+        any = true;
+      }
+      if (any) mark(d.sub, sub);
+      return;
+    }
     auto p = sub.pending.find(d.seq);
     if (p == sub.pending.end() || p->second.deadline_ms != d.at_ms) return;  // stale: acked, or rescheduled
-    InFlight& f = p->second;
-    if (f.waiting) {  // its redelivery is due
-      sub.due.emplace_back(f.urgency, d.seq);
-    } else {  // ack timeout: back to waiting, redelivered after a delay
-      release(sub.peer, f);
-      sub.by_delivery.erase(f.delivery_id);
-      f.waiting = true;
-      f.deadline_ms = mono_ms + redelivery_delay_ms(f.attempt, options_.max_redelivery_delay_ms);
-      deadlines_.push({f.deadline_ms, d.sub, d.seq});
-      sub.in_flight--;
-    }
+    if (!p->second.waiting) return;  // in flight again: its pass's sweep entry covers it
+    sub.due.emplace_back(p->second.urgency, d.seq);  // its redelivery is due
     mark(d.sub, sub);
   });
   if (deadlines_.should_compact(live_deadlines_)) {
     std::vector<Deadline> live;
     live.reserve(live_deadlines_);
+    size_t pending = 0;
     for (const auto& [id, sub] : subs_) {
-      for (const auto& [seq, p] : sub.pending) live.push_back({p.deadline_ms, id, seq});
+      int64_t first_in_flight = INT64_MAX;
+      pending += sub.pending.size();
+      for (const auto& [seq, p] : sub.pending) {
+        if (p.waiting) live.push_back({p.deadline_ms, id, seq});
+        else first_in_flight = std::min(first_in_flight, p.deadline_ms);
+      }
+      if (first_in_flight != INT64_MAX) live.push_back({first_in_flight, id, kSweep});
     }
-    live_deadlines_ = live.size();
+    live_deadlines_ = pending;
     deadlines_.rebuild(std::move(live));
   }
 }
@@ -248,7 +268,7 @@ void Dispatcher::expire_deadlines(int64_t mono_ms) {
 void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
   io_thread_.check("Dispatcher");
   expire_deadlines(mono_ms);
-  if (dirty_.empty()) return;
+  if (ready_.empty()) return;
   auto txn = store::Txn::begin(const_cast<Store&>(store_).env(), store::Access::kRead);
   if (!txn) {
     metrics_.storage_errors++;
@@ -256,40 +276,31 @@ void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
     return;
   }
   ReadyEvents events(store_, *txn);  // each event read once in this pass, whatever the number of subscribers
-  // Each pass starts just after the subscription served last, so that when a
-  // connection's window fills, its subscriptions take turns (round robin)
-  // rather than the same ones always going first.
-  std::vector<uint64_t> order;
-  order.reserve(dirty_.size());
-  for (auto it = dirty_.upper_bound(last_served_); it != dirty_.end(); ++it) order.push_back(*it);
-  for (auto it = dirty_.begin(); it != dirty_.end() && *it <= last_served_; ++it) order.push_back(*it);
-  for (uint64_t id : order) {
+  // The marked subscriptions in the order they were marked; one still marked
+  // after its turn goes to the back. So when a connection's window fills,
+  // its subscriptions take turns (round robin) rather than the same ones
+  // always going first.
+  std::vector<uint64_t> turn;
+  turn.swap(ready_);
+  for (uint64_t id : turn) {
     auto it = subs_.find(id);
-    if (it == subs_.end()) {
-      dirty_.erase(id);
-      continue;
-    }
+    if (it == subs_.end()) continue;  // forgotten
     ActiveSubscription& sub = it->second;
-    if (sub.peer.empty() || !sub.dirty) {  // detached: marked again when attached
-      dirty_.erase(id);
-      continue;
-    }
+    sub.queued = false;
+    if (sub.peer.empty() || !sub.dirty) continue;  // detached: marked again when attached
     if (sub.in_flight >= sub.credit) {  // an ack, nack, timeout or credit marks it again
       sub.dirty = false;
-      dirty_.erase(id);
       continue;
     }
-    if (window_full(sub.peer)) continue;  // stays marked: resumes when acks open the window
-    const uint64_t before = sub.delivered + sub.redelivered;
-    deliver(sub, mono_ms, wall_ms, events);
-    if (sub.delivered + sub.redelivered != before) last_served_ = id;
-    if (!sub.dirty) dirty_.erase(id);
+    if (!window_full(sub.peer)) deliver(sub, mono_ms, wall_ms, events);
+    if (sub.dirty) mark(id, sub);  // more to do (or waiting for the window): next pass
   }
 }
 
 void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_ms, ReadyEvents& events) {
   const std::string& peer = sub.peer;
   uint64_t& window = window_[peer];
+  const uint64_t delivered_before = sub.delivered + sub.redelivered;
   views::DeliveriesFrameView frame;  // encodes as a lantoa.v1.BrokerFrame with deliveries
   auto* batch = frame.mutable_deliveries();
   size_t batch_bytes = 0;
@@ -327,7 +338,6 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
     p.attempt = attempt;
     p.deadline_ms = mono_ms + sub.record.ack_timeout_ms();
     p.waiting = false;
-    deadlines_.push({p.deadline_ms, sub.record.id(), seq});
     sub.by_delivery[did] = seq;
     sub.attempts[seq] = attempt;
     sub.in_flight++;
@@ -390,6 +400,9 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
     }
   }
   flush();
+  if (sub.delivered + sub.redelivered != delivered_before) {
+    deadlines_.push({mono_ms + sub.record.ack_timeout_ms(), sub.record.id(), kSweep});
+  }
   // Nothing more to do until an ack, nack, credit change, due redelivery or
   // new queue entry marks the subscription again.
   sub.dirty = (!reached_end || !sub.due.empty()) && sub.in_flight < sub.credit;

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -93,8 +92,7 @@ class Dispatcher {
   std::unordered_map<uint64_t, ActiveSubscription> subs_;
   std::unordered_map<std::string, std::map<std::string, uint64_t>> held_;  // peer -> name -> subscription
   std::unordered_map<std::string, uint64_t> window_;                       // peer -> bytes in flight
-  std::set<uint64_t> dirty_;         // subscriptions that may have something to deliver
-  uint64_t last_served_ = 0;         // the next pass starts after it (round robin)
+  std::vector<uint64_t> ready_;      // subscriptions marked as maybe having something to deliver, in turn
   uint64_t next_delivery_id_ = 1;
   Deadlines deadlines_;
   size_t live_deadlines_ = 0;        // entries of `pending` (the heap's live part)

@@ -33,6 +33,7 @@ struct ActiveSubscription {
   uint32_t in_flight = 0;   // entries of `pending` not waiting
   std::string position;     // queue key to resume scanning from (empty: the start)
   bool dirty = true;        // something may be deliverable
+  bool queued = false;      // in the Dispatcher's ready list (at most once)
   std::unordered_map<uint64_t, InFlight> pending;        // seq ->
   std::unordered_map<uint64_t, uint64_t> by_delivery;    // delivery id -> seq
   std::unordered_map<uint64_t, uint32_t> attempts;       // seq -> deliveries so far
