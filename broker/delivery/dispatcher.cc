@@ -276,11 +276,11 @@ void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
     return;
   }
   ReadyEvents events(store_, *txn);  // each event read once in this pass, whatever the number of subscribers
-  // The marked subscriptions in the order they were marked; one still marked
-  // after its turn goes to the back. So when a connection's window fills,
-  // its subscriptions take turns (round robin) rather than the same ones
-  // always going first.
-  std::vector<uint64_t> turn;
+  // The marked subscriptions in turn: those that waited for their
+  // connection's window keep their place ahead of those just served, which
+  // go to the back. So when a window fills, the subscriptions behind it take
+  // turns (round robin) rather than the first ones always going first.
+  std::vector<uint64_t> turn, waited, served;
   turn.swap(ready_);
   for (uint64_t id : turn) {
     auto it = subs_.find(id);
@@ -292,9 +292,20 @@ void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
       sub.dirty = false;
       continue;
     }
-    if (!window_full(sub.peer)) deliver(sub, mono_ms, wall_ms, events);
-    if (sub.dirty) mark(id, sub);  // more to do (or waiting for the window): next pass
+    if (window_full(sub.peer)) {  // resumes when acks open the window
+      sub.queued = true;
+      waited.push_back(id);
+      continue;
+    }
+    deliver(sub, mono_ms, wall_ms, events);
+    if (sub.dirty) {  // more to do: next pass, after those that waited
+      sub.queued = true;
+      served.push_back(id);
+    }
   }
+  waited.insert(waited.end(), served.begin(), served.end());
+  waited.insert(waited.end(), ready_.begin(), ready_.end());  // marked during the pass
+  ready_.swap(waited);
 }
 
 void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_ms, ReadyEvents& events) {
