@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "lantoa/internal/listen_socket.h"
+
 namespace lantoa::broker {
 namespace {
 
@@ -140,9 +142,12 @@ Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, co
     res.set_content(render_stats_json(metrics), "application/json");
   });
   m->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  m->http_->set_socket_options(internal::exclusive_listen_socket);  // a second broker on the port is refused
+  errno = 0;
   m->port_ = port == 0 ? m->http_->bind_to_any_port(host) : (m->http_->bind_to_port(host, port) ? port : -1);
   if (m->port_ <= 0) {
-    return Status(lantoa::v1::Error::UNAVAILABLE, "cannot listen for monitoring on " + host + ":" + std::to_string(port));
+    return Status(lantoa::v1::Error::UNAVAILABLE, "cannot listen for monitoring on " + host + ":" + std::to_string(port) +
+                                                      ": " + internal::bind_failure_reason());
   }
   m->thread_ = std::thread([srv = m->http_.get()] { srv->listen_after_bind(); });
   return m;

@@ -10,6 +10,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 #include "node.h"
+#include "lantoa/internal/listen_socket.h"
 
 namespace lantoa::node {
 namespace {
@@ -209,13 +210,16 @@ Status HttpApi::start() {
   });
 
   const NodeConfig& cfg = node_.config();
+  s.set_socket_options(internal::exclusive_listen_socket);  // a second node on the port is refused
+  errno = 0;
   if (cfg.api_port == 0) {
     port_ = s.bind_to_any_port(cfg.api_host);
   } else {
     port_ = s.bind_to_port(cfg.api_host, cfg.api_port) ? cfg.api_port : -1;
   }
   if (port_ <= 0) {
-    return Status(E::UNAVAILABLE, "the API cannot listen on " + cfg.api_host + ":" + std::to_string(cfg.api_port));
+    return Status(E::UNAVAILABLE, "the API cannot listen on " + cfg.api_host + ":" + std::to_string(cfg.api_port) + ": " +
+                                      internal::bind_failure_reason());
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Status::Ok();

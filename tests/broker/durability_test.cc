@@ -43,6 +43,24 @@ TEST_F(Durability, ASecondBrokerOnTheSameDataFolderIsRefused) {
   EXPECT_TRUE(broker.running());
 }
 
+// Issue 18: a second broker on the same monitoring port started too, and
+// the kernel split the scrapes between the two. It is refused.
+TEST_F(Durability, ASecondBrokerOnTheSameMonitoringPortIsRefused) {
+  BrokerProcess broker(tree);
+  broker.start();
+  const std::string monitor = broker.monitor_url().substr(std::string("http://").size());  // 127.0.0.1:PORT
+  TempDir other;
+  std::filesystem::create_directories(other / "data");
+  std::filesystem::copy_file(broker.data() / "trust-root.pub", other / "data" / "trust-root.pub");
+  CommandResult second = run_command("timeout 20 '" LANTOA_BROKER_BIN "' --data '" + (other / "data").string() +
+                                     "' --listen 'tcp://127.0.0.1:*' --monitor " + monitor + " --open-admission 2>&1");
+  EXPECT_EQ(second.code, 1) << second.out;
+  EXPECT_NE(second.out.find("cannot listen for monitoring on " + monitor + ": the address is in use"),
+            std::string::npos)
+      << second.out;
+  EXPECT_FALSE(broker.stats().is_null());  // the first still answers
+}
+
 TEST_F(Durability, RestartKeepsSubscriptionsQueuesAndSequences) {
   BrokerProcess broker(tree);
   broker.start();
