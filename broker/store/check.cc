@@ -50,7 +50,11 @@ void walk(const store::Txn& txn, store::Dbi db, const std::string& name, CheckRe
         break;
       }
       if (!e->has_value()) break;
-      ++n;
+      if (++n > report.walk_limit) {
+        report.add(name + ": walk abandoned after " + std::to_string(n) +
+                   " entries, more than the file can hold (a loop in a damaged tree)");
+        break;
+      }
       visit((*e)->first, (*e)->second);
       if (failed) {
         report.add(name + ": walk stopped after " + std::to_string(n) + " entries: a lookup met a damaged page");
@@ -97,8 +101,10 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
   env_options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);
   auto env = store::Env::open(dir, env_options);
   if (!env) return env.status();
-
   CheckReport report;
+  // Every entry takes at least 8 bytes of a page: a walk that meets more
+  // than the file can hold is going round a loop in a damaged tree.
+  report.walk_limit = (*file)->file_bytes / 8 + 1;
   std::map<std::string, store::Dbi> dbs;
   for (const char* name : {"meta", "events", "ids", "origins", "chains", "by_time", "subs", "sub_names", "queue",
                            "refs", "embargo"}) {

@@ -35,6 +35,7 @@ struct CheckReport {
   std::vector<std::string> problems;        // the first ten of each database (all are counted)
   std::string store_id;
   uint64_t highest_seq = 0;
+  uint64_t walk_limit = UINT64_MAX;  // most entries one database can hold (a loop in a damaged tree ends there)
 
   bool clean() const { return problem_count == 0; }
   void add(std::string problem);

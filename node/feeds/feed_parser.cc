@@ -1,5 +1,6 @@
 #include "feeds/feed_parser.h"
 
+#include <curl/curl.h>
 #include <pugixml.hpp>
 
 #include <cctype>
@@ -290,54 +291,25 @@ FeedItem atom_entry(const pugi::xml_node& n, const std::string& feed_language) {
   return item;
 }
 
-int month_number(std::string_view m) {
-  static const char* months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-  if (m.size() < 3) return -1;
-  const std::string three = lower(std::string(m.substr(0, 3)));
-  for (int i = 0; i < 12; ++i) {
-    if (three == months[i]) return i;
-  }
-  return -1;
-}
-
+// curl's date parser (RFC 822 / 1123 / 850 and asctime forms, numeric and
+// named zones, 2-digit years). Zones it does not know: ICT, common in
+// Vietnamese feeds, as +0700; any other unknown name as UTC, as before.
 std::optional<int64_t> parse_rfc822(std::string_view text) {
   std::string t(text);
-  if (const size_t comma = t.find(','); comma != std::string::npos) t = t.substr(comma + 1);  // weekday
-  char mon[16] = {0}, zone[16] = {0};
-  int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
-  int n = std::sscanf(t.c_str(), " %d %15s %d %d:%d:%d %15s", &day, mon, &year, &hh, &mm, &ss, zone);
-  if (n < 6) {  // no seconds
-    ss = 0;
-    zone[0] = 0;
-    n = std::sscanf(t.c_str(), " %d %15s %d %d:%d %15s", &day, mon, &year, &hh, &mm, zone);
-    if (n < 5) return std::nullopt;
+  if (t.ends_with(" ICT")) t.replace(t.size() - 4, 4, " +0700");
+  time_t when = curl_getdate(t.c_str(), nullptr);
+  if (when == -1) {
+    const size_t space = t.find_last_of(' ');
+    if (space == std::string::npos) return std::nullopt;
+    const std::string zone = t.substr(space + 1);
+    const bool name = !zone.empty() && std::all_of(zone.begin(), zone.end(), [](char c) {
+      return std::isalpha(static_cast<unsigned char>(c));
+    });
+    if (!name) return std::nullopt;
+    when = curl_getdate((t.substr(0, space) + " GMT").c_str(), nullptr);
+    if (when == -1) return std::nullopt;
   }
-  const int month = month_number(mon);
-  if (month < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
-  if (year < 100) year += year < 50 ? 2000 : 1900;
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month;
-  tm.tm_mday = day;
-  tm.tm_hour = hh;
-  tm.tm_min = mm;
-  tm.tm_sec = ss;
-  int64_t offset_min = 0;
-  const std::string z = zone;
-  if ((z.size() == 5 || z.size() == 6) && (z[0] == '+' || z[0] == '-')) {
-    const std::string digits = z.size() == 6 ? z.substr(1, 2) + z.substr(4, 2) : z.substr(1);
-    if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-    offset_min = std::stoi(digits.substr(0, 2)) * 60 + std::stoi(digits.substr(2, 2));
-    if (z[0] == '-') offset_min = -offset_min;
-  } else {
-    static const std::pair<const char*, int> zones[] = {{"EST", -5}, {"EDT", -4}, {"CST", -6}, {"CDT", -5},
-                                                        {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7},
-                                                        {"ICT", 7}};
-    for (const auto& [name, hours] : zones) {
-      if (z == name) offset_min = hours * 60;
-    }  // GMT, UT, UTC, Z, military letters and unknown names: UTC
-  }
-  return (static_cast<int64_t>(timegm(&tm)) - offset_min * 60) * 1000;
+  return static_cast<int64_t>(when) * 1000;
 }
 
 }  // namespace

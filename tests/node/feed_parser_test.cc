@@ -154,6 +154,9 @@ TEST(FeedDates, CommonFormats) {
   EXPECT_EQ(parse_feed_date("Sat, 28 Nov 26 02:00 UT"), t);
   EXPECT_EQ(parse_feed_date("2026-11-28T09:00:00+07:00"), t);
   EXPECT_EQ(parse_feed_date("2026-11-28T02:00:00Z"), t);
+  EXPECT_EQ(parse_feed_date("Sat, 28 Nov 2026 09:00:00 ICT"), t);   // Indochina Time, as Vietnamese feeds write it
+  EXPECT_EQ(parse_feed_date("Saturday, 28-Nov-26 02:00:00 GMT"), t);  // RFC 850
+  EXPECT_EQ(parse_feed_date("Sat, 28 Nov 2026 02:00:00 XYZ"), t);   // a zone nobody knows: UTC
   EXPECT_FALSE(parse_feed_date("yesterday"));
   EXPECT_FALSE(parse_feed_date("Sat, 28 Foo 2026 09:00:00 +0700"));
 }
