@@ -28,9 +28,9 @@ Status fsync_path(const std::filesystem::path& path, int flags) {
 }  // namespace
 
 Result<BackupInfo> backup_store(const std::filesystem::path& dir, const std::filesystem::path& out) {
-  auto file = inspect_data_file(dir / "data.mdb");
-  if (!file) return file.status();
-  if (!*file) return Status(E::NOT_FOUND, "there is no store in " + dir.string() + " (no data.mdb, or it is empty)");
+  auto opened = open_store_read_only(dir);
+  if (!opened) return opened.status();
+  store::Env* env = &opened->env;
   std::error_code ec;
   if (std::filesystem::exists(out / "data.mdb", ec)) {
     return Status(E::ALREADY_EXISTS, out.string() + " already holds a data.mdb; give an empty or new folder");
@@ -38,11 +38,6 @@ Result<BackupInfo> backup_store(const std::filesystem::path& dir, const std::fil
   std::filesystem::create_directories(out, ec);
   if (ec) return Status(E::IO_ERROR, "cannot create " + out.string() + ": " + ec.message());
 
-  store::EnvOptions options;
-  options.read_only = true;
-  options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);
-  auto env = store::Env::open(dir, options);
-  if (!env) return env.status();
   BackupInfo info;
   {
     // Read before the copy: the copy's own transaction sees at least this.

@@ -93,18 +93,13 @@ std::string CheckReport::to_text() const {
 }
 
 Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOptions& options) {
-  auto file = inspect_data_file(dir / "data.mdb");
-  if (!file) return file.status();
-  if (!*file) return Status(E::NOT_FOUND, "there is no store in " + dir.string() + " (no data.mdb, or it is empty)");
-  store::EnvOptions env_options;
-  env_options.read_only = true;
-  env_options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);
-  auto env = store::Env::open(dir, env_options);
-  if (!env) return env.status();
+  auto opened = open_store_read_only(dir);
+  if (!opened) return opened.status();
+  store::Env* env = &opened->env;
   CheckReport report;
   // Every entry takes at least 8 bytes of a page: a walk that meets more
   // than the file can hold is going round a loop in a damaged tree.
-  report.walk_limit = (*file)->file_bytes / 8 + 1;
+  report.walk_limit = opened->file.file_bytes / 8 + 1;
   std::map<std::string, store::Dbi> dbs;
   for (const char* name : {"meta", "events", "ids", "origins", "chains", "by_time", "subs", "sub_names", "queue",
                            "refs", "embargo"}) {

@@ -105,4 +105,16 @@ Result<std::optional<DataFileInfo>> inspect_data_file(const std::filesystem::pat
   return std::optional<DataFileInfo>(info);
 }
 
+Result<ReadOnlyStore> open_store_read_only(const std::filesystem::path& dir) {
+  auto file = inspect_data_file(dir / "data.mdb");
+  if (!file) return file.status();
+  if (!*file) return Status(E::NOT_FOUND, "there is no store in " + dir.string() + " (no data.mdb, or it is empty)");
+  store::EnvOptions options;
+  options.read_only = true;
+  options.map_size = std::max<uint64_t>((*file)->map_size, size_t{1} << 20);  // the writer's, so it can grow
+  auto env = store::Env::open(dir, options);
+  if (!env) return env.status();
+  return ReadOnlyStore{std::move(*env), **file};
+}
+
 }  // namespace lantoa::broker

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "lantoa/internal/store.h"
 #include "lantoa/status.h"
 
 namespace lantoa::broker {
@@ -30,5 +31,14 @@ struct DataFileInfo {
 // through; a page missing beyond that is met by the start check, which
 // reads every record in a child process and names SIGBUS.)
 Result<std::optional<DataFileInfo>> inspect_data_file(const std::filesystem::path& file);
+
+// The store in `dir`, checked as above, opened for reading only (beside a
+// broker that may be writing it: `check`, `backup`). NOT_FOUND when the
+// folder holds no store.
+struct ReadOnlyStore {
+  store::Env env;
+  DataFileInfo file;
+};
+Result<ReadOnlyStore> open_store_read_only(const std::filesystem::path& dir);
 
 }  // namespace lantoa::broker
