@@ -28,6 +28,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/trust.h"
+#include "lantoa/internal/connection_access.h"
 #include "delivery/wire_views.pb.h"
 #include "support/broker_launcher.h"
 
@@ -170,7 +171,7 @@ double ingest(const Broker& b, const Identities& ids, size_t publishers, size_t 
       size_t next = 0, in_flight = 0;
       while (next < frames[p].size() || in_flight > 0) {
         while (in_flight < kWindow && next < frames[p].size()) {
-          (void)c.send_raw({frames[p][next++]});
+          (void)internal::ConnectionAccess::send_raw(c, {frames[p][next++]});
           ++in_flight;
         }
         auto r = c.receive(milliseconds(10000));

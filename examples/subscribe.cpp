@@ -34,11 +34,13 @@ int main(int argc, char** argv) {
   const size_t wanted = std::stoul(argv[7]);
   size_t seen = 0;
   while (seen < wanted) {
-    // The handler runs on this thread; the event is acked when it returns.
+    // The handler runs on this thread; the event is acked when it returns
+    // OK (an error nacks it: the broker offers it again later).
     auto handled = (*subscriber)->poll(
         [](const lantoa::ReceivedEvent& e) {
           std::cout << e.verified.event.topic() << ": " << e.verified.event.headline() << " (signed by "
                     << e.verified.signer.member() << ", verified)\n";
+          return lantoa::Status::Ok();
         },
         std::chrono::milliseconds(10000), wanted - seen);
     if (!handled || *handled == 0) {

@@ -62,6 +62,13 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
       spdlog::warn("event {} rejected by the broker: {}", to_hex(o.event_id), o.error.to_string());
     }
   };
+  po.on_connection = [endpoint = n->broker_.endpoint](bool connected, const std::string& why) {
+    if (connected) {
+      spdlog::info("broker {}: connected", endpoint);
+    } else {
+      spdlog::warn("broker {}: not connected: {} (trying again; what is published waits in the outbox)", endpoint, why);
+    }
+  };
   auto publisher = Publisher::start(std::move(*key), n->chain_, po);
   if (!publisher) return publisher.status();
   n->publisher_ = std::move(*publisher);
@@ -112,9 +119,9 @@ void Node::receive(const SubscriptionConfig& sub) {
   so.start = sub.start;
   so.agent = "lantoa-node/0.1";
   so.connect_timeout = std::chrono::milliseconds(3000);
-  so.on_rejected = [this, name = sub.name](const Status& why, const v1::Deliver& d) {
+  so.on_rejected = [this, name = sub.name](const Status& why, const RejectedDelivery& d) {
     ++rejected_;
-    spdlog::warn("subscription {}: broker sequence {} failed verification and was dropped: {}", name, d.broker_seq(),
+    spdlog::warn("subscription {}: broker sequence {} failed verification and was dropped: {}", name, d.broker_seq,
                  why.to_string());
   };
   std::unique_ptr<Subscriber> subscriber;
@@ -134,7 +141,7 @@ void Node::receive(const SubscriptionConfig& sub) {
     auto r = subscriber->poll(
         [&](const ReceivedEvent& e) {
           auto added = store_->add_received(e);
-          if (!added) throw std::runtime_error(added.status().to_string());  // nacked: the broker tries again
+          if (!added) return added.status();  // nacked: the broker tries again
           if (added->seq) {
             ++received_;
             spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id).substr(0, 16),
@@ -150,6 +157,7 @@ void Node::receive(const SubscriptionConfig& sub) {
             spdlog::warn("event {} from {}: unsafe content removed before it reaches the CMS: {}",
                          to_hex(e.verified.id), e.verified.event.origin(), what);
           }
+          return Status::Ok();
         },
         std::chrono::milliseconds(200));
     if (!r) {
@@ -222,7 +230,10 @@ json Node::status() const {
   }
   auto refused_count = store_->refused_count();
   return {{"member", config_.member},
-          {"broker", {{"endpoint", broker_.endpoint}, {"connected", publisher_ && publisher_->connected()}}},
+          {"broker",
+           {{"endpoint", broker_.endpoint},
+            {"connected", publisher_ && publisher_->connected()},
+            {"reason", publisher_ ? publisher_->down_reason() : std::string()}}},
           {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
           {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}, {"sanitized", sanitized_.load()},

@@ -55,7 +55,11 @@ void add_replay(CLI::App& app, Runner& run) {
                   << total << std::flush;
       };
       while (done < total) {
-        auto r = (*sub)->poll([&](const ReceivedEvent& e) { out << event_json(e).dump() << "\n"; ++done; },
+        auto r = (*sub)->poll([&](const ReceivedEvent& e) {
+                                out << event_json(e).dump() << "\n";
+                                ++done;
+                                return Status::Ok();
+                              },
                               std::chrono::milliseconds(1000), total - done);
         if (!r) return fail(r.status());
         if (*r == 0) break;  // nothing more arrives

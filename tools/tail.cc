@@ -61,8 +61,8 @@ void add_tail(CLI::App& app, Runner& run) {
       so.start = *start;
       so.connect_timeout = std::chrono::milliseconds(o->net.timeout_ms);
       so.agent = "lantoa-cli/0.1";
-      so.on_rejected = [](const Status& why, const v1::Deliver& d) {
-        std::cerr << "REJECTED broker_seq " << d.broker_seq() << ": " << why.to_string() << "\n";
+      so.on_rejected = [](const Status& why, const RejectedDelivery& d) {
+        std::cerr << "REJECTED broker_seq " << d.broker_seq << ": " << why.to_string() << "\n";
       };
       auto sub = Subscriber::open(std::move(net->key), std::move(net->chain), net->root, so);
       if (!sub) return fail(sub.status());
@@ -74,13 +74,14 @@ void add_tail(CLI::App& app, Runner& run) {
               ++seen;
               if (o->json) {
                 std::cout << event_json(e).dump() << std::endl;
-                return;
+                return Status::Ok();
               }
               const v1::Event& ev = e.verified.event;
               std::cout << format_time_ms(ev.created_ms()) << "  " << ev.topic() << "  [" << v1::Kind_Name(ev.kind())
                         << ", urgency " << ev.urgency() << "]  signed by " << e.verified.signer.member() << " ("
                         << fingerprint(e.verified.signer.certificate.sign_key()) << "), verified\n    "
                         << ev.headline() << std::endl;
+              return Status::Ok();
             },
             std::chrono::milliseconds(200), o->count ? o->count - seen : SIZE_MAX);
         if (!r) return fail(r.status());

@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "lantoa/encoding.h"
+#include "lantoa/internal/connection_access.h"
 #include "proto_scan.h"
 
 namespace lantoa {
@@ -21,19 +22,56 @@ struct Connection::Impl {
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   zmq::socket_t monitor{context, zmq::socket_type::pair};  // handshake events, during open() only
 
-  // True when the broker refused the Curve handshake (ZAP said no).
-  bool refused_by_admission() {
+  // What the handshake watch has seen so far (during open() only).
+  bool tcp_connected = false;     // something accepted the TCP connection
+  bool handshake_done = false;    // the CurveZMQ handshake succeeded
+  bool refused = false;           // the broker's admission (ZAP) said no
+  bool handshake_failed = false;  // a handshake broke off (e.g. the wrong broker key)
+
+  void watch() {
+    if (!monitor.handle()) return;
     zmq::message_t event;
-    if (!monitor.handle()) return false;
     zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
     while (zmq::poll(&item, 1, std::chrono::milliseconds(0)) > 0) {
       if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
       uint16_t id = 0;
       if (event.size() >= 2) std::memcpy(&id, event.data(), 2);
       while (monitor.get(zmq::sockopt::rcvmore)) (void)monitor.recv(event, zmq::recv_flags::dontwait);
-      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) return true;
+      switch (id) {
+        case ZMQ_EVENT_CONNECTED: tcp_connected = true; break;
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: handshake_done = true; break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: refused = true; break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: handshake_failed = true; break;
+        case ZMQ_EVENT_DISCONNECTED:
+          if (!handshake_done) handshake_failed = true;
+          break;
+        default: break;
+      }
     }
-    return false;
+  }
+  bool refused_by_admission() {
+    watch();
+    return refused;
+  }
+  // Why no Welcome came within `timeout`, from what the watch saw.
+  Status why_no_answer(const std::string& endpoint, std::chrono::milliseconds timeout) {
+    watch();
+    const std::string within = " within " + std::to_string(timeout.count()) + " ms";
+    if (!tcp_connected) {
+      return Status(v1::Error::UNAVAILABLE, "cannot reach the broker at " + endpoint +
+                                                ": nothing accepted a connection there" + within +
+                                                " (is it running, and is the endpoint right?)");
+    }
+    if (!handshake_done) {
+      return Status(v1::Error::UNAVAILABLE,
+                    "the broker at " + endpoint +
+                        " accepted the connection but the encrypted handshake failed" +
+                        (handshake_failed ? "" : " to complete" + within) +
+                        ": the broker transport key given here is not that broker's (check the key, or the "
+                        "broker.ready.json it was taken from)");
+    }
+    return Status(v1::Error::UNAVAILABLE, "no answer to Hello from " + endpoint + within);
   }
   v1::Welcome welcome;
   std::chrono::steady_clock::time_point last_send = std::chrono::steady_clock::now();
@@ -55,15 +93,20 @@ struct Connection::Impl {
 
   // The next single-part message (nullopt when none arrives within
   // `timeout`), keeping the session alive while the caller only listens.
-  Result<std::optional<zmq::message_t>> next_message(std::chrono::milliseconds timeout) {
+  Status keep_alive() {
     const auto heartbeat = std::chrono::milliseconds(welcome.heartbeat_ms());
     if (heartbeat.count() > 0 && std::chrono::steady_clock::now() - last_send > heartbeat / 2) {
       v1::ClientFrame hb;
       hb.mutable_heartbeat()->set_time_ms(
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
               .count());
-      LANTOA_RETURN_IF_ERROR(send_parts({hb.SerializeAsString()}));
+      return send_parts({hb.SerializeAsString()});
     }
+    return Status::Ok();
+  }
+
+  Result<std::optional<zmq::message_t>> next_message(std::chrono::milliseconds timeout) {
+    LANTOA_RETURN_IF_ERROR(keep_alive());
     try {
       zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
       if (zmq::poll(&item, 1, timeout) == 0) return std::optional<zmq::message_t>();
@@ -90,8 +133,8 @@ Connection::~Connection() = default;
 
 const v1::Welcome& Connection::welcome() const { return impl_->welcome; }
 
-Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey& key,
-                                    const v1::CertificateChain& chain, const ConnectOptions& options) {
+Result<Connection> Connection::connect_only(const BrokerAddress& broker, const MemberKey& key,
+                                            const ConnectOptions& options) {
   if (broker.transport_key.size() != kTransportKeySize) {
     return Status(v1::Error::INVALID_ARGUMENT, "the broker's transport key must be 32 bytes");
   }
@@ -110,10 +153,14 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
     s.set(zmq::sockopt::linger, 200);
     s.set(zmq::sockopt::immediate, 1);  // queue nothing until the Curve handshake is done
     s.set(zmq::sockopt::reconnect_ivl, 100);
-    // Watch the handshake, so that a refusal by the broker's transport
-    // admission (before any frame) can be reported as such.
+    // Watch the connection and the handshake, so that a failure can be
+    // named: nothing listening, the wrong broker key, or a refusal by the
+    // broker's transport admission (before any frame).
     const std::string monitor = "inproc://lantoa-connect-" + std::to_string(reinterpret_cast<uintptr_t>(impl.get()));
-    if (zmq_socket_monitor(s.handle(), monitor.c_str(), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+    constexpr int kWatched = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(s.handle(), monitor.c_str(), kWatched) == 0) {
       impl->monitor.connect(monitor);
     }
     s.connect(broker.endpoint);
@@ -122,8 +169,14 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
   }
   Connection conn(std::move(impl));
   conn.impl_->socket.set(zmq::sockopt::sndtimeo, static_cast<int>(options.timeout.count()));
-  if (!options.send_hello) return conn;
+  return conn;
+}
 
+Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey& key,
+                                    const v1::CertificateChain& chain, const ConnectOptions& options) {
+  auto connected = connect_only(broker, key, options);
+  if (!connected) return connected.status();
+  Connection conn = std::move(*connected);
   v1::ClientFrame hello;
   hello.mutable_hello()->set_protocol_version(options.protocol_version);
   *hello.mutable_hello()->mutable_chain() = chain;
@@ -148,10 +201,7 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
     }
     if (sent) break;
     if (conn.impl_->refused_by_admission()) return admission_refused;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status(v1::Error::UNAVAILABLE, "cannot reach " + broker.endpoint + " within " +
-                                                std::to_string(options.timeout.count()) + " ms");
-    }
+    if (std::chrono::steady_clock::now() >= deadline) return conn.impl_->why_no_answer(broker.endpoint, options.timeout);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   conn.impl_->last_send = std::chrono::steady_clock::now();
@@ -164,9 +214,7 @@ Result<Connection> Connection::open(const BrokerAddress& broker, const MemberKey
   if (!reply) return reply.status();
   if (!reply->has_value()) {
     if (conn.impl_->refused_by_admission()) return admission_refused;
-    return Status(v1::Error::UNAVAILABLE, "no answer to Hello from " + broker.endpoint + " within " +
-                                              std::to_string(options.timeout.count()) +
-                                              " ms (is the broker running, and is its transport key right?)");
+    return conn.impl_->why_no_answer(broker.endpoint, options.timeout);
   }
   const v1::BrokerFrame& frame = **reply;
   if (frame.has_error()) return Status::from_proto(frame.error().error());
@@ -189,10 +237,18 @@ Status Connection::send(const v1::ClientFrame& frame) {
                                                   " bytes exceeds the broker's limit of " + std::to_string(limit) +
                                                   " (Welcome.max_frame_bytes); nothing was sent");
   }
-  return send_raw({bytes});
+  return impl_->send_parts({bytes});
 }
 
-Status Connection::send_raw(const std::vector<std::string>& parts) { return impl_->send_parts(parts); }
+void* internal::ConnectionAccess::socket(Connection& c) { return c.impl_->socket.handle(); }
+Status internal::ConnectionAccess::keep_alive(Connection& c) { return c.impl_->keep_alive(); }
+Status internal::ConnectionAccess::send_raw(Connection& c, const std::vector<std::string>& parts) {
+  return c.impl_->send_parts(parts);
+}
+Result<Connection> internal::ConnectionAccess::open_without_hello(const BrokerAddress& broker, const MemberKey& key,
+                                                                 const ConnectOptions& options) {
+  return Connection::connect_only(broker, key, options);
+}
 
 Result<std::optional<std::string>> Connection::receive_raw(std::chrono::milliseconds timeout) {
   auto message = impl_->next_message(timeout);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "client_link.h"
 #include "lantoa/internal/store.h"
 
 namespace lantoa {
@@ -41,26 +42,30 @@ struct Publisher::Impl {
   std::condition_variable idle;  // signalled when `pending` empties
   std::map<uint64_t, Pending> pending;
   uint64_t last_seq = 0;
+  bool heard_broker = false;  // a Welcome has told where the member's sequence stands
   std::atomic<bool> stop{false};
-  std::atomic<bool> is_connected{false};
   std::thread thread;
 
-  // Owned by the thread:
-  std::optional<Connection> conn;
+  // Used by the thread (and by start() before the thread exists):
+  internal::ClientLink link;
   uint64_t next_request = 1;
   std::map<uint64_t, std::pair<Clock::time_point, std::vector<uint64_t>>> in_flight;  // request -> sent, sequences
-  Clock::time_point last_heard{};
-  milliseconds backoff{0};
-  Clock::time_point next_connect{};
 
   Impl(MemberKey k, v1::CertificateChain c, PublisherOptions opts)
-      : key(std::move(k)), chain(std::move(c)), o(std::move(opts)), backoff(o.min_backoff) {}
+      : key(std::move(k)),
+        chain(std::move(c)),
+        o(std::move(opts)),
+        link(key, chain, {o.broker, o.connect_timeout, o.min_backoff, o.max_backoff, o.agent, o.on_connection},
+             [this](Connection& conn) { return on_connect(conn); }) {}
 
   Status open_outbox();
-  Status connect(milliseconds timeout);
-  void disconnect();
+  Status on_connect(Connection& conn);
+  void disconnect(const std::string& why);
   void run();
-  void send_batches();
+  // Sends what is waiting, up to `max_in_flight` batches; returns when the
+  // first event held back by the broker's advice may go.
+  std::optional<Clock::time_point> send_batches();
+  void on_frame(const v1::BrokerFrame& f);
   void on_results(const v1::PublishResults& results);
   void settle(PublishOutcome outcome);
   void settle_all(std::vector<PublishOutcome> outcomes);
@@ -98,30 +103,21 @@ Status Publisher::Impl::open_outbox() {
   return Status::Ok();
 }
 
-Status Publisher::Impl::connect(milliseconds timeout) {
-  ConnectOptions co;
-  co.timeout = timeout;
-  co.agent = o.agent;
-  auto c = Connection::open(o.broker, key, chain, co);
-  if (!c) return c.status();
-  {
-    std::lock_guard lock(mu);
-    // Never below what the broker has accepted (a reinstalled publisher).
-    last_seq = std::max(last_seq, c->welcome().last_sequence());
-    for (auto& [seq, p] : pending) p.in_flight = false;  // resend everything unconfirmed
-  }
-  conn.emplace(std::move(*c));
+// A new connection: everything unconfirmed goes again (the broker's
+// duplicate detection makes that safe), and sequences continue above what
+// the broker has accepted (a reinstalled publisher).
+Status Publisher::Impl::on_connect(Connection& conn) {
+  std::lock_guard lock(mu);
+  last_seq = std::max(last_seq, conn.welcome().last_sequence());
+  heard_broker = true;
+  for (auto& [seq, p] : pending) p.in_flight = false;
   in_flight.clear();
-  last_heard = Clock::now();
-  backoff = o.min_backoff;
-  is_connected = true;
   return Status::Ok();
 }
 
-void Publisher::Impl::disconnect() {
-  conn.reset();
+void Publisher::Impl::disconnect(const std::string& why) {
+  link.drop(why);
   in_flight.clear();
-  is_connected = false;
   std::lock_guard lock(mu);
   for (auto& [seq, p] : pending) p.in_flight = false;
 }
@@ -196,11 +192,14 @@ void Publisher::Impl::settle_all(std::vector<PublishOutcome> outcomes) {
   for (auto& outcome : outcomes) settle(std::move(outcome));
 }
 
-void Publisher::Impl::send_batches() {
+std::optional<Clock::time_point> Publisher::Impl::send_batches() {
   while (in_flight.size() < o.max_in_flight) {
+    Connection* conn = link.connection();
+    if (!conn) return std::nullopt;
     v1::ClientFrame frame;
     auto* batch = frame.mutable_publish();
     std::vector<uint64_t> seqs;
+    std::optional<Clock::time_point> held_until;
     {
       std::lock_guard lock(mu);
       const auto now = Clock::now();
@@ -208,94 +207,88 @@ void Publisher::Impl::send_batches() {
         if (p.in_flight) continue;
         // Refused for a passing reason: it goes again at the advised time,
         // and nothing after it goes first (order is kept).
-        if (p.not_before > now) break;
+        if (p.not_before > now) {
+          held_until = p.not_before;
+          break;
+        }
         *batch->add_events() = p.envelope;
         p.in_flight = true;
         seqs.push_back(seq);
         if (seqs.size() >= o.max_batch) break;
       }
     }
-    if (seqs.empty()) return;
+    if (seqs.empty()) return held_until;
     const uint64_t request = next_request++;
     batch->set_request_id(request);
     in_flight[request] = {Clock::now(), std::move(seqs)};
-    if (!conn->send(frame).ok()) {
-      disconnect();
-      return;
+    if (Status sent = conn->send(frame); !sent.ok()) {
+      disconnect(sent.to_string());
+      return std::nullopt;
     }
   }
+  return std::nullopt;
 }
 
+void Publisher::Impl::on_frame(const v1::BrokerFrame& f) {
+  if (f.has_results()) on_results(f.results());
+  if (!f.has_error()) return;
+  if (f.error().fatal() || f.error().error().code() == E::HELLO_REQUIRED) {
+    // The broker restarted or dropped us (the link says Hello again): what
+    // was in flight goes again on the new connection.
+    disconnect("the broker ended the session: " + Status::from_proto(f.error().error()).to_string());
+    return;
+  }
+  // A whole batch refused (e.g. too large): its events get the reason.
+  auto it = in_flight.find(f.error().request_id());
+  if (it == in_flight.end()) return;
+  std::vector<PublishOutcome> outcomes;
+  for (uint64_t seq : it->second.second) {
+    PublishOutcome outcome;
+    outcome.status = v1::PublishResult::REJECTED;
+    outcome.sequence = seq;
+    outcome.error = Status::from_proto(f.error().error());
+    {
+      std::lock_guard lock(mu);
+      auto p = pending.find(seq);
+      if (p != pending.end()) outcome.event_id = p->second.id;
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  in_flight.erase(it);
+  settle_all(std::move(outcomes));
+}
+
+// The publisher's thread sleeps in the link until a frame arrives, publish()
+// or the destructor wakes it, or a timer is due: an event the broker asked
+// to hold back, the close deadline, or the periodic check for batches that
+// never got an answer.
 void Publisher::Impl::run() {
+  constexpr milliseconds kCheckEvery{250};
   Clock::time_point close_deadline{};
   while (true) {
-    const auto now = Clock::now();
+    auto now = Clock::now();
     if (stop) {
       if (close_deadline == Clock::time_point{}) close_deadline = now + o.close_timeout;
       std::lock_guard lock(mu);
       if (pending.empty() || now >= close_deadline) break;
     }
-    if (!conn) {
-      if (now >= next_connect && !connect(std::min<milliseconds>(o.connect_timeout, milliseconds(1000))).ok()) {
-        next_connect = now + backoff;
-        backoff = std::min(o.max_backoff, backoff * 2);
-      }
-      if (!conn) {
-        std::this_thread::sleep_for(milliseconds(10));
-        continue;
-      }
-    }
-    send_batches();
-    if (!conn) continue;
-    auto frame = conn->receive(milliseconds(10));
-    if (!frame) {
-      disconnect();
-      continue;
-    }
-    const auto heartbeat = milliseconds(std::max<uint32_t>(conn->welcome().heartbeat_ms(), 100));
-    if (frame->has_value()) {
-      last_heard = Clock::now();
-      const v1::BrokerFrame& f = **frame;
-      if (f.has_results()) on_results(f.results());
-      if (f.has_error()) {
-        const auto code = f.error().error().code();
-        if (code == E::HELLO_REQUIRED || f.error().fatal()) {
-          disconnect();  // the broker restarted or dropped us: say Hello again
-          continue;
-        }
-        // A whole batch refused (e.g. too large): its events get the reason.
-        auto it = in_flight.find(f.error().request_id());
-        if (it != in_flight.end()) {
-          std::vector<PublishOutcome> outcomes;
-          for (uint64_t seq : it->second.second) {
-            PublishOutcome outcome;
-            outcome.status = v1::PublishResult::REJECTED;
-            outcome.sequence = seq;
-            outcome.error = Status::from_proto(f.error().error());
-            {
-              std::lock_guard lock(mu);
-              auto p = pending.find(seq);
-              if (p != pending.end()) outcome.event_id = p->second.id;
-            }
-            outcomes.push_back(std::move(outcome));
-          }
-          in_flight.erase(it);
-          settle_all(std::move(outcomes));
-        }
-      }
-    } else if (Clock::now() - last_heard > 3 * heartbeat) {
-      disconnect();  // the broker went silent
-      continue;
-    }
+    auto until = now + kCheckEvery;
+    if (auto held = send_batches()) until = std::min(until, *held);
+    if (stop) until = std::min(until, close_deadline);
+    if (auto frame = link.next(until)) on_frame(*frame);
     // A batch without an answer for long means a lost connection.
-    for (const auto& [request, sent] : in_flight) {
-      if (Clock::now() - sent.first > std::max<milliseconds>(10 * heartbeat, milliseconds(15000))) {
-        disconnect();
-        break;
+    if (Connection* conn = link.connection()) {
+      const auto heartbeat = milliseconds(std::max<uint32_t>(conn->welcome().heartbeat_ms(), 100));
+      const auto limit = std::max<milliseconds>(10 * heartbeat, milliseconds(15000));
+      now = Clock::now();
+      for (const auto& [request, sent] : in_flight) {
+        if (now - sent.first > limit) {
+          disconnect("no answer to a publish batch within " + std::to_string(limit.count()) + " ms");
+          break;
+        }
       }
     }
   }
-  conn.reset();
   // What is still unconfirmed stays in the outbox; promises report it.
   std::lock_guard lock(mu);
   for (auto& [seq, p] : pending) {
@@ -318,15 +311,12 @@ Result<std::unique_ptr<Publisher>> Publisher::start(MemberKey key, v1::Certifica
                                                     PublisherOptions options) {
   auto impl = std::make_unique<Impl>(std::move(key), std::move(chain), std::move(options));
   if (!impl->o.outbox.empty()) LANTOA_RETURN_IF_ERROR(impl->open_outbox());
-  if (Status connected = impl->connect(impl->o.connect_timeout); !connected.ok()) {
-    if (!impl->outbox) {
-      if (connected.code() != E::UNAVAILABLE) return connected;  // refused: the reason matters
-      return Status(E::UNAVAILABLE, "cannot reach the broker at " + impl->o.broker.endpoint +
-                                        " (without an outbox the publisher needs it to start)");
+  // With an outbox the publisher starts at once and its thread connects
+  // (publish() works offline); without one it needs the broker now.
+  if (!impl->outbox) {
+    if (Status connected = impl->link.connect(impl->o.connect_timeout); !connected.ok()) {
+      return Status(connected.code(), connected.message() + " (without an outbox the publisher needs the broker to start)");
     }
-    // Offline with an outbox: if nothing is known yet, start sequences from
-    // the clock so they stay above anything an earlier installation used.
-    if (impl->last_seq == 0) impl->last_seq = static_cast<uint64_t>(unix_now_ms()) * 1000;
   }
   auto* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run(); });
@@ -335,12 +325,19 @@ Result<std::unique_ptr<Publisher>> Publisher::start(MemberKey key, v1::Certifica
 
 Publisher::~Publisher() {
   impl_->stop = true;
+  impl_->link.wake();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 Result<Publication> Publisher::publish(v1::Event event) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mu);
+  if (m.last_seq == 0 && !m.heard_broker) {
+    // Nothing known yet (a new outbox, the broker not reached so far): start
+    // from the clock, so sequences stay above anything an earlier
+    // installation of this member used.
+    m.last_seq = static_cast<uint64_t>(unix_now_ms()) * 1000;
+  }
   const uint64_t seq = m.last_seq + 1;
   event.set_origin(m.key.member);
   event.set_sequence(seq);
@@ -361,6 +358,7 @@ Result<Publication> Publisher::publish(v1::Event event) {
   p.promise.emplace();
   Publication out{p.id, seq, p.promise->get_future()};
   m.pending.emplace(seq, std::move(p));
+  m.link.wake();  // the publisher's thread sends it now
   return out;
 }
 
@@ -376,7 +374,8 @@ uint64_t Publisher::last_sequence() const {
   return impl_->last_seq;
 }
 
-bool Publisher::connected() const { return impl_->is_connected; }
+bool Publisher::connected() const { return impl_->link.connected(); }
+std::string Publisher::down_reason() const { return impl_->link.down_reason(); }
 
 size_t Publisher::unconfirmed() const {
   std::lock_guard lock(impl_->mu);

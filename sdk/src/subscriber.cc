@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
-#include <thread>
+#include <map>
 #include <unordered_map>
 
+#include "client_link.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 #include "lantoa/internal/store.h"
@@ -33,60 +34,71 @@ struct Subscriber::Impl {
   // tombstones, oldest forgotten first.
   std::unordered_map<std::string, std::string> seen_mem, graves_mem;
   std::deque<std::string> seen_order, graves_order;
-  std::optional<Connection> conn;
+  internal::ClientLink link;
   uint64_t next_request = 1;
-  Clock::time_point last_heard{};
-  Clock::time_point next_connect{};
-  milliseconds backoff{100};
   uint64_t pending_at_open = 0;
   uint64_t trust_pending = 0;
+  std::deque<v1::Deliver> backlog;  // received, not handled yet (all from the current connection)
+  // Acks waiting to go, by subscription: sent together, once per pass.
+  std::map<std::string, std::vector<uint64_t>> acks;
 
   Impl(MemberKey k, v1::CertificateChain c, RootKey root, SubscriberOptions opts)
-      : key(std::move(k)), chain(std::move(c)), trust(std::move(root)), o(std::move(opts)) {}
+      : key(std::move(k)),
+        chain(std::move(c)),
+        trust(std::move(root)),
+        o(std::move(opts)),
+        link(key, chain, {o.broker, o.connect_timeout, milliseconds(100), milliseconds(5000), o.agent, {}},
+             [this](Connection& conn) { return subscribe_all(conn); }) {}
 
   std::string trust_name() const { return o.name + "-trust"; }
-  Status connect_and_subscribe();
+  // On every new connection: the trust subscription (drained), then the news.
+  Status subscribe_all(Connection& conn);
   Status restore_trust();
-  Status drain_trust(uint64_t pending);
+  Status drain_trust(Connection& conn, uint64_t pending);
   void keep_list(const v1::SignedRevocationList& list);
   // The origin recorded for an event id (seen, or tombstone), if any.
   std::optional<std::string> lookup(store::Dbi db, std::unordered_map<std::string, std::string>& mem,
                                     const std::string& id, bool has_seq);
   Status record(store::Dbi db, std::unordered_map<std::string, std::string>& mem, std::deque<std::string>& order,
                 const std::string& id, const std::string& value_prefix, const std::string& origin);
-  Result<v1::BrokerFrame> await(uint64_t request, std::vector<v1::Deliver>& early);
-  Status handle(const v1::Deliver& d, const Handler& handler, size_t& handled);
-  void ack(const v1::Deliver& d);
-  void nack(const v1::Deliver& d, const std::string& why);
-  std::vector<v1::Deliver> backlog;  // deliveries that arrived while waiting for an answer
+  Result<v1::BrokerFrame> await(Connection& conn, uint64_t request);
+  void take(v1::BrokerFrame& f);
+  Status handle(Connection& conn, const v1::Deliver& d, const Handler& handler, size_t& handled);
+  void ack(const v1::Deliver& d) { acks[d.subscription()].push_back(d.delivery_id()); }
+  void nack(Connection& conn, const v1::Deliver& d, const std::string& why);
+  void send_acks(Connection& conn);
 };
 
-Result<v1::BrokerFrame> Subscriber::Impl::await(uint64_t request, std::vector<v1::Deliver>& early) {
+void Subscriber::Impl::take(v1::BrokerFrame& f) {
+  if (f.has_deliver()) backlog.push_back(std::move(*f.mutable_deliver()));
+  if (f.has_deliveries()) {
+    for (auto& d : *f.mutable_deliveries()->mutable_items()) backlog.push_back(std::move(d));
+  }
+}
+
+Result<v1::BrokerFrame> Subscriber::Impl::await(Connection& conn, uint64_t request) {
   const auto until = Clock::now() + o.connect_timeout;
   while (Clock::now() < until) {
-    auto frame = conn->receive(milliseconds(50));
+    auto frame = conn.receive(std::chrono::duration_cast<milliseconds>(until - Clock::now()));
     if (!frame) return frame.status();
     if (!frame->has_value()) continue;
     v1::BrokerFrame& f = **frame;
-    if (f.has_deliveries()) {
-      for (auto& d : *f.mutable_deliveries()->mutable_items()) early.push_back(std::move(d));
-      continue;
-    }
     if (f.has_subscribed() && f.subscribed().request_id() == request) return f;
+    if (f.has_unsubscribed() && f.unsubscribed().request_id() == request) return f;
     if (f.has_error() && (f.error().request_id() == request || f.error().fatal())) {
       return Status::from_proto(f.error().error());
     }
+    take(f);  // deliveries that came first
   }
-  return Status(E::TIMEOUT, "no answer to Subscribe from " + o.broker.endpoint);
+  return Status(E::TIMEOUT, "no answer from the broker at " + o.broker.endpoint + " within " +
+                                std::to_string(o.connect_timeout.count()) + " ms");
 }
 
-Status Subscriber::Impl::connect_and_subscribe() {
-  ConnectOptions co;
-  co.timeout = o.connect_timeout;
-  co.agent = o.agent;
-  auto c = Connection::open(o.broker, key, chain, co);
-  if (!c) return c.status();
-  conn.emplace(std::move(*c));
+Status Subscriber::Impl::subscribe_all(Connection& conn) {
+  // What came over an earlier connection is void there: the broker offers
+  // every unacked delivery again.
+  backlog.clear();
+  acks.clear();
   auto subscribe = [&](const std::string& name, const std::vector<std::string>& filters,
                        const v1::StartPosition& start) -> Status {
     v1::ClientFrame f;
@@ -98,8 +110,8 @@ Status Subscriber::Impl::connect_and_subscribe() {
     *s->mutable_start() = start;
     s->set_credit(o.credit);
     s->set_ack_timeout_ms(o.ack_timeout_ms);
-    LANTOA_RETURN_IF_ERROR(conn->send(f));
-    auto answer = await(request, backlog);
+    LANTOA_RETURN_IF_ERROR(conn.send(f));
+    auto answer = await(conn, request);
     if (answer.ok() && name == o.name) pending_at_open = answer->subscribed().pending();
     if (answer.ok() && name == trust_name()) trust_pending = answer->subscribed().pending();
     return answer.status();
@@ -111,41 +123,43 @@ Status Subscriber::Impl::connect_and_subscribe() {
     // Revocations first: what waits on the trust topic is applied before the
     // news subscription is even opened, so no event is judged by a stale
     // view of who is revoked (a portal back after days offline).
-    LANTOA_RETURN_IF_ERROR(drain_trust(trust_pending));
+    LANTOA_RETURN_IF_ERROR(drain_trust(conn, trust_pending));
   }
   LANTOA_RETURN_IF_ERROR(subscribe(o.name, o.filters, o.start));
-  last_heard = Clock::now();
-  backoff = milliseconds(100);
   return Status::Ok();
 }
 
-Status Subscriber::Impl::drain_trust(uint64_t pending) {
+Status Subscriber::Impl::drain_trust(Connection& conn, uint64_t pending) {
   size_t none = 0;
-  const Handler ignore = [](const ReceivedEvent&) {};
+  const Handler ignore = [](const ReceivedEvent&) { return Status::Ok(); };
   uint64_t done = 0;
-  auto take = [&](const v1::Deliver& d) -> Status {
-    if (d.subscription() != trust_name()) {
-      backlog.push_back(d);
-      return Status::Ok();
+  std::deque<v1::Deliver> news;  // for the news subscription: kept for poll()
+  auto handle_waiting = [&]() -> Status {
+    while (!backlog.empty()) {
+      v1::Deliver d = std::move(backlog.front());
+      backlog.pop_front();
+      if (d.subscription() != trust_name()) {
+        news.push_back(std::move(d));
+        continue;
+      }
+      ++done;
+      LANTOA_RETURN_IF_ERROR(handle(conn, d, ignore, none));
     }
-    ++done;
-    return handle(d, ignore, none);
+    send_acks(conn);
+    return Status::Ok();
   };
-  std::vector<v1::Deliver> early;
-  early.swap(backlog);
-  for (const auto& d : early) LANTOA_RETURN_IF_ERROR(take(d));
+  LANTOA_RETURN_IF_ERROR(handle_waiting());
   const auto until = Clock::now() + o.connect_timeout;
   while (done < pending && Clock::now() < until) {
-    auto frame = conn->receive(milliseconds(50));
+    auto frame = conn.receive(std::chrono::duration_cast<milliseconds>(until - Clock::now()));
     if (!frame) return frame.status();
     if (!frame->has_value()) continue;
     v1::BrokerFrame& f = **frame;
     if (f.has_error() && f.error().fatal()) return Status::from_proto(f.error().error());
-    if (f.has_deliver()) LANTOA_RETURN_IF_ERROR(take(f.deliver()));
-    if (f.has_deliveries()) {
-      for (const auto& d : f.deliveries().items()) LANTOA_RETURN_IF_ERROR(take(d));
-    }
+    take(f);
+    LANTOA_RETURN_IF_ERROR(handle_waiting());
   }
+  backlog = std::move(news);
   if (done < pending) return Status(E::TIMEOUT, "the revocations waiting on the bus did not all arrive");
   return Status::Ok();
 }
@@ -213,22 +227,27 @@ Status Subscriber::Impl::record(store::Dbi db, std::unordered_map<std::string, s
   return Status::Ok();
 }
 
-void Subscriber::Impl::ack(const v1::Deliver& d) {
-  v1::ClientFrame f;
-  f.mutable_ack()->set_subscription(d.subscription());
-  f.mutable_ack()->add_delivery_ids(d.delivery_id());
-  (void)conn->send(f);
-}
-
-void Subscriber::Impl::nack(const v1::Deliver& d, const std::string& why) {
+void Subscriber::Impl::nack(Connection& conn, const v1::Deliver& d, const std::string& why) {
   v1::ClientFrame f;
   f.mutable_nack()->set_subscription(d.subscription());
   f.mutable_nack()->add_delivery_ids(d.delivery_id());
   f.mutable_nack()->set_reason(why.substr(0, 256));
-  (void)conn->send(f);
+  (void)conn.send(f);
 }
 
-Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, size_t& handled) {
+void Subscriber::Impl::send_acks(Connection& conn) {
+  for (auto& [subscription, ids] : acks) {
+    if (ids.empty()) continue;
+    v1::ClientFrame f;
+    f.mutable_ack()->set_subscription(subscription);
+    for (uint64_t id : ids) f.mutable_ack()->add_delivery_ids(id);
+    // A lost ack costs a redelivery, which the duplicate check absorbs.
+    (void)conn.send(f);
+    ids.clear();
+  }
+}
+
+Status Subscriber::Impl::handle(Connection& conn, const v1::Deliver& d, const Handler& handler, size_t& handled) {
   ReceivedEvent r;
   r.envelope = d.event();
   r.broker_seq = d.broker_seq();
@@ -236,7 +255,7 @@ Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, si
   r.subscription = d.subscription();
   auto refuse = [&](const Status& why) {
     ++stats.rejected;
-    if (o.on_rejected) o.on_rejected(why, d);
+    if (o.on_rejected) o.on_rejected(why, RejectedDelivery{d.subscription(), d.broker_seq(), d.attempt(), d.event()});
     ack(d);  // a redelivery cannot repair it
     return Status::Ok();
   };
@@ -256,7 +275,8 @@ Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, si
       ++stats.revocations;
       keep_list(*applied);
     } else if (applied.status().code() != E::REVOCATION_LIST_STALE && o.on_rejected) {
-      o.on_rejected(applied.status(), d);  // a stale list is one this subscriber already holds
+      // (A stale list is one this subscriber already holds.)
+      o.on_rejected(applied.status(), RejectedDelivery{d.subscription(), d.broker_seq(), d.attempt(), d.event()});
     }
     ack(d);
     return Status::Ok();
@@ -267,7 +287,7 @@ Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, si
     // Released early (a broker's clock, or a broker that does not keep
     // embargoes): not shown before its time; the broker offers it again.
     ++stats.held;
-    nack(d, "embargoed until " + format_time_ms(e.embargo_until_ms()));
+    nack(conn, d, "embargoed until " + format_time_ms(e.embargo_until_ms()));
     return Status::Ok();
   }
   if (e.expires_ms() != 0 && e.expires_ms() <= now) {
@@ -294,15 +314,17 @@ Status Subscriber::Impl::handle(const v1::Deliver& d, const Handler& handler, si
     ack(d);
     return Status::Ok();
   }
+  Status outcome;
   try {
-    handler(r);
+    outcome = handler(r);
   } catch (const std::exception& ex) {
-    ++stats.failed;
-    nack(d, ex.what());
-    return Status::Ok();
+    outcome = Status(E::INTERNAL, std::string("the handler threw: ") + ex.what());
   } catch (...) {
+    outcome = Status(E::INTERNAL, "the handler threw");
+  }
+  if (!outcome.ok()) {
     ++stats.failed;
-    nack(d, "handler threw");
+    nack(conn, d, outcome.message());
     return Status::Ok();
   }
   LANTOA_RETURN_IF_ERROR(record(seen_db, seen_mem, seen_order, id, store::be64(d.broker_seq()), e.origin()));
@@ -322,12 +344,14 @@ Subscriber::~Subscriber() {
   // Tell the broker we are leaving, so what is in flight to us returns to the
   // queue at once rather than after a heartbeat timeout. Best effort.
   Impl& m = *impl_;
-  if (!m.conn) return;
+  Connection* conn = m.link.connection();
+  if (!conn) return;
+  m.send_acks(*conn);
   for (const std::string& name : {m.o.name, m.trust_name()}) {
     v1::ClientFrame f;
     f.mutable_unsubscribe()->set_request_id(m.next_request++);
     f.mutable_unsubscribe()->set_name(name);
-    (void)m.conn->send(f);
+    (void)conn->send(f);
   }
 }
 
@@ -352,7 +376,7 @@ Result<std::unique_ptr<Subscriber>> Subscriber::open(MemberKey key, v1::Certific
     impl->graves_db = *graves;
     LANTOA_RETURN_IF_ERROR(impl->restore_trust());
   }
-  LANTOA_RETURN_IF_ERROR(impl->connect_and_subscribe());
+  LANTOA_RETURN_IF_ERROR(impl->link.connect(impl->o.connect_timeout));
   return std::unique_ptr<Subscriber>(new Subscriber(std::move(impl)));
 }
 
@@ -360,78 +384,45 @@ uint64_t Subscriber::pending_at_open() const { return impl_->pending_at_open; }
 
 Status Subscriber::remove() {
   Impl& m = *impl_;
-  if (!m.conn) return Status(E::UNAVAILABLE, "not connected");
+  Connection* conn = m.link.connection();
+  if (!conn) return Status(E::UNAVAILABLE, "not connected: " + m.link.down_reason());
+  m.send_acks(*conn);
   v1::ClientFrame f;
   const uint64_t request = m.next_request++;
   f.mutable_unsubscribe()->set_request_id(request);
   f.mutable_unsubscribe()->set_name(m.o.name);
   f.mutable_unsubscribe()->set_remove(true);
-  LANTOA_RETURN_IF_ERROR(m.conn->send(f));
-  const auto until = Clock::now() + m.o.connect_timeout;
-  while (Clock::now() < until) {
-    auto frame = m.conn->receive(milliseconds(50));
-    if (!frame) return frame.status();
-    if (!frame->has_value()) continue;
-    if ((*frame)->has_unsubscribed() && (*frame)->unsubscribed().request_id() == request) return Status::Ok();
-    if ((*frame)->has_error() && (*frame)->error().request_id() == request) {
-      return Status::from_proto((*frame)->error().error());
-    }
-  }
-  return Status(E::TIMEOUT, "no answer to Unsubscribe");
+  LANTOA_RETURN_IF_ERROR(conn->send(f));
+  return m.await(*conn, request).status();
 }
 
 TrustStore& Subscriber::trust() { return impl_->trust; }
 const SubscriberStats& Subscriber::stats() const { return impl_->stats; }
+bool Subscriber::connected() const { return impl_->link.connected(); }
+std::string Subscriber::down_reason() const { return impl_->link.down_reason(); }
 
 Result<size_t> Subscriber::poll(const Handler& handler, std::chrono::milliseconds timeout, size_t max_events) {
   Impl& m = *impl_;
   size_t handled = 0;
   const auto until = Clock::now() + timeout;
   while (handled < max_events) {
-    if (!m.conn) {
-      if (Clock::now() >= m.next_connect) {
-        if (m.connect_and_subscribe().ok()) {
-          ++m.stats.reconnects;
-        } else {
-          m.conn.reset();
-          m.next_connect = Clock::now() + m.backoff;
-          m.backoff = std::min(milliseconds(5000), m.backoff * 2);
-        }
+    if (Connection* conn = m.link.connection()) {
+      while (!m.backlog.empty() && handled < max_events) {
+        v1::Deliver d = std::move(m.backlog.front());
+        m.backlog.pop_front();
+        LANTOA_RETURN_IF_ERROR(m.handle(*conn, d, handler, handled));
       }
-      if (!m.conn) {
-        if (Clock::now() >= until) break;
-        std::this_thread::sleep_for(milliseconds(20));
-        continue;
-      }
-    }
-    while (!m.backlog.empty() && handled < max_events) {
-      v1::Deliver d = std::move(m.backlog.front());
-      m.backlog.erase(m.backlog.begin());
-      LANTOA_RETURN_IF_ERROR(m.handle(d, handler, handled));
+      m.send_acks(*conn);  // before waiting: the broker's credit returns
     }
     if (handled >= max_events) break;
-    const auto now = Clock::now();
-    if (now >= until) break;
-    auto frame = m.conn->receive(std::min(std::chrono::duration_cast<milliseconds>(until - now), milliseconds(50)));
+    auto frame = m.link.next(until);
+    m.stats.reconnects = m.link.reconnects();
     if (!frame) {
-      m.conn.reset();
+      if (Clock::now() >= until) break;
       continue;
     }
-    const auto heartbeat = milliseconds(std::max<uint32_t>(m.conn->welcome().heartbeat_ms(), 100));
-    if (!frame->has_value()) {
-      if (Clock::now() - m.last_heard > 3 * heartbeat) m.conn.reset();  // the broker went silent
-      continue;
-    }
-    m.last_heard = Clock::now();
-    v1::BrokerFrame& f = **frame;
-    if (f.has_error()) {
-      if (f.error().error().code() == E::HELLO_REQUIRED || f.error().fatal()) m.conn.reset();  // reconnect
-      continue;
-    }
-    if (f.has_deliver()) m.backlog.push_back(f.deliver());
-    if (f.has_deliveries()) {
-      for (auto& d : *f.mutable_deliveries()->mutable_items()) m.backlog.push_back(std::move(d));
-    }
+    if (frame->has_error()) continue;  // the link has dropped a session the broker ended
+    m.take(*frame);
   }
   return handled;
 }

@@ -338,15 +338,15 @@ TEST_F(Durability, MalformedFramesGetClearErrorsAndTheConnectionStays) {
   BrokerProcess broker(tree);
   broker.start();
   Client c(broker.address(), gov);
-  ASSERT_TRUE(c.connection().send_raw({"part one", "part two"}).ok());
+  ASSERT_TRUE(c.send_raw({"part one", "part two"}).ok());
   auto e1 = c.next_error();
   ASSERT_TRUE(e1);
   EXPECT_EQ(e1->error().code(), E::FRAME_MALFORMED);
-  ASSERT_TRUE(c.connection().send_raw({std::string("\xff\xff\xff\xff\xff", 5)}).ok());
+  ASSERT_TRUE(c.send_raw({std::string("\xff\xff\xff\xff\xff", 5)}).ok());
   auto e2 = c.next_error();
   ASSERT_TRUE(e2);
   EXPECT_EQ(e2->error().code(), E::FRAME_MALFORMED);
-  ASSERT_TRUE(c.connection().send_raw({std::string((1 << 20) + (64 << 10) + 1, 'x')}).ok());
+  ASSERT_TRUE(c.send_raw({std::string((1 << 20) + (64 << 10) + 1, 'x')}).ok());
   auto e3 = c.next_error();
   ASSERT_TRUE(e3);
   EXPECT_EQ(e3->error().code(), E::FRAME_TOO_LARGE);

@@ -157,7 +157,7 @@ TEST_F(Hostile, AFrameOverTheHardCapIsRefusedByTheClientAndTheCloseIsLogged) {
   huge.mutable_publish()->add_events()->set_event(std::string(5 << 20, 'x'));
   EXPECT_STATUS(c.connection().send(huge), E::FRAME_TOO_LARGE);
   EXPECT_EQ(c.publish_one(make_events(gov, "vn.gov.press", 50, 1)[0]).status(), v1::PublishResult::ACCEPTED);
-  ASSERT_TRUE(c.connection().send_raw({std::string(5 << 20, 'x')}).ok());  // what another client might do
+  ASSERT_TRUE(c.send_raw({std::string(5 << 20, 'x')}).ok());  // what another client might do
   EXPECT_TRUE(eventually([&] {
     return read_text(broker.log()).find("closed below the protocol") != std::string::npos;
   })) << read_text(broker.log());
@@ -165,19 +165,19 @@ TEST_F(Hostile, AFrameOverTheHardCapIsRefusedByTheClientAndTheCloseIsLogged) {
 
 TEST_F(Hostile, OversizeMalformedAndTruncatedFrames) {
   Client c(broker.address(), gov);
-  ASSERT_TRUE(c.connection().send_raw({std::string(2 << 20, 'x')}).ok());
+  ASSERT_TRUE(c.send_raw({std::string(2 << 20, 'x')}).ok());
   EXPECT_EQ(c.next_error()->error().code(), E::FRAME_TOO_LARGE);
-  ASSERT_TRUE(c.connection().send_raw({std::string("\x12\xff\xff\x03garbage", 10)}).ok());
+  ASSERT_TRUE(c.send_raw({std::string("\x12\xff\xff\x03garbage", 10)}).ok());
   EXPECT_EQ(c.next_error()->error().code(), E::FRAME_MALFORMED);
   v1::ClientFrame f;
   f.mutable_publish()->set_request_id(5);
   *f.mutable_publish()->add_events() = make_events(gov, "vn.gov.press", 2, 1)[0];
   std::string whole = f.SerializeAsString();
-  ASSERT_TRUE(c.connection().send_raw({whole.substr(0, whole.size() / 2)}).ok());  // truncated
+  ASSERT_TRUE(c.send_raw({whole.substr(0, whole.size() / 2)}).ok());  // truncated
   EXPECT_EQ(c.next_error()->error().code(), E::FRAME_MALFORMED);
-  ASSERT_TRUE(c.connection().send_raw({whole, whole}).ok());  // two parts
+  ASSERT_TRUE(c.send_raw({whole, whole}).ok());  // two parts
   EXPECT_EQ(c.next_error()->error().code(), E::FRAME_MALFORMED);
-  ASSERT_TRUE(c.connection().send_raw({std::string()}).ok());  // empty frame
+  ASSERT_TRUE(c.send_raw({std::string()}).ok());  // empty frame
   EXPECT_EQ(c.next_error()->error().code(), E::FRAME_MALFORMED);
   // An oversize event inside a frame that fits.
   auto big = testing::sample_event("vn.gov", 3);

@@ -202,6 +202,51 @@ TEST_F(NodeE2E, OutboxHoldsEventsWhileTheBrokerIsDown) {
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i]["lantoa"]["event_id"], ids[i]);
 }
 
+// Issue 18: with the broker down the node answers its API at once (it used
+// to wait 5 s), and /v1/status says why it is not connected; a wrong broker
+// key is named as such, not as "cannot reach".
+TEST_F(NodeE2E, WithoutItsBrokerTheNodeAnswersAtOnceAndSaysWhy) {
+  BrokerAddress wrong_key = broker.address();
+  wrong_key.transport_key = TransportKey::generate().public_key();
+  NodeProcess mistaken(tree, gov, wrong_key, "");
+  mistaken.start();
+  auto api = mistaken.client();
+  json broker_status;
+  EXPECT_TRUE(eventually([&] {
+    broker_status = call(*api, "GET", "/v1/status").body["broker"];
+    return !broker_status.value("reason", "").empty();
+  })) << read_text(mistaken.log());
+  EXPECT_EQ(broker_status["connected"], false);
+  EXPECT_NE(broker_status["reason"].get<std::string>().find("not that broker's"), std::string::npos)
+      << broker_status.dump();
+  EXPECT_EQ(mistaken.stop(), 0);
+  EXPECT_NE(read_text(mistaken.log()).find("not connected: "), std::string::npos);
+
+  broker.pin_endpoint();
+  ASSERT_EQ(broker.stop(), 0);
+  NodeProcess node(tree, gov, broker.address(), "");
+  const auto started = std::chrono::steady_clock::now();
+  node.start();
+  auto api2 = node.client();
+  Answer status = call(*api2, "GET", "/v1/status");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "the node waited for the broker before answering";
+  EXPECT_EQ(status.status, 200);
+  EXPECT_TRUE(eventually([&] {
+    broker_status = call(*api2, "GET", "/v1/status").body["broker"];
+    return !broker_status.value("reason", "").empty();
+  }));
+  EXPECT_NE(broker_status["reason"].get<std::string>().find("nothing accepted a connection"), std::string::npos)
+      << broker_status.dump();
+  // Published meanwhile: waits in the outbox, and goes when the broker is back.
+  Answer a = post_event(node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  broker.start();
+  EXPECT_TRUE(eventually([&] { return status_of_event(node, a.body["id"]) == "accepted"; }, 30s));
+  EXPECT_TRUE(eventually([&] { return call(*api2, "GET", "/v1/status").body["broker"]["connected"] == true; }));
+  EXPECT_EQ(call(*api2, "GET", "/v1/status").body["broker"]["reason"], "");
+  EXPECT_EQ(node.stop(), 0);
+}
+
 // The CMS is down: the node retries, across its own restart, and delivers
 // each event exactly once, in order, when the CMS is back.
 TEST_F(NodeE2E, WebhookRetriedUntilTheCmsAnswersNothingLostOrRepeated) {

@@ -1,11 +1,16 @@
 // The SDK client against a real broker: Publisher (confirmations, reconnect,
 // outbox, sequences) and Subscriber (verification, nack, inbox, revocations),
 // plus a hostile broker stand-in that alters events in transit.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <future>
 #include <set>
+#include <mutex>
 #include <thread>
 #include <zmq.hpp>
 
@@ -23,6 +28,19 @@ using std::chrono::milliseconds;
 
 v1::Event news(const std::string& headline, const std::string& topic = "vn.gov.press") {
   return *EventBuilder("vn.gov", 1, topic).headline(headline).body("Nội dung chi tiết.").build();
+}
+
+// A loopback port nothing listens on (it was free a moment ago).
+int unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 MemberKey copy_key(const MemberKey& k) {
@@ -51,7 +69,11 @@ class SdkClient : public ::testing::Test {
     std::vector<std::string> got;
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (got.size() < n && std::chrono::steady_clock::now() < until) {
-      auto r = s.poll([&](const ReceivedEvent& e) { got.push_back(e.verified.event.headline()); }, milliseconds(100),
+      auto r = s.poll([&](const ReceivedEvent& e) {
+                        got.push_back(e.verified.event.headline());
+                        return Status::Ok();
+                      },
+                      milliseconds(100),
                       n - got.size());
       EXPECT_TRUE(r.ok()) << r.status().to_string();
     }
@@ -70,7 +92,7 @@ class SdkClient : public ::testing::Test {
     ASSERT_EQ(authority.publish_one(*sign_event(*e, qn.key.sign)).status(), v1::PublishResult::ACCEPTED);
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (sub.stats().revocations == 0 && std::chrono::steady_clock::now() < until) {
-      ASSERT_OK(sub.poll([](const ReceivedEvent&) {}, milliseconds(100)));
+      ASSERT_OK(sub.poll([](const ReceivedEvent&) { return Status::Ok(); }, milliseconds(100)));
     }
   }
 
@@ -111,23 +133,28 @@ TEST_F(SdkClient, PublisherConfirmsAndSubscriberVerifies) {
   EXPECT_CODE(pub->publish(bad), E::URGENCY_OUT_OF_RANGE);
 }
 
-TEST_F(SdkClient, AThrowingHandlerGetsTheEventAgain) {
+TEST_F(SdkClient, AHandlerThatFailsGetsTheEventAgain) {
   auto sub = subscriber({});
   auto pub = publisher();
   ASSERT_TRUE(pub->publish(news("Một lần lỗi"))->outcome.get().ok());
   int calls = 0;
   uint32_t last_attempt = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (sub->stats().handled == 0 && std::chrono::steady_clock::now() < until) {
-    ASSERT_OK(sub->poll([&](const ReceivedEvent& e) {
-                if (++calls == 1) throw std::runtime_error("CMS busy");
-                last_attempt = e.attempt;
-              },
-              milliseconds(100)));
+    ASSERT_OK(sub->poll(
+        [&](const ReceivedEvent& e) {
+          last_attempt = e.attempt;
+          ++calls;
+          if (calls == 1) return Status(E::UNAVAILABLE, "CMS busy");  // returns an error: nacked
+          if (calls == 2) throw std::runtime_error("CMS crashed");    // throws: nacked too
+          return Status::Ok();
+        },
+        milliseconds(100)));
   }
-  EXPECT_EQ(calls, 2);
-  EXPECT_EQ(last_attempt, 2u);
-  EXPECT_EQ(sub->stats().failed, 1u);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(last_attempt, 3u);
+  EXPECT_EQ(sub->stats().failed, 2u);
+  EXPECT_EQ(sub->stats().handled, 1u);
 }
 
 TEST_F(SdkClient, ReconnectsAfterABrokerRestartWithoutLossOrDuplicates) {
@@ -141,16 +168,60 @@ TEST_F(SdkClient, ReconnectsAfterABrokerRestartWithoutLossOrDuplicates) {
   ASSERT_OK(pub->flush(milliseconds(5000)));
   auto before = take(*sub, 5);  // the subscriber is midway
   ASSERT_EQ(broker.stop(), 0) << read_text(broker.log());
+  // Both notice that the broker went away, and say why.
+  EXPECT_TRUE(eventually([&] {
+    (void)sub->poll(
+        [&](const ReceivedEvent& e) {
+          before.push_back(e.verified.event.headline());
+          return Status::Ok();
+        },
+        milliseconds(100));
+    return !sub->connected() && !pub->connected();
+  }));
+  EXPECT_FALSE(sub->down_reason().empty());
   for (int i = 0; i < 10; ++i) futures.push_back(std::move(pub->publish(news("Trong lúc " + std::to_string(i)))->outcome));
   broker.start();
   ASSERT_OK(pub->flush(milliseconds(20000)));
   for (auto& f : futures) EXPECT_TRUE(f.get().ok());
-  auto after = take(*sub, 15, milliseconds(20000));
+  auto after = take(*sub, 20 - before.size(), milliseconds(20000));
   std::set<std::string> all(before.begin(), before.end());
   all.insert(after.begin(), after.end());
   EXPECT_EQ(all.size(), 20u);
   EXPECT_EQ(before.size() + after.size(), 20u) << "the handler saw an event twice";
   EXPECT_GE(sub->stats().reconnects, 1u);
+}
+
+// A connection that fails says why: nothing listening, or a broker key
+// that is not that broker's (issue 18: both used to read "cannot reach").
+TEST_F(SdkClient, AFailedConnectionSaysWhy) {
+  ConnectOptions co;
+  co.timeout = milliseconds(1500);
+  BrokerAddress wrong_key = broker.address();
+  wrong_key.transport_key = TransportKey::generate().public_key();
+  auto mismatch = Connection::open(wrong_key, qn.key, qn.chain, co);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_CODE(mismatch, E::UNAVAILABLE);
+  EXPECT_NE(mismatch.status().message().find("not that broker's"), std::string::npos) << mismatch.status().to_string();
+
+  BrokerAddress nobody = broker.address();
+  nobody.endpoint = "tcp://127.0.0.1:" + std::to_string(unused_port());
+  auto unreachable = Connection::open(nobody, qn.key, qn.chain, co);
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_CODE(unreachable, E::UNAVAILABLE);
+  EXPECT_NE(unreachable.status().message().find("nothing accepted a connection"), std::string::npos)
+      << unreachable.status().to_string();
+
+  // The publisher reports the same reason while it waits for the broker.
+  PublisherOptions o;
+  o.broker = wrong_key;
+  o.outbox = dir / "outbox";
+  o.connect_timeout = milliseconds(1500);
+  o.close_timeout = milliseconds(100);
+  auto pub = Publisher::start(copy_key(gov.key), gov.chain, o);
+  ASSERT_OK(pub);
+  EXPECT_TRUE(eventually([&] { return !(*pub)->down_reason().empty(); }));
+  EXPECT_FALSE((*pub)->connected());
+  EXPECT_NE((*pub)->down_reason().find("not that broker's"), std::string::npos) << (*pub)->down_reason();
 }
 
 TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
@@ -342,6 +413,11 @@ class HostileBroker {
     thread_.join();
   }
   BrokerAddress address() const { return {endpoint_, key_.public_key()}; }
+  // The Ack and Nack frames received so far.
+  std::vector<v1::ClientFrame> answers() const {
+    std::lock_guard lock(mu_);
+    return answers_;
+  }
 
  private:
   void run() {
@@ -360,6 +436,10 @@ class HostileBroker {
         out.mutable_subscribed()->set_request_id(in.subscribe().request_id());
         out.mutable_subscribed()->set_name(in.subscribe().name());
       } else {
+        if (in.has_ack() || in.has_nack()) {
+          std::lock_guard lock(mu_);
+          answers_.push_back(in);
+        }
         continue;
       }
       const std::string peer = id.to_string();  // sending a message_t empties it
@@ -378,6 +458,8 @@ class HostileBroker {
   }
 
   std::vector<v1::Deliver> press_;
+  mutable std::mutex mu_;
+  std::vector<v1::ClientFrame> answers_;
   zmq::context_t ctx_;
   zmq::socket_t router_{ctx_, zmq::socket_type::router};
   TransportKey key_ = TransportKey::generate();
@@ -418,7 +500,7 @@ Outcome receive_from(const HostileBroker& broker, const TrustTree& tree, const M
   o.name = "press";
   o.filters = {"vn.gov.press"};
   Outcome out;
-  o.on_rejected = [&](const Status& why, const v1::Deliver&) { out.rejected.push_back(why); };
+  o.on_rejected = [&](const Status& why, const RejectedDelivery&) { out.rejected.push_back(why); };
   auto sub = Subscriber::open(MemberKey{qn.key.member, *SigningKey::from_seed(qn.key.sign.seed()),
                                         *TransportKey::from_secret(qn.key.transport.secret())},
                               qn.chain, tree.root(), o);
@@ -429,7 +511,10 @@ Outcome receive_from(const HostileBroker& broker, const TrustTree& tree, const M
     return st.handled + st.rejected + st.duplicates + st.held + st.expired + st.withdrawn;
   };
   for (int i = 0; i < 50 && seen() < expected; ++i) {
-    EXPECT_TRUE((*sub)->poll([&](const ReceivedEvent& e) { out.handled.push_back(e.verified.event.headline()); },
+    EXPECT_TRUE((*sub)->poll([&](const ReceivedEvent& e) {
+                               out.handled.push_back(e.verified.event.headline());
+                               return Status::Ok();
+                             },
                              milliseconds(100))
                     .ok());
   }
@@ -524,6 +609,49 @@ TEST_F(Hostile, CannotAddCountersignaturesNorForgeAnEndorsement) {
   ASSERT_EQ(got.rejected.size(), 2u);
   EXPECT_EQ(got.rejected[0].code(), E::EVENT_FORMAT_UNSUPPORTED) << got.rejected[0].to_string();
   EXPECT_EQ(got.rejected[1].code(), E::BAD_SIGNATURE) << got.rejected[1].to_string();
+}
+
+
+// The acks of one poll() pass go together, in one frame; a handler's error
+// nacks its event with the handler's reason.
+TEST_F(Hostile, AcksOfOnePassTravelTogetherAndAFailingHandlerNacksWithItsReason) {
+  auto events = make_events(gov, "vn.gov.press", 1, 20);
+  for (auto& e : events) e = with_chain(e, gov);
+  HostileBroker broker(press(events));
+  SubscriberOptions o;
+  o.broker = broker.address();
+  o.name = "press";
+  o.filters = {"vn.gov.press"};
+  auto sub = Subscriber::open(copy_key(qn.key), qn.chain, tree.root(), o);
+  ASSERT_OK(sub);
+  size_t calls = 0;
+  for (int i = 0; i < 50 && calls < 20; ++i) {
+    ASSERT_OK((*sub)->poll(
+        [&](const ReceivedEvent&) {
+          return ++calls == 3 ? Status(E::UNAVAILABLE, "CMS đang bận") : Status::Ok();
+        },
+        milliseconds(100)));
+  }
+  ASSERT_EQ(calls, 20u);
+  ASSERT_TRUE(eventually([&] { return broker.answers().size() >= 2; }));
+  std::vector<uint64_t> acked, nacked;
+  size_t ack_frames = 0;
+  std::string reason;
+  for (const auto& f : broker.answers()) {
+    if (f.has_ack()) {
+      ++ack_frames;
+      acked.insert(acked.end(), f.ack().delivery_ids().begin(), f.ack().delivery_ids().end());
+    }
+    if (f.has_nack()) {
+      nacked.insert(nacked.end(), f.nack().delivery_ids().begin(), f.nack().delivery_ids().end());
+      reason = f.nack().reason();
+    }
+  }
+  EXPECT_EQ(ack_frames, 1u) << "one Deliveries frame, one Ack frame";
+  EXPECT_EQ(acked.size(), 19u);
+  EXPECT_EQ(nacked, std::vector<uint64_t>{3});
+  EXPECT_EQ(reason, "CMS đang bận");
+  EXPECT_EQ((*sub)->stats().failed, 1u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "lantoa/internal/connection_access.h"
+
 namespace lantoa::testing {
 
 using Clock = std::chrono::steady_clock;
@@ -22,9 +24,11 @@ Connection must_open(const BrokerAddress& broker, const Member& m) {
 Client::Client(const BrokerAddress& broker, const Member& m) : conn_(must_open(broker, m)) {}
 
 Result<Connection> Client::raw(const BrokerAddress& broker, const Member& m) {
-  ConnectOptions o;
-  o.send_hello = false;
-  return Connection::open(broker, m.key, m.chain, o);
+  return internal::ConnectionAccess::open_without_hello(broker, m.key);
+}
+
+Status Client::send_raw(const std::vector<std::string>& parts) {
+  return internal::ConnectionAccess::send_raw(conn_, parts);
 }
 
 void Client::pump(milliseconds timeout) {

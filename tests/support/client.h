@@ -25,6 +25,8 @@ class Client {
   static Result<Connection> raw(const BrokerAddress& broker, const Member& m);
 
   Connection& connection() { return conn_; }
+  // Sends raw ZeroMQ message parts (malformed input) on this connection.
+  Status send_raw(const std::vector<std::string>& parts);
   const v1::Welcome& welcome() const { return conn_.welcome(); }
 
   // Publishes and waits for the results (empty results on timeout).

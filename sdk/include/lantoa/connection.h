@@ -15,7 +15,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "lantoa/keys.h"
 #include "lantoa/status.h"
@@ -42,10 +41,11 @@ struct ConnectOptions {
   std::chrono::milliseconds timeout{5000};  // for connecting and the Hello answer
   std::string agent = "lantoa-sdk/0.1";
   uint32_t protocol_version = v1::PROTOCOL_V1;
-  // false: connect only, without the Hello handshake (for tests of what a
-  // broker does with frames that come before Hello).
-  bool send_hello = true;
 };
+
+namespace internal {
+struct ConnectionAccess;  // the SDK's client core and the tests (lantoa/internal/connection_access.h)
+}
 
 class Connection {
  public:
@@ -66,8 +66,6 @@ class Connection {
   // Sends one frame. FRAME_TOO_LARGE (nothing sent, the session kept) when
   // it exceeds the broker's Welcome.max_frame_bytes.
   Status send(const v1::ClientFrame& frame);
-  // Sends raw ZeroMQ message parts (tests use this to send malformed input).
-  Status send_raw(const std::vector<std::string>& parts);
   // The next frame, or nullopt when none arrives within `timeout`.
   Result<std::optional<v1::BrokerFrame>> receive(std::chrono::milliseconds timeout);
   // The next frame's bytes, not parsed (for a caller that parses only what it
@@ -75,8 +73,11 @@ class Connection {
   Result<std::optional<std::string>> receive_raw(std::chrono::milliseconds timeout);
 
  private:
+  friend struct internal::ConnectionAccess;
   struct Impl;
   explicit Connection(std::unique_ptr<Impl> impl);
+  static Result<Connection> connect_only(const BrokerAddress& broker, const MemberKey& key,
+                                         const ConnectOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -6,9 +6,10 @@
 // future (and the optional callback): ACCEPTED (durably stored), DUPLICATE
 // (already stored: a retry) or REJECTED with the broker's reason.
 //
-// Reliability: when the connection is lost (no heartbeat, broker restart),
-// the publisher reconnects with growing back-off and resends every event not
-// yet confirmed; the broker's duplicate detection makes that safe. Events the
+// Reliability: when the connection is lost (no heartbeat for three of the
+// broker's intervals, broker restart), the publisher reconnects with a
+// back-off growing from `min_backoff` to `max_backoff` and resends every
+// event not yet confirmed; the broker's duplicate detection makes that safe. Events the
 // broker rate-limits are retried after the delay it names. Sequences continue
 // above both the local state and the broker's Welcome, so a reinstalled
 // publisher carries on where the broker stands.
@@ -20,7 +21,7 @@
 // restored from the outbox come through `on_outcome`.
 //
 // Threads: publish(), flush() and the accessors may be called from any
-// thread. Callbacks run on the publisher's thread and must not block. The
+// thread. publish() wakes the publisher's thread: the event leaves at once. Callbacks run on the publisher's thread and must not block. The
 // destructor stops the thread after at most `close_timeout` of flushing.
 #pragma once
 
@@ -71,13 +72,20 @@ struct PublisherOptions {
   EventLimits limits;
   std::string agent = "lantoa-sdk/0.1";
   std::function<void(const PublishOutcome&)> on_outcome;  // every outcome, also of restored events
+  // The link to the broker came up (true, "") or went down, or cannot be
+  // made for a new reason (false, why): once per change, not per retry.
+  std::function<void(bool connected, const std::string& why)> on_connection;
 };
 
 class Publisher {
  public:
   // Starts the publisher. Without an outbox it needs the broker now (to learn
-  // where the member's sequence stands): UNAVAILABLE otherwise. With an
-  // outbox it also starts offline.
+  // where the member's sequence stands): the connection's error otherwise
+  // (UNAVAILABLE saying why, or the broker's refusal). With an outbox it
+  // returns at once and connects in the background; an event published
+  // before the broker was ever reached, with nothing in the outbox, takes
+  // its sequence from the clock (ms x 1000), above anything an earlier
+  // installation used.
   static Result<std::unique_ptr<Publisher>> start(MemberKey key, v1::CertificateChain chain,
                                                   PublisherOptions options);
   ~Publisher();
@@ -93,6 +101,9 @@ class Publisher {
 
   uint64_t last_sequence() const;
   bool connected() const;
+  // Why the publisher is not connected (unreachable, refused with the
+  // broker's reason, silent); empty while it is.
+  std::string down_reason() const;
   size_t unconfirmed() const;
 
  private:

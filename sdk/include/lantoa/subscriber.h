@@ -2,8 +2,11 @@
 // each one itself, and hands it to the application.
 //
 // The application calls poll() on a thread it controls; poll() calls the
-// handler once per event, acks the event after the handler returns normally
-// and nacks it (the broker redelivers later) if the handler throws.
+// handler once per event, acks the event when the handler returns OK and
+// nacks it with the handler's reason (the broker redelivers later) when it
+// returns an error. (A handler that throws is treated as one that returned
+// an error.) The acks of the events handled in one poll() pass travel
+// together, in one frame per subscription.
 //
 // Verification is on by default: every event's signature and certificate
 // chain are checked against the pinned root before the handler sees it, so
@@ -39,9 +42,11 @@
 // again, never that an event is lost.) On every (re)connection the
 // revocations waiting on the bus are applied before any news is handed over.
 //
-// The subscriber reconnects by itself (lost heartbeat, broker restart) and
-// resumes its subscription where it stood. Not thread-safe: use one
-// Subscriber from one thread at a time.
+// The subscriber reconnects by itself (lost heartbeat, broker restart), with
+// a back-off that doubles up to 5 s, and resumes its subscription where it
+// stood; poll() sleeps until a delivery arrives (no polling interval).
+// connected() and down_reason() tell how the link stands. Not thread-safe:
+// use one Subscriber from one thread at a time.
 #pragma once
 
 #include <chrono>
@@ -55,6 +60,7 @@
 #include "lantoa/keys.h"
 #include "lantoa/status.h"
 #include "lantoa/trust.h"
+#include "lantoa/v1/event.pb.h"
 #include "lantoa/v1/wire.pb.h"
 
 namespace lantoa {
@@ -66,6 +72,15 @@ struct ReceivedEvent {
   uint64_t broker_seq = 0;
   uint32_t attempt = 1;       // 2 and more: a redelivery
   std::string subscription;
+};
+
+// An event that was not handed to the handler because it failed
+// verification (see SubscriberOptions::on_rejected).
+struct RejectedDelivery {
+  std::string subscription;
+  uint64_t broker_seq = 0;
+  uint32_t attempt = 1;
+  v1::SignedEvent envelope;  // as the broker delivered it
 };
 
 struct SubscriberOptions {
@@ -82,13 +97,14 @@ struct SubscriberOptions {
   size_t remembered_ids = 100'000;   // ids (and tombstones) kept in memory without an inbox
   std::chrono::milliseconds connect_timeout{5000};
   std::string agent = "lantoa-sdk/0.1";
-  // Events that failed verification (not handed to the handler).
-  std::function<void(const Status& why, const v1::Deliver& delivery)> on_rejected;
+  // Events that failed verification (not handed to the handler; acked, since
+  // a redelivery cannot repair them).
+  std::function<void(const Status& why, const RejectedDelivery& delivery)> on_rejected;
 };
 
 struct SubscriberStats {
-  uint64_t handled = 0;      // handler returned normally
-  uint64_t failed = 0;       // handler threw: nacked
+  uint64_t handled = 0;      // handler returned OK: acked
+  uint64_t failed = 0;       // handler returned an error (or threw): nacked
   uint64_t rejected = 0;     // failed verification
   uint64_t duplicates = 0;   // already in the inbox
   uint64_t revocations = 0;  // revocation lists applied
@@ -108,7 +124,9 @@ class Subscriber {
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
 
-  using Handler = std::function<void(const ReceivedEvent&)>;
+  // OK: the event is acked. An error: it is nacked with the error's text as
+  // the reason, and the broker offers it again later.
+  using Handler = std::function<Status(const ReceivedEvent&)>;
   // Waits up to `timeout` for events and handles those that arrive (at most
   // `max_events`). Returns how many reached the handler.
   Result<size_t> poll(const Handler& handler, std::chrono::milliseconds timeout, size_t max_events = SIZE_MAX);
@@ -121,6 +139,10 @@ class Subscriber {
 
   TrustStore& trust();
   const SubscriberStats& stats() const;
+  bool connected() const;
+  // Why the subscriber is not connected (unreachable, refused and the
+  // broker's reason, silent); empty while it is.
+  std::string down_reason() const;
 
  private:
   struct Impl;
