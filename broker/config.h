@@ -3,6 +3,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
+#include <toml++/toml.h>
+#include <vector>
 #include <string>
 
 #include "ingest/verifier.h"
@@ -37,11 +41,35 @@ struct BrokerConfig {
   WriterOptions writer;
   VerifierOptions verifier;
 
-  // Reads a TOML file; unknown keys are errors (a typo must not be silently
-  // ignored). INVALID_ARGUMENT names the key.
+  // Reads a TOML file. Every mistake (an unknown key: a typo must not be
+  // silently ignored; a wrong type; a value out of range) is reported, all
+  // at once, in one INVALID_ARGUMENT that names each key.
   static Result<BrokerConfig> from_toml(const std::filesystem::path& path);
   // Fills defaults that depend on other settings (key and root paths).
   void finish();
 };
+
+// One setting of lantoa-broker. The table of them (settings()) is the one
+// place a setting is declared: it drives the command-line flags (main.cc),
+// the TOML reader (BrokerConfig::from_toml) and the table in
+// docs/operating-a-broker.md (`lantoa-broker settings` prints it; a test
+// keeps the two equal).
+struct Setting {
+  std::string key;           // in the TOML file: "verify_threads", "limits.max_frame_bytes"
+  std::string flag;          // "--verify-threads"; empty: in the file only
+  std::string off_flag;      // a switch's opposite ("--open-admission"), if any
+  std::string meaning;
+  std::string default_text;  // the default, as the docs show it
+  bool is_switch = false;    // true/false; its flag takes no value
+  // Stores a value from the file / from a flag's text; the error says what
+  // is wrong with it (the caller adds where it came from).
+  std::function<std::optional<std::string>(BrokerConfig&, const toml::node&)> from_toml;
+  std::function<std::optional<std::string>(BrokerConfig&, const std::string&)> from_text;
+};
+
+const std::vector<Setting>& settings();
+
+// The settings as the Markdown table of docs/operating-a-broker.md.
+std::string settings_table();
 
 }  // namespace lantoa::broker

@@ -62,38 +62,24 @@ int main(int argc, char** argv) {
   CLI::App app{"lantoa-broker: verifies, stores and delivers signed news events"};
   app.set_version_flag("--version", "lantoa-broker " LANTOA_VERSION);
   app.require_subcommand(0, 1);
-  std::string config_file, data, listen, monitor, key, trust_root, log_level, member;
-  uint64_t map_size_mb = 0;
-  unsigned verify_threads = 0, heartbeat_ms = 0, ack_timeout_ms = 0;
-  int64_t retention_hours = -1, retention_ms = -1;
-  double rate_events = -1, rate_burst = -1;
-  int64_t max_subs = -1, max_queue_depth = -1;
-  std::string certs, revocations;
-  bool strict_admission = false, open_admission = false;
-  app.add_option("--config", config_file, "TOML config file")->check(CLI::ExistingFile);
-  app.add_option("--data", data, "data folder (LMDB store, keys, ready file)");
-  app.add_option("--listen", listen, "ZeroMQ endpoint, e.g. tcp://127.0.0.1:7450 (port * = any free)");
-  app.add_option("--monitor", monitor, "monitoring HTTP host:port (port 0 = any free; empty = off)");
-  app.add_option("--key", key, "broker key file (created, mode 0600, if missing)");
-  app.add_option("--trust-root", trust_root, "public key file of the root authority");
-  app.add_option("--member", member, "the broker's own id");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
-  app.add_option("--map-size-mb", map_size_mb, "largest size of the LMDB store");
-  app.add_option("--verify-threads", verify_threads, "signature verification threads");
-  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval; silent clients are dropped after 3");
-  app.add_option("--ack-timeout-ms", ack_timeout_ms, "default ack timeout of new subscriptions");
-  app.add_option("--retention-hours", retention_hours, "keep unreferenced events this long (0 = forever)");
-  app.add_option("--retention-ms", retention_ms, "the same in milliseconds (for tests)")->group("");
-  app.add_option("--rate-events", rate_events, "per-member publish limit, events/s (0 = none)");
-  app.add_option("--rate-burst", rate_burst, "per-member burst allowance, events");
-  app.add_option("--max-queue-depth", max_queue_depth, "entries one subscription's queue may hold (0 = no limit)");
-  app.add_option("--max-subscriptions-per-member", max_subs, "durable subscriptions one member may hold (0 = no limit)");
-  app.add_option("--certs", certs, "folder of known certificate chains (*.cert)");
-  app.add_option("--revocations", revocations, "folder of revocation lists (*.crl), applied at start");
-  app.add_flag("--strict-admission", strict_admission,
-               "refuse transport keys of certificates not in --certs (the default)");
-  app.add_flag("--open-admission", open_admission,
-               "let any transport key say Hello (its chain is checked there); for tests and closed networks");
+  std::string config_file;
+  app.add_option("--config", config_file, "TOML config file (flags given too override it)")->check(CLI::ExistingFile);
+  // Every setting's flag, from the one table (config.cc).
+  const auto& table = lantoa::broker::settings();
+  std::vector<std::string> values(table.size());
+  std::vector<bool> on(table.size()), off(table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    const auto& s = table[i];
+    if (s.flag.empty()) continue;
+    if (s.is_switch) {
+      app.add_flag_callback(s.flag, [&on, i] { on[i] = true; }, s.meaning);
+      if (!s.off_flag.empty()) app.add_flag_callback(s.off_flag, [&off, i] { off[i] = true; }, "the opposite of " + s.flag);
+    } else {
+      app.add_option(s.flag, values[i], s.meaning);
+    }
+  }
+  int64_t retention_ms = -1;
+  app.add_option("--retention-ms", retention_ms, "storage.retention_hours in milliseconds (for tests)")->group("");
   bool accept_store_change = false;
   app.add_flag("--accept-store-change", accept_store_change,
                "start on a store the folder's manifest does not vouch for (missing, emptied, replaced or restored "
@@ -109,54 +95,51 @@ int main(int argc, char** argv) {
   backup->add_option("out", backup_out, "folder to write data.mdb and backup.json into (new or empty)")->required();
   backup->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
   backup->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
+  CLI::App* show_settings = app.add_subcommand("settings", "print every setting (TOML key, flag, default) as a Markdown table");
   CLI11_PARSE(app, argc, argv);
+  if (show_settings->parsed()) {
+    std::cout << lantoa::broker::settings_table();
+    return 0;
+  }
   // `lantoa-broker --data X check` means the same as `lantoa-broker check --data X`.
-  if (sub_data.empty()) sub_data = data;
+  if (sub_data.empty()) {
+    for (size_t i = 0; i < table.size(); ++i) {
+      if (table[i].flag == "--data") sub_data = values[i];
+    }
+  }
   if (sub_config.empty()) sub_config = config_file;
   if (check->parsed()) return run_check(data_folder(sub_data, sub_config), no_signatures);
   if (backup->parsed()) return run_backup(data_folder(sub_data, sub_config), backup_out);
 
+  // The file, then the flags over it; every mistake of both is reported at once.
   lantoa::broker::BrokerConfig config;
+  std::vector<std::string> mistakes;
   if (!config_file.empty()) {
     auto loaded = lantoa::broker::BrokerConfig::from_toml(config_file);
-    if (!loaded) {
-      std::cerr << "lantoa-broker: " << loaded.status().to_string() << "\n";
-      return 2;
-    }
-    config = std::move(*loaded);
+    if (loaded) config = std::move(*loaded);
+    else mistakes.push_back(loaded.status().to_string());
   }
-  if (!data.empty()) config.data = data;
-  if (!listen.empty()) config.listen = listen;
-  if (app.count("--monitor")) config.monitor = monitor;
-  if (!key.empty()) config.key = key;
-  if (!trust_root.empty()) config.trust_root = trust_root;
-  if (!member.empty()) config.server.member = member;
-  if (!log_level.empty()) config.log_level = log_level;
-  if (map_size_mb) config.map_size_mb = map_size_mb;
-  if (verify_threads) config.verify_threads = verify_threads;
-  if (heartbeat_ms) config.server.heartbeat_ms = heartbeat_ms;
-  if (ack_timeout_ms) config.writer.subscribe.ack_timeout_ms = ack_timeout_ms;
-  if (retention_hours >= 0) config.writer.retention.max_age_ms = retention_hours * 3'600'000;
+  for (size_t i = 0; i < table.size(); ++i) {
+    const auto& s = table[i];
+    if (s.flag.empty()) continue;
+    if (on[i] && off[i]) mistakes.push_back(s.flag + " and " + s.off_flag + " contradict each other");
+    std::optional<std::string> why;
+    if (on[i]) why = s.from_text(config, "true");
+    if (off[i]) why = s.from_text(config, "false");
+    if (!s.is_switch && app.count(s.flag)) why = s.from_text(config, values[i]);
+    if (why) mistakes.push_back(s.flag + (s.is_switch ? "" : " " + values[i]) + ": " + *why);
+  }
   if (retention_ms >= 0) config.writer.retention.max_age_ms = retention_ms;
-  if (rate_events >= 0) config.server.intake.rate.events_per_s = rate_events;
-  if (!certs.empty()) config.certs = certs;
-  if (!revocations.empty()) config.revocations = revocations;
-  if (strict_admission && open_admission) {
-    std::cerr << "lantoa-broker: --strict-admission and --open-admission contradict each other\n";
-    return 2;
-  }
-  if (strict_admission) config.strict_admission = true;
-  if (open_admission) config.strict_admission = false;
-  if (rate_burst >= 0) config.server.intake.rate.burst_events = rate_burst;
-  if (max_subs >= 0) config.writer.subscribe.max_per_member = static_cast<uint32_t>(max_subs);
-  if (max_queue_depth >= 0) config.max_queue_depth = static_cast<uint64_t>(max_queue_depth);
-  config.accept_store_change = accept_store_change;
-
   auto level = spdlog::level::from_str(config.log_level);
   if (level == spdlog::level::off && config.log_level != "off") {
-    std::cerr << "lantoa-broker: unknown log level \"" << config.log_level << "\"\n";
+    mistakes.push_back("unknown log level \"" + config.log_level + "\" (trace, debug, info, warn, error, off)");
+  }
+  if (!mistakes.empty()) {
+    for (const auto& m : mistakes) std::cerr << "lantoa-broker: " << m << "\n";
     return 2;
   }
+  config.accept_store_change = accept_store_change;
+
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 

@@ -4,10 +4,12 @@
 #include <pugixml.hpp>
 
 #include <cctype>
+#include <memory>
 #include <cstring>
 #include <ctime>
 
 #include "lantoa/encoding.h"
+#include "sanitize/html_sanitizer.h"
 
 namespace lantoa::node {
 namespace {
@@ -54,76 +56,6 @@ std::string inner(const pugi::xml_node& n, bool markup = false) {
   return trim(out);
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// A character reference at s[i] == '&': appended decoded, returns the length
-// it used (0: not a reference, the '&' is literal).
-size_t decode_reference(std::string_view s, size_t i, std::string& out) {
-  const size_t semi = s.find(';', i);
-  if (semi == std::string_view::npos || semi - i > 12) return 0;
-  std::string_view name = s.substr(i + 1, semi - i - 1);
-  if (name.size() > 1 && name[0] == '#') {
-    const bool hex = name[1] == 'x' || name[1] == 'X';
-    std::string_view digits = name.substr(hex ? 2 : 1);
-    if (digits.empty()) return 0;
-    uint32_t cp = 0;
-    for (char c : digits) {
-      const int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                    : hex && std::isxdigit(static_cast<unsigned char>(c))
-                        ? (std::tolower(static_cast<unsigned char>(c)) - 'a' + 10)
-                        : -1;
-      if (v < 0 || cp > 0x10FFFF) return 0;
-      cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
-    }
-    append_utf8(out, cp);
-    return semi - i + 1;
-  }
-  static const std::pair<std::string_view, uint32_t> named[] = {
-      {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},      {"apos", '\''},
-      {"nbsp", 0xA0},     {"ndash", 0x2013},  {"mdash", 0x2014},  {"hellip", 0x2026}, {"lsquo", 0x2018},
-      {"rsquo", 0x2019},  {"ldquo", 0x201C},  {"rdquo", 0x201D},  {"laquo", 0xAB},    {"raquo", 0xBB},
-      {"copy", 0xA9},     {"reg", 0xAE},      {"deg", 0xB0},      {"middot", 0xB7},   {"bull", 0x2022},
-      {"euro", 0x20AC},   {"agrave", 0xE0},   {"aacute", 0xE1},   {"acirc", 0xE2},    {"atilde", 0xE3},
-      {"egrave", 0xE8},   {"eacute", 0xE9},   {"ecirc", 0xEA},    {"igrave", 0xEC},   {"iacute", 0xED},
-      {"ograve", 0xF2},   {"oacute", 0xF3},   {"ocirc", 0xF4},    {"otilde", 0xF5},   {"ugrave", 0xF9},
-      {"uacute", 0xFA},   {"yacute", 0xFD},   {"Agrave", 0xC0},   {"Aacute", 0xC1},   {"Acirc", 0xC2},
-      {"Atilde", 0xC3},   {"Eacute", 0xC9},   {"Ecirc", 0xCA},    {"Oacute", 0xD3},   {"Ocirc", 0xD4},
-      {"Uacute", 0xDA}};
-  for (const auto& [n, cp] : named) {
-    if (n == name) {
-      append_utf8(out, cp);
-      return semi - i + 1;
-    }
-  }
-  return 0;
-}
-
-bool is_block_tag(std::string_view tag) {
-  static const char* blocks[] = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-                                 "tr", "table", "blockquote", "section", "article", "hr", "pre", "figure"};
-  for (const char* b : blocks) {
-    if (tag == b) return true;
-  }
-  return false;
-}
-
 // Text from a feed's text construct: HTML (RSS descriptions, Atom type="html"),
 // XHTML markup or plain text, as plain text.
 std::string text_of(const pugi::xml_node& n) {
@@ -153,15 +85,24 @@ std::string base_of(pugi::xml_node n) {
   return {};
 }
 
-// `href` resolved against an absolute http(s) `base` (RFC 3986, the common cases).
+// `href` resolved against an absolute http(s) `base` by libcurl's URL parser
+// (RFC 3986); `href` unchanged when there is no such base or it cannot be
+// resolved (the sanitizer judges what is left).
 std::string resolve(const std::string& base, const std::string& href) {
-  if (href.empty() || href.find("://") != std::string::npos || base.find("://") == std::string::npos) return href;
-  const size_t host_end = base.find('/', base.find("://") + 3);
-  const std::string origin = base.substr(0, host_end);
-  if (href.starts_with("//")) return base.substr(0, base.find("://") + 1) + href;
-  if (href[0] == '/') return origin + href;
-  const std::string dir = host_end == std::string::npos ? origin + "/" : base.substr(0, base.rfind('/') + 1);
-  return dir + href;
+  if (href.empty() || base.empty()) return href;
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> url(curl_url(), curl_url_cleanup);
+  if (!url || curl_url_set(url.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK) return href;
+  char* scheme = nullptr;
+  if (curl_url_get(url.get(), CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) return href;
+  const std::string base_scheme = scheme;
+  curl_free(scheme);
+  if (base_scheme != "http" && base_scheme != "https") return href;
+  if (curl_url_set(url.get(), CURLUPART_URL, href.c_str(), 0) != CURLUE_OK) return href;
+  char* resolved = nullptr;
+  if (curl_url_get(url.get(), CURLUPART_URL, &resolved, 0) != CURLUE_OK) return href;
+  std::string out = resolved;
+  curl_free(resolved);
+  return out;
 }
 
 std::string lower(std::string s) {
@@ -321,69 +262,80 @@ std::optional<int64_t> parse_feed_date(std::string_view text) {
   return parse_rfc822(t);
 }
 
-std::string html_to_text(std::string_view html) {
-  std::string out;
-  bool space = false;  // a space is owed before the next visible character
-  bool newline = false;
-  auto emit = [&](std::string_view piece) {
-    if (!out.empty() && newline) out += '\n';
-    else if (!out.empty() && space) out += ' ';
-    space = newline = false;
-    out += piece;
-  };
-  for (size_t i = 0; i < html.size();) {
-    const char c = html[i];
-    if (c == '<') {
-      const size_t close = html.find('>', i);
-      if (close == std::string_view::npos) break;  // a broken tag: drop the rest
-      std::string_view tag = html.substr(i + 1, close - i - 1);
-      if (tag.starts_with("!--")) {  // comment
-        const size_t end = html.find("-->", i);
-        i = end == std::string_view::npos ? html.size() : end + 3;
-        continue;
-      }
-      const bool closing = !tag.empty() && tag[0] == '/';
-      if (closing) tag.remove_prefix(1);
-      size_t name_end = 0;
-      while (name_end < tag.size() && std::isalnum(static_cast<unsigned char>(tag[name_end]))) ++name_end;
-      const std::string name = lower(std::string(tag.substr(0, name_end)));
-      i = close + 1;
-      if (!closing && (name == "script" || name == "style")) {  // skip their content
-        const size_t end = lower(std::string(html.substr(i))).find("</" + name);
-        i = end == std::string::npos ? html.size() : i + end;
-        continue;
-      }
-      if (is_block_tag(name)) newline = true;
-      else space = space || name == "td" || name == "th";
-      continue;
-    }
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      space = true;
-      ++i;
-      continue;
-    }
-    std::string piece;
-    if (c == '&') {
-      if (size_t used = decode_reference(html, i, piece)) {
-        i += used;
-        if (piece == "\xC2\xA0") {  // no-break space: white space like any other
-          space = true;
-          continue;
-        }
-        emit(piece);
-        continue;
-      }
-    }
-    size_t j = i;
-    while (j < html.size() && html[j] != '<' && html[j] != '&' && html[j] != ' ' && html[j] != '\t' &&
-           html[j] != '\r' && html[j] != '\n') {
-      ++j;
-    }
-    if (j == i) j = i + 1;
-    emit(html.substr(i, j - i));
-    i = j;
+namespace {
+
+bool is_block_tag(std::string_view tag) {
+  static const char* blocks[] = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+                                 "tr", "table", "blockquote", "section", "article", "hr", "pre", "figure"};
+  for (const char* b : blocks) {
+    if (tag == b) return true;
   }
-  return out;
+  return false;
+}
+
+// Collects the text of a parsed HTML tree as a reader sees it.
+class TextWriter {
+ public:
+  std::string take() { return std::move(out_); }
+
+  void walk(xmlNodePtr n) {
+    for (; n; n = n->next) {
+      if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+        if (n->content) text(reinterpret_cast<const char*>(n->content));
+      } else if (n->type == XML_ELEMENT_NODE || n->type == XML_DOCUMENT_NODE || n->type == XML_HTML_DOCUMENT_NODE) {
+        const std::string_view name = n->name ? reinterpret_cast<const char*>(n->name) : "";
+        if (name == "script" || name == "style") continue;
+        const bool block = is_block_tag(name);
+        if (block) newline_ = true;
+        if (name == "td" || name == "th") space_ = true;
+        walk(n->children);
+        if (block) newline_ = true;
+      }
+    }
+  }
+
+ private:
+  // White space (with the no-break space) collapses to one space.
+  void text(std::string_view t) {
+    for (size_t i = 0; i < t.size();) {
+      const char c = t[i];
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        space_ = true;
+        ++i;
+        continue;
+      }
+      if (t.substr(i, 2) == "\xC2\xA0") {
+        space_ = true;
+        i += 2;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < t.size() && t[j] != ' ' && t[j] != '\t' && t[j] != '\r' && t[j] != '\n' &&
+             t.substr(j, 2) != "\xC2\xA0") {
+        ++j;
+      }
+      if (!out_.empty() && newline_) out_ += '\n';
+      else if (!out_.empty() && space_) out_ += ' ';
+      space_ = newline_ = false;
+      out_.append(t.substr(i, j - i));
+      i = j;
+    }
+  }
+
+  std::string out_;
+  bool space_ = false;    // a space is owed before the next visible character
+  bool newline_ = false;  // a line break is owed (a block ended or began)
+};
+
+}  // namespace
+
+std::string html_to_text(std::string_view html) {
+  if (html.empty()) return {};
+  HtmlDocument doc = parse_html_fragment(html);
+  if (!doc) return trim(html);
+  TextWriter w;
+  w.walk(doc->children);
+  return w.take();
 }
 
 Result<Feed> parse_feed(std::string_view xml) {

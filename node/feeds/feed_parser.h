@@ -47,9 +47,10 @@ Result<Feed> parse_feed(std::string_view xml);
 // as in Atom and Dublin Core ("2026-11-28T09:00:00+07:00").
 std::optional<int64_t> parse_feed_date(std::string_view text);
 
-// The readable text of an HTML fragment: tags dropped (script and style with
-// their content), block elements and <br> as line breaks, character
-// references decoded, white space collapsed.
+// The readable text of an HTML fragment, read by libxml2's HTML parser (a
+// browser's recovery from broken markup; every HTML 4 named reference and
+// numeric references decoded): tags dropped (script and style with their
+// content), block elements and <br> as line breaks, white space collapsed.
 std::string html_to_text(std::string_view html);
 
 }  // namespace lantoa::node

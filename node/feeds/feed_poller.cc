@@ -20,25 +20,6 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<FetchResult*>(user);
-  std::string line(data, size * n);
-  const size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
-    if (name == "etag") r->etag = value;
-    if (name == "last-modified") r->last_modified = value;
-  } else if (line.starts_with("HTTP/")) {  // a new response (after a redirect): forget the old headers
-    r->etag.clear();
-    r->last_modified.clear();
-  }
-  return size * n;
-}
-
 // libcurl opens every connection through this: the resolved address is
 // judged before anything is sent to it.
 struct SocketGuard {
@@ -95,8 +76,6 @@ Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, 
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   SocketGuard guard{&policy, {}};
   curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
@@ -115,6 +94,14 @@ Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, 
     return Status(E::UNAVAILABLE, url + ": " + (error[0] ? std::string(error) : curl_easy_strerror(rc)));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.http_status);
+  // Validators of the last response (after redirects), for the next fetch.
+  auto header = [c](const char* name) -> std::string {
+    curl_header* h = nullptr;
+    if (curl_easy_header(c, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h || !h->value) return {};
+    return h->value;
+  };
+  r.etag = header("ETag");
+  r.last_modified = header("Last-Modified");
   if (r.http_status != 200 && r.http_status != 304) {
     return Status(E::UNAVAILABLE, url + " answered HTTP " + std::to_string(r.http_status));
   }

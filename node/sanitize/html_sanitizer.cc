@@ -225,17 +225,21 @@ bool is_safe_url(std::string_view url, bool allow_mailto) {
   return allow_mailto && scheme == "mailto" && !rest.empty();
 }
 
-std::string sanitize_html(std::string_view html, std::vector<std::string>* removed) {
-  if (html.empty()) return {};
-  if (html.size() > INT_MAX / 2) return {};
+HtmlDocument parse_html_fragment(std::string_view html) {
+  if (html.size() > INT_MAX / 2) return HtmlDocument(nullptr, xmlFreeDoc);
   init_libxml();
   const int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
                       HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT;
   // An explicit <body> first, or the parser wraps leading text in an implied <p>.
   std::string input = "<body>";
   input.append(html);
-  std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)> doc(
-      htmlReadMemory(input.data(), static_cast<int>(input.size()), nullptr, "UTF-8", options), xmlFreeDoc);
+  return HtmlDocument(htmlReadMemory(input.data(), static_cast<int>(input.size()), nullptr, "UTF-8", options),
+                      xmlFreeDoc);
+}
+
+std::string sanitize_html(std::string_view html, std::vector<std::string>* removed) {
+  if (html.empty()) return {};
+  HtmlDocument doc = parse_html_fragment(html);
   if (!doc) {  // nothing the parser could read: show it as text, never as markup
     std::string out;
     escape_into(out, html, false);

@@ -23,7 +23,10 @@
 // Pure functions, thread-safe (libxml2 is initialised once).
 #pragma once
 
+#include <libxml/HTMLparser.h>
 #include <nlohmann/json.hpp>
+
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,5 +45,12 @@ bool is_safe_url(std::string_view url, bool allow_mailto = false);
 // Sanitises a ninjs document in place (see above); returns notes of what was
 // removed (empty when it was already safe).
 std::vector<std::string> sanitize_ninjs(nlohmann::json& ninjs);
+
+// An HTML fragment as libxml2's HTML parser reads it (recovering from broken
+// markup as a browser does, character references decoded; leading text is
+// not wrapped in an implied <p>), or nullptr when it cannot be read. The
+// sanitizer and the feed adapter's html_to_text both read HTML this way.
+using HtmlDocument = std::unique_ptr<xmlDoc, void (*)(xmlDocPtr)>;
+HtmlDocument parse_html_fragment(std::string_view html);
 
 }  // namespace lantoa::node

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message.h>
-#include <google/protobuf/wire_format_lite.h>
 
 #include <string>
 
@@ -14,7 +13,15 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::io::CodedInputStream;
-using WFL = google::protobuf::internal::WireFormatLite;
+// The wire format's tag layout and wire types, as the protobuf encoding
+// specification defines them (https://protobuf.dev/programming-guides/encoding/):
+// written out here rather than taken from protobuf's internal:: classes,
+// which may change between releases.
+namespace wire {
+constexpr int field_number(uint32_t tag) { return static_cast<int>(tag >> 3); }
+constexpr uint32_t wire_type(uint32_t tag) { return tag & 7; }
+constexpr uint32_t kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
+}  // namespace wire
 
 constexpr int kMaxDepth = 16;
 
@@ -25,29 +32,29 @@ Status scan(const Descriptor* d, std::string_view bytes, Code bad, const std::st
   const int size = static_cast<int>(bytes.size());
   while (in.CurrentPosition() < size) {
     const uint32_t tag = in.ReadTag();
-    const int number = WFL::GetTagFieldNumber(tag);
+    const int number = wire::field_number(tag);
     if (tag == 0 || number == 0) {
       return Status(bad, "invalid field tag at byte " + std::to_string(in.CurrentPosition()) + " of " + path);
     }
     const FieldDescriptor* field = d ? d->FindFieldByNumber(number) : nullptr;
     const std::string name = path + "." + (field ? field->name() : "#" + std::to_string(number));
-    switch (WFL::GetTagWireType(tag)) {
-      case WFL::WIRETYPE_VARINT: {
+    switch (wire::wire_type(tag)) {
+      case wire::kVarint: {
         uint64_t v;
         if (!in.ReadVarint64(&v)) return Status(bad, "truncated or overlong varint in " + name);
         break;
       }
-      case WFL::WIRETYPE_FIXED64: {
+      case wire::kFixed64: {
         uint64_t v;
         if (!in.ReadLittleEndian64(&v)) return Status(bad, "truncated fixed64 in " + name);
         break;
       }
-      case WFL::WIRETYPE_FIXED32: {
+      case wire::kFixed32: {
         uint32_t v;
         if (!in.ReadLittleEndian32(&v)) return Status(bad, "truncated fixed32 in " + name);
         break;
       }
-      case WFL::WIRETYPE_LENGTH_DELIMITED: {
+      case wire::kLengthDelimited: {
         uint32_t length;
         if (!in.ReadVarint32(&length)) return Status(bad, "truncated length of " + name);
         const int at = in.CurrentPosition();

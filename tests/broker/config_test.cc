@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "support/fixtures.h"
 
@@ -73,6 +74,67 @@ TEST(BrokerConfig, RejectsTyposWrongTypesAndBadToml) {
   EXPECT_NE(no_queue.status().message().find("verify_queue_kb"), std::string::npos);
   auto broken = BrokerConfig::from_toml(write(dir, "data = \n"));
   EXPECT_NE(broken.status().message().find("broker.toml:1"), std::string::npos);
+}
+
+// Issue 14: one run names every mistake of a file, not one per run.
+TEST(BrokerConfig, EveryMistakeIsReportedAtOnce) {
+  TempDir dir;
+  auto c = BrokerConfig::from_toml(write(dir, R"(
+lisen = "tcp://127.0.0.1:9000"
+verify_threads = "two"
+[limits]
+verify_queue_kb = 0
+[storage]
+map_size = 64
+[delivery]
+heartbeat_ms = -5
+)"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_CODE(c, v1::Error::INVALID_ARGUMENT);
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find("5 mistakes"), std::string::npos) << m;
+  for (const char* part : {"unknown setting lisen", "verify_threads must be a whole number",
+                           "limits.verify_queue_kb must be at least 1", "unknown setting storage.map_size",
+                           "delivery.heartbeat_ms must be at least 1"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in:\n" << m;
+  }
+}
+
+// The table of settings in the docs is the one the broker prints from its
+// own settings table: a setting added, renamed or given a new default
+// shows up here until the docs say the same.
+TEST(BrokerConfig, TheDocsTableIsTheBrokersOwn) {
+  std::ifstream in(std::string(LANTOA_SOURCE_DIR) + "/docs/operating-a-broker.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  const std::string begin = "<!-- settings: lantoa-broker settings -->\n";
+  const std::string end = "<!-- end of settings -->";
+  const size_t a = text.find(begin), b = text.find(end);
+  ASSERT_NE(a, std::string::npos) << "no settings table in docs/operating-a-broker.md";
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_EQ(text.substr(a + begin.size(), b - a - begin.size()), settings_table())
+      << "run: build/broker/lantoa-broker settings, and put its table into docs/operating-a-broker.md";
+}
+
+TEST(BrokerConfig, EverySettingReadsItsDefaultBack) {
+  // Each key, written with the default the table shows, parses (the table
+  // and the reader agree on names and types).
+  TempDir dir;
+  for (const Setting& s : settings()) {
+    if (s.default_text.empty() || s.default_text.starts_with("`<")) continue;
+    std::string value = s.default_text.substr(0, s.default_text.find(' '));
+    if (value.starts_with("`")) value = value.substr(1, value.size() - 2);
+    if (value != "true" && value != "false" && value.find_first_not_of("0123456789.") != std::string::npos) {
+      value = "\"" + value + "\"";
+    }
+    const size_t dot = s.key.rfind('.');
+    const std::string toml = dot == std::string::npos
+                                 ? s.key + " = " + value + "\n"
+                                 : "[" + s.key.substr(0, dot) + "]\n" + s.key.substr(dot + 1) + " = " + value + "\n";
+    auto c = BrokerConfig::from_toml(write(dir, toml));
+    EXPECT_TRUE(c.ok()) << toml << c.status().to_string();
+  }
 }
 
 }  // namespace
