@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "lantoa/encoding.h"
+#include "lantoa/internal/clock.h"
 
 namespace lantoa::broker {
 
@@ -36,7 +37,7 @@ size_t Admission::scan() {
     ++n;
   }
   std::lock_guard lock(mu_);
-  last_scan_ms_ = unix_now_ms();
+  last_scan_ms_ = internal::mono_now_ms();
   return n;
 }
 
@@ -60,7 +61,8 @@ bool Admission::admit(const std::string& transport_key) {
     bool rescan;
     {
       std::lock_guard lock(mu_);
-      rescan = now - last_scan_ms_ > 1000;  // new files may have arrived; at most once a second
+      // New files may have arrived: at most one rescan a second.
+      rescan = last_scan_ms_ == 0 || internal::mono_now_ms() - last_scan_ms_ > 1000;
     }
     if (rescan) {
       scan();

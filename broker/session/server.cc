@@ -31,11 +31,6 @@ std::string peer_label(const std::string& peer) { return to_hex(peer).substr(0, 
 
 }  // namespace
 
-int64_t mono_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, const Restrictions& restrictions,
                Admission& admission, Verifier& verifier, Writer& writer, Completions& completions, Metrics& metrics,
                ServerOptions options)
@@ -176,7 +171,7 @@ void Server::handle(Session& s, std::string_view bytes) {
   Status refused;
   switch (frame.body_case()) {
     case ClientFrame::kPublish:
-      if (Status st = intake_.take(s.peer, s.identity, *frame.mutable_publish(), unix_now_ms()); !st.ok()) {
+      if (Status st = intake_.take(s.peer, s.identity, *frame.mutable_publish(), mono_now_ms()); !st.ok()) {
         send_error(s, frame.publish().request_id(), st);
       }
       return;

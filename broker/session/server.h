@@ -18,6 +18,7 @@
 
 #include "delivery/dispatcher.h"
 #include "ingest/verifier.h"
+#include "lantoa/internal/clock.h"
 #include "lantoa/keys.h"
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
@@ -27,6 +28,8 @@
 #include "store/writer.h"
 
 namespace lantoa::broker {
+
+using internal::mono_now_ms;
 
 struct ServerOptions {
   std::string member = "lantoa-broker";  // the broker's own id, told in Welcome
@@ -113,8 +116,5 @@ class Server {
   int64_t last_sweep_ms_ = 0;
   std::unordered_map<std::string, Session> sessions_;
 };
-
-// The I/O thread's clock for timers: monotonic milliseconds.
-int64_t mono_now_ms();
 
 }  // namespace lantoa::broker
