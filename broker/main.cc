@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "broker.h"
+#include "lantoa/internal/file_util.h"
 #include "store/backup.h"
 #include "store/check.h"
 
@@ -58,12 +59,16 @@ int run_backup(const std::filesystem::path& dir, const std::filesystem::path& ou
 
 }  // namespace
 
+// --config's check: a file this process cannot read is named as such
+// ("permission denied for user ..."), not as missing.
+std::string readable_file(const std::string& path) { return lantoa::internal::why_unreadable(path); }
+
 int main(int argc, char** argv) {
   CLI::App app{"lantoa-broker: verifies, stores and delivers signed news events"};
   app.set_version_flag("--version", "lantoa-broker " LANTOA_VERSION);
   app.require_subcommand(0, 1);
   std::string config_file;
-  app.add_option("--config", config_file, "TOML config file (flags given too override it)")->check(CLI::ExistingFile);
+  app.add_option("--config", config_file, "TOML config file (flags given too override it)")->check(readable_file);
   // Every setting's flag, from the one table (config.cc).
   const auto& table = lantoa::broker::settings();
   std::vector<std::string> values(table.size());
@@ -89,12 +94,12 @@ int main(int argc, char** argv) {
   bool no_signatures = false;
   CLI::App* check = app.add_subcommand("check", "read the whole store and report every damaged record (exit 1)");
   check->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
-  check->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
+  check->add_option("--config", sub_config, "TOML config file naming the data folder")->check(readable_file);
   check->add_flag("--no-signatures", no_signatures, "skip verifying each event's signature (faster)");
   CLI::App* backup = app.add_subcommand("backup", "copy the store, consistently, while the broker runs");
   backup->add_option("out", backup_out, "folder to write data.mdb and backup.json into (new or empty)")->required();
   backup->add_option("--data", sub_data, "data folder (default: the config file's, else lantoa-data)");
-  backup->add_option("--config", sub_config, "TOML config file naming the data folder")->check(CLI::ExistingFile);
+  backup->add_option("--config", sub_config, "TOML config file naming the data folder")->check(readable_file);
   CLI::App* show_settings = app.add_subcommand("settings", "print every setting (TOML key, flag, default) as a Markdown table");
   CLI11_PARSE(app, argc, argv);
   if (show_settings->parsed()) {

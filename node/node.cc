@@ -24,20 +24,40 @@ Node::~Node() { stop(); }
 Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   std::unique_ptr<Node> n(new Node(std::move(config)));
   const NodeConfig& c = n->config_;
+  // Everything the node needs is checked first, and every problem named at
+  // once; nothing is created (data folder, files) before all is right.
+  std::vector<Status> problems;
   auto key = MemberKey::load(c.key);
-  if (!key) return key.status();
-  if (key->member != c.member) {
-    return Status(E::INVALID_MEMBER_ID, "the key file " + c.key.string() + " belongs to " + key->member +
-                                            ", not to member " + c.member);
+  if (!key) {
+    problems.push_back(key.status());
+  } else if (key->member != c.member) {
+    problems.push_back(Status(E::INVALID_MEMBER_ID, "the key file " + c.key.string() + " belongs to " + key->member +
+                                                        ", not to member " + c.member));
   }
   auto chain = load_chain(c.chain);
-  if (!chain) return chain.status();
-  n->chain_ = std::move(*chain);
+  if (!chain) {
+    problems.push_back(chain.status());
+  } else if (key && chain->certificates_size() > 0) {
+    auto leaf = decode_certificate(chain->certificates(0));
+    if (leaf && (leaf->member() != key->member || leaf->sign_key() != key->sign.public_key())) {
+      problems.push_back(Status(E::SIGNER_MISMATCH, "the certificate chain " + c.chain.string() + " certifies " +
+                                                        leaf->member() + " with another key than the one in " +
+                                                        c.key.string()));
+    }
+  }
   auto root = PublicKeys::load(c.root);
-  if (!root) return root.status();
-  n->root_ = {root->member, root->sign};
+  if (!root) problems.push_back(root.status());
   auto broker = resolve_broker(c.broker_endpoint, c.broker_key);
-  if (!broker) return broker.status();
+  if (!broker) problems.push_back(broker.status());
+  if (Status token = HttpApi::check_token_file(c.token_file); !token.ok()) problems.push_back(token);
+  if (problems.size() == 1) return problems[0];
+  if (!problems.empty()) {
+    std::string message = std::to_string(problems.size()) + " problems:";
+    for (const Status& p : problems) message += "\n  - " + p.to_string();
+    return Status(E::INVALID_ARGUMENT, message);
+  }
+  n->chain_ = std::move(*chain);
+  n->root_ = {root->member, root->sign};
   n->broker_ = std::move(*broker);
   std::error_code ec;
   std::filesystem::create_directories(c.data, ec);

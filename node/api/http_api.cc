@@ -63,18 +63,31 @@ HttpApi::HttpApi(Node& node) : node_(node) {}
 
 HttpApi::~HttpApi() { stop(); }
 
-Status HttpApi::start() {
-  const NodeConfig& c = node_.config();
-  auto token = internal::read_file(c.token_file, 4096);
+namespace {
+
+Result<std::string> read_token(const std::filesystem::path& file) {
+  auto token = internal::read_file(file, 4096);
   if (!token) return Status(token.status().code(), "API token file: " + token.status().message());
   if (token->mode & 0077) {
-    return Status(E::KEY_FILE_INSECURE, "the API token file " + c.token_file.string() +
-                                            " is readable by others: chmod 600 it");
+    return Status(E::KEY_FILE_INSECURE, "the API token file " + file.string() + " is readable by others: chmod 600 it");
   }
   std::string t = token->data;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.size() < 16) return Status(E::INVALID_ARGUMENT, "the API token must be at least 16 characters");
-  token_digest_ = digest(t);
+  if (t.size() < 16) {
+    return Status(E::INVALID_ARGUMENT, "the API token in " + file.string() + " must be at least 16 characters");
+  }
+  return t;
+}
+
+}  // namespace
+
+Status HttpApi::check_token_file(const std::filesystem::path& file) { return read_token(file).status(); }
+
+Status HttpApi::start() {
+  const NodeConfig& c = node_.config();
+  auto token = read_token(c.token_file);
+  if (!token) return token.status();
+  token_digest_ = digest(*token);
 
   server_ = std::make_unique<httplib::Server>();
   httplib::Server& s = *server_;

@@ -14,6 +14,7 @@
 //   GET  /healthz                liveness, no token
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +34,8 @@ class HttpApi {
   explicit HttpApi(Node& node);
   ~HttpApi();
   // Reads the token, binds (port 0: any free port) and serves on a thread.
+  // The token file as start() will read it: 0600, at least 16 characters.
+  static Status check_token_file(const std::filesystem::path& file);
   Status start();
   void stop();
   int port() const { return port_; }

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "lantoa/internal/toml_fields.h"
 #include "lantoa/encoding.h"
@@ -33,21 +35,35 @@ Status read_list(const toml::table& t, std::string_view key, std::vector<std::st
   return Status::Ok();
 }
 
-// Each table of an array of tables ([[name]]), or an error naming it.
+// Every mistake of a file, so that one run names them all.
+struct Mistakes {
+  std::vector<Status> list;
+  // Keeps `s` when it is an error; true when it is OK.
+  bool ok(const Status& s) {
+    if (!s.ok()) list.push_back(s);
+    return s.ok();
+  }
+  void add(const std::string& message) { list.push_back(bad(message)); }
+};
+
+// Calls `f` for each table of an array of tables ([[name]]); what is not a
+// table is a mistake.
 template <typename F>
-Status each_table(const toml::table& t, std::string_view key, F&& f) {
+void each_table(const toml::table& t, std::string_view key, Mistakes& m, F&& f) {
   const toml::node* n = t.get(key);
-  if (!n) return Status::Ok();
+  if (!n) return;
   const toml::array* a = n->as_array();
-  if (!a) return bad(std::string(key) + " must be an array of tables ([[" + std::string(key) + "]])");
+  if (!a) return m.add(std::string(key) + " must be an array of tables ([[" + std::string(key) + "]])");
   size_t i = 0;
   for (const auto& item : *a) {
     const toml::table* tt = item.as_table();
     const std::string where = std::string(key) + "[" + std::to_string(i++) + "].";
-    if (!tt) return bad(where + " must be a table");
-    LANTOA_RETURN_IF_ERROR(f(*tt, where));
+    if (!tt) {
+      m.add(where + " must be a table");
+      continue;
+    }
+    f(*tt, where);
   }
-  return Status::Ok();
 }
 
 // True when a URL carries credentials (user:password@host).
@@ -97,28 +113,27 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   if (!parsed) return parsed.status();
   const toml::table& t = *parsed;
   NodeConfig c;
-  LANTOA_RETURN_IF_ERROR(only_known(
-      t, {"member", "key", "chain", "root", "data", "broker", "api", "subscriptions", "webhooks", "spool", "feeds"},
-      ""));
+  Mistakes m;
+  m.ok(only_known(t, {"member", "key", "chain", "root", "data", "broker", "api", "subscriptions", "webhooks", "spool",
+                      "feeds"},
+                  ""));
   for (auto [key, out] : {std::pair{"key", &c.key}, {"chain", &c.chain}, {"root", &c.root}, {"data", &c.data}}) {
-    LANTOA_RETURN_IF_ERROR(read(t, key, *out, ""));
-    if (out->empty()) return bad(std::string(key) + " is required");
+    if (!m.ok(read(t, key, *out, ""))) continue;
+    if (out->empty()) m.add(std::string(key) + " is required");
     *out = beside(file, *out);
   }
-  LANTOA_RETURN_IF_ERROR(read(t, "member", c.member, ""));
-  LANTOA_RETURN_IF_ERROR(validate_member_id(c.member));
+  if (m.ok(read(t, "member", c.member, ""))) m.ok(validate_member_id(c.member));
   if (const toml::table* b = t["broker"].as_table()) {
-    LANTOA_RETURN_IF_ERROR(only_known(*b, {"endpoint", "key"}, "broker."));
-    LANTOA_RETURN_IF_ERROR(read(*b, "endpoint", c.broker_endpoint, "broker."));
-    LANTOA_RETURN_IF_ERROR(read(*b, "key", c.broker_key, "broker."));
+    m.ok(only_known(*b, {"endpoint", "key"}, "broker."));
+    m.ok(read(*b, "endpoint", c.broker_endpoint, "broker."));
+    m.ok(read(*b, "key", c.broker_key, "broker."));
   }
-  if (c.broker_key.empty()) return bad("broker.key is required (the broker's key or its broker.ready.json)");
-  if (!from_base64url(c.broker_key)) c.broker_key = beside(file, c.broker_key).string();
+  if (c.broker_key.empty()) m.add("broker.key is required (the broker's key or its broker.ready.json)");
+  else if (!from_base64url(c.broker_key)) c.broker_key = beside(file, c.broker_key).string();
   if (const toml::table* a = t["api"].as_table()) {
-    LANTOA_RETURN_IF_ERROR(only_known(*a, {"listen", "token_file", "max_body_bytes"}, "api."));
+    m.ok(only_known(*a, {"listen", "token_file", "max_body_bytes"}, "api."));
     std::string listen;
-    LANTOA_RETURN_IF_ERROR(read(*a, "listen", listen, "api."));
-    if (!listen.empty()) {
+    if (m.ok(read(*a, "listen", listen, "api.")) && !listen.empty()) {
       const auto colon = listen.rfind(':');
       try {
         if (colon == std::string::npos) throw std::invalid_argument("no port");
@@ -126,92 +141,84 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
         c.api_port = std::stoi(listen.substr(colon + 1));
         if (c.api_port < 0 || c.api_port > 65535) throw std::out_of_range("port");
       } catch (const std::exception&) {
-        return bad("api.listen must be HOST:PORT, e.g. 127.0.0.1:8470 (got \"" + listen + "\")");
+        m.add("api.listen must be HOST:PORT, e.g. 127.0.0.1:8470 (got \"" + listen + "\")");
       }
     }
-    LANTOA_RETURN_IF_ERROR(read(*a, "token_file", c.token_file, "api."));
-    LANTOA_RETURN_IF_ERROR(read(*a, "max_body_bytes", c.max_body_bytes, "api."));
+    m.ok(read(*a, "token_file", c.token_file, "api."));
+    m.ok(read(*a, "max_body_bytes", c.max_body_bytes, "api."));
   }
-  if (c.token_file.empty()) return bad("api.token_file is required: the API never runs without a token");
+  if (c.token_file.empty()) m.add("api.token_file is required: the API never runs without a token");
   c.token_file = beside(file, c.token_file);
-  Status subscriptions_read = each_table(t, "subscriptions", [&](const toml::table& s, const std::string& where) -> Status {
-    LANTOA_RETURN_IF_ERROR(only_known(s, {"name", "filters", "start"}, where));
+  each_table(t, "subscriptions", m, [&](const toml::table& s, const std::string& where) {
+    m.ok(only_known(s, {"name", "filters", "start"}, where));
     SubscriptionConfig sc;
     std::string start;
-    LANTOA_RETURN_IF_ERROR(read(s, "name", sc.name, where));
-    LANTOA_RETURN_IF_ERROR(read_list(s, "filters", sc.filters, where));
-    LANTOA_RETURN_IF_ERROR(read(s, "start", start, where));
-    if (sc.name.empty() || sc.filters.empty()) return bad(where + "name and filters are required");
+    m.ok(read(s, "name", sc.name, where));
+    m.ok(read_list(s, "filters", sc.filters, where));
+    m.ok(read(s, "start", start, where));
+    if (sc.name.empty() || sc.filters.empty()) m.add(where + "name and filters are required");
     auto p = parse_start_position(start);
-    if (!p) return Status(p.status().code(), where + "start: " + p.status().message());
+    if (!p) return m.add(where + "start: " + p.status().message());
     sc.start = *p;
     c.subscriptions.push_back(std::move(sc));
-    return Status::Ok();
   });
-  LANTOA_RETURN_IF_ERROR(subscriptions_read);
-  Status webhooks_read = each_table(t, "webhooks", [&](const toml::table& w, const std::string& where) -> Status {
-    LANTOA_RETURN_IF_ERROR(only_known(w, {"name", "url", "token", "timeout_ms", "max_backoff_ms"}, where));
+  each_table(t, "webhooks", m, [&](const toml::table& w, const std::string& where) {
+    m.ok(only_known(w, {"name", "url", "token", "timeout_ms", "max_backoff_ms"}, where));
     WebhookConfig wc;
     int64_t timeout = wc.timeout.count(), backoff = wc.max_backoff.count();
-    LANTOA_RETURN_IF_ERROR(read(w, "name", wc.name, where));
-    LANTOA_RETURN_IF_ERROR(read(w, "url", wc.url, where));
-    LANTOA_RETURN_IF_ERROR(read(w, "token", wc.token, where));
-    LANTOA_RETURN_IF_ERROR(read(w, "timeout_ms", timeout, where));
-    LANTOA_RETURN_IF_ERROR(read(w, "max_backoff_ms", backoff, where));
+    m.ok(read(w, "name", wc.name, where));
+    m.ok(read(w, "url", wc.url, where));
+    m.ok(read(w, "token", wc.token, where));
+    m.ok(read(w, "timeout_ms", timeout, where));
+    m.ok(read(w, "max_backoff_ms", backoff, where));
     if (wc.name.empty()) wc.name = "webhook-" + std::to_string(c.webhooks.size() + 1);
     if (!wc.url.starts_with("http://") && !wc.url.starts_with("https://")) {
-      return bad(where + "url must be an http:// or https:// URL");
+      m.add(where + "url must be an http:// or https:// URL");
     }
     wc.timeout = std::chrono::milliseconds(timeout);
     wc.max_backoff = std::chrono::milliseconds(backoff);
     c.webhooks.push_back(std::move(wc));
-    return Status::Ok();
   });
-  LANTOA_RETURN_IF_ERROR(webhooks_read);
   if (const toml::table* s = t["spool"].as_table()) {
-    LANTOA_RETURN_IF_ERROR(only_known(*s, {"dir", "mode"}, "spool."));
-    LANTOA_RETURN_IF_ERROR(read(*s, "dir", c.spool, "spool."));
-    c.spool = beside(file, c.spool);
+    m.ok(only_known(*s, {"dir", "mode"}, "spool."));
+    if (m.ok(read(*s, "dir", c.spool, "spool."))) c.spool = beside(file, c.spool);
     std::string mode;
-    LANTOA_RETURN_IF_ERROR(read(*s, "mode", mode, "spool."));
-    if (!mode.empty()) {
-      auto m = parse_file_mode(mode, "spool.mode");
-      if (!m) return m.status();
-      c.spool_mode = *m;
+    if (m.ok(read(*s, "mode", mode, "spool.")) && !mode.empty()) {
+      auto parsed_mode = parse_file_mode(mode, "spool.mode");
+      if (m.ok(parsed_mode.status())) c.spool_mode = *parsed_mode;
     }
   }
-  Status feeds_read = each_table(t, "feeds", [&](const toml::table& f, const std::string& where) -> Status {
-    LANTOA_RETURN_IF_ERROR(only_known(
-        f, {"name", "url", "topic", "interval_seconds", "urgency", "language", "allow_private", "allow_networks"}, where));
+  each_table(t, "feeds", m, [&](const toml::table& f, const std::string& where) {
+    m.ok(only_known(f, {"name", "url", "topic", "interval_seconds", "urgency", "language", "allow_private",
+                        "allow_networks"},
+                    where));
     FeedConfig fc;
     int64_t interval = fc.interval.count();
-    LANTOA_RETURN_IF_ERROR(read(f, "name", fc.name, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "url", fc.url, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "topic", fc.topic, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "interval_seconds", interval, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "urgency", fc.urgency, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "language", fc.language, where));
-    LANTOA_RETURN_IF_ERROR(read(f, "allow_private", fc.destinations.allow_private, where));
+    m.ok(read(f, "name", fc.name, where));
+    m.ok(read(f, "url", fc.url, where));
+    m.ok(read(f, "topic", fc.topic, where));
+    m.ok(read(f, "interval_seconds", interval, where));
+    m.ok(read(f, "urgency", fc.urgency, where));
+    m.ok(read(f, "language", fc.language, where));
+    m.ok(read(f, "allow_private", fc.destinations.allow_private, where));
     std::vector<std::string> networks;
-    LANTOA_RETURN_IF_ERROR(read_list(f, "allow_networks", networks, where));
+    m.ok(read_list(f, "allow_networks", networks, where));
     for (const auto& text : networks) {
       auto n = Network::parse(text);
-      if (!n) return bad(where + "allow_networks: " + n.status().message());
-      fc.destinations.allowed.push_back(*n);
+      if (n) fc.destinations.allowed.push_back(*n);
+      else m.add(where + "allow_networks: " + n.status().message());
     }
-    if (fc.name.empty() || fc.url.empty() || fc.topic.empty()) return bad(where + "name, url and topic are required");
-    if (!fc.url.starts_with("http://") && !fc.url.starts_with("https://")) {
-      return bad(where + "url must be an http:// or https:// URL");
+    if (fc.name.empty() || fc.url.empty() || fc.topic.empty()) {
+      m.add(where + "name, url and topic are required");
+    } else if (!fc.url.starts_with("http://") && !fc.url.starts_with("https://")) {
+      m.add(where + "url must be an http:// or https:// URL");
+    } else if (!c.member.empty() && !in_namespace(fc.topic, c.member)) {
+      m.ok(Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE, where + "topic " + fc.topic + " is outside " + c.member));
     }
-    if (!in_namespace(fc.topic, c.member)) {
-      return Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE, where + "topic " + fc.topic + " is outside " + c.member);
-    }
-    if (interval < 1) return bad(where + "interval_seconds must be at least 1");
-    fc.interval = std::chrono::seconds(interval);
+    if (interval < 1) m.add(where + "interval_seconds must be at least 1");
+    fc.interval = std::chrono::seconds(std::max<int64_t>(interval, 1));
     c.feeds.push_back(std::move(fc));
-    return Status::Ok();
   });
-  LANTOA_RETURN_IF_ERROR(feeds_read);
   // Secrets in this file: it must be for the node's user alone.
   std::string secret;
   for (size_t i = 0; i < c.webhooks.size() && secret.empty(); ++i) {
@@ -225,11 +232,15 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   if (!secret.empty() && ::stat(file.c_str(), &st) == 0 && (st.st_mode & 0077)) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status(v1::Error::KEY_FILE_INSECURE,
-                  "the config file " + file.string() + " holds a secret (" + secret +
-                      ") but is readable by group or others (mode " + mode + "): chmod 600 " + file.string());
+    m.ok(Status(v1::Error::KEY_FILE_INSECURE,
+                "the config file " + file.string() + " holds a secret (" + secret +
+                    ") but is readable by group or others (mode " + mode + "): chmod 600 " + file.string()));
   }
-  return c;
+  if (m.list.empty()) return c;
+  if (m.list.size() == 1) return m.list[0];
+  std::string message = file.string() + ": " + std::to_string(m.list.size()) + " mistakes:";
+  for (const Status& s : m.list) message += "\n  - " + s.message();
+  return bad(message);
 }
 
 }  // namespace lantoa::node

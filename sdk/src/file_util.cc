@@ -1,6 +1,7 @@
 #include "lantoa/internal/file_util.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,10 +97,34 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   return fsync_dir(path.parent_path());
 }
 
+namespace {
+
+std::string this_user() {
+  const uid_t uid = ::geteuid();
+  if (const passwd* pw = ::getpwuid(uid)) return std::string(pw->pw_name) + " (uid " + std::to_string(uid) + ")";
+  return "uid " + std::to_string(uid);
+}
+
+std::string permission_denied(const std::filesystem::path& path) {
+  return "cannot read " + path.string() + ": permission denied for user " + this_user() +
+         " (the file, or a folder above it, is not readable by that user: check their owner and mode)";
+}
+
+}  // namespace
+
+std::string why_unreadable(const std::filesystem::path& path) {
+  if (::access(path.c_str(), R_OK) == 0) return {};
+  const int err = errno;
+  if (err == ENOENT) return "no such file: " + path.string();
+  if (err == EACCES) return permission_denied(path);
+  return "cannot read " + path.string() + ": " + std::strerror(err);
+}
+
 Result<FileContent> read_file(const std::filesystem::path& path, size_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Status(v1::Error::NOT_FOUND, "no such file: " + path.string());
+    if (errno == EACCES) return Status(v1::Error::IO_ERROR, permission_denied(path));
     return io_error("cannot open", path, errno);
   }
   struct stat st {};

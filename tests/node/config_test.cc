@@ -31,7 +31,9 @@ TEST(NodeConfig, TheExampleFileLoads) {
   EXPECT_TRUE(c->subscriptions[0].start.earliest());
   ASSERT_EQ(c->webhooks.size(), 1u);
   EXPECT_EQ(c->webhooks[0].max_backoff.count(), 60000);
-  EXPECT_EQ(c->spool, "/var/spool/lantoa");
+  EXPECT_EQ(c->spool, "/var/spool/lantoa-node");
+  EXPECT_EQ(c->chain.filename(), "vn.qn.cert");  // as lantoa cert issue names it
+  EXPECT_EQ(c->root.filename(), "vn.pub");
   ASSERT_EQ(c->feeds.size(), 1u);
   EXPECT_EQ(c->feeds[0].topic, "vn.qn.news");
   EXPECT_FALSE(c->feeds[0].destinations.allow_private);  // private destinations refused by default
@@ -77,6 +79,22 @@ TEST(NodeConfig, MistakesAreNamed) {
     auto r = load_node_config(dir / "config.toml");
     ASSERT_FALSE(r.ok()) << c.toml;
     EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().to_string();
+  }
+}
+
+// Issue 18: one run names every mistake of the file.
+TEST(NodeConfig, EveryMistakeIsNamedAtOnce) {
+  TempDir dir;
+  std::ofstream(dir / "config.toml") << "member = \"vn.qn\"\nkey = \"k\"\nroot = \"r\"\ndata = \"d\"\ncolour = 1\n"
+                                        "[api]\nlisten = \"nowhere\"\n[[webhooks]]\nurl = \"ftp://x\"\n"
+                                        "[[feeds]]\nname = \"f\"\nurl = \"http://x\"\ntopic = \"vn.gov.news\"\n";
+  auto r = load_node_config(dir / "config.toml");
+  ASSERT_FALSE(r.ok());
+  const std::string m = r.status().message();
+  for (const char* part : {"7 mistakes", "unknown setting colour", "chain is required", "broker.key is required",
+                           "api.listen must be HOST:PORT", "api.token_file is required", "webhooks[0].url",
+                           "topic vn.gov.news is outside vn.qn"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in:\n" << m;
   }
 }
 

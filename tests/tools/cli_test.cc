@@ -2,12 +2,15 @@
 // verification and revocation, with their exit codes and messages.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <httplib.h>
 
 #include "lantoa/encoding.h"
 #include "lantoa/trust.h"
 #include "support/broker_process.h"
+#include "support/child_process.h"
 #include "support/fixtures.h"
 
 namespace lantoa::testing {
@@ -38,6 +41,24 @@ TEST(Programs, EachSaysItsVersion) {
     EXPECT_EQ(r.code, 0) << binary << ": " << r.out;
     EXPECT_TRUE(r.out.starts_with(name + " ")) << r.out;
     EXPECT_NE(r.out.find('.'), std::string::npos) << r.out;  // a version number
+  }
+}
+
+// Issue 18: a service user that cannot read its config (a folder it may
+// not enter) is told "permission denied", not "File does not exist".
+TEST(Programs, AConfigTheUserCannotReadIsNamedAsSuch) {
+  if (::geteuid() != 0 || run_command("command -v setpriv").code != 0) GTEST_SKIP() << "needs root and setpriv";
+  TempDir dir;
+  std::filesystem::create_directories(dir / "etc");
+  std::ofstream(dir / "etc" / "lantoa.toml") << "data = \"x\"\n";
+  ::chmod((dir / "etc").c_str(), 0700);
+  ::chmod(dir.path().c_str(), 0755);
+  for (const char* binary : {LANTOA_BROKER_BIN, LANTOA_NODE_BIN}) {
+    CommandResult r = run_command(std::string("setpriv --reuid=65534 --regid=65534 --clear-groups '") + binary +
+                                  "' --config '" + (dir / "etc" / "lantoa.toml").string() + "' 2>&1");
+    EXPECT_NE(r.code, 0) << binary;
+    EXPECT_NE(r.out.find("permission denied for user"), std::string::npos) << binary << ": " << r.out;
+    EXPECT_EQ(r.out.find("does not exist"), std::string::npos) << binary << ": " << r.out;
   }
 }
 
@@ -174,6 +195,76 @@ TEST(CliWithBroker, RevocationFromKeygenToTheBus) {
 
 namespace lantoa::testing {
 namespace {
+
+// Issue 18: node/lantoa-node.example.toml works as shipped with the files
+// the tools write (vn.qn.key, vn.qn.cert, vn.pub, the broker's
+// broker.ready.json) put beside it. Only what belongs to this machine is
+// changed: the folders under /var, the broker's endpoint, the API port, and
+// the feed and webhook addresses (no portal or CMS runs here).
+TEST(CliWithBroker, TheNodeExampleRunsAsShippedWithFilesFromTheTools) {
+  TempDir dir;
+  auto lantoa = [&](const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args);
+  };
+  for (const char* id : {"vn", "vn.qn"}) ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles publisher,subscriber").code, 0);
+  TrustTree unused;
+  BrokerProcess broker(unused);
+  std::filesystem::copy_file(dir / "vn.pub", broker.data() / "trust-root.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::create_directories(broker.data() / "certs");
+  std::filesystem::copy_file(dir / "vn.qn.cert", broker.data() / "certs" / "vn.qn.cert");
+  broker.start();
+  std::filesystem::copy_file(broker.data() / "broker.ready.json", dir / "broker.ready.json");
+  {
+    std::ofstream(dir / "api.token") << "0123456789abcdef0123456789abcdef\n";
+  }
+  ::chmod((dir / "api.token").c_str(), 0600);
+
+  std::string toml = read_text(std::filesystem::path(LANTOA_SOURCE_DIR) / "node/lantoa-node.example.toml");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const size_t at = toml.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    toml.replace(at, from.size(), to);
+  };
+  replace("/var/lib/lantoa-node", (dir / "data").string());
+  replace("/var/spool/lantoa-node", (dir / "spool").string());
+  replace("tcp://broker.gov.vn:7450", broker.address().endpoint);
+  replace("127.0.0.1:8470", "127.0.0.1:0");
+  replace("https://quangninh.gov.vn/rss/tin-tuc.rss", "http://127.0.0.1:9/rss");
+  {
+    std::ofstream(dir / "node.toml") << toml;
+  }
+  ChildProcess node({LANTOA_NODE_BIN, "--config", (dir / "node.toml").string()}, dir / "data" / "node.ready.json",
+                    dir / "node.log");
+  auto ready = node.start("api", std::chrono::milliseconds(15000));
+  ASSERT_TRUE(ready.ok()) << ready.status().to_string() << read_text(dir / "node.log");
+  httplib::Client api((*ready)["api"].get<std::string>());
+  api.set_bearer_token_auth("0123456789abcdef0123456789abcdef");
+  EXPECT_TRUE(eventually([&] {
+    auto res = api.Get("/v1/status");
+    if (!res || res->status != 200) return false;
+    auto status = nlohmann::json::parse(res->body, nullptr, false);
+    return !status.is_discarded() && status["broker"]["connected"] == true &&
+           status["subscriptions"]["open"] == 1;
+  })) << read_text(dir / "node.log");
+  EXPECT_EQ(node.stop(), 0);
+}
+
+// Issue 18: a node whose files are missing names every problem at once and
+// creates nothing (not even its data folder).
+TEST(CliWithBroker, ANodeWithMissingFilesNamesThemAllAndCreatesNothing) {
+  TempDir dir;
+  std::ofstream(dir / "node.toml") << "member = \"vn.qn\"\nkey = \"vn.qn.key\"\nchain = \"vn.qn.cert\"\n"
+                                      "root = \"vn.pub\"\ndata = \"state\"\n[broker]\nkey = \"broker.ready.json\"\n"
+                                      "[api]\ntoken_file = \"api.token\"\n";
+  CommandResult r = run_command("'" LANTOA_NODE_BIN "' --config '" + (dir / "node.toml").string() + "' 2>&1");
+  EXPECT_NE(r.code, 0);
+  for (const char* part : {"5 problems", "vn.qn.key", "vn.qn.cert", "vn.pub", "broker.ready.json", "api.token"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << part << " in:\n" << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "state")) << "the data folder was created before the config was valid";
+}
 
 // publish -> tail -> stats -> replay, all through the command line.
 TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {

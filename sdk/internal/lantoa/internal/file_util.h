@@ -23,7 +23,14 @@ struct FileContent {
   mode_t mode = 0;  // permission bits as found on disk
 };
 
-// Reads a regular file of at most `max_bytes`.
+// Empty when this process can read `path`; otherwise why not, for a person:
+// "no such file: P", or "cannot read P: permission denied for user U (...)"
+// (a service user that cannot enter /etc/... must not be told the file
+// does not exist).
+std::string why_unreadable(const std::filesystem::path& path);
+
+// Reads a regular file of at most `max_bytes` (permission denied is named
+// as such, with the user).
 Result<FileContent> read_file(const std::filesystem::path& path, size_t max_bytes);
 
 // One process per data folder: an exclusive flock on `dir`/`name`, holding

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 #include <type_traits>
 
+#include "lantoa/internal/file_util.h"
 #include "lantoa/status.h"
 
 namespace lantoa::toml_fields {
@@ -37,15 +38,21 @@ Status read(const toml::table& t, std::string_view key, T& out, const std::strin
   return Status::Ok();
 }
 
+// Every key of `t` that is not in `known`, named in one error.
 inline Status only_known(const toml::table& t, const std::set<std::string>& known, const std::string& where) {
+  std::string unknown;
+  size_t count = 0;
   for (const auto& [k, v] : t) {
-    if (!known.count(std::string(k.str()))) return bad("unknown setting " + where + std::string(k.str()));
+    if (known.count(std::string(k.str()))) continue;
+    unknown += (count++ ? ", " : "") + where + std::string(k.str());
   }
-  return Status::Ok();
+  if (count == 0) return Status::Ok();
+  return bad((count == 1 ? "unknown setting " : "unknown settings ") + unknown);
 }
 
 // Parses a TOML file; a syntax error names the file and line.
 inline Result<toml::table> parse_file(const std::filesystem::path& path) {
+  if (std::string why = internal::why_unreadable(path); !why.empty()) return bad(why);
   try {
     return toml::parse_file(path.string());
   } catch (const toml::parse_error& e) {
