@@ -1,6 +1,10 @@
 #include "portals.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,8 +44,12 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
            Shared& shared) {
   std::vector<Portal> portals;
   portals.reserve(n);
-  std::vector<zmq::pollitem_t> items;
-  items.reserve(n);
+  // Readiness through epoll on each socket's ZMQ_FD (zmq::poll over a
+  // thousand sockets costs a system call per socket per call). ZMQ_FD only
+  // says "look": a socket is read until EAGAIN whenever it fires and after
+  // every send on it, as libzmq asks.
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<epoll_event> ready(512);
   size_t handshaking = 0;  // connections not yet Subscribed (nor refused)
   bool creating = true;
   auto last_sweep = Clock::now();
@@ -54,6 +62,45 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
     p.state = -1;
     ++shared.failed;
     shared.error(why);
+  };
+  // Reads everything the socket has: answers, deliveries (acked at once).
+  std::function<void(Portal&, Clock::time_point)> drain = [&](Portal& p, Clock::time_point now) {
+    zmq::message_t m;
+    // ZMQ_EVENTS takes the socket's pending commands (which clears ZMQ_FD);
+    // a bare recv may leave them for later and ZMQ_FD readable.
+    while ((p.socket.get(zmq::sockopt::events) & ZMQ_POLLIN) && p.socket.recv(m, zmq::recv_flags::dontwait)) {
+      // As a portal does until it verifies: only the delivery headers are
+      // read (subscription, delivery id); each event stays bytes.
+      if (p.state == 2) {
+        broker::views::DeliveriesFrameView headers;
+        if (headers.ParseFromArray(m.data(), static_cast<int>(m.size())) && headers.has_deliveries()) {
+          v1::ClientFrame ack;
+          ack.mutable_ack()->set_subscription(p.name);
+          for (const auto& d : headers.deliveries().items()) ack.mutable_ack()->add_delivery_ids(d.delivery_id());
+          send(p, ack.SerializeAsString(), now);
+          shared.acked += static_cast<uint64_t>(headers.deliveries().items_size());
+          shared.last_delivery = now.time_since_epoch().count();
+          continue;
+        }
+      }
+      v1::BrokerFrame f;
+      if (!f.ParseFromArray(m.data(), static_cast<int>(m.size()))) continue;
+      if (f.has_welcome() && p.state == 0) {
+        p.state = 1;
+        v1::ClientFrame sub;
+        sub.mutable_subscribe()->set_request_id(1);
+        sub.mutable_subscribe()->set_name(p.name);
+        sub.mutable_subscribe()->add_filters(c.filter);
+        sub.mutable_subscribe()->set_credit(c.credit);
+        send(p, sub.SerializeAsString(), now);
+      } else if (f.has_subscribed() && p.state == 1) {
+        p.state = 2;
+        --handshaking;
+        ++shared.subscribed;
+      } else if (f.has_error() && p.state >= 0 && p.state < 2) {
+        refuse(p, f.error().error().message());
+      }
+    }
   };
   while (!shared.quit) {
     auto now = Clock::now();
@@ -70,9 +117,13 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
         p.name = c.prefix + "-" + std::to_string(first + portals.size());
         p.opened = now;
         send(p, c.hello, now);  // queued until the Curve handshake is done
-        items.push_back({p.socket.handle(), 0, ZMQ_POLLIN, 0});
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.u64 = portals.size();
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, p.socket.get(zmq::sockopt::fd), &e);
         portals.push_back(std::move(p));
         ++handshaking;
+        drain(portals.back(), now);
       }
       for (Portal& p : portals) {  // a handshake that never ends counts as refused
         if ((p.state == 0 || p.state == 1) && now - p.opened > std::chrono::seconds(60)) {
@@ -84,46 +135,9 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
         ++shared.done_creating;
       }
     }
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+    const int got = ::epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), 20);
     now = Clock::now();
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      Portal& p = portals[i];
-      zmq::message_t m;
-      while (p.socket.recv(m, zmq::recv_flags::dontwait)) {
-        // As a portal does until it verifies: only the delivery headers are
-        // read (subscription, delivery id); each event stays bytes.
-        if (p.state == 2) {
-          broker::views::DeliveriesFrameView headers;
-          if (headers.ParseFromArray(m.data(), static_cast<int>(m.size())) && headers.has_deliveries()) {
-            v1::ClientFrame ack;
-            ack.mutable_ack()->set_subscription(p.name);
-            for (const auto& d : headers.deliveries().items()) ack.mutable_ack()->add_delivery_ids(d.delivery_id());
-            send(p, ack.SerializeAsString(), now);
-            shared.acked += static_cast<uint64_t>(headers.deliveries().items_size());
-            shared.last_delivery = now.time_since_epoch().count();
-            continue;
-          }
-        }
-        v1::BrokerFrame f;
-        if (!f.ParseFromArray(m.data(), static_cast<int>(m.size()))) continue;
-        if (f.has_welcome() && p.state == 0) {
-          p.state = 1;
-          v1::ClientFrame s;
-          s.mutable_subscribe()->set_request_id(1);
-          s.mutable_subscribe()->set_name(p.name);
-          s.mutable_subscribe()->add_filters(c.filter);
-          s.mutable_subscribe()->set_credit(c.credit);
-          send(p, s.SerializeAsString(), now);
-        } else if (f.has_subscribed() && p.state == 1) {
-          p.state = 2;
-          --handshaking;
-          ++shared.subscribed;
-        } else if (f.has_error() && p.state >= 0 && p.state < 2) {
-          refuse(p, f.error().error().message());
-        }
-      }
-    }
+    for (int i = 0; i < got; ++i) drain(portals[ready[static_cast<size_t>(i)].data.u64], now);
     // Heartbeats: the broker drops a connection silent for 3 of its intervals (5 s).
     if (now - last_sweep > std::chrono::milliseconds(500)) {
       last_sweep = now;
@@ -132,10 +146,14 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
       const std::string bytes = hb.SerializeAsString();
       for (Portal& p : portals) {
-        if (p.state >= 1 && now - p.last_send > std::chrono::seconds(2)) send(p, bytes, now);
+        if (p.state >= 1 && now - p.last_send > std::chrono::seconds(2)) {
+          send(p, bytes, now);
+          drain(p, now);
+        }
       }
     }
   }
+  ::close(ep);
 }
 
 }  // namespace

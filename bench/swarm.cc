@@ -198,6 +198,7 @@ NationalResult run_national(const NationalPlan& plan) {
   r.connections = r.subscriptions;
   r.rss_created_mb = rss_mb(plan.server);
   r.client_rss_mb = swarm.rss_mb();
+  if (plan.prepare) plan.prepare();
   const double cpu0 = cpu_seconds(plan.server);
   const auto t1 = Clock::now();
   swarm.tell_all("go");

@@ -94,6 +94,7 @@ struct NationalPlan {
   std::function<int(size_t index, size_t first, size_t count, std::chrono::steady_clock::time_point deadline,
                     ParentLink& link)>
       child;
+  std::function<void()> prepare;    // after every child is ready, before timing (opens the publisher)
   std::function<Status()> publish;  // after "go"
   double deliver_timeout_s = 600;
 };
