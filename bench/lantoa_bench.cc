@@ -482,6 +482,9 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"ingest", "fanout", "national", "latency", "catchup"}));
   app.add_flag("--quick", quick, "smaller workloads (for CI smoke runs)");
+  size_t national_connections = 0;
+  app.add_option("--national-connections", national_connections,
+                 "compare, national: connections (default 10,000; 500 with --quick)");
   app.add_option("--broker", broker_bin, "path of lantoa-broker");
   app.add_option("--out", out_dir, "where to write results.md and results.json");
   CLI11_PARSE(app, argc, argv);
@@ -588,7 +591,7 @@ int main(int argc, char** argv) {
       }
       return out;
     };
-    in.national_connections = quick ? 500 : 10'000;
+    in.national_connections = national_connections ? national_connections : quick ? 500 : 10'000;
     in.national_budget_s = quick ? 30 : 120;
     in.catchup_events = quick ? 5'000 : 100'000;
     in.lantoa_national = [&](size_t conns, size_t events, double budget_s) {
