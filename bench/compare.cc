@@ -259,6 +259,7 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
                                {"server_cpu_us_per_delivery", cpu_per_delivery_us(r)}, {"rss_start_mb", r.rss_start_mb},
                                {"rss_created_mb", r.rss_created_mb}, {"rss_end_mb", r.rss_end_mb},
                                {"kb_per_idle_connection", kb_per_connection(r)}, {"client_processes_rss_mb", r.client_rss_mb},
+                               {"delivery_frames", r.delivery_frames},
                                {"note", r.note}});
       }
       j["deliver_s_median"] = deliver.median();

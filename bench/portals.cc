@@ -19,7 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Shared {
-  std::atomic<uint64_t> subscribed{0}, failed{0}, acked{0};
+  std::atomic<uint64_t> subscribed{0}, failed{0}, acked{0}, frames{0};
   std::atomic<int64_t> last_delivery{0};  // steady clock ticks
   std::atomic<size_t> done_creating{0};
   std::atomic<bool> quit{false};
@@ -79,6 +79,7 @@ void serve(const PortalsConfig& c, zmq::context_t& context, size_t first, size_t
           for (const auto& d : headers.deliveries().items()) ack.mutable_ack()->add_delivery_ids(d.delivery_id());
           send(p, ack.SerializeAsString(), now);
           shared.acked += static_cast<uint64_t>(headers.deliveries().items_size());
+          ++shared.frames;
           shared.last_delivery = now.time_since_epoch().count();
           continue;
         }
@@ -185,7 +186,7 @@ int run_portals(const PortalsConfig& c, size_t first, size_t count, Clock::time_
       if (Clock::now() - last > std::chrono::duration<double>(c.idle_s)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    link.say("done " + std::to_string(shared.acked.load()));
+    link.say("done " + std::to_string(shared.acked.load()) + " " + std::to_string(shared.frames.load()));
     link.await({});
   }
   shared.quit = true;

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "peers/peers.h"
@@ -198,6 +200,12 @@ NationalResult run_national(const NationalPlan& plan) {
   r.connections = r.subscriptions;
   r.rss_created_mb = rss_mb(plan.server);
   r.client_rss_mb = swarm.rss_mb();
+  // A profiling aid: hold the idle, connected state this long (heaptrack,
+  // /proc/PID/smaps of the server), e.g. LANTOA_BENCH_HOLD_CONNECTED_S=30.
+  if (const char* hold = std::getenv("LANTOA_BENCH_HOLD_CONNECTED_S")) {
+    std::cerr << "  .. holding " << hold << " s with every connection idle (server pid " << plan.server << ")\n";
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(hold)));
+  }
   if (plan.prepare) plan.prepare();
   const double cpu0 = cpu_seconds(plan.server);
   const auto t1 = Clock::now();
@@ -205,7 +213,10 @@ NationalResult run_national(const NationalPlan& plan) {
   const Status published = plan.publish();
   if (!published.ok()) notes += std::string(notes.empty() ? "" : "; ") + "publishing: " + published.message();
   for (auto& line : swarm.hear_all(plan.deliver_timeout_s)) {
-    if (line && line->starts_with("done ")) r.deliveries += std::stoull(line->substr(5));
+    if (!line || !line->starts_with("done ")) continue;
+    size_t used = 0;
+    r.deliveries += std::stoull(line->substr(5), &used);
+    if (line->size() > 5 + used) r.delivery_frames += std::stoull(line->substr(5 + used));  // Lantoa's children
   }
   r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
   r.server_cpu_s = cpu_seconds(plan.server) - cpu0;

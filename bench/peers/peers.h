@@ -35,6 +35,7 @@ struct NationalResult {
   double rss_start_mb = 0, rss_created_mb = 0, rss_end_mb = 0;  // the server's resident memory
   double server_cpu_s = 0;    // CPU time the server used while delivering (user + system)
   double client_rss_mb = 0;   // all client processes together, after creating
+  uint64_t delivery_frames = 0;  // Lantoa: Deliveries frames the portals received (0: not counted)
   std::string note;
 };
 
