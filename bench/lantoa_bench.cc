@@ -5,7 +5,7 @@
 //   lantoa-bench [--scenario all|ingest|fanout|latency|compare] [--quick]
 //                [--rounds N] [--peers nats,rabbitmq|none]
 //                [--parts ingest,fanout,national,latency,catchup]
-//                [--broker PATH] [--out DIR]
+//                [--national-connections N] [--broker PATH] [--out DIR]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
