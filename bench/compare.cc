@@ -169,28 +169,40 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
     }
   };
   if (in.lantoa_national && wants("national")) {
-    const uint64_t all = static_cast<uint64_t>(in.national_subscriptions) * in.national_events;
+    const size_t conns = in.national_connections;
+    const uint64_t all = static_cast<uint64_t>(conns) * in.national_events;
     std::map<std::string, std::vector<NationalResult>> runs;
     std::map<std::string, std::string> failures, once;
-    std::map<std::string, Series> speedups;  // peer time / Lantoa time, within a round
+    // Within a round, Lantoa against each peer: time to deliver (peer / Lantoa),
+    // server CPU per delivery, server memory after connecting and at the end,
+    // memory per idle connection (Lantoa / peer).
+    std::map<std::string, std::map<std::string, Series>> per_round;
+    const auto kb_per_connection = [](const NationalResult& r) {
+      return r.connections ? (r.rss_created_mb - r.rss_start_mb) * 1024 / static_cast<double>(r.connections) : 0.0;
+    };
+    const auto cpu_per_delivery_us = [](const NationalResult& r) {
+      return r.deliveries ? r.server_cpu_s * 1e6 / static_cast<double>(r.deliveries) : 0.0;
+    };
     each_round(
-        "national press release: " + std::to_string(in.national_subscriptions) + " subscriptions over " +
-            std::to_string(in.national_connections) + " connections, " + std::to_string(in.national_events) + " events",
-        [&](size_t) {
-          runs["Lantoa"].push_back(
-              in.lantoa_national(in.national_subscriptions, in.national_connections, in.national_events));
-        },
+        "national press release: " + std::to_string(conns) + " connections, one durable subscription each, " +
+            std::to_string(in.national_events) + " events",
+        [&](size_t) { runs["Lantoa"].push_back(in.lantoa_national(conns, in.national_events, in.national_budget_s)); },
         [&](Peer& p, size_t round) {
           // Not repeated: a peer that could not hold the workload, or whose
           // round took longer than the budget (the scenario stays bounded).
           if (failures.count(p.name()) || once.count(p.name())) return;
-          auto r = p.national(in.national_subscriptions, in.national_connections, in.payloads(0, in.national_events),
-                              in.national_budget_s);
+          auto r = p.national(conns, in.payloads(0, in.national_events), in.national_budget_s);
           if (!r) {
             failures[p.name()] = r.status().to_string();
             return;
           }
           runs[p.name()].push_back(*r);
+          const auto& mine = runs["Lantoa"].back();
+          auto& ratio = per_round[p.name()];
+          if (r->connections && mine.connections) {
+            ratio["memory per idle connection"].values.push_back(kb_per_connection(mine) / kb_per_connection(*r));
+            ratio["server memory, connected"].values.push_back(mine.rss_created_mb / r->rss_created_mb);
+          }
           if (r->deliveries < all) {
             failures[p.name()] = "round " + std::to_string(round) + ": " + r->note;
             return;
@@ -198,14 +210,18 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
           if (r->create_s + r->deliver_s > in.national_budget_s) {
             once[p.name()] = "one round took " + fmt(r->create_s + r->deliver_s) + " s: not repeated";
           }
-          const auto& mine = runs["Lantoa"].back();
-          if (mine.deliveries == all && mine.deliver_s > 0) speedups[p.name()].values.push_back(r->deliver_s / mine.deliver_s);
+          if (mine.deliveries == all && mine.deliver_s > 0) {
+            ratio["Lantoa faster by (peer time / Lantoa time)"].values.push_back(r->deliver_s / mine.deliver_s);
+            ratio["server CPU per delivery"].values.push_back(cpu_per_delivery_us(mine) / cpu_per_delivery_us(*r));
+            ratio["server memory, end"].values.push_back(mine.rss_end_mb / r->rss_end_mb);
+          }
         });
-    md << "\n### National press release (" << in.national_subscriptions << " durable subscriptions over "
-       << in.national_connections << " connections, " << in.national_events << " events, every delivery acked; "
-       << in.rounds << " rounds, each on a fresh server: median, min–max)\n\n"
-       << "| system | subscriptions | time to create | deliveries acked | time to deliver all | Lantoa faster by | "
-          "server CPU while delivering (median round) | server memory (start → created → end, median round) | note |\n"
+    md << "\n### National press release (" << conns << " connections, one durable subscription each, "
+       << in.national_events << " events, every delivery acked; " << in.rounds
+       << " rounds, each on a fresh server: median, min–max)\n\n"
+       << "| system | connections subscribed | time to connect + subscribe | deliveries acked | time to deliver all | "
+          "server CPU while delivering (median round) | server memory (start → connected → end, median round) | "
+          "memory per idle connection | note |\n"
        << "|---|---|---|---|---|---|---|---|---|\n";
     for (const std::string& system : systems) {
       const auto& rs = runs[system];
@@ -213,9 +229,10 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
         md << "| " << system << " | failed: " << (failures.count(system) ? failures[system] : "not run") << " | | | | | | | |\n";
         continue;
       }
-      Series create, deliver;
+      Series create, deliver, per_conn;
       for (const auto& r : rs) {
         create.values.push_back(r.create_s);
+        per_conn.values.push_back(kb_per_connection(r));
         if (r.deliveries == all) deliver.values.push_back(r.deliver_s);
       }
       // The round whose delivery time is the median (or the last one, if none delivered all).
@@ -224,27 +241,40 @@ nlohmann::json compare(const CompareInputs& in, std::ostringstream& md) {
         if (r.deliveries == all && r.deliver_s == deliver.median()) mid = &r;
       }
       const std::string time = deliver.values.empty()
-                                   ? "—"
+                                   ? "— (" + fmt(mid->deliver_s, 1) + " s in the last round)"
                                    : fmt(deliver.median(), 2) + " s (" + fmt(deliver.min(), 2) + "–" + fmt(deliver.max(), 2) +
                                          "; " + fmt(all / deliver.median()) + "/s)";
       std::string remark = mid->note;
       if (once.count(system)) remark += (remark.empty() ? "" : "; ") + once[system];
       if (failures.count(system)) remark = failures[system] + (rs.size() < in.rounds ? " (not repeated)" : "");
-      md << "| " << system << " | " << mid->subscriptions << " | " << fmt(create.median(), 1) << " s (" << fmt(create.min(), 1)
-         << "–" << fmt(create.max(), 1) << ") | " << mid->deliveries << " | " << time << " | "
-         << (speedups.count(system) ? fmt(speedups[system].median(), 2) + "×" : std::string(system == "Lantoa" ? "" : "—"))
-         << " | " << fmt(mid->server_cpu_s, 1) << " s (" << fmt(mid->server_cpu_s * 1e6 / std::max<double>(1, mid->deliveries), 1)
-         << " µs per delivery) | " << fmt(mid->rss_start_mb) << " → " << fmt(mid->rss_created_mb) << " → " << fmt(mid->rss_end_mb)
-         << " MB | " << remark << " |\n";
+      md << "| " << system << " | " << mid->connections << " | " << fmt(create.median(), 1) << " s (" << fmt(create.min(), 1)
+         << "–" << fmt(create.max(), 1) << ") | " << mid->deliveries << " | " << time << " | " << fmt(mid->server_cpu_s, 1)
+         << " s (" << fmt(cpu_per_delivery_us(*mid), 2) << " µs per delivery) | " << fmt(mid->rss_start_mb) << " → "
+         << fmt(mid->rss_created_mb) << " → " << fmt(mid->rss_end_mb) << " MB | " << fmt(per_conn.median(), 1) << " KB ("
+         << fmt(per_conn.min(), 1) << "–" << fmt(per_conn.max(), 1) << ") | " << remark << " |\n";
       auto& j = out["national"][system];
       for (const auto& r : rs) {
-        j["rounds"].push_back({{"subscriptions", r.subscriptions}, {"create_s", r.create_s}, {"deliveries", r.deliveries},
-                               {"deliver_s", r.deliver_s}, {"server_cpu_s", r.server_cpu_s}, {"rss_start_mb", r.rss_start_mb},
-                               {"rss_created_mb", r.rss_created_mb}, {"rss_end_mb", r.rss_end_mb}, {"note", r.note}});
+        j["rounds"].push_back({{"connections", r.connections}, {"subscriptions", r.subscriptions}, {"create_s", r.create_s},
+                               {"deliveries", r.deliveries}, {"deliver_s", r.deliver_s}, {"server_cpu_s", r.server_cpu_s},
+                               {"server_cpu_us_per_delivery", cpu_per_delivery_us(r)}, {"rss_start_mb", r.rss_start_mb},
+                               {"rss_created_mb", r.rss_created_mb}, {"rss_end_mb", r.rss_end_mb},
+                               {"kb_per_idle_connection", kb_per_connection(r)}, {"client_processes_rss_mb", r.client_rss_mb},
+                               {"delivery_frames", r.delivery_frames},
+                               {"note", r.note}});
       }
       j["deliver_s_median"] = deliver.median();
-      if (speedups.count(system)) j["lantoa_speedup_median"] = speedups[system].median();
       if (failures.count(system)) j["failure"] = failures[system];
+    }
+    if (!per_round.empty()) {
+      md << "\nRatios Lantoa / peer, taken within each round (median, min–max; below 1 is better for Lantoa, except "
+            "\"faster by\"):\n\n| peer | ratio | median | min–max | rounds |\n|---|---|---|---|---|\n";
+      for (auto& [peer, by_what] : per_round) {
+        for (auto& [what, series] : by_what) {
+          md << "| " << peer << " | " << what << " | " << fmt(series.median(), 2) << "× | " << fmt(series.min(), 2) << "–"
+             << fmt(series.max(), 2) << " | " << series.values.size() << " |\n";
+          out["national_ratios"][peer][what] = {{"median", series.median()}, {"values", series.values}};
+        }
+      }
     }
   }
   if (in.lantoa_latency && !in.latency_payloads.empty() && wants("latency")) {

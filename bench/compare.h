@@ -20,7 +20,8 @@ struct CompareInputs {
   // Lantoa, as the rest of lantoa-bench measures it.
   std::function<double(size_t publishers, size_t events)> lantoa_ingest;
   std::function<double(size_t subscriptions, size_t events)> lantoa_fanout;
-  std::function<NationalResult(size_t subscriptions, size_t connections, size_t events)> lantoa_national;
+  // `connections` portals with one durable subscription each.
+  std::function<NationalResult(size_t connections, size_t events, double budget_s)> lantoa_national;
   std::function<LatencyResult(size_t subscribers, double rate, size_t events, bool verify)> lantoa_latency;
   std::function<double(size_t events)> lantoa_catchup;
   // Verifies a payload as a subscriber would and returns its index in the
@@ -31,7 +32,7 @@ struct CompareInputs {
   std::function<std::vector<std::string>(size_t publisher, size_t count)> payloads;
   size_t ingest_events = 48'000;
   size_t rounds = 3;
-  size_t national_subscriptions = 10'000, national_connections = 100, national_events = 100;
+  size_t national_connections = 10'000, national_events = 100;
   double national_budget_s = 120;  // peers: stop creating subscriptions after this long
   size_t catchup_events = 100'000;
   bool quick = false;

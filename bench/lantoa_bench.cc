@@ -5,7 +5,7 @@
 //   lantoa-bench [--scenario all|ingest|fanout|latency|compare] [--quick]
 //                [--rounds N] [--peers nats,rabbitmq|none]
 //                [--parts ingest,fanout,national,latency,catchup]
-//                [--broker PATH] [--out DIR]
+//                [--national-connections N] [--broker PATH] [--out DIR]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -24,6 +24,8 @@
 #include "ceilings.h"
 #include "peers/peers.h"
 #include "compare.h"
+#include "portals.h"
+#include "swarm.h"
 #include "lantoa/connection.h"
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
@@ -310,40 +312,48 @@ Fanout fanout(const fs::path& binary, const fs::path& dir, Identities& ids, size
   return {rate, bytes_per_delivery};
 }
 
-// Scenario 3: the national press release.
-bench::NationalResult national(const fs::path& binary, const fs::path& dir, Identities& ids, size_t subs,
-                               size_t connections, size_t events) {
+// Scenario 3: the national press release at its real shape: `connections`
+// portals, each its own connection with one durable subscription, held by
+// client processes (see swarm.h, portals.h); then `events` published and
+// delivered to every one, each delivery acked.
+bench::NationalResult national(const fs::path& binary, const fs::path& dir, Identities& ids, size_t connections,
+                               size_t events, double budget_s) {
   Broker b = start_broker(binary, dir, ids);
-  bench::NationalResult r;
-  const pid_t pid = b.launcher->pid();
-  r.rss_start_mb = bench::rss_mb(pid);
-  auto t0 = Clock::now();
-  {
-    Connection setup = connect(b, ids.subscribers[0]);
-    create_subscriptions(setup, "portal", subs);
-  }
-  r.subscriptions = subs;
-  r.create_s = seconds_since(t0);
-  r.rss_created_mb = bench::rss_mb(pid);
-  std::vector<Connection> conns;
-  for (size_t c = 0; c < connections; ++c) conns.push_back(connect(b, ids.subscribers[0]));
+  const auto& portal = ids.subscribers[0];
+  bench::PortalsConfig config;
+  config.endpoint = b.info.address.endpoint;
+  config.server_key = b.info.address.transport_key;
+  config.public_key = portal.key.transport.public_key();
+  config.secret_key = portal.key.transport.secret();
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_protocol_version(v1::PROTOCOL_V1);
+  *hello.mutable_hello()->mutable_chain() = portal.chain;
+  hello.mutable_hello()->set_agent("lantoa-bench/portal");
+  config.hello = hello.SerializeAsString();
+  config.events = events;
   auto all = presign(ids.publishers[0], "vn.bench.p0.press", 1, events);
-  Connection pub = connect(b, ids.publishers[0]);
-  std::atomic<uint64_t> acked{0};
-  std::vector<std::thread> threads;
-  const double cpu0 = bench::cpu_seconds(pid);
-  const auto start = Clock::now();
-  for (size_t c = 0; c < connections; ++c) {
-    const uint64_t mine = static_cast<uint64_t>((subs - c + connections - 1) / connections) * events;
-    threads.emplace_back([&, c, mine] { acked += drain(conns[c], "portal", c, connections, subs, mine, 2000); });
+  std::optional<Connection> pub;
+  bench::NationalPlan plan;
+  plan.connections = connections;
+  plan.children = connections >= 2000 ? 4 : 2;
+  plan.budget_s = budget_s;
+  plan.server = b.launcher->pid();
+  plan.child = [&](size_t, size_t first, size_t count, Clock::time_point deadline, bench::ParentLink& link) {
+    return bench::run_portals(config, first, count, deadline, link);
+  };
+  // Opened once every portal is connected, before timing (a connection
+  // opened earlier and left silent would be dropped after three heartbeats).
+  plan.prepare = [&] { pub.emplace(connect(b, ids.publishers[0])); };
+  plan.publish = [&] {
+    publish_batches(*pub, all);
+    return Status::Ok();
+  };
+  bench::NationalResult r = bench::run_national(plan);
+  secure_wipe(config.secret_key);
+  if (r.deliveries != static_cast<uint64_t>(r.subscriptions) * events) {
+    r.note += std::string(r.note.empty() ? "" : "; ") + "only " + std::to_string(r.deliveries) + " acked";
   }
-  publish_batches(pub, all);
-  for (auto& t : threads) t.join();
-  r.deliver_s = seconds_since(start);
-  r.deliveries = acked;
-  r.rss_end_mb = bench::rss_mb(pid);
-  r.server_cpu_s = bench::cpu_seconds(pid) - cpu0;
-  if (acked != static_cast<uint64_t>(subs) * events) r.note = "only " + std::to_string(acked.load()) + " acked";
+  pub.reset();
   b.launcher->stop();
   return r;
 }
@@ -454,6 +464,8 @@ std::string fmt(double v, int digits = 0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A client process of the NATS national scenario (see peers/nats.cc).
+  if (argc > 1 && std::string(argv[1]) == "--nats-portals") return bench::nats_portals_main(argc, argv);
   CLI::App app{"lantoa-bench: lantoa-broker against the ceilings of its parts"};
   std::string scenario = "all";
   bool quick = false;
@@ -471,9 +483,17 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"ingest", "fanout", "national", "latency", "catchup"}));
   app.add_flag("--quick", quick, "smaller workloads (for CI smoke runs)");
+  size_t national_connections = 0;
+  app.add_option("--national-connections", national_connections,
+                 "compare, national: connections (default 10,000; 500 with --quick)");
   app.add_option("--broker", broker_bin, "path of lantoa-broker");
   app.add_option("--out", out_dir, "where to write results.md and results.json");
   CLI11_PARSE(app, argc, argv);
+  // 10,000 portals need 10,000+ descriptors in the broker and 20,000 over the
+  // client processes: the soft limit goes to the hard one (children and the
+  // servers started from here inherit it).
+  const unsigned long files = bench::raise_open_files();
+  if (files < 12'000) std::cerr << "  !! open-file limit " << files << ": the national scenario needs ~12,000\n";
   const bool all = scenario == "all";
   if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency" && scenario != "compare") {
     std::cerr << "unknown scenario " << scenario << "\n";
@@ -572,14 +592,13 @@ int main(int argc, char** argv) {
       }
       return out;
     };
-    in.national_subscriptions = quick ? 500 : 10'000;
-    in.national_connections = quick ? 10 : 100;
-    in.national_budget_s = quick ? 20 : 120;
+    in.national_connections = national_connections ? national_connections : quick ? 500 : 10'000;
+    in.national_budget_s = quick ? 30 : 120;
     in.catchup_events = quick ? 5'000 : 100'000;
-    in.lantoa_national = [&](size_t subs, size_t conns, size_t events) {
+    in.lantoa_national = [&](size_t conns, size_t events, double budget_s) {
       // A fresh broker and data folder for every round (a folder that saw round 1
       // would refuse its events as already accepted).
-      return national(broker_bin, scratch / ("national-" + std::to_string(++long_round)), ids, subs, conns, events);
+      return national(broker_bin, scratch / ("national-" + std::to_string(++long_round)), ids, conns, events, budget_s);
     };
     in.lantoa_catchup = [&](size_t events) {
       return catchup(broker_bin, scratch / ("catchup-" + std::to_string(++long_round)), ids, events);

@@ -1,6 +1,7 @@
 // lantoa-broker: the process edge. Flags and config file, logging, signals.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -147,6 +148,23 @@ int main(int argc, char** argv) {
 
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // Every portal is a TCP connection, a descriptor each: the soft open-file
+  // limit (often 1,024) goes up to the hard one, and the figure is logged.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      rlimit raised = files;
+      raised.rlim_cur = files.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+    }
+    spdlog::info("open-file limit {} (about that many connections)", files.rlim_cur);
+    if (files.rlim_cur < 4096) {
+      spdlog::warn("open-file limit {}: the broker can hold fewer than that many connections (raise the hard limit, "
+                   "e.g. LimitNOFILE= in the systemd unit)",
+                   files.rlim_cur);
+    }
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

@@ -118,3 +118,39 @@ LatencyResult summarize(std::vector<double> samples) {
 }
 
 }  // namespace lantoa::bench
+
+namespace lantoa::bench {
+
+Result<TlsFiles> make_tls(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  TlsFiles t{dir / "ca.pem", dir / "server.pem", dir / "server.key"};
+  const std::string d = "'" + dir.string() + "'";
+  // A CA and a server certificate for 127.0.0.1 and localhost, ECDSA P-256
+  // (the handshake cost of a current public site), valid for two days.
+  const std::string script =
+      "set -e; cd " + d + "; "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 "
+      "-subj '/CN=lantoa-bench CA' 2>/dev/null; "
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
+      "-subj '/CN=localhost' 2>/dev/null; "
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' "
+      "> server.ext; "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+      "-extfile server.ext 2>/dev/null; "
+      "openssl verify -CAfile ca.pem server.pem";
+  const std::string out = run(script);
+  if (out.find("server.pem: OK") == std::string::npos) {
+    return Status(v1::Error::UNAVAILABLE, "cannot make TLS certificates with the openssl CLI: " + out);
+  }
+  fs::permissions(t.key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  return t;
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+}  // namespace lantoa::bench

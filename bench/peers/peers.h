@@ -28,11 +28,14 @@ namespace lantoa::bench {
 // Scenario 3, the national press release.
 struct NationalResult {
   size_t subscriptions = 0;   // created (fewer than asked when the budget ran out)
+  size_t connections = 0;     // open while delivering, one subscription each
   double create_s = 0;        // time to create them
   uint64_t deliveries = 0;    // acked
   double deliver_s = 0;       // from the first publish until every delivery is acked
   double rss_start_mb = 0, rss_created_mb = 0, rss_end_mb = 0;  // the server's resident memory
   double server_cpu_s = 0;    // CPU time the server used while delivering (user + system)
+  double client_rss_mb = 0;   // all client processes together, after creating
+  uint64_t delivery_frames = 0;  // Lantoa: Deliveries frames the portals received (0: not counted)
   std::string note;
 };
 
@@ -58,11 +61,11 @@ class Peer {
   // `payloads` stored first; then `subscriptions` durable consumers (over at
   // most 8 connections) each read and ack every one. Deliveries/s.
   virtual Result<double> fanout(size_t subscriptions, const std::vector<std::string>& payloads) = 0;
-  // `subscriptions` durable subscriptions over `connections` connections
-  // (creation stops when `budget_s` is spent), then `payloads` published and
-  // delivered to every one.
-  virtual Result<NationalResult> national(size_t subscriptions, size_t connections,
-                                          const std::vector<std::string>& payloads, double budget_s) = 0;
+  // `connections` connections with one durable subscription each, spread
+  // over client processes (creation stops when `budget_s` is spent), then
+  // `payloads` published and delivered to every one.
+  virtual Result<NationalResult> national(size_t connections, const std::vector<std::string>& payloads,
+                                          double budget_s) = 0;
   // `subscribers` durable subscriptions; `payloads` published at `rate`/s.
   virtual Result<LatencyResult> latency(size_t subscribers, double rate, const std::vector<std::string>& payloads,
                                         const Identify& identify) = 0;
@@ -89,5 +92,17 @@ bool wait_for_port(int port, double seconds);
 void stop_child(pid_t pid);
 // Runs a command, returns its output (stdout and stderr).
 std::string run(const std::string& command);
+
+// TLS for the peers: a CA and a server certificate (SAN 127.0.0.1 and
+// localhost) made with the openssl CLI in `dir` when the server is started.
+struct TlsFiles {
+  std::filesystem::path ca, cert, key;
+};
+Result<TlsFiles> make_tls(const std::filesystem::path& dir);
+// This program's path (client processes of the NATS peer exec it: cnats keeps
+// threads that a forked child would not have).
+std::string self_exe();
+// The entry of such a client process: lantoa-bench --nats-portals ARGS...
+int nats_portals_main(int argc, char** argv);
 
 }  // namespace lantoa::bench

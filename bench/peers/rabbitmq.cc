@@ -2,6 +2,7 @@
 // queue confirms once a majority has fsynced: here the one node), a window of
 // unconfirmed publishes, consumers with manual acks and a prefetch.
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "peers/peers.h"
+#include "swarm.h"
 
 namespace lantoa::bench {
 namespace {
@@ -41,10 +43,30 @@ Status reply_ok(amqp_connection_state_t c, const std::string& what) {
   return Status(E::UNAVAILABLE, "RabbitMQ: " + what + " failed (reply type " + std::to_string(r.reply_type) + ")");
 }
 
-Status open(Conn& conn, int port) {
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn.c);
-  if (!socket || amqp_socket_open(socket, "127.0.0.1", port) != AMQP_STATUS_OK) {
-    return Status(E::UNAVAILABLE, "RabbitMQ: cannot connect");
+// The server's TLS listener and the CA its certificate is checked against.
+struct Target {
+  int port = 0;
+  std::string ca;
+};
+
+// Every connection is TLS (amqp_ssl_socket), the server's certificate checked
+// against the run's CA and its name ("localhost"); `plain` only to check that
+// the server refuses a connection without TLS.
+Status open(Conn& conn, const Target& t, bool plain = false) {
+  amqp_socket_t* socket = nullptr;
+  if (plain) {
+    socket = amqp_tcp_socket_new(conn.c);
+  } else {
+    socket = amqp_ssl_socket_new(conn.c);
+    if (!socket || amqp_ssl_socket_set_cacert(socket, t.ca.c_str()) != AMQP_STATUS_OK) {
+      return Status(E::UNAVAILABLE, "RabbitMQ: cannot set up TLS");
+    }
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    amqp_ssl_socket_set_verify_hostname(socket, 1);
+  }
+  timeval connect_timeout{30, 0};
+  if (!socket || amqp_socket_open_noblock(socket, "localhost", t.port, &connect_timeout) != AMQP_STATUS_OK) {
+    return Status(E::UNAVAILABLE, "RabbitMQ: cannot connect (TLS)");
   }
   timeval handshake{60, 0};  // a busy server (thousands of quorum queues) is slow to accept
   amqp_set_handshake_timeout(conn.c, &handshake);
@@ -108,8 +130,8 @@ Status publish_confirmed(Conn& conn, const std::string& exchange, const std::str
 
 class Rabbit final : public Peer {
  public:
-  Rabbit(std::filesystem::path dir, int port, pid_t epmd, std::string version)
-      : dir_(std::move(dir)), port_(port), epmd_(epmd), version_(std::move(version)) {}
+  Rabbit(std::filesystem::path dir, Target target, pid_t epmd, std::string version)
+      : dir_(std::move(dir)), target_(std::move(target)), epmd_(epmd), version_(std::move(version)) {}
   ~Rabbit() override {
     // The broker's Erlang VM by the PID it wrote, then our epmd by its PID.
     std::ifstream pidfile(dir_ / "rabbitmq.pid");
@@ -124,14 +146,16 @@ class Rabbit final : public Peer {
   }
   std::string name() const override { return "RabbitMQ quorum queues"; }
   std::string version() const override { return version_; }
-  std::string durability() const override { return "quorum queues, publisher confirms (fsync before confirm, as Lantoa)"; }
+  std::string durability() const override {
+    return "quorum queues, publisher confirms (fsync before confirm, as Lantoa); TLS";
+  }
 
   Result<double> ingest(const std::vector<std::vector<std::string>>& payloads) override {
     const std::string queue = "ingest" + std::to_string(++round_);
     std::vector<std::unique_ptr<Conn>> conns;
     for (size_t p = 0; p < payloads.size(); ++p) {
       conns.push_back(std::make_unique<Conn>());
-      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), target_));
     }
     LANTOA_RETURN_IF_ERROR(declare_quorum_queue(*conns[0], queue));
     std::vector<Status> results(payloads.size());
@@ -153,7 +177,7 @@ class Rabbit final : public Peer {
     const std::string exchange = "fanout" + std::to_string(++round_);
     {
       Conn c;
-      LANTOA_RETURN_IF_ERROR(open(c, port_));
+      LANTOA_RETURN_IF_ERROR(open(c, target_));
       LANTOA_RETURN_IF_ERROR(make_queues(c, exchange, subscriptions));  // one durable quorum queue per subscription
       LANTOA_RETURN_IF_ERROR(publish_confirmed(c, exchange, "", payloads));
     }
@@ -161,7 +185,7 @@ class Rabbit final : public Peer {
     std::vector<std::unique_ptr<Conn>> conns;
     for (size_t i = 0; i < connections; ++i) {
       conns.push_back(std::make_unique<Conn>());
-      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), target_));
       amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);  // prefetch per consumer, as Lantoa's credit
       LANTOA_RETURN_IF_ERROR(reply_ok(conns.back()->c, "basic.qos"));
     }
@@ -213,7 +237,7 @@ class Rabbit final : public Peer {
 
   void delete_queues(const std::string& exchange, size_t count) {
     Conn c;
-    if (!open(c, port_).ok()) return;
+    if (!open(c, target_).ok()) return;
     for (size_t s = 0; s < count; ++s) {
       const std::string q = exchange + ".portal" + std::to_string(s);
       amqp_queue_delete(c.c, kChannel, amqp_cstring_bytes(q.c_str()), 0, 0);
@@ -245,75 +269,79 @@ class Rabbit final : public Peer {
     return got;
   }
 
-  Result<NationalResult> national(size_t subscriptions, size_t connections, const std::vector<std::string>& payloads,
+  // Every portal its own TLS connection that declares, binds and consumes
+  // one quorum queue; the connections spread over forked client processes
+  // (rabbitmq-c keeps no threads), each consuming on a thread per connection.
+  Result<NationalResult> national(size_t connections, const std::vector<std::string>& payloads,
                                   double budget_s) override {
     const std::string exchange = "national" + std::to_string(++round_);
-    NationalResult r;
-    r.rss_start_mb = rss_mb(server_pid());
-    // The portals' connections are opened first: a server holding thousands
-    // of quorum queues is slow to accept new logins (seen: none within 60 s
-    // after 10,000), while the connections it already has keep working.
-    std::vector<std::unique_ptr<Conn>> conns;
-    for (size_t i = 0; i < connections; ++i) {
-      conns.push_back(std::make_unique<Conn>());
-      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
-      amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);
-      LANTOA_RETURN_IF_ERROR(reply_ok(conns.back()->c, "basic.qos"));
-    }
     Conn pub;
-    LANTOA_RETURN_IF_ERROR(open(pub, port_));
+    LANTOA_RETURN_IF_ERROR(open(pub, target_));
     amqp_exchange_declare(pub.c, kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("fanout"), 0, 1, 0,
                           0, amqp_empty_table);
     LANTOA_RETURN_IF_ERROR(reply_ok(pub.c, "exchange.declare"));
-    // Each portal's connection declares, binds and consumes its own queues.
-    std::vector<size_t> expected(connections, 0);
-    const auto t0 = Clock::now();
-    for (size_t s = 0; s < subscriptions; ++s) {
-      if (std::chrono::duration<double>(Clock::now() - t0).count() > budget_s) {
-        r.note = "stopped creating quorum queues at " + std::to_string(s) + " (time budget " +
-                 std::to_string(int(budget_s)) + " s)";
-        break;
+    NationalPlan plan;
+    plan.connections = connections;
+    plan.children = connections >= 2000 ? 4 : 2;
+    plan.budget_s = budget_s;
+    plan.server = server_pid();
+    plan.child = [&](size_t, size_t first, size_t count, Clock::time_point deadline, ParentLink& link) {
+      std::vector<std::unique_ptr<Conn>> conns;
+      std::string why;
+      for (size_t i = 0; i < count; ++i) {
+        if (Clock::now() >= deadline) {
+          why = "time budget";
+          break;
+        }
+        auto c = std::make_unique<Conn>();
+        const std::string q = exchange + ".portal" + std::to_string(first + i);
+        Status st = open(*c, target_);
+        if (st.ok()) {
+          amqp_basic_qos(c->c, kChannel, 0, 100, 0);  // prefetch, as Lantoa's credit
+          st = reply_ok(c->c, "basic.qos");
+        }
+        if (st.ok()) st = declare_quorum_queue(*c, q);
+        if (st.ok()) {
+          amqp_queue_bind(c->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                          amqp_empty_bytes, amqp_empty_table);
+          st = reply_ok(c->c, "queue.bind");
+        }
+        if (st.ok()) {
+          amqp_basic_consume(c->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+          st = reply_ok(c->c, "basic.consume");
+        }
+        if (!st.ok()) {
+          why = st.message();
+          break;
+        }
+        conns.push_back(std::move(c));
       }
-      Conn& c = *conns[s % connections];
-      const std::string q = exchange + ".portal" + std::to_string(s);
-      Status st = declare_quorum_queue(c, q);
-      if (st.ok()) {
-        amqp_queue_bind(c.c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_cstring_bytes(exchange.c_str()),
-                        amqp_empty_bytes, amqp_empty_table);
-        st = reply_ok(c.c, "queue.bind");
+      std::string ready = "ready " + std::to_string(conns.size());
+      if (conns.size() < count) {
+        ready += " RabbitMQ: " + std::to_string(conns.size()) + " of " + std::to_string(count) +
+                 " connections with a quorum queue in a client process (" + why + ")";
       }
-      if (st.ok()) {
-        amqp_basic_consume(c.c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-        st = reply_ok(c.c, "basic.consume");
+      link.say(ready);
+      if (link.await({"go"}) == "go") {
+        std::atomic<uint64_t> delivered{0};
+        std::vector<std::thread> threads;
+        for (auto& c : conns) threads.emplace_back([&, conn = c.get()] { delivered += consume(*conn, payloads.size()); });
+        for (auto& t : threads) t.join();
+        link.say("done " + std::to_string(delivered.load()));
+        link.await({});
       }
-      if (!st.ok()) {
-        r.note = "stopped at " + std::to_string(s) + " quorum queues: " + st.message();
-        break;
-      }
-      expected[s % connections] += payloads.size();
-      ++r.subscriptions;
-    }
-    r.create_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    r.rss_created_mb = rss_mb(server_pid());
-    const double cpu0 = cpu_seconds(server_pid());
-    const auto t1 = Clock::now();
-    std::atomic<uint64_t> delivered{0};
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < connections; ++i) {
-      threads.emplace_back([&, i] { delivered += consume(*conns[i], expected[i]); });
-    }
-    const Status published = publish_confirmed(pub, exchange, "", payloads);
-    for (auto& t : threads) t.join();
-    r.deliver_s = std::chrono::duration<double>(Clock::now() - t1).count();
-    r.deliveries = delivered;
-    r.rss_end_mb = rss_mb(server_pid());
-    r.server_cpu_s = cpu_seconds(server_pid()) - cpu0;
+      // The server is stopped after the scenario: no orderly goodbye needed.
+      std::fflush(nullptr);
+      ::_exit(0);
+      return 0;
+    };
+    plan.publish = [&] { return publish_confirmed(pub, exchange, "", payloads); };
+    NationalResult r = run_national(plan);
     if (r.deliveries < r.subscriptions * payloads.size()) {
       r.note += std::string(r.note.empty() ? "" : "; ") + "deliveries stopped at " + std::to_string(r.deliveries) +
                 " (a consumer waited 10 s for the next one)";
     }
     // The queues are left: the comparison stops this server after the scenario.
-    LANTOA_RETURN_IF_ERROR(published);
     return r;
   }
 
@@ -322,7 +350,7 @@ class Rabbit final : public Peer {
     const std::string exchange = "latency" + std::to_string(++round_);
     {
       Conn c;
-      LANTOA_RETURN_IF_ERROR(open(c, port_));
+      LANTOA_RETURN_IF_ERROR(open(c, target_));
       LANTOA_RETURN_IF_ERROR(make_queues(c, exchange, subscribers));
     }
     std::vector<std::atomic<int64_t>> sent(payloads.size());
@@ -331,7 +359,7 @@ class Rabbit final : public Peer {
     std::vector<std::unique_ptr<Conn>> conns;
     for (size_t s = 0; s < subscribers; ++s) {
       conns.push_back(std::make_unique<Conn>());
-      LANTOA_RETURN_IF_ERROR(open(*conns.back(), port_));
+      LANTOA_RETURN_IF_ERROR(open(*conns.back(), target_));
       amqp_basic_qos(conns.back()->c, kChannel, 0, 100, 0);
       const std::string q = exchange + ".portal" + std::to_string(s);
       amqp_basic_consume(conns.back()->c, kChannel, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, 0, 0,
@@ -354,7 +382,7 @@ class Rabbit final : public Peer {
     }
     // The publisher: confirms are read as they come, between sends at the steady rate.
     Conn pub;
-    LANTOA_RETURN_IF_ERROR(open(pub, port_));
+    LANTOA_RETURN_IF_ERROR(open(pub, target_));
     amqp_confirm_select(pub.c, kChannel);
     LANTOA_RETURN_IF_ERROR(reply_ok(pub.c, "confirm.select"));
     amqp_basic_properties_t props;
@@ -384,11 +412,11 @@ class Rabbit final : public Peer {
   Result<double> catchup(const std::vector<std::string>& payloads) override {
     const std::string queue = "catchup" + std::to_string(++round_);
     Conn c;
-    LANTOA_RETURN_IF_ERROR(open(c, port_));
+    LANTOA_RETURN_IF_ERROR(open(c, target_));
     LANTOA_RETURN_IF_ERROR(declare_quorum_queue(c, queue));
     LANTOA_RETURN_IF_ERROR(publish_confirmed(c, "", queue, payloads));
     Conn reader;
-    LANTOA_RETURN_IF_ERROR(open(reader, port_));
+    LANTOA_RETURN_IF_ERROR(open(reader, target_));
     amqp_basic_qos(reader.c, kChannel, 0, 1000, 0);
     amqp_basic_consume(reader.c, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
     LANTOA_RETURN_IF_ERROR(reply_ok(reader.c, "basic.consume"));
@@ -404,7 +432,7 @@ class Rabbit final : public Peer {
 
  private:
   std::filesystem::path dir_;
-  int port_;
+  Target target_;
   pid_t epmd_;
   std::string version_;
   int round_ = 0;
@@ -418,6 +446,8 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
   }
   std::filesystem::create_directories(dir / "mnesia");
   std::filesystem::create_directories(dir / "log");
+  auto tls = make_tls(dir / "tls");
+  if (!tls) return tls.status();
   const int port = free_port(), dist = free_port(), epmd = free_port();
   // Erlang's port mapper, started here (on 127.0.0.1, by PID) rather than
   // left to rabbitmq-server, whose `epmd -daemon` outlives it.
@@ -434,11 +464,17 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
     stop_child(epmd_pid);
     return Status(E::UNAVAILABLE, "epmd (Erlang's port mapper) did not start");
   }
-  std::ofstream(dir / "rabbitmq.conf") << "loopback_users = none\nlog.console = false\n";
+  // AMQP over TLS only: no plain listener.
+  std::ofstream(dir / "rabbitmq.conf") << "loopback_users = none\nlog.console = false\nlisteners.tcp = none\n"
+                                       << "listeners.ssl.default = 127.0.0.1:" << port << "\n"
+                                       << "ssl_options.cacertfile = " << tls->ca.string() << "\n"
+                                       << "ssl_options.certfile = " << tls->cert.string() << "\n"
+                                       << "ssl_options.keyfile = " << tls->key.string() << "\n"
+                                       << "ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n";
   std::ofstream(dir / "enabled_plugins") << "[].\n";
   const std::string d = dir.string();
-  const std::string env = "HOME=" + d + " RABBITMQ_NODENAME=lantoa-bench@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1" +
-                          " RABBITMQ_NODE_PORT=" + std::to_string(port) + " RABBITMQ_DIST_PORT=" + std::to_string(dist) +
+  const std::string env = "HOME=" + d + " RABBITMQ_NODENAME=lantoa-bench@localhost" +
+                          " RABBITMQ_DIST_PORT=" + std::to_string(dist) +
                           " ERL_EPMD_PORT=" + std::to_string(epmd) + " RABBITMQ_MNESIA_BASE=" + d + "/mnesia" +
                           " RABBITMQ_LOG_BASE=" + d + "/log RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq" +
                           " RABBITMQ_ENABLED_PLUGINS_FILE=" + d + "/enabled_plugins RABBITMQ_PID_FILE=" + d +
@@ -466,7 +502,16 @@ Result<std::unique_ptr<Peer>> start_rabbitmq(const std::filesystem::path& dir) {
   // The package's version (rabbitmqctl would start an epmd of its own).
   std::string version = run("dpkg-query -W -f='${Version}' rabbitmq-server");
   version = "RabbitMQ " + version.substr(0, version.find('\n'));
-  return std::unique_ptr<Peer>(new Rabbit(dir, port, epmd_pid, version));
+  // Check that the traffic really is TLS: a plain AMQP client is refused.
+  const Target target{port, tls->ca.string()};
+  std::unique_ptr<Peer> peer(new Rabbit(dir, target, epmd_pid, version + ", AMQPS (ECDSA P-256; checked: plain AMQP login refused)"));
+  {
+    Conn plain;
+    if (open(plain, target, true).ok()) {  // the server is stopped as `peer` goes
+      return Status(E::UNAVAILABLE, "RabbitMQ accepted a plain AMQP login on its TLS port");
+    }
+  }
+  return peer;
 }
 
 }  // namespace lantoa::bench
