@@ -284,6 +284,13 @@ void Server::on_done(Released& d) { dispatcher_.routed(d.routed); }
 // --- sessions ---
 
 void Server::heartbeats(int64_t mono_ms) {
+  // A walk over every session, so not on every pass of the loop (with
+  // 10,000 portals it was 9% of the broker's CPU while delivering): a few
+  // times per heartbeat interval, at most every 100 ms. A heartbeat goes out
+  // at most that much late; a silent client is dropped after 3 intervals.
+  const int64_t every = std::clamp<int64_t>(options_.heartbeat_ms / 4, 1, 100);
+  if (mono_ms - last_heartbeat_walk_ms_ < every) return;
+  last_heartbeat_walk_ms_ = mono_ms;
   std::vector<std::string> gone;
   for (auto& [peer, s] : sessions_) {
     if (mono_ms - s.last_seen_ms > 3 * static_cast<int64_t>(options_.heartbeat_ms)) {

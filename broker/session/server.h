@@ -114,6 +114,7 @@ class Server {
   PublishIntake intake_;
   Dispatcher dispatcher_;
   int64_t last_sweep_ms_ = 0;
+  int64_t last_heartbeat_walk_ms_ = 0;
   std::unordered_map<std::string, Session> sessions_;
 };
 

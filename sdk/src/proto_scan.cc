@@ -37,7 +37,16 @@ Status scan(const Descriptor* d, std::string_view bytes, Code bad, const std::st
       return Status(bad, "invalid field tag at byte " + std::to_string(in.CurrentPosition()) + " of " + path);
     }
     const FieldDescriptor* field = d ? d->FindFieldByNumber(number) : nullptr;
-    const std::string name = path + "." + (field ? field->name() : "#" + std::to_string(number));
+    // Built by appending: GCC 12 at -O3 misreads `"#" + std::to_string(n)`
+    // as an overlapping memcpy (-Werror=restrict, GCC bug 105651).
+    std::string name = path;
+    name += '.';
+    if (field) {
+      name += field->name();
+    } else {
+      name += '#';
+      name += std::to_string(number);
+    }
     switch (wire::wire_type(tag)) {
       case wire::kVarint: {
         uint64_t v;
