@@ -269,7 +269,7 @@ void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
   io_thread_.check("Dispatcher");
   expire_deadlines(mono_ms);
   if (ready_.empty()) return;
-  auto txn = store::Txn::begin(const_cast<Store&>(store_).env(), store::Access::kRead);
+  auto txn = store::Txn::read(store_.env());
   if (!txn) {
     metrics_.storage_errors++;
     spdlog::error("cannot read the store for delivery: {}", txn.status().to_string());

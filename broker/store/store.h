@@ -133,6 +133,7 @@ class Store {
   void set_faults(StorageFaults* faults) { faults_ = faults; }
 
   store::Env& env() { return env_; }
+  const store::Env& env() const { return env_; }
 
   // Most entries one subscription's queue may hold (0: no limit). Beyond it
   // an event is not queued for that subscription: the subscription is

@@ -87,6 +87,13 @@ Result<Txn> Txn::begin(Env& env, Access access) {
   return Txn(txn);
 }
 
+Result<Txn> Txn::read(const Env& env) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env.raw(), nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return from_mdb(rc, "beginning a read transaction");
+  return Txn(txn);
+}
+
 Txn& Txn::operator=(Txn&& other) noexcept {
   if (this != &other) {
     abort();

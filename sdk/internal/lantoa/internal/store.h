@@ -85,6 +85,9 @@ enum class Access { kRead, kWrite };
 class Txn {
  public:
   static Result<Txn> begin(Env& env, Access access);
+  // A read-only snapshot: reading does not change the environment, so a
+  // const Env is enough (a component that only reads holds a const store).
+  static Result<Txn> read(const Env& env);
 
   Txn(Txn&& other) noexcept : txn_(std::exchange(other.txn_, nullptr)) {}
   Txn& operator=(Txn&& other) noexcept;
