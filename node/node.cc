@@ -164,7 +164,7 @@ void Node::receive(const SubscriptionConfig& sub) {
           if (!added) return added.status();  // nacked: the broker tries again
           if (added->seq) {
             ++received_;
-            spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id).substr(0, 16),
+            spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id),
                          e.verified.event.topic(), e.verified.signer.member(), v1::Kind_Name(e.verified.event.kind()));
           }
           if (!added->refused.empty()) {

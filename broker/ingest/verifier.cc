@@ -110,7 +110,7 @@ void Verifier::apply_declaration(const IngestItem& item, TrustStore& trust, Rest
     // (two lists of one issuer key in one group) is stored but not in force.
     if (Status s = trust.add_revocation_list(list, unix_now_ms()); !s.ok()) {
       spdlog::warn("revocation list carried by event {} was committed but is not in force: {}",
-                   to_hex(item.record.id()).substr(0, 16), s.to_string());
+                   to_hex(item.record.id()), s.to_string());
       return;
     }
     if (!options.revocations_dir.empty() && parsed.ok()) {

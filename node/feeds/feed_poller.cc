@@ -196,7 +196,7 @@ Status FeedPoller::poll_once() {
     if (!id) return failed(id.status());
     LANTOA_RETURN_IF_ERROR(store_.set_feed_state(key, {{"event_id", to_hex(*id)}, {"digest", digest}}));
     spdlog::info("feed {}: {} {} as {}", config_.name, kind == v1::NEWS ? "published" : "corrected", item.key,
-                 to_hex(*id).substr(0, 16));
+                 to_hex(*id));
     std::lock_guard lock(mu_);
     ++(kind == v1::NEWS ? stats_.published : stats_.corrections);
   }

@@ -24,9 +24,26 @@ struct Pending {
   std::string id;
   v1::SignedEvent envelope;
   std::optional<std::promise<PublishOutcome>> promise;  // none for events restored from the outbox
-  Clock::time_point not_before{};                       // rate limited: not before then
+  Clock::time_point not_before{};                       // refused for a passing reason: not before then
+  uint32_t passing_refusals = 0;                        // in a row: the back-off grows with them
   bool in_flight = false;
 };
+
+// Refusals that say "not now" rather than "never": the event goes again.
+bool is_passing(Code code) {
+  switch (code) {
+    case E::RATE_LIMITED:
+    case E::OVERLOADED:
+    case E::STORAGE_FULL:
+    case E::STORAGE_ERROR:
+    case E::SHUTTING_DOWN:
+    case E::UNAVAILABLE:
+    case E::TIMEOUT:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
@@ -67,6 +84,7 @@ struct Publisher::Impl {
   std::optional<Clock::time_point> send_batches();
   void on_frame(const v1::BrokerFrame& f);
   void on_results(const v1::PublishResults& results);
+  void hold_back(uint64_t seq, uint32_t retry_after_ms);
   void settle(PublishOutcome outcome);
   void settle_all(std::vector<PublishOutcome> outcomes);
 };
@@ -141,6 +159,24 @@ void Publisher::Impl::settle(PublishOutcome outcome) {
   if (pending.empty()) idle.notify_all();
 }
 
+// The broker said "not now" for `seq`: it goes again after the delay the
+// broker advised, or else after a back-off that doubles with each refusal in
+// a row (min_backoff .. max_backoff). Nothing after it goes first.
+void Publisher::Impl::hold_back(uint64_t seq, uint32_t retry_after_ms) {
+  std::lock_guard lock(mu);
+  auto p = pending.find(seq);
+  if (p == pending.end()) return;
+  Pending& e = p->second;
+  e.in_flight = false;
+  milliseconds delay(retry_after_ms);
+  if (delay.count() == 0) {
+    delay = o.min_backoff * (1ll << std::min<uint32_t>(e.passing_refusals, 16));
+    delay = std::min(delay, o.max_backoff);
+  }
+  ++e.passing_refusals;
+  e.not_before = Clock::now() + std::max(delay, milliseconds(1));
+}
+
 void Publisher::Impl::on_results(const v1::PublishResults& results) {
   auto it = in_flight.find(results.request_id());
   if (it == in_flight.end()) return;
@@ -150,14 +186,8 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
   for (const auto& r : results.results()) {
     if (r.index() >= seqs.size()) continue;
     const uint64_t seq = seqs[r.index()];
-    if (r.status() == v1::PublishResult::REJECTED &&
-        (r.error().code() == E::RATE_LIMITED || r.error().code() == E::OVERLOADED)) {  // passing: sent again
-      std::lock_guard lock(mu);
-      auto p = pending.find(seq);
-      if (p != pending.end()) {
-        p->second.in_flight = false;
-        p->second.not_before = Clock::now() + milliseconds(std::max<uint32_t>(r.retry_after_ms(), 1));
-      }
+    if (r.status() == v1::PublishResult::REJECTED && is_passing(r.error().code())) {
+      hold_back(seq, r.retry_after_ms());  // sent again later: only permanent refusals end an event
       continue;
     }
     PublishOutcome outcome;
@@ -238,9 +268,15 @@ void Publisher::Impl::on_frame(const v1::BrokerFrame& f) {
     disconnect("the broker ended the session: " + Status::from_proto(f.error().error()).to_string());
     return;
   }
-  // A whole batch refused (e.g. too large): its events get the reason.
+  // A whole batch refused: for a passing reason it goes again; otherwise
+  // (e.g. too large) its events get the reason.
   auto it = in_flight.find(f.error().request_id());
   if (it == in_flight.end()) return;
+  if (is_passing(f.error().error().code())) {
+    for (uint64_t seq : it->second.second) hold_back(seq, 0);
+    in_flight.erase(it);
+    return;
+  }
   std::vector<PublishOutcome> outcomes;
   for (uint64_t seq : it->second.second) {
     PublishOutcome outcome;

@@ -654,5 +654,107 @@ TEST_F(Hostile, AcksOfOnePassTravelTogetherAndAFailingHandlerNacksWithItsReason)
   EXPECT_EQ((*sub)->stats().failed, 1u);
 }
 
+
+// A broker stand-in that refuses each publish batch with `code` `refusals`
+// times, then accepts: how the publisher treats passing and permanent
+// refusals (issue 18: events refused STORAGE_FULL used to be final).
+class RefusingBroker {
+ public:
+  RefusingBroker(Code code, int refusals) : code_(code), refusals_(refusals) {
+    const std::string secret = key_.secret();
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    router_.set(zmq::sockopt::rcvtimeo, 100);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~RefusingBroker() {
+    done_ = true;
+    thread_.join();
+  }
+  BrokerAddress address() const { return {endpoint_, key_.public_key()}; }
+  int batches() const { return batches_; }
+
+ private:
+  void run() {
+    while (!done_) {
+      zmq::message_t id, body;
+      if (!router_.recv(id)) continue;
+      (void)router_.recv(body);
+      v1::ClientFrame in;
+      in.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      v1::BrokerFrame out;
+      if (in.has_hello()) {
+        out.mutable_welcome()->set_protocol_version(1);
+        out.mutable_welcome()->set_member("vn.gov");
+        out.mutable_welcome()->set_heartbeat_ms(60000);
+      } else if (in.has_publish()) {
+        const bool refuse = batches_++ < refusals_;
+        auto* results = out.mutable_results();
+        results->set_request_id(in.publish().request_id());
+        for (int i = 0; i < in.publish().events_size(); ++i) {
+          auto* r = results->add_results();
+          r->set_index(static_cast<uint32_t>(i));
+          r->set_event_id(event_id(in.publish().events(i).event()));
+          if (refuse) {
+            r->set_status(v1::PublishResult::REJECTED);
+            *r->mutable_error() = Status(code_, "refused by the stand-in").to_proto();
+          } else {
+            r->set_status(v1::PublishResult::ACCEPTED);
+            r->set_broker_seq(++seq_);
+          }
+        }
+      } else {
+        continue;
+      }
+      const std::string peer = id.to_string();
+      const std::string bytes = out.SerializeAsString();
+      router_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(bytes));
+    }
+  }
+
+  Code code_;
+  int refusals_;
+  std::atomic<int> batches_{0};
+  uint64_t seq_ = 0;
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  TransportKey key_ = TransportKey::generate();
+  std::string endpoint_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+TEST(PassingRefusals, AreSentAgainAndOnlyPermanentOnesAreFinal) {
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  PublisherOptions o;
+  o.min_backoff = milliseconds(10);
+  o.max_backoff = milliseconds(50);
+  {
+    RefusingBroker broker(E::STORAGE_FULL, 3);  // the broker's disk is full, then freed
+    o.broker = broker.address();
+    auto pub = Publisher::start(copy_key(gov.key), gov.chain, o);
+    ASSERT_OK(pub);
+    auto published = (*pub)->publish(news("Khi ổ đĩa đầy"));
+    ASSERT_OK(published);
+    PublishOutcome outcome = published->outcome.get();
+    EXPECT_EQ(outcome.status, v1::PublishResult::ACCEPTED) << outcome.error.to_string();
+    EXPECT_EQ(broker.batches(), 4);
+  }
+  {
+    RefusingBroker broker(E::BAD_SIGNATURE, 100);  // permanent: settled at once
+    o.broker = broker.address();
+    auto pub = Publisher::start(copy_key(gov.key), gov.chain, o);
+    ASSERT_OK(pub);
+    PublishOutcome outcome = (*pub)->publish(news("Chữ ký hỏng"))->outcome.get();
+    EXPECT_EQ(outcome.status, v1::PublishResult::REJECTED);
+    EXPECT_EQ(outcome.error.code(), E::BAD_SIGNATURE);
+    EXPECT_EQ(broker.batches(), 1);
+  }
+}
+
 }  // namespace
 }  // namespace lantoa::testing

@@ -9,8 +9,11 @@
 // Reliability: when the connection is lost (no heartbeat for three of the
 // broker's intervals, broker restart), the publisher reconnects with a
 // back-off growing from `min_backoff` to `max_backoff` and resends every
-// event not yet confirmed; the broker's duplicate detection makes that safe. Events the
-// broker rate-limits are retried after the delay it names. Sequences continue
+// event not yet confirmed; the broker's duplicate detection makes that safe.
+// Events the broker refuses for a passing reason (RATE_LIMITED, OVERLOADED,
+// STORAGE_FULL, STORAGE_ERROR, SHUTTING_DOWN, UNAVAILABLE, TIMEOUT) are sent
+// again after the delay it names, or with the same back-off; only a
+// permanent refusal settles an event as REJECTED. Sequences continue
 // above both the local state and the broker's Welcome, so a reinstalled
 // publisher carries on where the broker stands.
 //
