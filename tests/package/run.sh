@@ -8,8 +8,10 @@
 # we keep are listed in docs/operating-a-broker.md, "Install from packages");
 # `apt-get install ./*.deb` resolves every dependency; each program's
 # --version is the packages' version; the installed units pass
-# `systemd-analyze verify`; the user lantoa, /etc/lantoa-node (root:lantoa 0750),
-# /var/spool/lantoa-node and the conffiles exist; every key of
+# `systemd-analyze verify`; a program builds against liblantoa-dev (CMake and
+# pkg-config); a reinstall runs the maintainer scripts again; the user lantoa,
+# /etc/lantoa-node (root:lantoa 0750), /var/spool/lantoa-node and the conffiles
+# exist; every key of
 # /etc/lantoa/broker.toml is a broker setting and a broker starts on that file;
 # a node starts, as user lantoa, on /etc/lantoa-node/node.toml as shipped (its
 # data and spool paths moved to a temporary folder) and connects to that broker;
@@ -76,6 +78,18 @@ lib=$(ldd /usr/bin/lantoa-broker | sed -n 's/.*liblantoa.so.0 => \([^ ]*\) .*/\1
   fail "lantoa-broker loads '$lib', not liblantoa0's library"
 pkg-config --exists lantoa || fail "pkg-config does not find lantoa"
 [ "$(pkg-config --modversion lantoa)" = "$version" ] || fail "lantoa.pc is not version $version"
+# liblantoa-dev: a program outside the tree builds with find_package(lantoa) and with pkg-config.
+if command -v c++ >/dev/null; then
+  cmake -S "$root/tests/install/consumer" -B "$work/consumer" >/dev/null && cmake --build "$work/consumer" >/dev/null ||
+    fail "tests/install/consumer does not build against liblantoa-dev"
+  "$work/consumer/consumer" >/dev/null || fail "the consumer built against liblantoa-dev does not run"
+  c++ $(pkg-config --cflags lantoa) "$root/tests/install/consumer/main.cpp" -o "$work/with-pkg-config" $(pkg-config --libs lantoa) ||
+    fail "pkg-config lantoa does not build the consumer"
+  "$work/with-pkg-config" >/dev/null || fail "the consumer built with pkg-config does not run"
+  echo "liblantoa-dev: a program builds with find_package(lantoa) and with pkg-config, and runs"
+else
+  echo "no C++ compiler: the liblantoa-dev check is skipped"
+fi
 
 # ---- units
 for unit in lantoa-broker lantoa-node; do
@@ -94,6 +108,10 @@ if command -v systemd-analyze >/dev/null; then
 else
   echo "systemd-analyze not installed: the unit check is skipped"
 fi
+
+# ---- a second configure (reinstall) changes nothing and does not fail
+apt-get install -y -qq --reinstall "$dir"/lantoa-node_*.deb "$dir"/lantoa-broker_*.deb >"$work/apt.log" 2>&1 ||
+  { cat "$work/apt.log"; fail "apt-get install --reinstall"; }
 
 # ---- user, folders, conffiles
 id lantoa || fail "no user lantoa"
