@@ -87,9 +87,11 @@ case "$cmd" in
     cppflags="$(dpkg-buildflags --get CPPFLAGS)"
     ldflags="$(dpkg-buildflags --get LDFLAGS)"
     # Tests, benchmarks and -Werror off: a package build compiles only what it ships,
-    # and distribution flags (fortify, -O3) must not turn a new warning into no package.
+    # and distribution flags (fortify) must not turn a new warning into no package.
+    # Release (NDEBUG) optimised as Debian builds its packages: dpkg-buildflags' -O2, not -O3.
     cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
       -DLANTOA_BUILD_TESTS=OFF -DLANTOA_WERROR=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \
+      -DCMAKE_C_FLAGS_RELEASE=-DNDEBUG -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG \
       -DCMAKE_C_FLAGS="$(dpkg-buildflags --get CFLAGS) $cppflags" \
       -DCMAKE_CXX_FLAGS="$(dpkg-buildflags --get CXXFLAGS) $cppflags" \
       -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags" >/dev/null
