@@ -5,6 +5,7 @@
 #   ./lantoa.sh test              install what is missing, build, run the whole test suite
 #   ./lantoa.sh test --sanitize   the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./lantoa.sh fuzz [SECONDS]     libFuzzer targets with ASan+UBSan, SECONDS each (default 30)
+#   ./lantoa.sh package           Debian packages (Release, /usr) into build-pkg/packages/
 #   ./lantoa.sh build [--sanitize]
 #   ./lantoa.sh deps              only install the missing Debian packages
 #
@@ -22,6 +23,7 @@ PACKAGES=(
   libcurl4-openssl-dev libpugixml-dev libxml2-dev
   libnats-dev librabbitmq-dev
   openssl curl clang libclang-rt-14-dev python3-jsonschema
+  dpkg-dev fakeroot file lintian systemd
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -76,6 +78,29 @@ case "$cmd" in
   fuzz)
     deps
     tests/fuzz/run.sh "${1:-30}"
+    ;;
+  package)  # the Debian packages (deploy/CMakeLists.txt); tests/package/run.sh installs and checks them
+    deps
+    BUILD_DIR=build-pkg
+    say "configuring a Release build for /usr in $BUILD_DIR/ (Debian's build flags, from dpkg-buildflags)"
+    export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+    cppflags="$(dpkg-buildflags --get CPPFLAGS)"
+    ldflags="$(dpkg-buildflags --get LDFLAGS)"
+    # Tests, benchmarks and -Werror off: a package build compiles only what it ships,
+    # and distribution flags (fortify) must not turn a new warning into no package.
+    # Release (NDEBUG) optimised as Debian builds its packages: dpkg-buildflags' -O2, not -O3.
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+      -DLANTOA_BUILD_TESTS=OFF -DLANTOA_WERROR=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \
+      -DCMAKE_C_FLAGS_RELEASE=-DNDEBUG -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG \
+      -DCMAKE_C_FLAGS="$(dpkg-buildflags --get CFLAGS) $cppflags" \
+      -DCMAKE_CXX_FLAGS="$(dpkg-buildflags --get CXXFLAGS) $cppflags" \
+      -DCMAKE_EXE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags" >/dev/null
+    cmake --build "$BUILD_DIR" -j "$(nproc)" --target lantoa_sdk lantoa-broker lantoa-node lantoa
+    say "making the packages (cpack -G DEB)"
+    rm -rf "$BUILD_DIR/packages"
+    (cd "$BUILD_DIR" && cpack -G DEB --config CPackConfig.cmake >cpack.log) || { cat "$BUILD_DIR/cpack.log" >&2; exit 1; }
+    ls -1 "$BUILD_DIR"/packages/*.deb
+    say "the packages are in $PWD/$BUILD_DIR/packages/ (install and check them: tests/package/run.sh $BUILD_DIR/packages)"
     ;;
   demo)  # options go to examples/national-network/run.sh: --keep, --work DIR
     build
