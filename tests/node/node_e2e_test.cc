@@ -486,6 +486,32 @@ namespace {
 
 // Issue 18: a second node on the same data folder would share its LMDB
 // state (outbox, inbox, cursors) with the first. It is refused at start.
+// Issue 18: a second node on the API port of a running one (another data
+// folder) stops with "the address is in use" instead of splitting the
+// CMS's requests with it.
+TEST_F(NodeE2E, ASecondNodeOnTheSameApiPortIsRefused) {
+  NodeProcess node(tree, gov, broker.address(), "");
+  node.start();
+  const std::string port = node.api_url().substr(node.api_url().rfind(':') + 1);
+  std::string toml = read_text(node.dir() / "config.toml");
+  const std::string any = "listen = \"127.0.0.1:0\"";
+  ASSERT_NE(toml.find(any), std::string::npos);
+  toml.replace(toml.find(any), any.size(), "listen = \"127.0.0.1:" + port + "\"");
+  const std::string data = "data = \"data\"";
+  ASSERT_NE(toml.find(data), std::string::npos);
+  toml.replace(toml.find(data), data.size(), "data = \"data-second\"");
+  {
+    std::ofstream(node.dir() / "second.toml") << toml;
+  }
+  ::chmod((node.dir() / "second.toml").c_str(), 0600);
+  CommandResult second = run_command("timeout 20 " + std::string(LANTOA_NODE_BIN) + " --config " +
+                                     (node.dir() / "second.toml").string() + " 2>&1");
+  EXPECT_NE(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("address is in use"), std::string::npos) << second.out;
+  EXPECT_TRUE(node.running());
+  EXPECT_EQ(node.stop(), 0);
+}
+
 TEST_F(NodeE2E, ASecondNodeOnTheSameDataFolderIsRefused) {
   NodeProcess node(tree, gov, broker.address(), "");
   node.start();
