@@ -186,7 +186,8 @@ std::vector<Setting> make_settings() {
   all.push_back(bind<uint64_t>(
       "limits.verify_queue_kb", "", {[](C& c) -> auto& { return c.verifier.max_queued_bytes; }, 1024, 1},
       "KB of events waiting for signature checks; a batch that would go beyond is refused `OVERLOADED` with "
-      "`retry_after_ms` (a batch is always taken when the queue is empty)"));
+      "`retry_after_ms` (a batch is always taken when the queue is empty), and until the refused events come back no "
+      "later sequence of that member is taken (order is kept, as for the rate limit)"));
   all.push_back(bind<uint64_t>("storage.map_size_mb", "--map-size-mb", {[](C& c) -> auto& { return c.map_size_mb; }, 1, 1},
                                "largest size of the LMDB store, MB"));
   all.push_back(bind<int64_t>("storage.retention_hours", "--retention-hours",

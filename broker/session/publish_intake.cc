@@ -48,11 +48,17 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
     r->set_index(static_cast<uint32_t>(i));
     r->set_status(v1::PublishResult::REJECTED);
     r->set_retry_after_ms(static_cast<uint32_t>(std::min<int64_t>(wait, UINT32_MAX)));
-    *r->mutable_error() =
-        Status(E::RATE_LIMITED, "over the publish rate limit of " + member + "; retry after " + std::to_string(wait) +
-                                    " ms")
-            .to_proto();
-    metrics_.reject(E::RATE_LIMITED);
+    const std::string retry = "; retry after " + std::to_string(wait) + " ms";
+    Status why(E::RATE_LIMITED, "over the publish rate limit of " + member + retry);
+    if (const uint64_t awaited = rate_.awaited(member, now_ms); awaited != 0) {
+      // Held for order, not for the rate: an earlier event of this member
+      // was refused (rate or verify queue) and has not come back yet.
+      why = Status(rate_.enabled() ? E::RATE_LIMITED : E::OVERLOADED,
+                   "sequence " + std::to_string(sequence()) + " of " + member + " waits for sequence " +
+                       std::to_string(awaited) + ", refused before it, to be sent again first (order is kept)" + retry);
+    }
+    *r->mutable_error() = why.to_proto();
+    metrics_.reject(why.code());
   }
   // Back-pressure: when verification is behind, what would overflow its
   // queue is refused now, with a delay, and nothing of it is kept.
@@ -60,6 +66,15 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
   for (const auto& [i, e] : admitted) admitted_bytes += e.event().size();
   if (!admitted.empty() && !verifier_.has_room(admitted_bytes)) {
     constexpr uint32_t kRetryMs = 100;
+    // Order is kept as for rate limits: nothing numbered above the lowest
+    // refused event of this member is taken until it comes back (a batch
+    // already on its way behind this one would otherwise overtake it).
+    uint64_t lowest = UINT64_MAX;
+    for (const auto& [i, e] : admitted) {
+      v1::Event ev;
+      if (ev.ParseFromString(e.event()) && ev.sequence() != 0) lowest = std::min(lowest, ev.sequence());
+    }
+    if (lowest != UINT64_MAX) rate_.await(member, lowest, now_ms);
     for (const auto& [i, e] : admitted) {
       auto* r = p.results.add_results();
       r->set_index(i);

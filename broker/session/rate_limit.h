@@ -66,14 +66,10 @@ class RateLimiter {
   // the common case reads nothing of the event.
   template <typename SequenceFn>
   int64_t admit(const std::string& member, size_t bytes, SequenceFn&& sequence, int64_t now_ms) {
-    if (!enabled()) return 0;
-    auto [it, fresh] = buckets_.try_emplace(member);
-    if (fresh) {
-      it->second.events = TokenBucket(limits_.events_per_s, limits_.burst_events, now_ms);
-      it->second.bytes = TokenBucket(limits_.bytes_per_s, limits_.burst_bytes, now_ms);
-    }
+    // Without limits, only a member awaiting a refused event is looked at.
+    if (!enabled() && !buckets_.contains(member)) return 0;
+    Buckets& b = buckets(member, now_ms);
     // Check both before taking from either, so a refusal costs nothing.
-    Buckets& b = it->second;
     if (b.waiting_seq != 0 && now_ms - b.waiting_since_ms > kMaxOrderWaitMs) b.waiting_seq = 0;
     std::optional<uint64_t> seq_cache;
     auto seq = [&] {
@@ -89,6 +85,10 @@ class RateLimiter {
     };
     if (now_ms < b.held_until_ms) return refuse(b.held_until_ms - now_ms);
     if (b.waiting_seq != 0 && seq() > b.waiting_seq) return refuse(1);
+    if (!enabled()) {
+      if (b.waiting_seq != 0 && seq() >= b.waiting_seq) b.waiting_seq = 0;  // the one awaited is back
+      return 0;
+    }
     TokenBucket events = b.events, size = b.bytes;
     const int64_t wait_events = events.take(1, now_ms);
     const int64_t wait_bytes = size.take(static_cast<double>(bytes), now_ms);
@@ -103,6 +103,24 @@ class RateLimiter {
     return 0;
   }
 
+
+  // The sequence `member` must send again before any later one is taken,
+  // when that (not the rate) is why it is refused now; 0 otherwise.
+  uint64_t awaited(const std::string& member, int64_t now_ms) const {
+    auto it = buckets_.find(member);
+    if (it == buckets_.end() || now_ms < it->second.held_until_ms) return 0;
+    return it->second.waiting_seq;
+  }
+
+  // Events of `member` from `seq` on were refused for another passing reason
+  // (the verify queue was full): the same order rule holds, so that a batch
+  // sent behind them is not taken before they come back.
+  void await(const std::string& member, uint64_t seq, int64_t now_ms) {
+    Buckets& b = buckets(member, now_ms);
+    if (b.waiting_seq == 0) b.waiting_since_ms = now_ms;
+    if (b.waiting_seq == 0 || seq < b.waiting_seq) b.waiting_seq = seq;
+  }
+
  private:
   struct Buckets {
     TokenBucket events, bytes;
@@ -110,6 +128,14 @@ class RateLimiter {
     uint64_t waiting_seq = 0;   // the lowest refused sequence, awaited before any later one
     int64_t waiting_since_ms = 0;
   };
+  Buckets& buckets(const std::string& member, int64_t now_ms) {
+    auto [it, fresh] = buckets_.try_emplace(member);
+    if (fresh) {
+      it->second.events = TokenBucket(limits_.events_per_s, limits_.burst_events, now_ms);
+      it->second.bytes = TokenBucket(limits_.bytes_per_s, limits_.burst_bytes, now_ms);
+    }
+    return it->second;
+  }
   static constexpr int64_t kMaxOrderWaitMs = 60'000;
   RateLimits limits_;
   std::unordered_map<std::string, Buckets> buckets_;

@@ -261,20 +261,31 @@ TEST(Overload, TheVerifyQueueIsBoundedAndRefusalsAreRetryable) {
     ASSERT_OK(c.connection().send(f));
   }
   int answered = 0, accepted = 0, overloaded = 0;
+  uint64_t highest_accepted = 0, lowest_refused = UINT64_MAX;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (answered < kBatches && std::chrono::steady_clock::now() < until) {
     auto frame = c.connection().receive(milliseconds(200));
     ASSERT_OK(frame);
     if (!frame->has_value() || !(*frame)->has_results()) continue;
     ++answered;
-    for (const auto& r : (*frame)->results().results()) {
-      if (r.status() == v1::PublishResult::ACCEPTED) ++accepted;
+    const auto& results = (*frame)->results();
+    for (const auto& r : results.results()) {
+      const uint64_t seq = 1 + (results.request_id() - 1) * kPerBatch + r.index();
+      if (r.status() == v1::PublishResult::ACCEPTED) {
+        ++accepted;
+        highest_accepted = std::max(highest_accepted, seq);
+      }
       if (r.error().code() == E::OVERLOADED) {
         ++overloaded;
+        lowest_refused = std::min(lowest_refused, seq);
         EXPECT_GT(r.retry_after_ms(), 0u);
       }
     }
   }
+  // Order is kept: once an event is refused, no later one of the member is
+  // taken before it comes back (here it never does), even from batches that
+  // reach the broker after the queue has room again.
+  EXPECT_LT(highest_accepted, lowest_refused) << "a later batch overtook a refused one";
   EXPECT_EQ(answered, kBatches);
   EXPECT_GT(accepted, 0);
   EXPECT_GT(overloaded, 0) << "a 1 KB queue took " << kBatches << " batches of " << kPerBatch << " sent at once";
