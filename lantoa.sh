@@ -20,7 +20,7 @@ PACKAGES=(
   libsodium-dev liblmdb-dev libssl-dev
   libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
-  libcurl4-openssl-dev libpugixml-dev libxml2-dev
+  libcurl4-openssl-dev libpugixml-dev libxml2-dev libicu-dev
   libnats-dev librabbitmq-dev
   openssl curl clang libclang-rt-14-dev python3-jsonschema
   dpkg-dev fakeroot file lintian systemd

@@ -19,6 +19,8 @@ find_package(CURL REQUIRED)
 pkg_check_modules(PUGIXML REQUIRED IMPORTED_TARGET pugixml)
 # ...and sanitises received HTML with libxml2's HTML parser.
 pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
+# ...and compares feed items after Unicode NFC normalisation with ICU.
+pkg_check_modules(ICU_UC REQUIRED IMPORTED_TARGET icu-uc)
 
 # LMDB ships no pkg-config file or CMake package on Debian 12.
 find_path(LMDB_INCLUDE_DIR lmdb.h REQUIRED)

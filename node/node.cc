@@ -187,30 +187,90 @@ void Node::receive(const SubscriptionConfig& sub) {
   }
 }
 
-Result<Accepted> Node::publish_event(v1::Event event, const std::string& item_uri) {
-  const v1::Kind kind = event.kind();
-  const std::string refers_to = event.refers_to();
-  auto pub = publisher_->publish(event);
+Result<Accepted> Node::publish_event(v1::Event event, const std::string& item_uri, const Idempotency* idempotency) {
+  auto pub = idempotency ? publisher_->publish(event, *idempotency) : publisher_->publish(event);
   if (!pub) return pub.status();
+  if (pub->repeated) return Accepted{pub->event_id, pub->sequence, pub->kind, pub->refers_to, true};
   event.set_sequence(pub->sequence);
   event.set_origin(config_.member);
   LANTOA_RETURN_IF_ERROR(store_->record_queued(pub->event_id, event, item_uri));
-  return Accepted{pub->event_id, pub->sequence, kind, refers_to};
+  return Accepted{pub->event_id, pub->sequence, pub->kind, pub->refers_to, false};
 }
 
-Result<Accepted> Node::publish_document(const json& doc, const std::string& topic) {
+Result<json> Node::latest_version(const std::string& id, const std::string& field) {
+  auto rec = store_->published(id);
+  if (!rec) return rec.status();
+  const std::string hex = to_hex(id);
+  if (!*rec) {
+    return Status(E::INVALID_REFERENCE, "field \"" + field + "\": this node published no event " + hex +
+                                            " (a correction or retraction names an event this portal published)");
+  }
+  if ((**rec).value("status", "") == "rejected") {
+    return Status(E::INVALID_REFERENCE, "field \"" + field + "\": event " + hex + " was refused by the broker (" +
+                                            (**rec)["error"].value("code", "") + "): there is nothing to correct");
+  }
+  std::string latest_id = id;
+  if (auto item = from_hex((**rec).value("item", "")); item && item->size() == 32) {
+    auto latest = store_->latest_for_item(ninjs_uri(config_.member, *item));
+    if (!latest) return latest.status();
+    if (!latest->empty()) latest_id = *latest;
+  }
+  json latest = **rec;
+  if (latest_id != id) {
+    auto newer = store_->published(latest_id);
+    if (!newer) return newer.status();
+    if (*newer) latest = std::move(**newer);
+  }
+  if (latest.value("kind", "") == "retraction") {
+    return Status(E::INVALID_REFERENCE, "field \"" + field + "\": the item of event " + hex + " was withdrawn (event " +
+                                            latest.value("id", "") + "): publish a new item instead");
+  }
+  return latest;
+}
+
+Result<Accepted> Node::publish_document(const json& doc, const std::string& topic, const Idempotency* idempotency) {
+  if (idempotency) {  // a repeat is answered before anything else is checked: the item may have moved on since
+    auto earlier = publisher_->published_with(*idempotency);
+    if (!earlier) return earlier.status();
+    if (*earlier) {
+      return Accepted{(*earlier)->event_id, (*earlier)->sequence, (*earlier)->kind, (*earlier)->refers_to, true};
+    }
+  }
   if (!doc.is_object()) return Status(E::INVALID_ARGUMENT, "the request body must be one JSON object");
   if (!looks_like_ninjs(doc)) {
-    auto event = event_from_json_form(doc, config_.member, topic);
+    // A correction or retraction amends the latest version of the item the
+    // event it names belongs to; what a correction leaves out is taken from
+    // that version (send "" or [] to clear a field). Only events this node
+    // published can be amended.
+    json form = doc;
+    const std::string kind = form.contains("kind") && form["kind"].is_string() ? form["kind"].get<std::string>() : "";
+    const bool amends = kind == "correction" || kind == "retraction";
+    if (amends && form.contains("refers_to") && form["refers_to"].is_string()) {
+      auto id = from_hex(form["refers_to"].get<std::string>());
+      if (id && id->size() == 32) {
+        auto latest = latest_version(*id, "refers_to");
+        if (!latest) return latest.status();
+        form["refers_to"] = latest->value("id", form["refers_to"].get<std::string>());
+        const json& before = (*latest).contains("event") ? (*latest)["event"] : json::object();
+        static const std::vector<std::string> kKept = {
+            "topic",    "headline", "summary",  "body",   "body_type",       "subjects", "attachments",
+            "language", "urgency",  "link",     "byline", "content_created", "expires"};
+        static const std::vector<std::string> kKeptOnRetraction = {"topic", "headline", "language", "urgency"};
+        for (const std::string& key : kind == "correction" ? kKept : kKeptOnRetraction) {
+          if (!form.contains(key) && before.contains(key)) form[key] = before[key];
+        }
+      }
+    }
+    auto event = event_from_json_form(form, config_.member, topic);
     if (!event) return event.status();
-    return publish_event(std::move(*event));
+    return publish_event(std::move(*event), "", idempotency);
   }
   if (topic.empty()) {
     return Status(E::INVALID_TOPIC, "field \"topic\" is required: a ninjs document is posted with ?topic=");
   }
   // A uri seen before: this is its next version.
   const std::string uri = doc.contains("uri") && doc["uri"].is_string() ? doc["uri"].get<std::string>() : "";
-  std::string previous;
+  std::string previous, previous_headline;
   if (!uri.empty()) {
     auto latest = store_->latest_for_item(uri);
     if (!latest) return latest.status();
@@ -221,10 +281,16 @@ Result<Accepted> Node::publish_document(const json& doc, const std::string& topi
       if (!id || id->size() != 32) return Status(E::INVALID_ARGUMENT, "field \"uri\" is not a Lantoa item uri");
       previous = *id;
     }
+    if (!previous.empty()) {
+      auto before = latest_version(previous, "uri");
+      if (!before) return before.status();
+      previous = *from_hex(before->value("id", to_hex(previous)));
+      if (before->contains("event")) previous_headline = (*before)["event"].value("headline", "");
+    }
   }
-  auto event = from_ninjs(doc, config_.member, topic, previous);
+  auto event = from_ninjs(doc, config_.member, topic, previous, previous_headline);
   if (!event) return event.status();
-  return publish_event(std::move(*event), uri);
+  return publish_event(std::move(*event), uri, idempotency);
 }
 
 json Node::status() const {

@@ -39,6 +39,7 @@ struct Accepted {
   uint64_t sequence = 0;
   v1::Kind kind = v1::NEWS;
   std::string refers_to;  // 32 bytes or empty
+  bool repeated = false;  // the Idempotency-Key was seen: this is the earlier event
 };
 
 class Node {
@@ -50,10 +51,15 @@ class Node {
   // The CMS hands over an event: Lantoa's JSON form, or a ninjs document
   // (then `topic` says where; a ninjs uri seen before makes it a correction
   // of that item's latest version, pubStatus "canceled" a retraction).
-  // Validates, signs, stores in the outbox; errors name the field.
-  Result<Accepted> publish_document(const nlohmann::json& doc, const std::string& topic);
+  // Validates, signs, stores in the outbox; errors name the field. With an
+  // idempotency key (HTTP Idempotency-Key) a repeat of the same request
+  // returns the earlier event (repeated), also after a crash: the key is
+  // committed with the event in the outbox.
+  Result<Accepted> publish_document(const nlohmann::json& doc, const std::string& topic,
+                                    const Idempotency* idempotency = nullptr);
   // Signs and queues an event of this member (the feed adapter's path too).
-  Result<Accepted> publish_event(v1::Event event, const std::string& item_uri = "");
+  Result<Accepted> publish_event(v1::Event event, const std::string& item_uri = "",
+                                 const Idempotency* idempotency = nullptr);
 
   nlohmann::json status() const;
   NodeStore& store() { return *store_; }
@@ -63,6 +69,11 @@ class Node {
  private:
   explicit Node(NodeConfig config);
   void receive(const SubscriptionConfig& sub);
+  // The record (NodeStore::published) of the latest version of the item
+  // that event `id` (published by this node) belongs to; INVALID_REFERENCE
+  // when the node did not publish it, the broker refused it, or the item
+  // was withdrawn (the message names `field`).
+  Result<nlohmann::json> latest_version(const std::string& id, const std::string& field);
 
   NodeConfig config_;
   std::optional<internal::FolderLock> lock_;  // one node per data folder; released last

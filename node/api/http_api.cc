@@ -1,5 +1,8 @@
 #include "api/http_api.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <httplib.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -140,11 +143,27 @@ Status HttpApi::start() {
       send_error(res, 400, "MALFORMED_JSON", "the request body is not valid JSON");
       return;
     }
-    auto accepted = node_.publish_document(doc, param(req, "topic"));
+    // Idempotency-Key: the same key (with the same request) answers with the
+    // event the first request made; with another request it is refused.
+    std::optional<Idempotency> idempotency;
+    if (req.has_header("Idempotency-Key")) {
+      const std::string key = req.get_header_value("Idempotency-Key");
+      const bool printable = std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 127; });
+      if (key.empty() || key.size() > 255 || !printable) {
+        return send_error(res, 400, "INVALID_ARGUMENT",
+                          "the Idempotency-Key header must be 1..255 visible ASCII characters", "Idempotency-Key");
+      }
+      idempotency = Idempotency{key, digest(param(req, "topic") + "\n" + req.body)};
+    }
+    auto accepted = node_.publish_document(doc, param(req, "topic"), idempotency ? &*idempotency : nullptr);
     if (!accepted) {
+      if (accepted.status().code() == E::ALREADY_EXISTS) {
+        return send_error(res, 422, "IDEMPOTENCY_KEY_REUSED", accepted.status().message(), "Idempotency-Key");
+      }
       send_status(res, accepted.status());
       return;
     }
+    if (accepted->repeated) res.set_header("Idempotent-Replayed", "true");
     const std::string id = to_hex(accepted->event_id);
     json body = {{"id", id}, {"status", "queued"}, {"sequence", accepted->sequence}};
     std::string kind = v1::Kind_Name(accepted->kind);

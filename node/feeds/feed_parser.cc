@@ -1,5 +1,8 @@
 #include "feeds/feed_parser.h"
 
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+
 #include <curl/curl.h>
 #include <pugixml.hpp>
 
@@ -147,16 +150,17 @@ FeedItem rss_item(const pugi::xml_node& n, const std::string& feed_language) {
   item.link = trim(inner(child(n, "link")));
   if (pugi::xml_node guid = child(n, "guid")) {
     item.key = inner(guid);
+    item.guid = trim(item.key);
     const std::string permalink = lower(guid.attribute("isPermaLink").as_string("true"));
     if (item.link.empty() && permalink != "false" && item.key.starts_with("http")) item.link = item.key;
   }
   const std::string description = inner(child(n, "description"));
   const std::string encoded = inner(child(n, "encoded"));  // content:encoded
   item.summary = html_to_text(description);
-  item.body = encoded.empty() ? description : encoded;
+  item.body = encoded;
   item.body_html = item.body.find('<') != std::string::npos || item.body.find('&') != std::string::npos;
   if (!item.body_html) item.body = html_to_text(item.body);
-  if (item.summary == html_to_text(item.body)) item.summary.clear();  // no need to say it twice
+  if (!item.body.empty() && item.summary == html_to_text(item.body)) item.summary.clear();  // no need to say it twice
   for (const char* who : {"creator", "author"}) {
     if (item.author.empty()) item.author = trim(inner(child(n, who)));
   }
@@ -182,6 +186,7 @@ FeedItem rss_item(const pugi::xml_node& n, const std::string& feed_language) {
 FeedItem atom_entry(const pugi::xml_node& n, const std::string& feed_language) {
   FeedItem item;
   item.key = trim(inner(child(n, "id")));
+  item.guid = item.key;
   item.title = text_of(child(n, "title"));
   const pugi::xml_node summary = child(n, "summary");
   pugi::xml_node content = child(n, "content");
@@ -200,11 +205,9 @@ FeedItem atom_entry(const pugi::xml_node& n, const std::string& feed_language) {
       item.body = inner(content);
     }
   }
-  if (item.body.empty() && summary) {
-    item.body = inner(summary, std::string_view(summary.attribute("type").as_string()) == "xhtml");
-    item.body_html = std::string_view(summary.attribute("type").as_string("text")) != "text";
+  if (!item.body.empty() && item.summary == (item.body_html ? html_to_text(item.body) : item.body)) {
+    item.summary.clear();  // no need to say it twice
   }
-  if (item.summary == (item.body_html ? html_to_text(item.body) : item.body)) item.summary.clear();
   if (pugi::xml_node author = child(n, "author")) item.author = trim(inner(child(author, "name")));
   item.language = n.attribute("xml:lang").as_string();
   if (item.language.empty()) item.language = feed_language;
@@ -254,6 +257,20 @@ std::optional<int64_t> parse_rfc822(std::string_view text) {
 }
 
 }  // namespace
+
+std::string to_nfc(std::string_view text) {
+  if (!is_valid_utf8(text)) return std::string(text);  // ICU would replace what it cannot read
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(error);
+  if (U_FAILURE(error)) return std::string(text);
+  const icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  if (in.isBogus()) return std::string(text);
+  const icu::UnicodeString out = nfc->normalize(in, error);
+  if (U_FAILURE(error)) return std::string(text);
+  std::string utf8;
+  out.toUTF8String(utf8);
+  return utf8;
+}
 
 std::optional<int64_t> parse_feed_date(std::string_view text) {
   const std::string t = trim(text);

@@ -5,7 +5,8 @@
 // namespaces (content:encoded, dc:creator, dc:date, dc:subject...). Text comes
 // out as UTF-8 exactly as the feed has it (NFC or NFD alike); HTML in titles
 // and descriptions is turned into plain text for headline and summary
-// (html_to_text), while the HTML itself is kept as the body.
+// (html_to_text). The body is the item's full content only (RSS
+// content:encoded, Atom content), never its description or summary.
 #pragma once
 
 #include <optional>
@@ -20,6 +21,7 @@ namespace lantoa::node {
 
 struct FeedItem {
   std::string key;       // what identifies the item across fetches: guid, id, else link, else title
+  std::string guid;      // the RSS guid / Atom id as the feed gives it ("" when none)
   std::string title;     // plain text
   std::string link;      // the item's page (a guid with isPermaLink="false" is not one)
   std::string summary;   // plain text
@@ -52,5 +54,10 @@ std::optional<int64_t> parse_feed_date(std::string_view text);
 // numeric references decoded): tags dropped (script and style with their
 // content), block elements and <br> as line breaks, white space collapsed.
 std::string html_to_text(std::string_view html);
+
+// Unicode Normalization Form C of UTF-8 text (ICU): "Việt" typed with
+// combining marks (NFD, as macOS and some CMSs write it) and precomposed
+// (NFC) compare equal after it. Invalid UTF-8 is returned as it is.
+std::string to_nfc(std::string_view text);
 
 }  // namespace lantoa::node

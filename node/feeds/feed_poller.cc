@@ -1,6 +1,7 @@
 #include "feeds/feed_poller.h"
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -38,13 +39,17 @@ curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* addre
   return ::socket(address->family, address->socktype, address->protocol);
 }
 
+constexpr int kDigestVersion = 2;  // content_digest's form (NFC)
+
 bool is_web_url(const std::string& u) { return u.starts_with("http://") || u.starts_with("https://"); }
 
-// A digest of what the CMS would see change.
+// A digest of what the CMS would see change, after Unicode NFC
+// normalisation: the same text spelled in NFD is no change.
 std::string content_digest(const FeedItem& item) {
   std::string all = item.title + '\x1f' + item.link + '\x1f' + item.summary + '\x1f' + item.body + '\x1f' + item.author;
   for (const auto& c : item.categories) all += '\x1f' + c.code();
   for (const auto& a : item.enclosures) all += '\x1f' + a.uri();
+  all = to_nfc(all);
   unsigned char hash[crypto_generichash_BYTES];
   crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(all.data()), all.size(), nullptr, 0);
   return to_hex(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
@@ -138,6 +143,13 @@ Result<v1::Event> FeedPoller::to_event(const FeedItem& item, v1::Kind kind, cons
     if (is_web_url(a.uri())) b.attachment(a);
   }
   if (kind != v1::NEWS) b.refers_to(refers_to);
+  // The feed's own identity of the item travels too: receivers find it in
+  // the ninjs document's altIds (role "guid"), beside the canonical link.
+  if (!item.guid.empty()) {
+    nlohmann::json alt_ids = nlohmann::json::array({{{"role", "guid"}, {"value", item.guid}}});
+    if (is_web_url(item.link)) alt_ids.push_back({{"role", "canonical-url"}, {"value", item.link}});
+    b.ninjs(nlohmann::json{{"altIds", alt_ids}}.dump());
+  }
   // The event is made now (its signer's certificate vouches for now); the
   // item's own date, when not in the future, is kept as content_created.
   const int64_t now = unix_now_ms();
@@ -178,7 +190,15 @@ Status FeedPoller::poll_once() {
     auto known = store_.feed_state(key);
     if (!known) return failed(known.status());
     const std::string digest = content_digest(item);
-    if (known->value("digest", "") == digest) {
+    // Items remembered before digests were taken after NFC (and before the
+    // description stopped doubling as the body) have no "v": their new
+    // digest is adopted once, without publishing them again.
+    const bool adopt = known->contains("event_id") && !known->contains("v");
+    if (known->value("digest", "") == digest || adopt) {
+      if (adopt) {
+        LANTOA_RETURN_IF_ERROR(store_.set_feed_state(
+            key, {{"event_id", known->value("event_id", "")}, {"digest", digest}, {"v", kDigestVersion}}));
+      }
       std::lock_guard lock(mu_);
       ++stats_.unchanged;
       continue;
@@ -194,7 +214,8 @@ Status FeedPoller::poll_once() {
     }
     auto id = publish_(std::move(*event));
     if (!id) return failed(id.status());
-    LANTOA_RETURN_IF_ERROR(store_.set_feed_state(key, {{"event_id", to_hex(*id)}, {"digest", digest}}));
+    LANTOA_RETURN_IF_ERROR(
+        store_.set_feed_state(key, {{"event_id", to_hex(*id)}, {"digest", digest}, {"v", kDigestVersion}}));
     spdlog::info("feed {}: {} {} as {}", config_.name, kind == v1::NEWS ? "published" : "corrected", item.key,
                  to_hex(*id));
     std::lock_guard lock(mu_);

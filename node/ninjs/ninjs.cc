@@ -1,5 +1,7 @@
 #include "ninjs/ninjs.h"
 
+#include <cctype>
+
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 
@@ -21,6 +23,31 @@ std::string first_value(const json& doc, const char* key) {
   return {};
 }
 
+// An absolute URI as RFC 3986 writes it (ASCII only, no spaces): what ninjs's
+// "format": "uri" accepts.
+bool is_uri(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string_view::npos || !std::isalpha(static_cast<unsigned char>(text[0]))) return false;
+  for (size_t i = 0; i < colon; ++i) {
+    const char c = text[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
+  }
+  static constexpr std::string_view kAllowed = "-._~!$&'()*+,;=:@/?#[]";
+  for (size_t i = colon + 1; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '%') {
+      if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+        return false;
+      }
+      i += 2;
+    } else if (c >= 0x80 || (!std::isalnum(c) && kAllowed.find(static_cast<char>(c)) == std::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status field_error(const std::string& field, const std::string& rule) {
   return Status(E::INVALID_ARGUMENT, "ninjs field \"" + field + "\" " + rule);
 }
@@ -31,15 +58,18 @@ std::string ninjs_uri(std::string_view origin, std::string_view first_event_id) 
   return "urn:lantoa:" + std::string(origin) + ":" + to_hex(first_event_id);
 }
 
-json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view first_event_id, uint32_t version) {
+// The document made from the event's own fields.
+namespace {
+
+json made_ninjs(const v1::Event& e, std::string_view event_id, std::string_view first_event_id, uint32_t version) {
   json doc = {{"uri", ninjs_uri(e.origin(), first_event_id)},
               {"type", "text"},
               {"version", std::to_string(version)},
               {"versionCreated", format_time_ms(e.created_ms())},
               {"pubStatus", e.kind() == v1::RETRACTION ? "canceled" : "usable"},
               {"urgency", e.urgency()},
-              {"language", e.language()},
-              {"headlines", json::array({{{"value", e.headline()}}})}};
+              {"language", e.language()}};
+  if (!e.headline().empty()) doc["headlines"] = json::array({{{"value", e.headline()}}});
   if (e.embargo_until_ms()) doc["embargoedUntil"] = format_time_ms(e.embargo_until_ms());
   if (e.expires_ms()) doc["expires"] = format_time_ms(e.expires_ms());
   if (e.content_created_ms()) doc["contentCreated"] = format_time_ms(e.content_created_ms());
@@ -50,7 +80,9 @@ json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view fi
   }
   if (!e.byline().empty()) doc["by"] = e.byline();
   for (const auto& s : e.subjects()) {
-    json subject = {{"uri", s.code()}};
+    // A code that is a URI (medtop:04000000, http://...) is the subject's
+    // uri; anything else (a feed's category "Thời sự") is its literal.
+    json subject = {{is_uri(s.code()) ? "uri" : "literal", s.code()}};
     if (!s.name().empty()) subject["name"] = s.name();
     doc["subjects"].push_back(subject);
   }
@@ -70,14 +102,43 @@ json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view fi
   return doc;
 }
 
+}  // namespace
+
+json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view first_event_id, uint32_t version) {
+  json doc = made_ninjs(e, event_id, first_event_id, version);
+  if (e.ninjs().empty()) return doc;
+  json author = json::parse(e.ninjs(), nullptr, false);
+  if (!author.is_object()) return doc;  // not a document: the made one serves
+  if (author.contains("bodies") && author["bodies"].is_array() && !author["bodies"].empty() &&
+      author["bodies"][0].is_object() && !author["bodies"][0].contains("value") && !e.body().empty()) {
+    author["bodies"][0]["value"] = e.body();  // left out by the author's node: it is the event's body
+  }
+  for (auto& [key, value] : author.items()) {
+    if (key == "pubStatus") continue;  // follows the event's kind (made above)
+    doc[key] = std::move(value);
+  }
+  if (e.kind() != v1::RETRACTION && author.contains("pubStatus") && author["pubStatus"].is_string() &&
+      author["pubStatus"] != "canceled") {
+    doc["pubStatus"] = author["pubStatus"];
+  }
+  return doc;
+}
+
 Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const std::string& topic,
-                             const std::string& previous_version) {
+                             const std::string& previous_version, const std::string& previous_headline) {
   if (!doc.is_object()) return Status(E::INVALID_ARGUMENT, "a ninjs document must be a JSON object");
   auto str = [&](const char* key) -> Result<std::string> {
     if (!doc.contains(key)) return std::string();
     if (!doc[key].is_string()) return field_error(key, "must be a string");
     return doc[key].get<std::string>();
   };
+  auto status = str("pubStatus");
+  if (!status) return status.status();
+  if (!status->empty() && *status != "usable" && *status != "canceled") {
+    return field_error("pubStatus", *status == "withheld"
+                                        ? "is \"withheld\": a withheld item is not published; send it when it is \"usable\""
+                                        : "must be \"usable\" or \"canceled\" (got \"" + status->substr(0, 40) + "\")");
+  }
   std::string headline = first_value(doc, "headlines");
   if (headline.empty()) {
     auto title = str("title");
@@ -159,16 +220,24 @@ Result<v1::Event> from_ninjs(const json& doc, const std::string& origin, const s
       if (alt.is_object() && alt.value("role", "") == kLinkRole) b.link(alt.value("value", ""));
     }
   }
-  auto status = str("pubStatus");
-  if (!status) return status.status();
   if (*status == "canceled") {
     if (previous_version.empty()) {
       return Status(E::INVALID_REFERENCE, "ninjs field \"uri\": a canceled item needs an earlier version to withdraw");
     }
     b.kind(v1::RETRACTION).refers_to(previous_version);
+    if (headline.empty()) b.headline(previous_headline);  // withdrawing needs no headline
   } else if (!previous_version.empty()) {
     b.kind(v1::CORRECTION).refers_to(previous_version);
   }
+  // The document itself travels too, so that receivers get it as written;
+  // its first body's value is the event's body already.
+  json carried = doc;
+  if (carried.contains("bodies") && carried["bodies"].is_array() && !carried["bodies"].empty() &&
+      carried["bodies"][0].is_object() && carried["bodies"][0].contains("value") &&
+      carried["bodies"][0]["value"].is_string() && !carried["bodies"][0]["value"].get<std::string>().empty()) {
+    carried["bodies"][0].erase("value");
+  }
+  b.ninjs(carried.dump());
   return b.build();
 }
 

@@ -1,18 +1,28 @@
 // ninjs: conversion between Lantoa events and IPTC ninjs 3.1 documents, so
 // that a CMS can speak the news industry's JSON format to lantoa-node.
 //
-// Lantoa -> ninjs: uri "urn:lantoa:<origin>:<hex id of the first version>",
-// version "1", "2"... (a correction is a new version of the same uri), type
-// "text", pubStatus "canceled" for a retraction (else "usable"),
-// versionCreated, embargoedUntil, expires, urgency, language, headlines,
-// descriptions (summary), bodies (with contentType), subjects (code -> uri),
-// by (byline), associations (attachments, each a picture/component with one
-// rendition) and altIds (the Lantoa event id; the canonical link). The
-// document contains only schema fields: Lantoa's own metadata (signer,
-// signature status, kind, refers-to) travels next to it, never inside.
+// ninjs -> Lantoa (from_ninjs): the document's fields become the event's
+// (headlines[0] -> headline, descriptions[0] -> summary, bodies[0] -> body,
+// subjects, associations/renditions -> attachments, urgency, language,
+// embargoedUntil, expires, contentCreated, by, altIds canonical-url -> link),
+// and the document itself travels in the event's `ninjs` field, without the
+// value of bodies[0] (it is the body). pubStatus "usable" (or none) makes
+// news or a correction, "canceled" a retraction; "withheld" and anything
+// else are refused: a withheld item is not published.
 //
-// ninjs -> Lantoa: the fields above back into an event under the caller's
-// origin and topic. Pure functions, thread-safe.
+// Lantoa -> ninjs (to_ninjs): a document made from the event's fields (uri
+// "urn:lantoa:<origin>:<hex id of the first version>", version "1", "2"...,
+// type "text", pubStatus "canceled" for a retraction else "usable",
+// versionCreated, embargoedUntil, expires, contentCreated, urgency, language,
+// headlines, descriptions, bodies, subjects (a code that is a URI as "uri",
+// another as "literal"), by, associations (one per attachment) and altIds
+// (the Lantoa event id; canonical-url)); then, when the author wrote the item
+// in ninjs, every top-level field of the author's document replaces the one
+// made (bodies[0].value put back from the body), so the receiver gets the
+// document as written, with its own uri, version and versionCreated.
+// pubStatus always follows the event's kind. Lantoa's own metadata (signer,
+// signature status, kind, refers-to) travels next to it, never inside.
+// Pure functions, thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,11 +45,12 @@ nlohmann::json to_ninjs(const v1::Event& event, std::string_view event_id, std::
 // Reads a ninjs document into an event (origin, sequence and topic are the
 // caller's). `previous_version` is the id of the item's latest version when
 // the caller knows the document's uri already: the event is then a
-// CORRECTION of it (a RETRACTION with pubStatus "canceled"). INVALID_ARGUMENT
+// CORRECTION of it (a RETRACTION with pubStatus "canceled", whose headline,
+// when the document has none, is `previous_headline`). INVALID_ARGUMENT
 // names the field at fault; HEADLINE_MISSING when the document has no
 // headline, title or description to use; INVALID_REFERENCE for a canceled
 // document without a previous version.
 Result<v1::Event> from_ninjs(const nlohmann::json& doc, const std::string& origin, const std::string& topic,
-                             const std::string& previous_version = {});
+                             const std::string& previous_version = {}, const std::string& previous_headline = {});
 
 }  // namespace lantoa::node

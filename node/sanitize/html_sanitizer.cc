@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -250,6 +251,18 @@ std::string sanitize_html(std::string_view html, std::vector<std::string>* remov
   return Writer(removed).write(doc->children);
 }
 
+namespace {
+
+// An identifier that names something rather than links to it: urn: or tag:.
+bool is_identifier(const json& value) {
+  if (!value.is_string()) return false;
+  const std::string text = lower(value.get<std::string>());
+  return (text.starts_with("urn:") || text.starts_with("tag:")) &&
+         text.find_first_of(" \t\r\n<>\"'`") == std::string::npos;
+}
+
+}  // namespace
+
 std::vector<std::string> sanitize_ninjs(json& ninjs) {
   std::vector<std::string> removed;
   if (!ninjs.is_object()) return removed;
@@ -266,7 +279,7 @@ std::vector<std::string> sanitize_ninjs(json& ninjs) {
   if (ninjs.contains("associations") && ninjs["associations"].is_array()) {
     json kept = json::array();
     for (json& a : ninjs["associations"]) {
-      bool ok = a.is_object() && web(a, "uri");
+      bool ok = a.is_object() && (web(a, "uri") || is_identifier(a["uri"]));
       if (ok && a.contains("renditions") && a["renditions"].is_array()) {
         for (const json& r : a["renditions"]) ok = ok && r.is_object() && web(r, "href");
       }
@@ -293,6 +306,26 @@ std::vector<std::string> sanitize_ninjs(json& ninjs) {
     }
     ninjs["altIds"] = std::move(kept);
   }
+  // Any other uri or href in the document (people, places, subjects, the
+  // item's own uri...): a link (http, https) or an identifier (urn:, tag:),
+  // never something a browser would run.
+  std::function<void(json&)> walk = [&](json& j) {
+    if (j.is_array()) {
+      for (json& item : j) walk(item);
+      return;
+    }
+    if (!j.is_object()) return;
+    for (const char* key : {"uri", "href"}) {
+      if (j.contains(key) && !web(j, key) && !is_identifier(j[key])) {
+        removed.push_back(std::string(key) + " " + short_form(j[key].is_string() ? j[key].get<std::string>() : ""));
+        j.erase(key);
+      }
+    }
+    for (auto& [key, value] : j.items()) {
+      if (key != "bodies") walk(value);
+    }
+  };
+  walk(ninjs);
   return removed;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lantoa/encoding.h"
+#include "json_form/json_form.h"
 #include "ninjs/ninjs.h"
 #include "sanitize/html_sanitizer.h"
 
@@ -50,6 +51,7 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
                {"subscription", e.subscription}};
   json doc = to_ninjs(ev, e.verified.id, first_id, version);
   std::vector<std::string> notes = sanitize_ninjs(doc);
+  if (!doc.contains("uri")) doc["uri"] = ninjs_uri(ev.origin(), first_id);  // none, or an unsafe one removed
   if (removed) *removed = std::move(notes);
   return {{"lantoa", meta}, {"ninjs", std::move(doc)}};
 }
@@ -100,12 +102,38 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
 Status NodeStore::record_queued(const std::string& id, const v1::Event& event, const std::string& item_uri) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
+  // The item this event is a version of: itself for news, else the item of
+  // the event it corrects or retracts.
+  std::string item = id;
+  if (event.kind() != v1::NEWS && !event.refers_to().empty()) {
+    item = event.refers_to();
+    auto ref = txn->get(published_, event.refers_to());
+    if (!ref) return ref.status();
+    if (*ref) {
+      auto parsed = parse_stored(**ref);
+      if (!parsed) return parsed.status();
+      if (auto first = from_hex(parsed->value("item", "")); first && first->size() == 32) item = *first;
+    }
+  }
   json rec = {{"id", to_hex(id)},          {"status", "queued"},
               {"topic", event.topic()},    {"kind", lower_kind(event.kind())},
-              {"sequence", event.sequence()}};
-  Status inserted = txn->insert(published_, id, rec.dump());
-  if (!inserted.ok() && inserted.code() != E::ALREADY_EXISTS) return inserted;  // exists: the outcome came first
-  if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, key_for(item_uri), id));
+              {"sequence", event.sequence()}, {"item", to_hex(item)},
+              {"event", event_to_json_form(event)}};
+  if (!item_uri.empty()) rec["item_uri"] = item_uri;
+  auto old = txn->get(published_, id);
+  if (!old) return old.status();
+  if (*old) {  // the outcome came first: keep it
+    auto parsed = parse_stored(**old);
+    if (!parsed) return parsed.status();
+    for (const char* key : {"status", "broker_seq", "error"}) {
+      if (parsed->contains(key)) rec[key] = (*parsed)[key];
+    }
+  }
+  LANTOA_RETURN_IF_ERROR(txn->put(published_, id, rec.dump()));
+  if (rec["status"] != "rejected") {  // a refused event is no version of anything
+    LANTOA_RETURN_IF_ERROR(txn->put(items_, key_for(ninjs_uri(event.origin(), item)), id));
+    if (!item_uri.empty()) LANTOA_RETURN_IF_ERROR(txn->put(items_, key_for(item_uri), id));
+  }
   return txn->commit();
 }
 
@@ -129,6 +157,25 @@ Status NodeStore::record_outcome(const PublishOutcome& o) {
   } else {
     rec["status"] = "rejected";
     rec["error"] = {{"code", v1::Error::Code_Name(o.error.code())}, {"message", o.error.message()}};
+    // A refused event is no version of its item: the item's latest version
+    // is again the one it amended (or, for news, there is no item).
+    if (rec.contains("item") && rec.contains("event")) {
+      auto item = from_hex(rec.value("item", ""));
+      auto before = from_hex(rec["event"].value("refers_to", ""));
+      std::vector<std::string> keys;
+      if (item) keys.push_back(key_for(ninjs_uri(rec["event"].value("origin", ""), *item)));
+      if (rec.contains("item_uri")) keys.push_back(key_for(rec.value("item_uri", "")));
+      for (const std::string& key : keys) {
+        auto now = txn->get(items_, key);
+        if (!now) return now.status();
+        if (!*now || **now != o.event_id) continue;
+        if (before && before->size() == 32) {
+          LANTOA_RETURN_IF_ERROR(txn->put(items_, key, *before));
+        } else {
+          if (auto gone = txn->erase(items_, key); !gone) return gone.status();
+        }
+      }
+    }
   }
   LANTOA_RETURN_IF_ERROR(txn->put(published_, o.event_id, rec.dump()));
   return txn->commit();

@@ -2,9 +2,12 @@
 // its data directory (fsync on every commit):
 //
 //   published   event id -> what happened to an event the CMS handed us
-//               (queued / accepted / rejected with the broker's reason)
-//   items       the CMS's item uri (ninjs uri or feed item) -> id of its
-//               latest version, so a new version becomes a correction
+//               (queued / accepted / rejected with the broker's reason),
+//               the item it is a version of, and the event (Lantoa's JSON
+//               form), so that a correction can start from it
+//   items       an item's uri -> id of its latest version: Lantoa's own
+//               urn:lantoa:<member>:<first id> for every item, and the
+//               CMS's (ninjs uri, feed item) when it gave one
 //   inbox       inbox sequence -> a received event as the CMS sees it:
 //               {"lantoa": metadata, "ninjs": document, "inbox": state}
 //   inbox_ids   event id -> inbox sequence (duplicates removed by id)
@@ -59,12 +62,14 @@ class NodeStore {
 
   // --- publishing side ---
   // Remembers an event handed to the publisher as "queued" (unless its
-  // outcome already arrived), and the CMS's item uri -> this id when given.
+  // outcome already arrived), with its item, as the latest version of that
+  // item (and of the CMS's item uri when given).
   Status record_queued(const std::string& id, const v1::Event& event, const std::string& item_uri);
   // The broker's answer for an event.
   Status record_outcome(const PublishOutcome& outcome);
   // {"id", "status": queued|accepted|rejected, "topic", "kind", "sequence",
-  //  "broker_seq", "error": {"code", "message"}}; nullopt if unknown.
+  //  "item", "event": {Lantoa's JSON form}, "broker_seq", "error": {"code",
+  //  "message"}}; nullopt if unknown.
   Result<std::optional<nlohmann::json>> published(const std::string& id);
   // The latest event id published for a CMS item uri ("" if none).
   Result<std::string> latest_for_item(const std::string& item_uri);

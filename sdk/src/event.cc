@@ -129,8 +129,12 @@ Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check
     LANTOA_RETURN_IF_ERROR(utf8("body", e.body()));
     LANTOA_RETURN_IF_ERROR(utf8("byline", e.byline()));
     LANTOA_RETURN_IF_ERROR(utf8("link", e.link()));
+    LANTOA_RETURN_IF_ERROR(utf8("ninjs", e.ninjs()));
   }
-  if (is_blank(e.headline())) return Status(E::HEADLINE_MISSING, "headline is empty");
+  // A retraction may go without a headline: it only withdraws refers_to.
+  if (is_blank(e.headline()) && e.kind() != v1::RETRACTION) {
+    return Status(E::HEADLINE_MISSING, "headline is empty");
+  }
   if (size_t n = utf8_length(e.headline()); n > limits.max_headline_chars) {
     return Status(E::HEADLINE_TOO_LONG, "headline has " + std::to_string(n) + " characters, limit " +
                                             std::to_string(limits.max_headline_chars));
@@ -258,6 +262,7 @@ EventBuilder& EventBuilder::attachment(v1::Attachment attachment) {
   return *this;
 }
 EventBuilder& EventBuilder::refers_to(std::string id) { event_.set_refers_to(std::move(id)); return *this; }
+EventBuilder& EventBuilder::ninjs(std::string document) { event_.set_ninjs(std::move(document)); return *this; }
 EventBuilder& EventBuilder::link(std::string url) { event_.set_link(std::move(url)); return *this; }
 EventBuilder& EventBuilder::byline(std::string text) { event_.set_byline(std::move(text)); return *this; }
 EventBuilder& EventBuilder::carried_event(std::string bytes) { event_.set_carried_event(std::move(bytes)); return *this; }

@@ -9,7 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "client_link.h"
+#include "lantoa/encoding.h"
 #include "lantoa/internal/store.h"
 
 namespace lantoa {
@@ -53,7 +56,8 @@ struct Publisher::Impl {
   PublisherOptions o;
 
   std::optional<store::Env> outbox;
-  store::Dbi outbox_db, meta_db, rejected_db;
+  store::Dbi outbox_db, meta_db, rejected_db, keys_db;
+  int64_t keys_pruned_ms = 0;  // when old idempotency keys were last removed
 
   mutable std::mutex mu;
   std::condition_variable idle;  // signalled when `pending` empties
@@ -87,7 +91,43 @@ struct Publisher::Impl {
   void hold_back(uint64_t seq, uint32_t retry_after_ms);
   void settle(PublishOutcome outcome);
   void settle_all(std::vector<PublishOutcome> outcomes);
+  // The earlier publication under `idem` in `txn` (nullopt: none), or
+  // ALREADY_EXISTS for another fingerprint.
+  Result<std::optional<Publication>> earlier(store::Txn& txn, const Idempotency& idem) const;
+  Result<Publication> publish(v1::Event event, const Idempotency* idem);
 };
+
+namespace {
+
+Status check_idempotency(const Idempotency& idem, bool has_outbox) {
+  if (!has_outbox) return Status(E::INVALID_ARGUMENT, "an idempotency key needs a publisher with an outbox");
+  if (idem.key.empty() || idem.key.size() > 255) {
+    return Status(E::INVALID_ARGUMENT, "an idempotency key is 1..255 bytes");
+  }
+  if (idem.fingerprint.size() > 64) return Status(E::INVALID_ARGUMENT, "an idempotency fingerprint is at most 64 bytes");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<Publication>> Publisher::Impl::earlier(store::Txn& txn, const Idempotency& idem) const {
+  auto found = txn.get(keys_db, idem.key);
+  if (!found) return found.status();
+  if (!*found) return std::optional<Publication>();
+  auto rec = nlohmann::json::parse(**found, nullptr, false);
+  if (!rec.is_object()) return Status(E::STORAGE_ERROR, "a damaged idempotency record in the outbox");
+  if (rec.value("fingerprint", "") != to_hex(idem.fingerprint)) {
+    return Status(E::ALREADY_EXISTS, "the idempotency key \"" + idem.key.substr(0, 64) +
+                                         "\" was used for another request (event " + rec.value("id", "") + ")");
+  }
+  Publication p;
+  p.event_id = from_hex(rec.value("id", "")).value_or("");
+  p.sequence = rec.value("sequence", uint64_t{0});
+  p.repeated = true;
+  p.kind = static_cast<v1::Kind>(rec.value("kind", 1));
+  p.refers_to = from_hex(rec.value("refers_to", "")).value_or("");
+  return std::optional<Publication>(std::move(p));
+}
 
 Status Publisher::Impl::open_outbox() {
   store::EnvOptions env_options;
@@ -95,7 +135,8 @@ Status Publisher::Impl::open_outbox() {
   auto env = store::Env::open(o.outbox, env_options);
   if (!env) return env.status();
   outbox.emplace(std::move(*env));
-  for (auto [dbi, name] : {std::pair{&outbox_db, "outbox"}, std::pair{&meta_db, "meta"}, std::pair{&rejected_db, "rejected"}}) {
+  for (auto [dbi, name] : {std::pair{&outbox_db, "outbox"}, std::pair{&meta_db, "meta"}, std::pair{&rejected_db, "rejected"},
+                           std::pair{&keys_db, "idempotency"}}) {
     auto opened = outbox->open_db(name);
     if (!opened) return opened.status();
     *dbi = *opened;
@@ -365,8 +406,22 @@ Publisher::~Publisher() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-Result<Publication> Publisher::publish(v1::Event event) {
-  Impl& m = *impl_;
+Result<Publication> Publisher::publish(v1::Event event) { return impl_->publish(std::move(event), nullptr); }
+
+Result<Publication> Publisher::publish(v1::Event event, const Idempotency& idempotency) {
+  LANTOA_RETURN_IF_ERROR(check_idempotency(idempotency, impl_->outbox.has_value()));
+  return impl_->publish(std::move(event), &idempotency);
+}
+
+Result<std::optional<Publication>> Publisher::published_with(const Idempotency& idempotency) const {
+  LANTOA_RETURN_IF_ERROR(check_idempotency(idempotency, impl_->outbox.has_value()));
+  auto txn = store::Txn::read(*impl_->outbox);
+  if (!txn) return txn.status();
+  return impl_->earlier(*txn, idempotency);
+}
+
+Result<Publication> Publisher::Impl::publish(v1::Event event, const Idempotency* idem) {
+  Impl& m = *this;
   std::lock_guard lock(m.mu);
   if (m.last_seq == 0 && !m.heard_broker) {
     // Nothing known yet (a new outbox, the broker not reached so far): start
@@ -379,9 +434,36 @@ Result<Publication> Publisher::publish(v1::Event event) {
   event.set_sequence(seq);
   auto envelope = sign_event(event, m.key.sign, m.o.limits);
   if (!envelope) return envelope.status();
+  const std::string id = event_id(envelope->event());
   if (m.outbox) {
     auto txn = store::Txn::begin(*m.outbox, store::Access::kWrite);
     if (!txn) return txn.status();
+    if (idem) {
+      auto before = m.earlier(*txn, *idem);
+      if (!before) return before.status();
+      if (*before) return std::move(**before);  // published already: nothing new
+      const int64_t now = unix_now_ms();
+      const nlohmann::json rec = {{"id", to_hex(id)},       {"sequence", seq},
+                                  {"kind", event.kind()},   {"refers_to", to_hex(event.refers_to())},
+                                  {"at_ms", now},           {"fingerprint", to_hex(idem->fingerprint)}};
+      LANTOA_RETURN_IF_ERROR(txn->put(m.keys_db, idem->key, rec.dump()));
+      if (now - m.keys_pruned_ms > 600'000) {  // forget keys older than idempotency_keep, every 10 minutes
+        m.keys_pruned_ms = now;
+        const int64_t keep_ms = std::chrono::duration_cast<milliseconds>(m.o.idempotency_keep).count();
+        std::vector<std::string> expired;
+        {
+          auto cur = store::Cursor::open(*txn, m.keys_db);
+          if (!cur) return cur.status();
+          for (auto e = cur->first();; e = cur->next()) {
+            if (!e) return e.status();
+            if (!*e) break;
+            auto old = nlohmann::json::parse((*e)->second, nullptr, false);
+            if (old.is_object() && now - old.value("at_ms", now) > keep_ms) expired.emplace_back((*e)->first);
+          }
+        }
+        for (const std::string& old_key : expired) LANTOA_RETURN_IF_ERROR(txn->erase(m.keys_db, old_key).status());
+      }
+    }
     LANTOA_RETURN_IF_ERROR(txn->put(m.outbox_db, store::be64(seq), envelope->SerializeAsString()));
     LANTOA_RETURN_IF_ERROR(txn->put(m.meta_db, "last_sequence", store::be64(seq)));
     LANTOA_RETURN_IF_ERROR(txn->commit());  // on disk before we return
@@ -389,10 +471,10 @@ Result<Publication> Publisher::publish(v1::Event event) {
   m.last_seq = seq;
   Pending p;
   p.sequence = seq;
-  p.id = event_id(envelope->event());
+  p.id = id;
   p.envelope = std::move(*envelope);
   p.promise.emplace();
-  Publication out{p.id, seq, p.promise->get_future()};
+  Publication out{p.id, seq, p.promise->get_future(), false, event.kind(), event.refers_to()};
   m.pending.emplace(seq, std::move(p));
   m.link.wake();  // the publisher's thread sends it now
   return out;

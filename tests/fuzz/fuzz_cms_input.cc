@@ -22,11 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (doc.is_discarded()) return 0;
     (void)lantoa::node::event_from_json_form(doc, "vn.gov", "vn.gov.press");
     auto e = lantoa::node::from_ninjs(doc, "vn.gov", "vn.gov.press", std::string(32, '\x01'));
-    if (e) (void)lantoa::node::to_ninjs(*e, std::string(32, '\x02'), std::string(32, '\x01'), 2);
+    if (e) {
+      // The document travels in the event and comes back as an object.
+      if (!lantoa::node::to_ninjs(*e, std::string(32, '\x02'), std::string(32, '\x01'), 2).is_object()) __builtin_trap();
+    }
     return 0;
   }
   const std::string plain = lantoa::node::html_to_text(text);
   if (utf8 && !lantoa::is_valid_utf8(plain)) __builtin_trap();
+  const std::string nfc = lantoa::node::to_nfc(text);  // valid UTF-8 stays valid; anything else is left as it is
+  if (utf8 ? !lantoa::is_valid_utf8(nfc) : nfc != text) __builtin_trap();
   (void)lantoa::node::parse_feed_date(text.substr(0, 64));
   auto feed = lantoa::node::parse_feed(text);
   if (feed && utf8) {

@@ -127,14 +127,20 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   EXPECT_EQ(first["lantoa"]["topic"], "vn.gov.news");
   EXPECT_EQ(first["ninjs"]["language"], "vi");
   EXPECT_EQ(first["ninjs"]["contentCreated"], "2023-08-12T01:30:00Z");  // the item's pubDate
-  EXPECT_EQ(first["ninjs"]["subjects"][0]["name"], "Hội nghị");
-  EXPECT_EQ(first["ninjs"]["bodies"][0]["contentType"], "text/html");
-  EXPECT_TRUE(first["ninjs"]["bodies"][0]["value"].get<std::string>().starts_with("<p>Ông Nguyễn Hồng Sâm"));
-  bool canonical = false;
+  // A category is no URI: the subject's literal (and name).
+  EXPECT_EQ(first["ninjs"]["subjects"][0], json({{"literal", "Hội nghị"}, {"name", "Hội nghị"}}));
+  // The description is the summary, as text; without content:encoded there is no body.
+  EXPECT_TRUE(first["ninjs"]["descriptions"][0]["value"].get<std::string>().starts_with("Ông Nguyễn Hồng Sâm"))
+      << first["ninjs"].dump(2);
+  EXPECT_FALSE(first["ninjs"].contains("bodies"));
+  // The feed's guid is kept, beside the canonical link.
+  bool canonical = false, guid = false;
   for (const auto& alt : first["ninjs"]["altIds"]) {
-    canonical = canonical || alt["value"].get<std::string>().ends_with("#muc-1");
+    canonical = canonical || (alt["role"] == "canonical-url" && alt["value"].get<std::string>().ends_with("#muc-1"));
+    guid = guid || (alt["role"] == "guid" && alt["value"] == "baochinhphu-102230812072828677-1");
   }
   EXPECT_TRUE(canonical) << first["ninjs"].dump(2);
+  EXPECT_TRUE(guid) << first["ninjs"].dump(2);
   const json& entry = by_headline.at("First entry title");
   EXPECT_EQ(entry["lantoa"]["topic"], "vn.gov.intl");
   EXPECT_EQ(entry["ninjs"]["urgency"], 4);
@@ -150,15 +156,18 @@ TEST(FeedAdapter, PublishesEachItemOnceAndChangedItemsAsCorrections) {
   wait_until([&] { return rss.not_modified() >= 2; });
   EXPECT_GE(rss.not_modified(), 2u);
 
-  // A restart, with the server no longer sending validators: every item is
-  // fetched and parsed again, and none is published twice.
+  // A restart, with the server no longer sending validators and now spelling
+  // every item in NFD: every item is fetched and parsed again, and none is
+  // published twice (items are compared after NFC normalisation).
   ASSERT_EQ(gov_node.stop(), 0);
   rss.set_etags(false);
+  rss.set_content(read_text(testdata("feeds/vi_rss20_baochinhphu_nfd.xml")));
   const size_t before = rss.requests();
   gov_node.start();
   wait_until([&] { return rss.requests() >= before + 2; });
   json status = node_status(gov_node);
   EXPECT_EQ(status["feeds"][0]["published"], 0) << status.dump();
+  EXPECT_EQ(status["feeds"][0]["corrections"], 0) << status.dump();
   EXPECT_GE(status["feeds"][0]["unchanged"], 5) << status.dump();
   // (The node published nothing, so nothing more can reach the CMS.)
   EXPECT_EQ(cms.received().size(), 6u);

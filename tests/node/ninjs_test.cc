@@ -128,14 +128,61 @@ TEST(Ninjs, EmittedDocumentsValidateAgainstTheOfficialSchema) {
                                                                    std::string(32, '\x05'), 1),
                             to_ninjs(correction, std::string(32, '\x02'), first, 2),
                             to_ninjs(retraction, std::string(32, '\x03'), first, 3)};
-  // A document with an extra top-level field must fail: proof that the check can fail.
+  // A feed's category is no URI: it is emitted as the subject's literal.
+  v1::Event categorised = plain;
+  categorised.add_subjects()->set_code("Thời sự");
+  categorised.add_subjects()->set_code("medtop:04000000");
+  json with_literal = to_ninjs(categorised, std::string(32, '\x06'), std::string(32, '\x06'), 1);
+  EXPECT_EQ(with_literal["subjects"][0], json({{"literal", "Thời sự"}}));
+  EXPECT_EQ(with_literal["subjects"][1], json({{"uri", "medtop:04000000"}}));
+  docs.push_back(with_literal);
+  // Documents that must fail, proof that the check can fail: an extra
+  // top-level field, a uri that is no URI, a date-time that is no date.
   json bad = docs[0];
   bad["lantoa_signer"] = "vn.gov";
-  docs.push_back(bad);
+  json bad_uri = docs[0];
+  bad_uri["subjects"][0]["uri"] = "Thời sự";
+  json bad_time = docs[0];
+  bad_time["versionCreated"] = "2026-13-01T00:00:00Z";
+  docs.insert(docs.end(), {bad, bad_uri, bad_time});
   auto errors = testing::ninjs_schema_errors(docs);
-  for (size_t i = 0; i + 1 < docs.size(); ++i) EXPECT_EQ(errors[i], "") << docs[i].dump(2);
-  EXPECT_NE(errors.back().find("INVALID"), std::string::npos);
-  EXPECT_NE(errors.back().find("lantoa_signer"), std::string::npos) << errors.back();
+  for (size_t i = 0; i + 3 < docs.size(); ++i) EXPECT_EQ(errors[i], "") << docs[i].dump(2);
+  EXPECT_NE(errors[docs.size() - 3].find("lantoa_signer"), std::string::npos) << errors[docs.size() - 3];
+  EXPECT_NE(errors[docs.size() - 2].find("'uri'"), std::string::npos) << errors[docs.size() - 2];
+  EXPECT_NE(errors[docs.size() - 1].find("'date-time'"), std::string::npos) << errors[docs.size() - 1];
+}
+
+// A document written in ninjs travels in the event and is what receivers
+// get, every field as written, with the first body put back; a canceled one
+// needs no headline; withheld items are not published.
+TEST(Ninjs, TheAuthorsDocumentTravelsAsWritten) {
+  json doc = {{"uri", "urn:newsml:baochinhphu.vn:2026:123"},
+              {"version", "7"},
+              {"versionCreated", "2026-11-28T08:00:00+07:00"},
+              {"copyrightHolder", "Báo Điện tử Chính phủ"},
+              {"people", {{{"name", "Phạm Minh Chính"}, {"rel", "about"}}}},
+              {"headlines", {{{"value", "Hội nghị"}, {"role", "main"}}}},
+              {"bodies", {{{"value", "<p>Nội dung</p>"}, {"contentType", "text/html"}, {"role", "html"}},
+                          {{"value", "Nội dung"}, {"contentType", "text/plain"}}}}};
+  auto e = from_ninjs(doc, "vn.gov", "vn.gov.press");
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  EXPECT_EQ(e->body(), "<p>Nội dung</p>");
+  EXPECT_EQ(json::parse(e->ninjs())["bodies"][0].count("value"), 0u);  // not twice in the event
+  json out = to_ninjs(*e, std::string(32, '\x01'), std::string(32, '\x01'), 1);
+  for (const auto& [key, value] : doc.items()) EXPECT_EQ(out[key], value) << key;
+  EXPECT_EQ(out["pubStatus"], "usable");
+
+  auto canceled = from_ninjs(json{{"uri", "urn:x:1"}, {"pubStatus", "canceled"}}, "vn.gov", "vn.gov.press",
+                             std::string(32, '\x02'), "Hội nghị");
+  ASSERT_TRUE(canceled.ok()) << canceled.status().to_string();
+  EXPECT_EQ(canceled->kind(), v1::RETRACTION);
+  EXPECT_EQ(canceled->headline(), "Hội nghị");
+  for (const char* status : {"withheld", "published"}) {
+    auto refused = from_ninjs(json{{"uri", "urn:x:2"}, {"headlines", {{{"value", "h"}}}}, {"pubStatus", status}},
+                              "vn.gov", "vn.gov.press");
+    EXPECT_CODE(refused, v1::Error::INVALID_ARGUMENT);
+    EXPECT_NE(refused.status().message().find("pubStatus"), std::string::npos) << status;
+  }
 }
 
 }  // namespace

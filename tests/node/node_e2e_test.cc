@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "lantoa/encoding.h"
+#include "lantoa/event.h"
+#include "lantoa/publisher.h"
 #include "support/broker_process.h"
 #include "support/fixtures.h"
 #include "support/ninjs_schema.h"
@@ -544,22 +546,41 @@ TEST_F(NodeE2E, AMemberCannotRetractOrCorrectAnotherMembersItem) {
   const std::string release = a.body["id"];
   ASSERT_EQ(cms.wait_for(1, 20s).size(), 1u) << read_text(qn_node.log());
 
-  std::vector<std::string> hostile;
+  // Through its own node, halong cannot even try: the node amends only
+  // items it published itself.
   for (const char* kind : {"retraction", "correction"}) {
     Answer h = post_event(halong_node, {{"topic", "vn.qn.halong.news"},
                                         {"headline", "Thu hồi thông cáo báo chí"},
                                         {"kind", kind},
                                         {"refers_to", release}});
-    ASSERT_EQ(h.status, 202) << h.body.dump();
-    hostile.push_back(h.body["id"]);
-    // The broker, which holds the release, refuses them first (defence in
-    // depth: the node's own rule is tested in NodeStore tests, and the
-    // SDK's through a hostile broker in Hostile.*).
-    EXPECT_TRUE(eventually([&] { return status_of_event(halong_node, hostile.back()) == "rejected"; }))
-        << call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body;
-    EXPECT_EQ(call(*halong_node.client(), "GET", "/v1/events/" + hostile.back()).body["error"]["code"],
-              "REFERENCE_NOT_ALLOWED");
+    EXPECT_EQ(h.status, 422) << h.body.dump();
+    EXPECT_EQ(h.body["error"]["code"], "INVALID_REFERENCE");
   }
+  // A hostile program with halong's key, straight to the broker: the broker,
+  // which holds the release, refuses them (defence in depth: the receiving
+  // node's own rule is tested in NodeStore tests, and the SDK's through a
+  // hostile broker in Hostile.*).
+  PublisherOptions po;
+  po.broker = broker.address();
+  auto hostile = Publisher::start(MemberKey{halong.key.member, *SigningKey::from_seed(halong.key.sign.seed()),
+                                            *TransportKey::from_secret(halong.key.transport.secret())},
+                                  halong.chain, po);
+  ASSERT_TRUE(hostile.ok()) << hostile.status().to_string();
+  for (v1::Kind kind : {v1::RETRACTION, v1::CORRECTION}) {
+    auto event = EventBuilder("vn.qn.halong", 1, "vn.qn.halong.news")
+                     .headline("Thu hồi thông cáo báo chí")
+                     .kind(kind)
+                     .refers_to(*from_hex(release))
+                     .build();
+    ASSERT_TRUE(event.ok()) << event.status().to_string();
+    auto pub = (*hostile)->publish(*event);
+    ASSERT_TRUE(pub.ok()) << pub.status().to_string();
+    ASSERT_EQ(pub->outcome.wait_for(10s), std::future_status::ready);
+    PublishOutcome outcome = pub->outcome.get();
+    EXPECT_EQ(outcome.status, v1::PublishResult::REJECTED);
+    EXPECT_EQ(outcome.error.code(), v1::Error::REFERENCE_NOT_ALLOWED) << outcome.error.to_string();
+  }
+  hostile->reset();
   auto api = qn_node.client();
 
   // A later, legitimate event proves the hostile ones were processed first.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <future>
 #include <set>
 #include <mutex>
@@ -249,6 +250,49 @@ TEST_F(SdkClient, TheOutboxDeliversOnceTheBrokerIsBack) {
   EXPECT_EQ(take(*sub, 5).size(), 5u);
 }
 
+// An idempotency key makes publish() safe to repeat, across a restart of the
+// program; the same key for another request is refused.
+TEST_F(SdkClient, AnIdempotencyKeyPublishesOnceAcrossRestarts) {
+  PublisherOptions o;
+  o.outbox = dir / "outbox";
+  std::string first_id;
+  uint64_t first_seq = 0;
+  {
+    auto pub = publisher(o);
+    ASSERT_TRUE(pub);
+    auto a = pub->publish(news("Một lần thôi"), {"article-7", "v1"});
+    ASSERT_OK(a);
+    EXPECT_FALSE(a->repeated);
+    first_id = a->event_id;
+    first_seq = a->sequence;
+    EXPECT_TRUE(a->outcome.get().ok());
+    auto again = pub->publish(news("Một lần thôi"), {"article-7", "v1"});
+    ASSERT_OK(again);
+    EXPECT_TRUE(again->repeated);
+    EXPECT_FALSE(again->outcome.valid());
+    EXPECT_EQ(again->event_id, first_id);
+    EXPECT_EQ(pub->last_sequence(), first_seq);  // nothing new was signed into the sequence
+  }
+  auto pub = publisher(o);  // the program restarted
+  auto after = pub->publish(news("Một lần thôi"), {"article-7", "v1"});
+  ASSERT_OK(after);
+  EXPECT_TRUE(after->repeated);
+  EXPECT_EQ(after->event_id, first_id);
+  EXPECT_EQ(after->sequence, first_seq);
+  auto found = pub->published_with({"article-7", "v1"});
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->event_id, first_id);
+  EXPECT_CODE(pub->publish(news("Khác"), {"article-7", "v2"}), v1::Error::ALREADY_EXISTS);
+  EXPECT_CODE(pub->publish(news("x"), {"", ""}), v1::Error::INVALID_ARGUMENT);
+  SubscriberOptions so;
+  so.start.set_earliest(true);
+  auto sub = subscriber(so);
+  EXPECT_EQ(take(*sub, 2, milliseconds(1500)).size(), 1u);  // one event, not three
+  auto memory_only = publisher();
+  EXPECT_CODE(memory_only->publish(news("x"), {"k", ""}), v1::Error::INVALID_ARGUMENT);
+}
+
 // Publishing from several threads while outcomes stream back, with an outbox
 // and a callback that does its own work (a regression test: the publisher
 // thread once held the outbox's write lock while waiting for the lock that
@@ -394,12 +438,14 @@ TEST(OverloadedBroker, ThePublisherLosesNothing) {
   EXPECT_EQ(refused, 0);
 }
 
-// A broker stand-in that answers Hello and Subscribe and, on the
-// subscription "press", delivers exactly the deliveries it was given: what a
-// compromised broker could send.
-class HostileBroker {
+// A broker stand-in on 127.0.0.1 that speaks the real protocol over
+// CurveZMQ: it welcomes every Hello (as `member`) and answers every other
+// frame with what `answer` returns (nothing: no answer). The tests below use
+// it to play a compromised broker and a refusing one.
+class StandInBroker {
  public:
-  explicit HostileBroker(std::vector<v1::Deliver> press) : press_(std::move(press)) {
+  using Answer = std::function<std::vector<v1::BrokerFrame>(const v1::ClientFrame&)>;
+  StandInBroker(std::string member, Answer answer) : member_(std::move(member)), answer_(std::move(answer)) {
     const std::string secret = key_.secret();
     router_.set(zmq::sockopt::curve_server, 1);
     router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
@@ -408,16 +454,11 @@ class HostileBroker {
     endpoint_ = router_.get(zmq::sockopt::last_endpoint);
     thread_ = std::thread([this] { run(); });
   }
-  ~HostileBroker() {
+  ~StandInBroker() {
     done_ = true;
     thread_.join();
   }
   BrokerAddress address() const { return {endpoint_, key_.public_key()}; }
-  // The Ack and Nack frames received so far.
-  std::vector<v1::ClientFrame> answers() const {
-    std::lock_guard lock(mu_);
-    return answers_;
-  }
 
  private:
   void run() {
@@ -427,45 +468,72 @@ class HostileBroker {
       (void)router_.recv(body);
       v1::ClientFrame in;
       in.ParseFromArray(body.data(), static_cast<int>(body.size()));
-      v1::BrokerFrame out;
+      std::vector<v1::BrokerFrame> out;
       if (in.has_hello()) {
-        out.mutable_welcome()->set_protocol_version(1);
-        out.mutable_welcome()->set_member("vn.qn");
-        out.mutable_welcome()->set_heartbeat_ms(60000);
-      } else if (in.has_subscribe()) {
-        out.mutable_subscribed()->set_request_id(in.subscribe().request_id());
-        out.mutable_subscribed()->set_name(in.subscribe().name());
+        v1::BrokerFrame welcome;
+        welcome.mutable_welcome()->set_protocol_version(1);
+        welcome.mutable_welcome()->set_member(member_);
+        welcome.mutable_welcome()->set_heartbeat_ms(60000);
+        out.push_back(std::move(welcome));
       } else {
-        if (in.has_ack() || in.has_nack()) {
-          std::lock_guard lock(mu_);
-          answers_.push_back(in);
-        }
-        continue;
+        out = answer_(in);
       }
       const std::string peer = id.to_string();  // sending a message_t empties it
-      send(peer, out);
-      if (in.has_subscribe() && in.subscribe().name() == "press") {
-        v1::BrokerFrame d;
-        for (const auto& item : press_) *d.mutable_deliveries()->add_items() = item;
-        send(peer, d);
+      for (const v1::BrokerFrame& frame : out) {
+        const std::string bytes = frame.SerializeAsString();
+        router_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+        router_.send(zmq::buffer(bytes));
       }
     }
   }
-  void send(const std::string& peer, const v1::BrokerFrame& frame) {
-    const std::string bytes = frame.SerializeAsString();
-    router_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(bytes));
-  }
 
-  std::vector<v1::Deliver> press_;
-  mutable std::mutex mu_;
-  std::vector<v1::ClientFrame> answers_;
+  std::string member_;
+  Answer answer_;
   zmq::context_t ctx_;
   zmq::socket_t router_{ctx_, zmq::socket_type::router};
   TransportKey key_ = TransportKey::generate();
   std::string endpoint_;
   std::atomic<bool> done_{false};
   std::thread thread_;
+};
+
+// A compromised broker: it answers Subscribe and, on the subscription
+// "press", delivers exactly the deliveries it was given; it records the Ack
+// and Nack frames it receives.
+class HostileBroker {
+ public:
+  explicit HostileBroker(std::vector<v1::Deliver> press) : press_(std::move(press)) {}
+  BrokerAddress address() const { return broker_.address(); }
+  // The Ack and Nack frames received so far.
+  std::vector<v1::ClientFrame> answers() const {
+    std::lock_guard lock(mu_);
+    return answers_;
+  }
+
+ private:
+  std::vector<v1::BrokerFrame> answer(const v1::ClientFrame& in) {
+    std::vector<v1::BrokerFrame> out;
+    if (in.has_subscribe()) {
+      v1::BrokerFrame subscribed;
+      subscribed.mutable_subscribed()->set_request_id(in.subscribe().request_id());
+      subscribed.mutable_subscribed()->set_name(in.subscribe().name());
+      out.push_back(std::move(subscribed));
+      if (in.subscribe().name() == "press") {
+        v1::BrokerFrame d;
+        for (const auto& item : press_) *d.mutable_deliveries()->add_items() = item;
+        out.push_back(std::move(d));
+      }
+    } else if (in.has_ack() || in.has_nack()) {
+      std::lock_guard lock(mu_);
+      answers_.push_back(in);
+    }
+    return out;
+  }
+
+  std::vector<v1::Deliver> press_;
+  mutable std::mutex mu_;
+  std::vector<v1::ClientFrame> answers_;
+  StandInBroker broker_{"vn.qn", [this](const v1::ClientFrame& in) { return answer(in); }};  // last: it calls answer()
 };
 
 // Deliveries of `events` (chains attached) on "press", ids from 1.
@@ -655,76 +723,42 @@ TEST_F(Hostile, AcksOfOnePassTravelTogetherAndAFailingHandlerNacksWithItsReason)
 }
 
 
-// A broker stand-in that refuses each publish batch with `code` `refusals`
-// times, then accepts: how the publisher treats passing and permanent
-// refusals (issue 18: events refused STORAGE_FULL used to be final).
+// A broker that refuses each publish batch with `code` `refusals` times, then
+// accepts: how the publisher treats passing and permanent refusals (issue
+// 18: events refused STORAGE_FULL used to be final).
 class RefusingBroker {
  public:
-  RefusingBroker(Code code, int refusals) : code_(code), refusals_(refusals) {
-    const std::string secret = key_.secret();
-    router_.set(zmq::sockopt::curve_server, 1);
-    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
-    router_.set(zmq::sockopt::rcvtimeo, 100);
-    router_.bind("tcp://127.0.0.1:*");
-    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~RefusingBroker() {
-    done_ = true;
-    thread_.join();
-  }
-  BrokerAddress address() const { return {endpoint_, key_.public_key()}; }
+  RefusingBroker(Code code, int refusals) : code_(code), refusals_(refusals) {}
+  BrokerAddress address() const { return broker_.address(); }
   int batches() const { return batches_; }
 
  private:
-  void run() {
-    while (!done_) {
-      zmq::message_t id, body;
-      if (!router_.recv(id)) continue;
-      (void)router_.recv(body);
-      v1::ClientFrame in;
-      in.ParseFromArray(body.data(), static_cast<int>(body.size()));
-      v1::BrokerFrame out;
-      if (in.has_hello()) {
-        out.mutable_welcome()->set_protocol_version(1);
-        out.mutable_welcome()->set_member("vn.gov");
-        out.mutable_welcome()->set_heartbeat_ms(60000);
-      } else if (in.has_publish()) {
-        const bool refuse = batches_++ < refusals_;
-        auto* results = out.mutable_results();
-        results->set_request_id(in.publish().request_id());
-        for (int i = 0; i < in.publish().events_size(); ++i) {
-          auto* r = results->add_results();
-          r->set_index(static_cast<uint32_t>(i));
-          r->set_event_id(event_id(in.publish().events(i).event()));
-          if (refuse) {
-            r->set_status(v1::PublishResult::REJECTED);
-            *r->mutable_error() = Status(code_, "refused by the stand-in").to_proto();
-          } else {
-            r->set_status(v1::PublishResult::ACCEPTED);
-            r->set_broker_seq(++seq_);
-          }
-        }
+  std::vector<v1::BrokerFrame> answer(const v1::ClientFrame& in) {
+    if (!in.has_publish()) return {};
+    v1::BrokerFrame out;
+    const bool refuse = batches_++ < refusals_;
+    auto* results = out.mutable_results();
+    results->set_request_id(in.publish().request_id());
+    for (int i = 0; i < in.publish().events_size(); ++i) {
+      auto* r = results->add_results();
+      r->set_index(static_cast<uint32_t>(i));
+      r->set_event_id(event_id(in.publish().events(i).event()));
+      if (refuse) {
+        r->set_status(v1::PublishResult::REJECTED);
+        *r->mutable_error() = Status(code_, "refused by the stand-in").to_proto();
       } else {
-        continue;
+        r->set_status(v1::PublishResult::ACCEPTED);
+        r->set_broker_seq(++seq_);
       }
-      const std::string peer = id.to_string();
-      const std::string bytes = out.SerializeAsString();
-      router_.send(zmq::buffer(peer), zmq::send_flags::sndmore);
-      router_.send(zmq::buffer(bytes));
     }
+    return {out};
   }
 
   Code code_;
   int refusals_;
   std::atomic<int> batches_{0};
   uint64_t seq_ = 0;
-  zmq::context_t ctx_;
-  zmq::socket_t router_{ctx_, zmq::socket_type::router};
-  TransportKey key_ = TransportKey::generate();
-  std::string endpoint_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
+  StandInBroker broker_{"vn.gov", [this](const v1::ClientFrame& in) { return answer(in); }};  // last: it calls answer()
 };
 
 TEST(PassingRefusals, AreSentAgainAndOnlyPermanentOnesAreFinal) {

@@ -65,6 +65,7 @@ class EventBuilder {
   EventBuilder& link(std::string url);
   EventBuilder& byline(std::string text);
   EventBuilder& carried_event(std::string signed_event_bytes);
+  EventBuilder& ninjs(std::string document);  // the author's ninjs document (event.proto: ninjs)
 
   Result<v1::Event> build(const EventLimits& limits = {}) const;
 

@@ -60,7 +60,25 @@ struct PublishOutcome {
 struct Publication {
   std::string event_id;  // 32 bytes
   uint64_t sequence = 0;
-  std::future<PublishOutcome> outcome;
+  std::future<PublishOutcome> outcome;  // not valid() when `repeated`
+  // The idempotency key was used before: this is that earlier event, not a
+  // new one (its outcome went to the earlier caller and to on_outcome).
+  bool repeated = false;
+  v1::Kind kind = v1::NEWS;
+  std::string refers_to;
+};
+
+// Makes publish() safe to repeat: a caller that cannot tell whether an
+// earlier publish() happened (an HTTP request whose answer was lost, a CMS
+// restarted mid-way) gives the same key again and gets the earlier event
+// back instead of a second one. The key is stored with the event in the
+// outbox, in the same commit, so a crash cannot separate them; it is kept for
+// PublisherOptions::idempotency_keep. `fingerprint` (optional, at most 64
+// bytes) stands for what was asked: the same key with another fingerprint is
+// refused (ALREADY_EXISTS), because it is another request.
+struct Idempotency {
+  std::string key;          // 1..255 bytes
+  std::string fingerprint;  // optional
 };
 
 struct PublisherOptions {
@@ -72,6 +90,7 @@ struct PublisherOptions {
   size_t max_batch = 100;          // events per PublishBatch
   size_t max_in_flight = 8;        // batches awaiting results
   std::filesystem::path outbox;    // empty: unconfirmed events live in memory only
+  std::chrono::hours idempotency_keep{24};  // how long an idempotency key is remembered
   EventLimits limits;
   std::string agent = "lantoa-sdk/0.1";
   std::function<void(const PublishOutcome&)> on_outcome;  // every outcome, also of restored events
@@ -98,6 +117,12 @@ class Publisher {
   // Sets origin (the member) and the next sequence on `event`, validates and
   // signs it, and queues it (with an outbox: stores it durably first).
   Result<Publication> publish(v1::Event event);
+  // The same, once per idempotency key (see Idempotency; needs an outbox:
+  // INVALID_ARGUMENT otherwise).
+  Result<Publication> publish(v1::Event event, const Idempotency& idempotency);
+  // The event published earlier with this key, if any (ALREADY_EXISTS when
+  // the key was used with another fingerprint).
+  Result<std::optional<Publication>> published_with(const Idempotency& idempotency) const;
 
   // Waits until every queued event has an outcome; TIMEOUT otherwise.
   Status flush(std::chrono::milliseconds timeout);
