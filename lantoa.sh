@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Lantoa's one entry point for set-up, build, demo and tests.
 #
-#   ./lantoa.sh demo [--keep]     install what is missing, build, run the national demo network (the main job)
-#   ./lantoa.sh test              install what is missing, build, run the whole test suite
+#   ./lantoa.sh demo [--keep]     install what is missing, build what the demo runs, run the national
+#                                 demo network (the main job; build output in build/demo-build.log)
+#   ./lantoa.sh test              install what is missing, build everything, run the whole test suite
 #   ./lantoa.sh test --sanitize   the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   ./lantoa.sh fuzz [SECONDS]     libFuzzer targets with ASan+UBSan, SECONDS each (default 30)
 #   ./lantoa.sh package           Debian packages (Release, /usr) into build-pkg/packages/
-#   ./lantoa.sh build [--sanitize]
+#   ./lantoa.sh build [--sanitize]   build everything: programs, tests, benchmarks
 #   ./lantoa.sh deps              only install the missing Debian packages
 #
 # Everything comes from Debian packages; nothing is downloaded at build time.
@@ -62,6 +63,43 @@ build() {
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
 
+# What the demo runs (lantoa-quickstart, then examples/national-network/run.sh:
+# the broker, a node and a stand-in CMS per portal, the `lantoa` command line).
+DEMO_TARGETS=(lantoa-quickstart lantoa-broker lantoa-node lantoa lantoa-demo-cms)
+
+# Runs a command with its output in LOG; on a terminal, ninja's "[n/N]" is
+# shown as one line that counts up. Returns the command's exit status.
+run_logged() {
+  local log=$1; shift
+  if [ -t 2 ]; then
+    "$@" 2>&1 | tee -a "$log" | while IFS= read -r line; do
+      [[ "$line" =~ ^\[([0-9]+)/([0-9]+)\] ]] && printf '\r    step %s of %s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" >&2
+    done
+    local status=${PIPESTATUS[0]}
+    printf '\r\033[K' >&2
+    return "$status"
+  fi
+  "$@" >>"$log" 2>&1
+}
+
+# Builds only TARGETS, quietly: the output goes to $BUILD_DIR/demo-build.log;
+# on failure its end is shown and the script stops.
+build_quietly() {
+  deps
+  mkdir -p "$BUILD_DIR"
+  local log="$BUILD_DIR/demo-build.log" started=$SECONDS
+  : >"$log"
+  say "building what the demo runs (log: $log)"
+  if ! run_logged "$log" cmake -S . -B "$BUILD_DIR" -G Ninja "${CMAKE_ARGS[@]}" ||
+     ! run_logged "$log" cmake --build "$BUILD_DIR" -j "$(nproc)" --target "$@"; then
+    echo "--- the last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    echo "--- the build failed; the whole output is in $PWD/$log" >&2
+    exit 1
+  fi
+  say "built in $((SECONDS - started)) s"
+}
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
@@ -103,7 +141,7 @@ case "$cmd" in
     say "the packages are in $PWD/$BUILD_DIR/packages/ (install and check them: tests/package/run.sh $BUILD_DIR/packages)"
     ;;
   demo)  # options go to examples/national-network/run.sh: --keep, --work DIR
-    build
+    build_quietly "${DEMO_TARGETS[@]}"
     say "running the demo"
     article=../shared/testdata/articles/baochinhphu-2023-08-12-hoi-nghi-cong-ttdt.txt
     if [ -f "$article" ]; then

@@ -161,7 +161,12 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   (*store)->set_max_queue_depth(config.max_queue_depth);
 
   zmq::context_t context(1);
-  ZapHandler zap(context, [&admission](const std::string& curve_key) { return admission.admit(curve_key); });
+  Metrics metrics;
+  ZapHandler zap(context, [&admission, &metrics](const std::string& curve_key) {
+    Status admitted = admission.admit(curve_key);
+    if (!admitted.ok()) metrics.refuse_session(admitted.code());
+    return admitted.ok();
+  });
   zmq::socket_t frontend(context, zmq::socket_type::router);
   std::string endpoint;
   try {
@@ -182,7 +187,6 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
     return Status(E::UNAVAILABLE, "cannot listen on " + config.listen + ": " + e.what());
   }
 
-  Metrics metrics;
   Completions completions;
   Writer writer(**store, completions, metrics, config.writer);
   Verifier verifier(trust, restrictions, writer, metrics, config.verifier);

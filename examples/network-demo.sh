@@ -85,7 +85,9 @@ expect_in "$(as vn.qn.halong publish --topic vn.qn.halong.news --headline 'Tin c
   "PERMISSION_DENIED" "the stolen key is refused before it can send anything"
 
 step 7 "The operator's view ($monitor)"
-"$L" stats --monitor "$monitor" | sed 's/^/    /'
+stats=$("$L" stats --monitor "$monitor")
+printf '%s\n' "$stats" | sed 's/^/    /'
+expect_in "$stats" "CERT_REVOKED" "the stolen key's refused connection is counted, with its reason"
 subs=$("$L" subs --monitor "$monitor")
 printf '%s\n' "$subs" | sed 's/^/    /'
 expect_in "$subs" "from-centre" "per-subscription figures"

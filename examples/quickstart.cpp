@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
 
   std::cout << "Lantoa quickstart: signed, verifiable official news (SDK core, no broker yet)\n"
-            << "working folder: " << dir << "\n";
+            << "working folder: " << dir.string() << (temporary ? " (removed at the end)" : "") << "\n";
 
   // ---------------------------------------------------------------------
   step(1, "Trust tree: root authority vn (offline key), delegated authority vn.qn");
@@ -219,8 +219,13 @@ int main(int argc, char** argv) {
   expect(r5.status().code() == v1::Error::CERT_REVOKED, "after: " + r5.status().to_string());
 
   // ---------------------------------------------------------------------
-  std::cout << "\n" << (failures == 0 ? "All steps behaved as described." : std::to_string(failures) + " step(s) FAILED.")
-            << "\nNext: the broker (durable publish/subscribe) and lantoa-node come with the following issues.\n";
+  if (failures == 0) {
+    std::cout << "\nAll steps behaved as described.\n"
+              << "Next: the same news on a live network, with a lantoa-broker (durable publish/subscribe) and a\n"
+              << "lantoa-node beside each portal's CMS: examples/national-network/run.sh (./lantoa.sh demo runs it).\n";
+  } else {
+    std::cout << "\n" << failures << " check(s) FAILED.\n";
+  }
   if (temporary) fs::remove_all(dir);
   return failures == 0 ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #include <httplib.h>
 
 #include <iomanip>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -20,6 +21,34 @@ Result<nlohmann::json> fetch(const std::string& monitor) {
   auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return Status(v1::Error::INVALID_ARGUMENT, monitor + " did not answer JSON");
   return j;
+}
+
+uint64_t count(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+  return j.contains(at) && j[at].is_number_unsigned() ? j[at].get<uint64_t>() : 0;
+}
+
+double number(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+  return j.contains(at) && j[at].is_number() ? j[at].get<double>() : 0.0;
+}
+
+std::string fixed(double v, int decimals) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(decimals) << v;
+  return o.str();
+}
+
+// A count by reason (code: n) as "0", or the total and each reason:
+// "2 (BAD_SIGNATURE 1, ORIGIN_MISMATCH 1)".
+std::string by_reason(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
+  if (!j.contains(at) || !j[at].is_object()) return "0";
+  uint64_t total = 0;
+  std::string reasons;
+  for (const auto& [code, n] : j[at].items()) {
+    const uint64_t v = n.is_number_unsigned() ? n.get<uint64_t>() : 0;
+    total += v;
+    reasons += (reasons.empty() ? "" : ", ") + code + " " + std::to_string(v);
+  }
+  return total == 0 ? "0" : std::to_string(total) + " (" + reasons + ")";
 }
 
 void add_view(CLI::App& app, Runner& run, const char* name, const char* help,
@@ -48,16 +77,25 @@ void add_view(CLI::App& app, Runner& run, const char* name, const char* help,
 }  // namespace
 
 void add_stats(CLI::App& app, Runner& run) {
-  add_view(app, run, "stats", "events, deliveries, commits and per-topic rates", [](const nlohmann::json& j) {
-    std::cout << "events    accepted " << j["events"]["accepted"] << ", duplicates " << j["events"]["duplicates"]
-              << ", rejected " << j["events"]["rejected"].dump() << "\n"
-              << "delivery  " << j["delivery"].dump() << "\n"
-              << "commits   " << j["commits"]["count"] << " (mean batch " << j["commits"]["mean_batch"] << ", mean "
-              << j["commits"]["mean_ms"] << " ms)\n"
-              << "sessions  " << j["connections"] << "\n\n"
-              << std::left << std::setw(40) << "topic" << std::setw(12) << "accepted" << "per second\n";
-    for (const auto& [topic, t] : j["topics"].items()) {
-      std::cout << std::setw(40) << topic << std::setw(12) << t["accepted"].get<uint64_t>() << t["per_second"] << "\n";
+  add_view(app, run, "stats", "events, sessions, deliveries, commits and per-topic rates", [](const nlohmann::json& j) {
+    std::cout << "events    accepted " << count(j, "/events/accepted"_json_pointer) << ", duplicates "
+              << count(j, "/events/duplicates"_json_pointer) << ", rejected "
+              << by_reason(j, "/events/rejected"_json_pointer) << "\n"
+              << "sessions  open " << count(j, "/connections"_json_pointer) << ", connections refused "
+              << by_reason(j, "/sessions_refused"_json_pointer) << "\n"
+              << "delivery  delivered " << count(j, "/delivery/deliveries"_json_pointer) << ", acked "
+              << count(j, "/delivery/acks"_json_pointer) << ", nacked " << count(j, "/delivery/nacks"_json_pointer)
+              << ", redelivered " << count(j, "/delivery/redeliveries"_json_pointer) << ", expired "
+              << count(j, "/delivery/expired"_json_pointer) << "\n"
+              << "commits   " << count(j, "/commits/count"_json_pointer) << " with fsync, holding "
+              << count(j, "/commits/events"_json_pointer) << " events; mean "
+              << fixed(number(j, "/commits/mean_ms"_json_pointer), 1) << " ms, max "
+              << fixed(number(j, "/commits/max_ms"_json_pointer), 1) << " ms\n\n"
+              << std::left << std::setw(40) << "topic" << std::setw(12) << "accepted" << "per second (recent)\n";
+    const nlohmann::json topics = j.value("topics", nlohmann::json::object());
+    for (const auto& [topic, t] : topics.items()) {
+      std::cout << std::setw(40) << topic << std::setw(12) << t.value("accepted", uint64_t{0})
+                << fixed(t.value("per_second", 0.0), 1) << "\n";
     }
   });
   add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked", [](const nlohmann::json& j) {

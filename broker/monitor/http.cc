@@ -38,6 +38,13 @@ std::string render_prometheus(Metrics& m) {
     uint64_t v = m.rejected[code];
     if (v) o << "lantoa_events_rejected_total{reason=\"" << code_name(static_cast<Code>(code)) << "\"} " << v << '\n';
   }
+  o << "# HELP lantoa_sessions_refused_total Connections refused before a session (transport admission or "
+       "Hello), by reason.\n"
+       "# TYPE lantoa_sessions_refused_total counter\n";
+  for (size_t code = 0; code < Metrics::kCodes; ++code) {
+    uint64_t v = m.sessions_refused[code];
+    if (v) o << "lantoa_sessions_refused_total{reason=\"" << code_name(static_cast<Code>(code)) << "\"} " << v << '\n';
+  }
   counter("lantoa_deliveries_total", "Events delivered (first attempts).", m.deliveries);
   counter("lantoa_redeliveries_total", "Events delivered again after a nack, timeout or reconnect.", m.redeliveries);
   counter("lantoa_acks_total", "Deliveries acknowledged.", m.acks);
@@ -106,6 +113,11 @@ std::string render_stats_json(Metrics& m) {
                   {"mean_ms", commits ? m.commit_micros / 1000.0 / commits : 0.0},
                   {"max_ms", m.commit_micros_max / 1000.0}};
   j["connections"] = m.connections.load();
+  json refused = json::object();
+  for (size_t code = 0; code < Metrics::kCodes; ++code) {
+    if (uint64_t v = m.sessions_refused[code]) refused[std::string(code_name(static_cast<Code>(code)))] = v;
+  }
+  j["sessions_refused"] = refused;
   j["frames"] = {{"received", m.frames_in.load()}, {"errors", m.frame_errors.load()},
                  {"transport_closes", m.transport_closes.load()},
                          {"storage_errors", m.storage_errors.load()}};

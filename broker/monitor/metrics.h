@@ -39,6 +39,10 @@ class Metrics {
   std::atomic<uint64_t> nacks{0};
   std::atomic<uint64_t> expired{0};
   std::atomic<uint64_t> connections{0};        // current authenticated sessions
+  // Connections refused before they became a session, by error code: at the
+  // transport handshake (admission by Curve key: PERMISSION_DENIED for an
+  // unknown key, CERT_REVOKED, CERT_EXPIRED) or at Hello (the chain's reason).
+  std::array<std::atomic<uint64_t>, kCodes> sessions_refused{};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frame_errors{0};
   std::atomic<uint64_t> transport_closes{0};  // connections closed below the protocol
@@ -51,6 +55,7 @@ class Metrics {
   std::atomic<uint64_t> storage_errors{0};     // failed LMDB transactions and manifest writes
 
   void reject(Code code) { rejected[static_cast<size_t>(code) % kCodes]++; }
+  void refuse_session(Code code) { sessions_refused[static_cast<size_t>(code) % kCodes]++; }
   void commit_took(uint64_t micros, uint64_t events);
 
   // Writer thread: per-origin and per-topic accepted counts.

@@ -41,7 +41,7 @@ size_t Admission::scan() {
   return n;
 }
 
-bool Admission::admit(const std::string& transport_key) {
+Status Admission::admit(const std::string& transport_key) {
   const int64_t now = unix_now_ms();
   // A key is judged by what is known of it: a revoked key stays out; a key
   // whose known certificate expired is looked at again like an unknown one
@@ -70,14 +70,15 @@ bool Admission::admit(const std::string& transport_key) {
     }
   }
   if (!known) {
-    if (strict_) spdlog::info("admission: refused unknown transport key {}", to_base64url(transport_key));
-    return !strict_;
+    if (!strict_) return Status::Ok();
+    spdlog::info("admission: refused unknown transport key {}", to_base64url(transport_key));
+    return Status(lantoa::v1::Error::PERMISSION_DENIED, "unknown transport key (no certificate in the folder)");
   }
   if (Status s = trust_.check_current(*known, now); !s.ok()) {
     spdlog::info("admission: refused key {}: {}", to_base64url(transport_key), s.to_string());
-    return false;
+    return s;
   }
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace lantoa::broker

@@ -22,8 +22,10 @@ class Admission {
  public:
   Admission(const TrustStore& trust, std::filesystem::path certs_dir, bool strict);
 
-  // ZAP: may a client with this Curve public key (32 bytes) connect?
-  bool admit(const std::string& transport_key);
+  // ZAP: may a client with this Curve public key (32 bytes) connect? Ok, or
+  // why not: PERMISSION_DENIED (unknown key, strict admission), or what is
+  // wrong with the known certificate (CERT_REVOKED, ...).
+  Status admit(const std::string& transport_key);
   // Records a chain that verified (at Hello).
   void learn(const VerifiedMember& member);
   // Reads every *.cert file in the folder; returns how many verified.

@@ -353,7 +353,11 @@ void Server::end_session(Session& s, const Status& status) {
   e->set_fatal(true);
   send(s, frame);
   spdlog::info("session {} refused: {}", peer_label(s.peer), status.to_string());
-  if (s.identity) metrics_.connections--;
+  if (s.identity) {
+    metrics_.connections--;
+  } else {
+    metrics_.refuse_session(status.code());  // refused at Hello
+  }
   const std::string peer = s.peer;
   dispatcher_.drop_peer(peer);
   sessions_.erase(peer);

@@ -392,6 +392,10 @@ Result<std::unique_ptr<Publisher>> Publisher::start(MemberKey key, v1::Certifica
   // (publish() works offline); without one it needs the broker now.
   if (!impl->outbox) {
     if (Status connected = impl->link.connect(impl->o.connect_timeout); !connected.ok()) {
+      // The hint helps only when the broker could not be reached; a refusal
+      // (admission, a bad chain) says all there is to say.
+      const bool unreachable = connected.code() == E::UNAVAILABLE || connected.code() == E::TIMEOUT;
+      if (!unreachable) return connected;
       return Status(connected.code(), connected.message() + " (without an outbox the publisher needs the broker to start)");
     }
   }

@@ -92,6 +92,9 @@ TEST_F(Revocation, TheRevocationSurvivesARestart) {
   // reaches Hello, where the revocation (kept on disk) refuses it.
   EXPECT_CODE(Connection::open(broker.address(), halong.key, halong.chain), E::CERT_REVOKED);
   EXPECT_TRUE(Connection::open(broker.address(), gov.key, gov.chain).ok());
+  // The monitoring counts the refusal at Hello, with its reason.
+  EXPECT_EQ(broker.stats().value("/sessions_refused/CERT_REVOKED"_json_pointer, 0), 1) << broker.stats().dump();
+  EXPECT_NE(broker.metrics().find("lantoa_sessions_refused_total{reason=\"CERT_REVOKED\"} 1"), std::string::npos);
 }
 
 TEST_F(Revocation, OnlyValidListsFromAuthoritiesAreCarried) {
@@ -156,6 +159,10 @@ TEST(StrictAdmission, OnlyKeysOfKnownCertificatesMayConnect) {
   broker.start();
   EXPECT_TRUE(Connection::open(broker.address(), gov.key, gov.chain).ok());
   EXPECT_CODE(Connection::open(broker.address(), stranger.key, stranger.chain), E::PERMISSION_DENIED);
+  // The monitoring counts the refusal at the transport handshake (no session, no event).
+  const nlohmann::json stats = broker.stats();
+  EXPECT_GE(stats.value("/sessions_refused/PERMISSION_DENIED"_json_pointer, 0), 1) << stats.dump();
+  EXPECT_EQ(stats["events"]["rejected"], nlohmann::json::object()) << stats.dump();
   // Provisioned later: admitted without a restart.
   ASSERT_TRUE(save_chain(broker.data() / "certs" / "vn.stranger.cert", stranger.chain).ok());
   // (The folder is read again when an unknown key knocks, at most once a second.)

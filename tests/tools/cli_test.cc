@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
 #include <httplib.h>
 
 #include "lantoa/encoding.h"
@@ -317,6 +318,23 @@ TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {
   auto stats = lantoa("stats --monitor " + broker.monitor_url());
   ASSERT_EQ(stats.code, 0) << stats.out;
   EXPECT_NE(stats.out.find("vn.gov.press"), std::string::npos) << stats.out;
+  // Labelled, rounded figures; no raw JSON. (The publish outside vn.gov's
+  // namespace was refused by the SDK before it was sent: the broker saw no
+  // rejection. Refusals by reason: examples/network-demo.sh, national-network.)
+  for (const char* part : {"events    accepted 2, duplicates 0, rejected 0\n",
+                           "sessions  open ", "connections refused 0\n", "delivery  delivered ", " with fsync, holding ",
+                           " ms, max "}) {
+    EXPECT_NE(stats.out.find(part), std::string::npos) << part << " in:\n" << stats.out;
+  }
+  EXPECT_EQ(stats.out.find_first_of("{}\""), std::string::npos) << stats.out;
+  EXPECT_TRUE(std::regex_search(stats.out, std::regex(R"(mean \d+\.\d ms, max \d+\.\d ms)"))) << stats.out;
+  auto stats_json = lantoa("stats --json --monitor " + broker.monitor_url());
+  ASSERT_EQ(stats_json.code, 0) << stats_json.out;
+  auto figures = nlohmann::json::parse(stats_json.out, nullptr, false);
+  ASSERT_FALSE(figures.is_discarded()) << stats_json.out;
+  EXPECT_EQ(figures["events"]["accepted"], 2) << stats_json.out;
+  EXPECT_TRUE(figures["events"]["rejected"].is_object()) << stats_json.out;
+  EXPECT_TRUE(figures["sessions_refused"].is_object()) << stats_json.out;
   auto subs = lantoa("subs --monitor " + broker.monitor_url());
   EXPECT_NE(subs.out.find("press"), std::string::npos) << subs.out;
   EXPECT_EQ(lantoa("stats --monitor http://127.0.0.1:1").code, 1);
