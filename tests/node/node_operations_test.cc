@@ -8,9 +8,9 @@
 //  - changed subscription filters are applied at the broker; a subscription
 //    the broker refuses fails /healthz and is logged once.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -192,6 +192,28 @@ TEST_F(NodeOperations, TheFeedUrlOpensTheFeedAndNothingElse) {
   int status = 0;
   get_json(qn_node, "/v1/feed-url?topic=vn..gov", &status);
   EXPECT_EQ(status, 400);
+
+  // A feed secret of its own ([api] feed_secret_file): the earlier URLs are revoked.
+  ASSERT_EQ(qn_node.stop(), 0);
+  {
+    std::ofstream(qn_node.dir() / "feed.secret") << "a-feed-secret-of-its-own-0123456789\n";
+  }
+  ::chmod((qn_node.dir() / "feed.secret").c_str(), 0600);
+  const auto config = qn_node.dir() / "config.toml";
+  std::string text = read_text(config);
+  text.replace(text.find("token_file = \"api.token\"\n"), 25, "token_file = \"api.token\"\nfeed_secret_file = \"feed.secret\"\n");
+  std::ofstream(config) << text;
+  qn_node.start();
+  httplib::Client again(qn_node.api_url());
+  auto old_url = again.Get("/v1/feed.atom?topic=vn.gov.%3E&feed_key=" + key);
+  ASSERT_TRUE(old_url);
+  EXPECT_EQ(old_url->status, 401);
+  const std::string renewed = get_json(qn_node, "/v1/feed-url?topic=vn.gov.%3E").value("url", "");
+  EXPECT_EQ(renewed.find(key), std::string::npos);
+  auto renewed_feed = again.Get(renewed.substr(qn_node.api_url().size()));
+  ASSERT_TRUE(renewed_feed);
+  EXPECT_EQ(renewed_feed->status, 200);
+  EXPECT_NE(renewed_feed->body.find("Thông cáo báo chí"), std::string::npos);
   EXPECT_EQ(qn_node.stop(), 0);
 }
 
