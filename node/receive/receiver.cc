@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lantoa/encoding.h"
+#include "lantoa/event.h"
 #include "lantoa/names.h"
 
 namespace lantoa::node {
@@ -12,6 +13,8 @@ namespace {
 
 using nlohmann::json;
 using E = v1::Error;
+
+constexpr int64_t kClockMarginMs = 5 * 60 * 1000;
 
 // Reasons that pass by themselves (the broker away, busy or restarting).
 bool passing(const Status& s) {
@@ -118,6 +121,7 @@ Status Receiver::handle(const ReceivedEvent& e) {
 
 Status Receiver::change_filters(const SubscriberOptions& base) {
   changing_ = true;
+  const int64_t began_ms = unix_now_ms();
   SubscriberOptions resume = base;
   resume.filters.clear();  // as it stands at the broker
   auto old = open_subscriber(resume);
@@ -130,9 +134,17 @@ Status Receiver::change_filters(const SubscriberOptions& base) {
     if (auto f = TopicFilter::parse(text)) wanted.push_back(std::move(*f));
   }
   // 1. What it holds: kept when the new filters match it.
-  uint64_t newest = 0, handled = 0, kept = 0, left_out = 0;
+  uint64_t newest = 0, kept = 0, left_out = 0;
   bool failed = false;
+  // Everything the broker handed over, whatever became of it (verification
+  // failed, expired, withdrawn, held under embargo: not all reach the handler).
+  auto seen = [&] {
+    const SubscriberStats& st = (*old)->stats();
+    return st.handled + st.rejected + st.expired + st.withdrawn + st.duplicates + st.held;
+  };
+  int quiet = 0;  // polls in a row with nothing new
   while (!stopping_) {
+    const uint64_t before = seen();
     auto n = (*old)->poll(
         [&](const ReceivedEvent& e) {
           const std::string& topic = e.verified.event.topic();
@@ -153,8 +165,12 @@ Status Receiver::change_filters(const SubscriberOptions& base) {
         std::chrono::milliseconds(1000));
     if (!n) return n.status();
     if (failed) return Status(E::STORAGE_ERROR, "an event could not be stored while changing the filters");
-    handled += *n;
-    if (*n == 0 && handled >= (*old)->pending_at_open()) break;
+    quiet = seen() == before ? quiet + 1 : 0;
+    // Empty: a quiet second once all it held at the start came (or three in
+    // a row, for what never reaches the handler nor counts, such as a
+    // redelivery the broker holds back).
+    if (quiet >= 1 && seen() >= (*old)->pending_at_open()) break;
+    if (quiet >= 3) break;
   }
   if (stopping_) return Status::Ok();
   // 2. Where the new subscription starts: after the newest event received on it.
@@ -162,14 +178,23 @@ Status Receiver::change_filters(const SubscriberOptions& base) {
   if (!mine) return mine.status();
   for (const auto& entry : *mine) newest = std::max(newest, entry.record["lantoa"].value("broker_seq", uint64_t{0}));
   json note = {{"filters", config_.filters}};
-  if (newest) note["start_seq"] = newest + 1;
+  std::string from = "its configured start";
+  if (newest) {
+    note["start_seq"] = newest + 1;
+    from = "broker sequence " + std::to_string(newest + 1);
+  } else if (config_.start.new_only() || config_.start.position_case() == v1::StartPosition::POSITION_NOT_SET) {
+    // Never received anything and configured for new events only: from a
+    // little before the old subscription was emptied (clocks may differ), so
+    // nothing accepted while it is replaced is missed.
+    note["start_time_ms"] = began_ms - kClockMarginMs;
+    from = format_time_ms(began_ms - kClockMarginMs) + " (5 minutes before the change began)";
+  }
   LANTOA_RETURN_IF_ERROR(store_.set_subscription_state(config_.name, note));
   // 3. Removed at the broker; 4. opened again by run() with the new filters.
   LANTOA_RETURN_IF_ERROR((*old)->remove());
   spdlog::warn("subscription {}: {} event(s) taken in under the old filters ({} kept; {} left out, which the new "
                "filters do not match); removed at the broker; subscribing again with {} from {}",
-               config_.name, kept + left_out, kept, left_out, joined(config_.filters),
-               newest ? "broker sequence " + std::to_string(newest + 1) : std::string("its configured start"));
+               config_.name, kept + left_out, kept, left_out, joined(config_.filters), from);
   return Status::Ok();
 }
 
@@ -202,8 +227,15 @@ void Receiver::run() {
         continue;
       }
       SubscriberOptions options = so;
-      const bool noted = note->contains("start_seq");  // a filter change under way (change_filters)
-      if (noted) options.start.set_from_broker_seq((*note)["start_seq"].get<uint64_t>());
+      // A filter change under way (change_filters) says where the new subscription starts.
+      std::string noted;
+      if (note->contains("start_seq")) {
+        options.start.set_from_broker_seq((*note)["start_seq"].get<uint64_t>());
+        noted = ", from broker sequence " + std::to_string((*note)["start_seq"].get<uint64_t>());
+      } else if (note->contains("start_time_ms")) {
+        options.start.set_from_time_ms((*note)["start_time_ms"].get<int64_t>());
+        noted = ", from " + format_time_ms((*note)["start_time_ms"].get<int64_t>());
+      }
       auto opened = open_subscriber(options);
       if (!opened && is_filter_mismatch(opened.status())) {
         Status changed = change_filters(so);
@@ -229,8 +261,7 @@ void Receiver::run() {
       changing_ = false;
       open_ = true;
       spdlog::info("subscription {} open with {} ({} waiting{})", config_.name, joined(config_.filters),
-                   subscriber->pending_at_open(),
-                   noted ? ", from broker sequence " + std::to_string((*note)["start_seq"].get<uint64_t>()) : "");
+                   subscriber->pending_at_open(), noted);
     }
     auto r = subscriber->poll([this](const ReceivedEvent& e) { return handle(e); }, std::chrono::milliseconds(200));
     if (!r) {

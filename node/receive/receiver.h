@@ -15,10 +15,12 @@
 //      the new subscription starts from: the one after the newest event
 //      received on the subscription (from the inbox and step 1);
 //   3. it removes the old subscription at the broker (Unsubscribe, remove);
-//   4. it subscribes again with the new filters from that sequence (the
-//      configured `start` when it never received anything), so what was
-//      accepted meanwhile comes too, as far as the broker's retention holds
-//      it; anything twice is removed by event id. The note is then erased.
+//   4. it subscribes again with the new filters from that sequence, so what
+//      was accepted meanwhile comes too, as far as the broker's retention
+//      holds it; anything twice is removed by event id. The note is then
+//      erased. A subscription that never received anything starts at its
+//      configured `start`, or, when that is "new", 5 minutes (for clock
+//      differences) before step 1 began.
 // A stop or crash in between resumes at the step reached: before step 3 the
 // old subscription is still there and step 1 runs again; after it, the note
 // says where the new subscription starts.
