@@ -50,6 +50,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   auto broker = resolve_broker(c.broker_endpoint, c.broker_key);
   if (!broker) problems.push_back(broker.status());
   if (Status token = HttpApi::check_token_file(c.token_file); !token.ok()) problems.push_back(token);
+  if (!c.feed_secret_file.empty()) {
+    if (Status secret = HttpApi::check_feed_secret_file(c.feed_secret_file); !secret.ok()) problems.push_back(secret);
+  }
   if (problems.size() == 1) return problems[0];
   if (!problems.empty()) {
     std::string message = std::to_string(problems.size()) + " problems:";
@@ -93,7 +96,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   if (!publisher) return publisher.status();
   n->publisher_ = std::move(*publisher);
 
-  for (const auto& sub : c.subscriptions) n->receivers_.emplace_back([node = n.get(), sub] { node->receive(sub); });
+  for (const auto& sub : c.subscriptions) {
+    n->receivers_.push_back(std::make_unique<Receiver>(
+        sub, Receiver::Identity{c.key, n->chain_, n->root_, n->broker_}, *n->store_, n->counters_));
+  }
   for (const auto& w : c.webhooks) {
     n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_webhook_target(w), w.max_backoff));
   }
@@ -121,7 +127,8 @@ void Node::stop() {
   if (stopping_.exchange(true)) return;
   if (api_) api_->stop();
   for (auto& f : feeds_) f->stop();
-  for (auto& t : receivers_) t.join();
+  for (auto& r : receivers_) r->request_stop();  // all at once: each may be in a poll
+  for (auto& r : receivers_) r->stop();
   for (auto& d : deliveries_) d->stop();
   if (publisher_) (void)publisher_->flush(std::chrono::milliseconds(1000));  // the rest stays in the outbox
   publisher_.reset();
@@ -130,62 +137,6 @@ void Node::stop() {
 }
 
 int Node::api_port() const { return api_ ? api_->port() : 0; }
-
-void Node::receive(const SubscriptionConfig& sub) {
-  SubscriberOptions so;
-  so.broker = broker_;
-  so.name = sub.name;
-  so.filters = sub.filters;
-  so.start = sub.start;
-  so.agent = "lantoa-node/0.1";
-  so.connect_timeout = std::chrono::milliseconds(3000);
-  so.on_rejected = [this, name = sub.name](const Status& why, const RejectedDelivery& d) {
-    ++rejected_;
-    spdlog::warn("subscription {}: broker sequence {} failed verification and was dropped: {}", name, d.broker_seq,
-                 why.to_string());
-  };
-  std::unique_ptr<Subscriber> subscriber;
-  while (!stopping_) {
-    if (!subscriber) {
-      auto key = MemberKey::load(config_.key);
-      auto opened = key ? Subscriber::open(std::move(*key), chain_, root_, so) : Result<std::unique_ptr<Subscriber>>(key.status());
-      if (!opened) {
-        spdlog::warn("subscription {}: {}; trying again", sub.name, opened.status().to_string());
-        for (int i = 0; i < 20 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        continue;
-      }
-      subscriber = std::move(*opened);
-      ++subscriptions_open_;
-      spdlog::info("subscription {} open ({} waiting)", sub.name, subscriber->pending_at_open());
-    }
-    auto r = subscriber->poll(
-        [&](const ReceivedEvent& e) {
-          auto added = store_->add_received(e);
-          if (!added) return added.status();  // nacked: the broker tries again
-          if (added->seq) {
-            ++received_;
-            spdlog::info("received {} on {} from {} ({}), verified", to_hex(e.verified.id),
-                         e.verified.event.topic(), e.verified.signer.member(), v1::Kind_Name(e.verified.event.kind()));
-          }
-          if (!added->refused.empty()) {
-            spdlog::warn("subscription {}: broker sequence {}: {}", sub.name, e.broker_seq, added->refused);
-          }
-          if (added->seq && !added->removed.empty()) {
-            sanitized_ += 1;
-            std::string what;
-            for (const auto& note : added->removed) what += (what.empty() ? "" : "; ") + note;
-            spdlog::warn("event {} from {}: unsafe content removed before it reaches the CMS: {}",
-                         to_hex(e.verified.id), e.verified.event.origin(), what);
-          }
-          return Status::Ok();
-        },
-        std::chrono::milliseconds(200));
-    if (!r) {
-      spdlog::warn("subscription {}: {}", sub.name, r.status().to_string());
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-}
 
 Result<Accepted> Node::publish_event(v1::Event event, const std::string& item_uri, const Idempotency* idempotency) {
   auto pub = idempotency ? publisher_->publish(event, *idempotency) : publisher_->publish(event);
@@ -295,11 +246,12 @@ Result<Accepted> Node::publish_document(const json& doc, const std::string& topi
 
 json Node::status() const {
   json deliveries = json::array();
-  for (const auto& d : deliveries_) {
-    deliveries.push_back({{"target", d->name()},
-                          {"delivered", d->stats().delivered.load()},
-                          {"failures", d->stats().failures.load()},
-                          {"cursor", d->stats().cursor.load()}});
+  for (const auto& d : deliveries_) deliveries.push_back(d->status());
+  json subscriptions = json::array();
+  size_t open = 0;
+  for (const auto& r : receivers_) {
+    subscriptions.push_back(r->status());
+    open += r->open();
   }
   json feeds = json::array();
   for (const auto& f : feeds_) {
@@ -322,11 +274,20 @@ json Node::status() const {
             {"reason", publisher_ ? publisher_->down_reason() : std::string()}}},
           {"outbox", {{"unconfirmed", publisher_ ? publisher_->unconfirmed() : 0},
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
-          {"inbox", {{"received", received_.load()}, {"rejected", rejected_.load()}, {"sanitized", sanitized_.load()},
-                     {"refused", refused_count ? *refused_count : 0}}},
-          {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", subscriptions_open_.load()}}},
+          {"inbox", {{"received", counters_.received.load()}, {"rejected", counters_.rejected.load()},
+                     {"sanitized", counters_.sanitized.load()}, {"refused", refused_count ? *refused_count : 0}}},
+          {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", open}, {"list", subscriptions}}},
+          {"problems", problems()},
           {"deliveries", deliveries},
           {"feeds", feeds}};
+}
+
+std::vector<std::string> Node::problems() const {
+  std::vector<std::string> out;
+  for (const auto& r : receivers_) {
+    if (std::string p = r->problem(); !p.empty()) out.push_back("subscription " + r->name() + ": " + p);
+  }
+  return out;
 }
 
 }  // namespace lantoa::node

@@ -2,8 +2,9 @@
 //
 //   NodeStore           LMDB state under <data>/state
 //   Publisher           signs and sends, with its LMDB outbox <data>/outbox
-//   one receiver thread per configured subscription (SDK Subscriber:
-//                       verifies every event, then NodeStore::add_received)
+//   Receivers           one per configured subscription, on its own thread
+//                       (receive/receiver.h: SDK Subscriber, verifies every
+//                       event, then NodeStore::add_received)
 //   DeliveryWorkers     webhooks and the spool folder, each from its cursor
 //   FeedPollers         the RSS/Atom adapter
 //   HttpApi             the CMS's local API (api/http_api.h)
@@ -27,6 +28,7 @@
 #include "lantoa/publisher.h"
 #include "lantoa/subscriber.h"
 #include "lantoa/internal/file_util.h"
+#include "receive/receiver.h"
 #include "state/node_store.h"
 
 namespace lantoa::node {
@@ -62,13 +64,15 @@ class Node {
                                  const Idempotency* idempotency = nullptr);
 
   nlohmann::json status() const;
+  // What makes the node unhealthy (/healthz answers 503): refusals that need
+  // the operator. Empty when healthy.
+  std::vector<std::string> problems() const;
   NodeStore& store() { return *store_; }
   const NodeConfig& config() const { return config_; }
   int api_port() const;
 
  private:
   explicit Node(NodeConfig config);
-  void receive(const SubscriptionConfig& sub);
   // The record (NodeStore::published) of the latest version of the item
   // that event `id` (published by this node) belongs to; INVALID_REFERENCE
   // when the node did not publish it, the broker refused it, or the item
@@ -83,9 +87,8 @@ class Node {
   std::unique_ptr<NodeStore> store_;
   std::unique_ptr<Publisher> publisher_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> received_{0}, rejected_{0}, sanitized_{0};
-  std::atomic<int> subscriptions_open_{0};
-  std::vector<std::thread> receivers_;
+  ReceiveCounters counters_;
+  std::vector<std::unique_ptr<Receiver>> receivers_;
   std::vector<std::unique_ptr<DeliveryWorker>> deliveries_;
   std::vector<std::unique_ptr<FeedPoller>> feeds_;
   std::unique_ptr<HttpApi> api_;

@@ -7,6 +7,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+
 #include "lantoa/internal/file_util.h"
 #include "api/atom.h"
 #include "json_form/json_form.h"
@@ -60,6 +62,24 @@ std::string param(const httplib::Request& req, const char* name) {
   return req.has_param(name) ? req.get_param_value(name) : std::string();
 }
 
+// A query parameter's value, percent-encoded (RFC 3986 unreserved kept).
+std::string query_escape(std::string_view value) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : value) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+constexpr const char* kFeedPath = "/v1/feed.atom";
+
 }  // namespace
 
 HttpApi::HttpApi(Node& node) : node_(node) {}
@@ -68,16 +88,17 @@ HttpApi::~HttpApi() { stop(); }
 
 namespace {
 
-Result<std::string> read_token(const std::filesystem::path& file) {
+// `what`: "API token" or "feed secret".
+Result<std::string> read_token(const std::filesystem::path& file, const std::string& what = "API token") {
   auto token = internal::read_file(file, 4096);
-  if (!token) return Status(token.status().code(), "API token file: " + token.status().message());
+  if (!token) return Status(token.status().code(), what + " file: " + token.status().message());
   if (token->mode & 0077) {
-    return Status(E::KEY_FILE_INSECURE, "the API token file " + file.string() + " is readable by others: chmod 600 it");
+    return Status(E::KEY_FILE_INSECURE, "the " + what + " file " + file.string() + " is readable by others: chmod 600 it");
   }
   std::string t = token->data;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   if (t.size() < 16) {
-    return Status(E::INVALID_ARGUMENT, "the API token in " + file.string() + " must be at least 16 characters");
+    return Status(E::INVALID_ARGUMENT, "the " + what + " in " + file.string() + " must be at least 16 characters");
   }
   return t;
 }
@@ -86,11 +107,32 @@ Result<std::string> read_token(const std::filesystem::path& file) {
 
 Status HttpApi::check_token_file(const std::filesystem::path& file) { return read_token(file).status(); }
 
+Status HttpApi::check_feed_secret_file(const std::filesystem::path& file) {
+  return read_token(file, "feed secret").status();
+}
+
+std::string HttpApi::feed_key(const std::string& topic) const {
+  unsigned char out[16];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(topic.data()), topic.size(),
+                     reinterpret_cast<const unsigned char*>(feed_mac_key_.data()), feed_mac_key_.size());
+  return to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+}
+
 Status HttpApi::start() {
   const NodeConfig& c = node_.config();
   auto token = read_token(c.token_file);
   if (!token) return token.status();
   token_digest_ = digest(*token);
+  std::string feed_secret = *token;
+  if (!c.feed_secret_file.empty()) {
+    auto secret = read_token(c.feed_secret_file, "feed secret");
+    if (!secret) return secret.status();
+    feed_secret = *secret;
+  }
+  // The key of the feed URLs: its own, so that no feed URL tells anything of
+  // the API token (or of the feed secret), and each topic's key is distinct.
+  feed_mac_key_ = digest("lantoa-node feed key v1\n" + feed_secret);
+  sodium_memzero(feed_secret.data(), feed_secret.size());
 
   server_ = std::make_unique<httplib::Server>();
   httplib::Server& s = *server_;
@@ -98,9 +140,28 @@ Status HttpApi::start() {
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
+    const bool feed = req.path == kFeedPath && (req.method == "GET" || req.method == "HEAD");
+    if (feed && auth.empty() && req.has_param("feed_key")) {
+      // The feed's own URL (GET /v1/feed-url): its key opens this one feed
+      // (this topic filter), and nothing else.
+      const std::string expected = feed_key(param(req, "topic"));
+      const std::string given = param(req, "feed_key");
+      if (given.size() == expected.size() && sodium_memcmp(given.data(), expected.data(), given.size()) == 0) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      send_error(res, 401, "FEED_KEY_WRONG",
+                 "this feed_key does not open the feed" +
+                     (param(req, "topic").empty() ? std::string() : " of topic " + param(req, "topic")) +
+                     ": a feed URL is only valid as GET /v1/feed-url gave it (with its topic, unchanged)",
+                 "feed_key");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!auth.starts_with("Bearer ")) {
       res.set_header("WWW-Authenticate", "Bearer");
-      send_error(res, 401, "TOKEN_MISSING", "send the API token as \"Authorization: Bearer <token>\"");
+      send_error(res, 401, "TOKEN_MISSING",
+                 feed ? "send the API token as \"Authorization: Bearer <token>\", or use the feed's own URL with "
+                        "its feed_key (GET /v1/feed-url?topic=... gives it)"
+                      : "send the API token as \"Authorization: Bearer <token>\"");
       return httplib::Server::HandlerResponse::Handled;
     }
     const std::string given = digest(auth.substr(7));
@@ -134,7 +195,11 @@ Status HttpApi::start() {
     send_error(res, 500, "INTERNAL", "the node failed to handle the request");
   });
 
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"ok", true}}); });
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    const std::vector<std::string> problems = node_.problems();
+    if (problems.empty()) return send_json(res, 200, {{"ok", true}});
+    send_json(res, 503, {{"ok", false}, {"problems", problems}});
+  });
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, node_.status()); });
 
   s.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
@@ -222,7 +287,19 @@ Status HttpApi::start() {
     send_json(res, 200, {{"id", req.matches[1].str()}, {"acked", true}});
   });
 
-  s.Get("/v1/feed.atom", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/v1/feed-url", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string topic = param(req, "topic");
+    if (!topic.empty()) {
+      if (auto f = TopicFilter::parse(topic); !f) return send_error(res, 400, "INVALID_FILTER", f.status().message(), "topic");
+    }
+    const std::string host = req.has_header("Host") ? req.get_header_value("Host")
+                                                    : node_.config().api_host + ":" + std::to_string(port_);
+    const std::string url = "http://" + host + kFeedPath + "?" +
+                            (topic.empty() ? "" : "topic=" + query_escape(topic) + "&") + "feed_key=" + feed_key(topic);
+    send_json(res, 200, {{"topic", topic}, {"url", url}});
+  });
+
+  s.Get(kFeedPath, [this](const httplib::Request& req, httplib::Response& res) {
     std::optional<TopicFilter> filter;
     const std::string topic = param(req, "topic");
     if (!topic.empty()) {
@@ -235,7 +312,11 @@ Status HttpApi::start() {
     });
     if (!entries) return send_status(res, entries.status());
     const std::string member = node_.config().member;
-    const std::string self = "http://" + req.get_header_value("Host") + req.path + (topic.empty() ? "" : "?topic=" + topic);
+    std::string query = topic.empty() ? "" : "topic=" + query_escape(topic);
+    if (req.has_param("feed_key") && req.get_header_value("Authorization").empty()) {  // opened by its key
+      query += (query.empty() ? "" : "&") + std::string("feed_key=") + query_escape(param(req, "feed_key"));
+    }
+    const std::string self = "http://" + req.get_header_value("Host") + req.path + (query.empty() ? "" : "?" + query);
     res.set_content(atom_feed(*entries, "News received by " + member + (topic.empty() ? "" : " on " + topic),
                               "urn:lantoa:" + member + ":inbox" + (topic.empty() ? "" : ":" + topic), self),
                     "application/atom+xml; charset=utf-8");

@@ -1,6 +1,7 @@
 // HttpApi: the CMS's local HTTP API (cpp-httplib), on 127.0.0.1 by default.
 // Every endpoint but /healthz needs "Authorization: Bearer <token>" with the
-// token from the configured token file. Answers are JSON (the feed: Atom);
+// token from the configured token file; GET /v1/feed.atom also opens with
+// the feed_key of its URL instead (below). Answers are JSON (the feed: Atom);
 // errors are {"error": {"code", "field", "message"}} with a 4xx status that
 // fits (400 malformed, 401 token, 403 outside the namespace, 404, 413 too
 // large, 422 a rule of the event broken).
@@ -10,8 +11,20 @@
 //   GET  /v1/inbox?topic=&since=&limit=&acked=   received events in order (pull)
 //   POST /v1/inbox/{id}/ack      mark one as handled by the CMS
 //   GET  /v1/feed.atom[?topic=]  Atom feed of received news (latest versions)
+//   GET  /v1/feed-url[?topic=]   {"topic", "url"}: the feed's own URL, for a
+//                                CMS feed importer that cannot send headers
 //   GET  /v1/status              the node's own figures
-//   GET  /healthz                liveness, no token
+//   GET  /healthz                200 {"ok": true}, or 503 {"ok": false,
+//                                "problems": [...]} when something needs the
+//                                operator (a subscription the broker refuses);
+//                                no token
+//
+// Feed URLs: /v1/feed.atom?topic=T&feed_key=K where K is a keyed BLAKE2b of T
+// (128 bits, hex) under a key derived from [api] feed_secret_file, or from
+// the API token when there is none. K opens that one feed (that exact topic
+// filter, "" for all) and no other endpoint; it tells nothing of the token
+// or the secret. A wrong key is 401 FEED_KEY_WRONG. Replacing the secret (or
+// the token, without a feed secret) and restarting revokes every feed URL.
 #pragma once
 
 #include <filesystem>
@@ -36,13 +49,17 @@ class HttpApi {
   // Reads the token, binds (port 0: any free port) and serves on a thread.
   // The token file as start() will read it: 0600, at least 16 characters.
   static Status check_token_file(const std::filesystem::path& file);
+  // The feed secret file: the same rules (0600, at least 16 characters).
+  static Status check_feed_secret_file(const std::filesystem::path& file);
   Status start();
   void stop();
   int port() const { return port_; }
 
  private:
   Node& node_;
+  std::string feed_key(const std::string& topic) const;  // hex, for the feed URL of `topic`
   std::string token_digest_;
+  std::string feed_mac_key_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

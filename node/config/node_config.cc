@@ -75,6 +75,14 @@ bool has_userinfo(const std::string& url) {
          std::string::npos;
 }
 
+// Each filter is valid ("vn.gov.>", "vn.*.notice"), else it is a mistake.
+void check_filters(const std::vector<std::string>& filters, const std::string& where, Mistakes& m) {
+  for (const auto& f : filters) {
+    auto parsed = TopicFilter::parse(f);
+    if (!parsed) m.add(where + ": \"" + f + "\" is not a topic filter: " + parsed.status().message());
+  }
+}
+
 Result<mode_t> parse_file_mode(const std::string& text, const std::string& where) {
   const std::string usage = where + " must be an octal file mode like \"0640\" (got \"" + text + "\")";
   if (text.size() < 3 || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos) return bad(usage);
@@ -131,7 +139,7 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   if (c.broker_key.empty()) m.add("broker.key is required (the broker's key or its broker.ready.json)");
   else if (!from_base64url(c.broker_key)) c.broker_key = beside(file, c.broker_key).string();
   if (const toml::table* a = t["api"].as_table()) {
-    m.ok(only_known(*a, {"listen", "token_file", "max_body_bytes"}, "api."));
+    m.ok(only_known(*a, {"listen", "token_file", "feed_secret_file", "max_body_bytes"}, "api."));
     std::string listen;
     if (m.ok(read(*a, "listen", listen, "api.")) && !listen.empty()) {
       const auto colon = listen.rfind(':');
@@ -145,6 +153,9 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
       }
     }
     m.ok(read(*a, "token_file", c.token_file, "api."));
+    if (m.ok(read(*a, "feed_secret_file", c.feed_secret_file, "api."))) {
+      c.feed_secret_file = beside(file, c.feed_secret_file);
+    }
     m.ok(read(*a, "max_body_bytes", c.max_body_bytes, "api."));
   }
   if (c.token_file.empty()) m.add("api.token_file is required: the API never runs without a token");
@@ -157,26 +168,41 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     m.ok(read_list(s, "filters", sc.filters, where));
     m.ok(read(s, "start", start, where));
     if (sc.name.empty() || sc.filters.empty()) m.add(where + "name and filters are required");
+    check_filters(sc.filters, where + "filters", m);
+    for (const auto& other : c.subscriptions) {
+      if (!sc.name.empty() && other.name == sc.name) m.add(where + "name \"" + sc.name + "\" is taken by another subscription");
+    }
     auto p = parse_start_position(start);
     if (!p) return m.add(where + "start: " + p.status().message());
     sc.start = *p;
     c.subscriptions.push_back(std::move(sc));
   });
   each_table(t, "webhooks", m, [&](const toml::table& w, const std::string& where) {
-    m.ok(only_known(w, {"name", "url", "token", "timeout_ms", "max_backoff_ms"}, where));
+    m.ok(only_known(w, {"name", "url", "token", "topics", "timeout_ms", "max_backoff_ms"}, where));
     WebhookConfig wc;
     int64_t timeout = wc.timeout.count(), backoff = wc.max_backoff.count();
     m.ok(read(w, "name", wc.name, where));
     m.ok(read(w, "url", wc.url, where));
     m.ok(read(w, "token", wc.token, where));
+    if (m.ok(read_list(w, "topics", wc.topics, where))) {
+      if (w.contains("topics") && wc.topics.empty()) {
+        m.add(where + "topics is empty: leave it out for every event, or name the topic filters");
+      }
+      check_filters(wc.topics, where + "topics", m);
+    }
     m.ok(read(w, "timeout_ms", timeout, where));
     m.ok(read(w, "max_backoff_ms", backoff, where));
     if (wc.name.empty()) wc.name = "webhook-" + std::to_string(c.webhooks.size() + 1);
+    for (const auto& other : c.webhooks) {
+      if (other.name == wc.name) m.add(where + "name \"" + wc.name + "\" is taken by another webhook (each keeps its own position)");
+    }
+    if (timeout < 1) m.add(where + "timeout_ms must be at least 1");
+    if (backoff < 1) m.add(where + "max_backoff_ms must be at least 1");
     if (!wc.url.starts_with("http://") && !wc.url.starts_with("https://")) {
       m.add(where + "url must be an http:// or https:// URL");
     }
-    wc.timeout = std::chrono::milliseconds(timeout);
-    wc.max_backoff = std::chrono::milliseconds(backoff);
+    wc.timeout = std::chrono::milliseconds(std::max<int64_t>(timeout, 1));
+    wc.max_backoff = std::chrono::milliseconds(std::max<int64_t>(backoff, 1));
     c.webhooks.push_back(std::move(wc));
   });
   if (const toml::table* s = t["spool"].as_table()) {

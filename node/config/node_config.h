@@ -1,5 +1,6 @@
 // The configuration of lantoa-node: one TOML file. Relative paths are read
-// from the file's folder. Example (docs/joining.md has the full reference):
+// from the file's folder. Example (node/lantoa-node.example.toml and node/README.md
+// have the full reference):
 //
 //   member = "vn.qn"                  # the portal's member id
 //   key = "vn.qn.key"                 # its secret key file (0600)
@@ -14,6 +15,7 @@
 //   [api]
 //   listen = "127.0.0.1:8470"         # port 0: any free port
 //   token_file = "api.token"          # bearer token (0600), one line
+//   feed_secret_file = "feed.secret"  # optional (0600): the key of the feed URLs
 //   max_body_bytes = 2097152
 //
 //   [[subscriptions]]
@@ -25,6 +27,7 @@
 //   name = "cms"
 //   url = "http://127.0.0.1:8080/lantoa/receive"
 //   token = "..."                     # optional: sent as Authorization: Bearer
+//   topics = ["vn.gov.>"]             # optional: only events these filters match
 //
 //   [spool]
 //   dir = "/var/spool/lantoa"
@@ -62,6 +65,7 @@ struct WebhookConfig {
   std::string name;
   std::string url;
   std::string token;
+  std::vector<std::string> topics;  // topic filters; empty: every event
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds max_backoff{60000};
 };
@@ -85,6 +89,7 @@ struct NodeConfig {
   std::string api_host = "127.0.0.1";
   int api_port = 8470;
   std::filesystem::path token_file;
+  std::filesystem::path feed_secret_file;  // empty: feed URLs keyed by the API token
   size_t max_body_bytes = 2u << 20;
   std::vector<SubscriptionConfig> subscriptions;
   std::vector<WebhookConfig> webhooks;

@@ -374,6 +374,71 @@ Status NodeStore::set_cursor(const std::string& target, uint64_t seq) {
   return txn->commit();
 }
 
+Result<TargetProgress> NodeStore::progress(const std::string& target) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  TargetProgress p;
+  auto base = txn->get(cursors_, key_for(target));
+  if (!base) return base.status();
+  if (*base) p.base = store::read_be64(**base);
+  auto lanes = txn->get(cursors_, key_for("lanes:" + target));
+  if (!lanes) return lanes.status();
+  if (*lanes) {
+    auto parsed = parse_stored(**lanes);
+    if (!parsed) return parsed.status();
+    if (!parsed->is_object()) return Status(E::STORAGE_ERROR, "the topic positions of " + target + " are not an object");
+    for (const auto& [topic, seq] : parsed->items()) {
+      if (seq.is_number_unsigned() && seq.get<uint64_t>() > p.base) p.lanes[topic] = seq.get<uint64_t>();
+    }
+  }
+  return p;
+}
+
+Status NodeStore::set_progress(const std::string& target, const TargetProgress& p) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  LANTOA_RETURN_IF_ERROR(txn->put(cursors_, key_for(target), store::be64(p.base)));
+  json lanes = json::object();
+  for (const auto& [topic, seq] : p.lanes) {
+    if (seq > p.base) lanes[topic] = seq;
+  }
+  const std::string key = key_for("lanes:" + target);
+  if (lanes.empty()) {
+    auto erased = txn->erase(cursors_, key);
+    if (!erased) return erased.status();
+  } else {
+    LANTOA_RETURN_IF_ERROR(txn->put(cursors_, key, lanes.dump()));
+  }
+  return txn->commit();
+}
+
+Result<json> NodeStore::subscription_state(const std::string& name) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(cursors_, key_for("subscription:" + name));
+  if (!v) return v.status();
+  if (!*v) return json::object();
+  return parse_stored(**v);
+}
+
+Status NodeStore::set_subscription_state(const std::string& name, const json& state) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  const std::string key = key_for("subscription:" + name);
+  if (state.is_null()) {
+    auto erased = txn->erase(cursors_, key);
+    if (!erased) return erased.status();
+  } else {
+    LANTOA_RETURN_IF_ERROR(txn->put(cursors_, key, state.dump()));
+  }
+  return txn->commit();
+}
+
+uint64_t NodeStore::last_inbox_seq() {
+  std::lock_guard lock(mu_);
+  return last_seq_;
+}
+
 Result<json> NodeStore::feed_state(const std::string& source) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();

@@ -13,9 +13,13 @@
 //   inbox_ids   event id -> inbox sequence (duplicates removed by id)
 //   refused     event id -> why a received event was not applied (a
 //               correction or retraction of another origin's item)
-//   cursors     delivery target -> last inbox sequence it confirmed (and
-//               "meta:sanitized_from": the first inbox sequence stored
-//               sanitised; older records are sanitised when read)
+//   cursors     delivery target -> its base: every inbox sequence up to it
+//               is handled; "lanes:" + target -> {"topic": inbox sequence}
+//               for the topics delivered beyond the base (delivery.h);
+//               "subscription:" + name -> what a filter change still needs
+//               (receiver.h); and "meta:sanitized_from": the first inbox
+//               sequence stored sanitised (older records are sanitised when
+//               read)
 //   feeds       feed source -> {etag, last_modified} of its last fetch
 //
 // Keys made from what others chose (a feed item's guid, a CMS's item uri) may
@@ -30,6 +34,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -50,6 +55,14 @@ struct InboxEntry {
 };
 
 // What add_received did with an event.
+// A delivery target's durable position (delivery/delivery.h): every inbox
+// entry up to `base` is handled, and so is every entry of topic T up to
+// lanes[T] (only topics beyond the base are kept).
+struct TargetProgress {
+  uint64_t base = 0;
+  std::map<std::string, uint64_t> lanes;
+};
+
 struct Added {
   std::optional<uint64_t> seq;     // its inbox sequence; nullopt: a duplicate
   std::vector<std::string> removed;  // what the HTML sanitiser took out of its content
@@ -97,6 +110,15 @@ class NodeStore {
   // --- progress ---
   Result<uint64_t> cursor(const std::string& target);
   Status set_cursor(const std::string& target, uint64_t seq);
+  // A target's base cursor and topic positions, read and written together.
+  Result<TargetProgress> progress(const std::string& target);
+  Status set_progress(const std::string& target, const TargetProgress& p);
+  // What the node keeps about one of its subscriptions (receiver.h); an
+  // empty object when nothing; a null `state` erases it.
+  Result<nlohmann::json> subscription_state(const std::string& name);
+  Status set_subscription_state(const std::string& name, const nlohmann::json& state);
+  // The newest inbox sequence (0: empty).
+  uint64_t last_inbox_seq();
   // Free-form JSON state by key (feed sources' HTTP validators).
   Result<nlohmann::json> feed_state(const std::string& source);
   Status set_feed_state(const std::string& source, const nlohmann::json& state);

@@ -98,6 +98,35 @@ TEST(NodeConfig, EveryMistakeIsNamedAtOnce) {
   }
 }
 
+// Webhook topic filters (and subscription filters) are checked at load: every
+// bad one named at once, with the others.
+TEST(NodeConfig, WebhookTopicsAreFiltersCheckedAtLoad) {
+  TempDir dir;
+  std::ofstream(dir / "config.toml")
+      << "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
+         "[api]\ntoken_file = \"t\"\nfeed_secret_file = \"feed.secret\"\n"
+         "[[subscriptions]]\nname = \"in\"\nfilters = [\"vn.gov.>\", \"vn..x\"]\n"
+         "[[webhooks]]\nname = \"press\"\nurl = \"http://127.0.0.1/a\"\ntopics = [\"vn.gov.press\", \"vn.>.x\", \"vn.*.notice\"]\n"
+         "[[webhooks]]\nname = \"press\"\nurl = \"http://127.0.0.1/b\"\ntopics = []\n"
+         "[[webhooks]]\nname = \"c\"\nurl = \"http://127.0.0.1/c\"\ntopics = \"vn.gov.>\"\n";
+  auto r = load_node_config(dir / "config.toml");
+  ASSERT_FALSE(r.ok());
+  const std::string m = r.status().message();
+  for (const char* part : {"5 mistakes", "subscriptions[0].filters: \"vn..x\" is not a topic filter",
+                           "webhooks[0].topics: \"vn.>.x\" is not a topic filter", "webhooks[1].topics is empty",
+                           "webhooks[1].name \"press\" is taken", "webhooks[2].topics must be an array of strings"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in:\n" << m;
+  }
+  std::ofstream(dir / "config.toml")
+      << "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
+         "[api]\ntoken_file = \"t\"\nfeed_secret_file = \"feed.secret\"\n"
+         "[[webhooks]]\nname = \"press\"\nurl = \"http://127.0.0.1/a\"\ntopics = [\"vn.gov.press\", \"vn.*.notice\"]\n";
+  auto ok = load_node_config(dir / "config.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->webhooks[0].topics, (std::vector<std::string>{"vn.gov.press", "vn.*.notice"}));
+  EXPECT_EQ(ok->feed_secret_file, dir / "feed.secret");
+}
+
 const std::string kBase =
     "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
     "[api]\ntoken_file = \"t\"\n";

@@ -128,3 +128,40 @@ TEST(NodeStore, RecordsStoredBeforeTheSanitiserAreSanitisedWhenRead) {
 
 }  // namespace
 }  // namespace lantoa::node
+
+namespace lantoa::node {
+namespace {
+
+// A delivery target's position: the base and the topics beyond it, written
+// together; topics at or below the base are not kept; an old cursor (base
+// only) reads as a base without lanes.
+TEST(NodeStore, ATargetsProgressIsItsBaseAndTheTopicsBeyondIt) {
+  lantoa::testing::TempDir dir;
+  {
+    auto store = NodeStore::open(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    ASSERT_TRUE((*store)->set_cursor("webhook:old", 12).ok());
+    auto old = (*store)->progress("webhook:old");
+    ASSERT_TRUE(old.ok());
+    EXPECT_EQ(old->base, 12u);
+    EXPECT_TRUE(old->lanes.empty());
+    TargetProgress p;
+    p.base = 4;
+    p.lanes = {{"vn.gov.notice", 9}, {"vn.gov.press", 3}, {"vn.bqp.notice", 7}};
+    ASSERT_TRUE((*store)->set_progress("webhook:cms", p).ok());
+  }
+  auto store = NodeStore::open(dir.path());  // across a restart
+  ASSERT_TRUE(store.ok());
+  auto p = (*store)->progress("webhook:cms");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->base, 4u);
+  EXPECT_EQ(p->lanes, (std::map<std::string, uint64_t>{{"vn.bqp.notice", 7}, {"vn.gov.notice", 9}}));
+  ASSERT_TRUE((*store)->set_progress("webhook:cms", TargetProgress{9, {{"vn.gov.notice", 9}}}).ok());
+  p = (*store)->progress("webhook:cms");
+  EXPECT_EQ(p->base, 9u);
+  EXPECT_TRUE(p->lanes.empty());
+  EXPECT_EQ(*(*store)->cursor("webhook:cms"), 9u);  // the base is the cursor older versions read
+}
+
+}  // namespace
+}  // namespace lantoa::node

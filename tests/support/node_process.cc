@@ -59,6 +59,11 @@ WebhookReceiver::WebhookReceiver() {
     auto j = nlohmann::json::parse(req.body, nullptr, false);
     j["_idempotency_key"] = req.get_header_value("Idempotency-Key");
     std::lock_guard lock(mu_);
+    if (!failing_topic_.empty() && req.get_header_value("X-Lantoa-Topic") == failing_topic_) {
+      ++refused_;
+      res.status = 500;
+      return;
+    }
     bodies_.push_back(std::move(j));
     res.status = 204;
   });

@@ -49,6 +49,12 @@ class WebhookReceiver {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/lantoa"; }
   // Answers 503 while failing (and records nothing).
   void set_failing(bool failing) { failing_ = failing; }
+  // Answers 500 to the events of this topic (X-Lantoa-Topic) and records
+  // nothing of them; "" for none.
+  void set_failing_topic(const std::string& topic) {
+    std::lock_guard lock(mu_);
+    failing_topic_ = topic;
+  }
   std::vector<nlohmann::json> received() const;
   // Waits until at least `n` bodies arrived; returns them.
   std::vector<nlohmann::json> wait_for(size_t n, std::chrono::milliseconds timeout) const;
@@ -62,6 +68,7 @@ class WebhookReceiver {
   std::atomic<size_t> refused_{0};
   mutable std::mutex mu_;
   std::vector<nlohmann::json> bodies_;
+  std::string failing_topic_;
 };
 
 }  // namespace lantoa::testing
