@@ -41,25 +41,9 @@ std::string status_of_event(const NodeProcess& node, const std::string& id) {
 
 std::string headline_of(const json& record) { return record["ninjs"]["headlines"][0]["value"]; }
 
-const std::string kReceiverToml = R"(
-[[subscriptions]]
-name = "qn-inbound"
-filters = ["vn.gov.press"]
-start = "earliest"
-)";
+const std::string kReceiverToml = subscription_toml();
 
-std::string webhook_toml(const WebhookReceiver& cms) {
-  return "[[webhooks]]\nname = \"cms\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 400\n";
-}
-
-class NodeE2E : public ::testing::Test {
- protected:
-  void SetUp() override { broker.start(); }
-  TrustTree tree = TrustTree::live();
-  Member gov = tree.member("vn.gov");
-  Member qn = tree.member("vn.qn");
-  BrokerProcess broker{tree};
-};
+using NodeE2E = NodeNetworkTest;
 
 const json kPressRelease = {
     {"topic", "vn.gov.press"},

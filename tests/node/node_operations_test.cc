@@ -50,20 +50,9 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string webhook(const std::string& name, const WebhookReceiver& cms, const std::string& more = "") {
-  return "[[webhooks]]\nname = \"" + name + "\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 300\n" + more + "\n";
-}
+const std::string kAllGov = subscription_toml("\"vn.gov.>\"");
 
-const std::string kAllGov = "[[subscriptions]]\nname = \"qn-inbound\"\nfilters = [\"vn.gov.>\"]\nstart = \"earliest\"\n\n";
-
-class NodeOperations : public ::testing::Test {
- protected:
-  void SetUp() override { broker.start(); }
-  TrustTree tree = TrustTree::live();
-  Member gov = tree.member("vn.gov");
-  Member qn = tree.member("vn.qn");
-  BrokerProcess broker{tree};
-};
+using NodeOperations = NodeNetworkTest;
 
 // A CMS that answers HTTP 500 to every vn.gov.press event: vn.gov.notice
 // keeps flowing, in order; the press lane is shown held in /v1/status; a
@@ -75,8 +64,8 @@ TEST_F(NodeOperations, AFailingTopicHoldsOnlyItsOwnLaneAndPositionsSurviveAResta
   cms.set_failing_topic("vn.gov.press");
   NodeProcess gov_node(tree, gov, broker.address(), "");
   NodeProcess qn_node(tree, qn, broker.address(),
-                      kAllGov + webhook("cms", cms) +
-                          webhook("notices", notices_only, "topics = [\"vn.gov.notice\", \"vn.gov.*.notice\"]"));
+                      kAllGov + webhook_toml(cms, "cms") +
+                          webhook_toml(notices_only, "notices", "topics = [\"vn.gov.notice\", \"vn.gov.*.notice\"]"));
   gov_node.start();
   qn_node.start();
   std::set<std::string> ids;

@@ -37,25 +37,9 @@ Answer post(const NodeProcess& node, const json& doc, const std::string& query =
   return {r->status, json::parse(r->body, nullptr, false), r->get_header_value("Idempotent-Replayed")};
 }
 
-const std::string kReceiver = R"(
-[[subscriptions]]
-name = "qn-inbound"
-filters = ["vn.gov.press"]
-start = "earliest"
-)";
+const std::string kReceiver = subscription_toml();
 
-std::string webhook(const WebhookReceiver& cms) {
-  return "[[webhooks]]\nname = \"cms\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 400\n";
-}
-
-class NodePublishing : public ::testing::Test {
- protected:
-  void SetUp() override { broker.start(); }
-  TrustTree tree = TrustTree::live();
-  Member gov = tree.member("vn.gov");
-  Member qn = tree.member("vn.qn");
-  BrokerProcess broker{tree};
-};
+using NodePublishing = NodeNetworkTest;
 
 // Every official IPTC ninjs 3.1 example, posted by one portal's CMS, reaches
 // another portal's CMS with every field it had, unchanged (uri, version,
@@ -66,7 +50,7 @@ class NodePublishing : public ::testing::Test {
 TEST_F(NodePublishing, EveryOfficialNinjsExampleArrivesAsWritten) {
   WebhookReceiver cms;
   NodeProcess gov_node(tree, gov, broker.address(), "");
-  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook(cms));
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook_toml(cms));
   gov_node.start();
   qn_node.start();
   std::map<std::string, json> sent;  // by uri
@@ -115,7 +99,7 @@ const json kPressRelease = {
 TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused) {
   WebhookReceiver cms;
   NodeProcess gov_node(tree, gov, broker.address(), "");
-  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook(cms));
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook_toml(cms));
   gov_node.start();
   qn_node.start();
   Answer first = post(gov_node, kPressRelease);
@@ -200,7 +184,7 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
 TEST_F(NodePublishing, RetriedPostsWithTheSameIdempotencyKeyMakeOneEventEachAcrossACrash) {
   WebhookReceiver cms;
   NodeProcess gov_node(tree, gov, broker.address(), "");
-  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook(cms));
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook_toml(cms));
   gov_node.start();
   qn_node.start();
   auto item = [](int i) {

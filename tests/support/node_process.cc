@@ -90,4 +90,12 @@ std::vector<nlohmann::json> WebhookReceiver::wait_for(size_t n, std::chrono::mil
   return received();
 }
 
+std::string webhook_toml(const WebhookReceiver& cms, const std::string& name, const std::string& more) {
+  return "[[webhooks]]\nname = \"" + name + "\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 300\n" + more + "\n";
+}
+
+std::string subscription_toml(const std::string& filters) {
+  return "[[subscriptions]]\nname = \"qn-inbound\"\nfilters = [" + filters + "]\nstart = \"earliest\"\n\n";
+}
+
 }  // namespace lantoa::testing

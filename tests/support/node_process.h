@@ -12,6 +12,7 @@
 #include <string>
 
 #include "lantoa/connection.h"
+#include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/fixtures.h"
 
@@ -69,6 +70,24 @@ class WebhookReceiver {
   mutable std::mutex mu_;
   std::vector<nlohmann::json> bodies_;
   std::string failing_topic_;
+};
+
+// The TOML of a [[webhooks]] entry to `cms` (a short back-off keeps tests
+// quick); `more` adds lines to it (topics = [...]).
+std::string webhook_toml(const WebhookReceiver& cms, const std::string& name = "cms", const std::string& more = "");
+
+// A [[subscriptions]] entry "qn-inbound" on `filters`, from the earliest event.
+std::string subscription_toml(const std::string& filters = "\"vn.gov.press\"");
+
+// Tests of nodes on a live network: a broker running, and the members vn.gov
+// and vn.qn certified by the tree's root.
+class NodeNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker.start(); }
+  TrustTree tree = TrustTree::live();
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  BrokerProcess broker{tree};
 };
 
 }  // namespace lantoa::testing
