@@ -14,6 +14,7 @@
 #include "json_form/json_form.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
+#include "ninjs/ninjs.h"
 #include "node.h"
 #include "lantoa/internal/listen_socket.h"
 
@@ -203,6 +204,11 @@ Status HttpApi::start() {
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, node_.status()); });
 
   s.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
+    if (json_nested_deeper_than(req.body)) {
+      return send_error(res, 400, "MALFORMED_JSON",
+                        "the request body nests arrays or objects deeper than " + std::to_string(kMaxJsonDepth) +
+                            " levels: no news item does");
+    }
     json doc = json::parse(req.body, nullptr, false);
     if (doc.is_discarded()) {
       send_error(res, 400, "MALFORMED_JSON", "the request body is not valid JSON");

@@ -54,6 +54,25 @@ Status field_error(const std::string& field, const std::string& rule) {
 
 }  // namespace
 
+bool json_nested_deeper_than(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 std::string ninjs_uri(std::string_view origin, std::string_view first_event_id) {
   return "urn:lantoa:" + std::string(origin) + ":" + to_hex(first_event_id);
 }
@@ -106,7 +125,7 @@ json made_ninjs(const v1::Event& e, std::string_view event_id, std::string_view 
 
 json to_ninjs(const v1::Event& e, std::string_view event_id, std::string_view first_event_id, uint32_t version) {
   json doc = made_ninjs(e, event_id, first_event_id, version);
-  if (e.ninjs().empty()) return doc;
+  if (e.ninjs().empty() || json_nested_deeper_than(e.ninjs())) return doc;  // none, or no document: the made one
   json author = json::parse(e.ninjs(), nullptr, false);
   if (!author.is_object()) return doc;  // not a document: the made one serves
   if (author.contains("bodies") && author["bodies"].is_array() && !author["bodies"].empty() &&

@@ -34,6 +34,15 @@
 
 namespace lantoa::node {
 
+// JSON documents from others (a CMS's request, an author's ninjs carried in
+// an event) are read only when nested at most this deep: deeper nesting is
+// no news item, and reading it would cost a stack frame per level.
+inline constexpr int kMaxJsonDepth = 64;
+
+// True when `text` nests arrays/objects deeper than `limit` (strings are
+// skipped; the text need not be valid JSON).
+bool json_nested_deeper_than(std::string_view text, int limit = kMaxJsonDepth);
+
 // The uri of a news item: from its origin and the id of its first version.
 std::string ninjs_uri(std::string_view origin, std::string_view first_event_id);
 

@@ -172,6 +172,16 @@ TEST(Ninjs, TheAuthorsDocumentTravelsAsWritten) {
   for (const auto& [key, value] : doc.items()) EXPECT_EQ(out[key], value) << key;
   EXPECT_EQ(out["pubStatus"], "usable");
 
+  // A hostile author's "document" nested a million deep is not read: the
+  // document made from the event's fields serves.
+  v1::Event deep = *e;
+  deep.set_ninjs(std::string(1'000'000, '[') + std::string(1'000'000, ']'));
+  json made = to_ninjs(deep, std::string(32, '\x01'), std::string(32, '\x01'), 1);
+  EXPECT_EQ(made["headlines"][0]["value"], "Hội nghị");
+  EXPECT_EQ(made["uri"], ninjs_uri("vn.gov", std::string(32, '\x01')));
+  EXPECT_TRUE(json_nested_deeper_than("{\"a\": [[1]]}", 2));
+  EXPECT_FALSE(json_nested_deeper_than("{\"a\": \"[[[[\\\"[[\"}", 1));  // brackets in strings do not count
+
   auto canceled = from_ninjs(json{{"uri", "urn:x:1"}, {"pubStatus", "canceled"}}, "vn.gov", "vn.gov.press",
                              std::string(32, '\x02'), "Hội nghị");
   ASSERT_TRUE(canceled.ok()) << canceled.status().to_string();

@@ -300,6 +300,12 @@ TEST_F(NodeE2E, BadRequestsAreRefusedClearlyAndNothingIsStored) {
   ASSERT_TRUE(malformed);
   EXPECT_EQ(malformed->status, 400);
   EXPECT_EQ(json::parse(malformed->body)["error"]["code"], "MALFORMED_JSON");
+  // Nesting 30,000 levels deep is refused before it is read (reading it
+  // would take a stack frame per level), and the node keeps running.
+  auto deep = api->Post("/v1/events", std::string(30'000, '[') + std::string(30'000, ']'), "application/json");
+  ASSERT_TRUE(deep);
+  EXPECT_EQ(deep->status, 400);
+  EXPECT_NE(deep->body.find("deeper than 64"), std::string::npos) << deep->body;
 
   struct Case {
     json patch;
