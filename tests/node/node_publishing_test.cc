@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include "lantoa/event.h"
+#include "lantoa/publisher.h"
 #include "sanitize/html_sanitizer.h"
 #include "support/broker_process.h"
 #include "support/fixtures.h"
@@ -176,6 +178,49 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   EXPECT_EQ(got.size(), 6u);  // news 3x, retraction, ninjs news, its retraction: nothing else
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(cms.received().size(), 6u);
+}
+
+// Attackers are users too: a member's program (not a node) signs events
+// whose carried ninjs "document" is nested a hundred thousand deep, or full
+// of script URLs. The receiving node keeps running, hands the first over
+// with the document made from the event, and removes every script URL from
+// the second (its own uri included, replaced by Lantoa's).
+TEST_F(NodePublishing, AHostileAuthorsDocumentCannotHurtTheReceiver) {
+  WebhookReceiver cms;
+  NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook_toml(cms));
+  qn_node.start();
+  PublisherOptions po;
+  po.broker = broker.address();
+  auto hostile = Publisher::start(MemberKey{gov.key.member, *SigningKey::from_seed(gov.key.sign.seed()),
+                                            *TransportKey::from_secret(gov.key.transport.secret())},
+                                  gov.chain, po);
+  ASSERT_TRUE(hostile.ok()) << hostile.status().to_string();
+  const json scripted = {{"uri", "javascript:alert(1)"},
+                         {"people", {{{"name", "Người lạ"}, {"uri", "javascript:alert(2)"}}}},
+                         {"renditions", {{{"href", "JaVaScRiPt:alert(3)"}}}},
+                         {"associations", {{{"name", "x"}, {"uri", "data:text/html,<script>alert(4)</script>"}}}},
+                         {"bodies", {{{"contentType", "text/html"}}}}};
+  for (const std::string& document : {std::string(100'000, '[') + std::string(100'000, ']'), scripted.dump()}) {
+    auto event = EventBuilder("vn.gov", 1, "vn.gov.press")
+                     .headline("Tin có tài liệu độc hại")
+                     .body("<p>nội dung</p><script>alert(5)</script>", "text/html")
+                     .ninjs(document)
+                     .build();
+    ASSERT_TRUE(event.ok()) << event.status().to_string();
+    auto pub = (*hostile)->publish(*event);
+    ASSERT_TRUE(pub.ok()) << pub.status().to_string();
+    EXPECT_TRUE(pub->outcome.get().ok());
+  }
+  auto got = cms.wait_for(2, 20s);
+  ASSERT_EQ(got.size(), 2u) << read_text(qn_node.log());
+  EXPECT_TRUE(qn_node.running());
+  EXPECT_EQ(got[0]["ninjs"]["headlines"][0]["value"], "Tin có tài liệu độc hại");  // the made document
+  const std::string second = got[1].dump();
+  EXPECT_EQ(second.find("alert("), std::string::npos) << got[1].dump(2);
+  EXPECT_TRUE(got[1]["ninjs"]["uri"].get<std::string>().starts_with("urn:lantoa:vn.gov:")) << got[1].dump(2);
+  EXPECT_EQ(got[1]["ninjs"]["people"][0]["name"], "Người lạ");
+  EXPECT_EQ(got[1]["ninjs"]["bodies"][0]["value"], "<p>nội dung</p>");
+  EXPECT_EQ(ninjs_schema_errors({got[0]["ninjs"]})[0], "");  // (the second is as invalid as its author made it)
 }
 
 // The measurement from the issue as a test: a CMS posts 20 items, each with
