@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <tuple>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -186,6 +188,29 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   } catch (const zmq::error_t& e) {
     return Status(E::UNAVAILABLE, "cannot listen on " + config.listen + ": " + e.what());
   }
+
+  // What only the store can tell, read when monitoring asks (the HTTP
+  // thread, with its own read transaction: LMDB readers never block the writer).
+  metrics.set_store_reader([&store = **store](const std::vector<uint64_t>& subs) {
+    StoreFigures f;
+    std::tie(f.used_bytes, f.map_bytes) = store.used_and_map_bytes();
+    auto txn = store::Txn::read(store.env());
+    if (!txn) return f;
+    std::unordered_map<uint64_t, int64_t> accepted_at;  // seq -> accepted_ms: queues often share their oldest
+    for (uint64_t sub : subs) {
+      auto seq = store.oldest_queued_seq(*txn, sub);
+      if (!seq || *seq == 0) continue;
+      auto at = accepted_at.find(*seq);
+      if (at == accepted_at.end()) {
+        auto ev = store.read_event(*txn, *seq);
+        if (!ev || !ev->has_value()) continue;
+        // Since it could be delivered: its acceptance, or the end of its embargo.
+        at = accepted_at.emplace(*seq, std::max((**ev).accepted_ms(), (**ev).embargo_until_ms())).first;
+      }
+      f.oldest_queued_ms[sub] = at->second;
+    }
+    return f;
+  });
 
   Completions completions;
   Writer writer(**store, completions, metrics, config.writer);

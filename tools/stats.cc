@@ -37,6 +37,24 @@ std::string fixed(double v, int decimals) {
   return o.str();
 }
 
+// A rate from the broker's fixed windows ({"10s": x, "1m": y}) as "x/s".
+std::string rate(const nlohmann::json& j, const nlohmann::json::json_pointer& at, const char* window) {
+  const double v = number(j, at / window);
+  return fixed(v, v >= 100 ? 0 : v >= 10 ? 1 : 2) + "/s";
+}
+
+// A duration in seconds, short: "42s", "7m", "3h", "2d"; "-" for none.
+std::string age(double seconds) {
+  if (seconds <= 0) return "-";
+  const auto s = static_cast<uint64_t>(seconds);
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string megabytes(uint64_t bytes) { return fixed(bytes / 1048576.0, bytes < (10u << 20) ? 1 : 0) + " MB"; }
+
 // A count by reason (code: n) as "0", or the total and each reason:
 // "2 (BAD_SIGNATURE 1, ORIGIN_MISMATCH 1)".
 std::string by_reason(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
@@ -77,7 +95,8 @@ void add_view(CLI::App& app, Runner& run, const char* name, const char* help,
 }  // namespace
 
 void add_stats(CLI::App& app, Runner& run) {
-  add_view(app, run, "stats", "events, sessions, deliveries, commits and per-topic rates", [](const nlohmann::json& j) {
+  add_view(app, run, "stats", "events, sessions, deliveries, commits, storage and rates (10 s and 1 min)",
+           [](const nlohmann::json& j) {
     std::cout << "events    accepted " << count(j, "/events/accepted"_json_pointer) << ", duplicates "
               << count(j, "/events/duplicates"_json_pointer) << ", rejected "
               << by_reason(j, "/events/rejected"_json_pointer) << "\n"
@@ -90,23 +109,42 @@ void add_stats(CLI::App& app, Runner& run) {
               << "commits   " << count(j, "/commits/count"_json_pointer) << " with fsync, holding "
               << count(j, "/commits/events"_json_pointer) << " events; mean "
               << fixed(number(j, "/commits/mean_ms"_json_pointer), 1) << " ms, max "
-              << fixed(number(j, "/commits/max_ms"_json_pointer), 1) << " ms\n\n"
-              << std::left << std::setw(40) << "topic" << std::setw(12) << "accepted" << "per second (recent)\n";
+              << fixed(number(j, "/commits/max_ms"_json_pointer), 1) << " ms\n";
+    // Rates are kept by the broker over fixed windows (the last 10 s and
+    // the last minute), so they do not depend on when or how often this runs.
+    std::cout << "rates     per 10 s / per 1 min: accepted " << rate(j, "/rates/accepted"_json_pointer, "10s") << " / "
+              << rate(j, "/rates/accepted"_json_pointer, "1m") << ", delivered "
+              << rate(j, "/rates/delivered"_json_pointer, "10s") << " / "
+              << rate(j, "/rates/delivered"_json_pointer, "1m") << ", rejected "
+              << rate(j, "/rates/rejected"_json_pointer, "10s") << " / "
+              << rate(j, "/rates/rejected"_json_pointer, "1m") << "\n";
+    const uint64_t used = count(j, "/store/used_bytes"_json_pointer), map = count(j, "/store/map_size_bytes"_json_pointer);
+    if (map > 0) {
+      std::cout << "storage   " << megabytes(used) << " of " << megabytes(map) << " ("
+                << fixed(100.0 * static_cast<double>(used) / static_cast<double>(map), 1) << "% of map_size_mb)\n";
+    }
+    std::cout << "\n"
+              << std::left << std::setw(40) << "topic" << std::setw(10) << "accepted" << std::setw(11) << "delivered"
+              << "accepted per 10 s / 1 min\n";
     const nlohmann::json topics = j.value("topics", nlohmann::json::object());
     for (const auto& [topic, t] : topics.items()) {
-      std::cout << std::setw(40) << topic << std::setw(12) << t.value("accepted", uint64_t{0})
-                << fixed(t.value("per_second", 0.0), 1) << "\n";
+      std::cout << std::setw(40) << topic << std::setw(10) << count(t, "/accepted"_json_pointer) << std::setw(11)
+                << count(t, "/delivered"_json_pointer) << rate(t, "/accepted_per_s"_json_pointer, "10s") << " / "
+                << rate(t, "/accepted_per_s"_json_pointer, "1m") << "\n";
     }
   });
-  add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked", [](const nlohmann::json& j) {
+  add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked, oldest, last ack",
+           [](const nlohmann::json& j) {
     std::cout << std::left << std::setw(18) << "owner" << std::setw(30) << "subscription" << std::setw(9) << "depth"
               << std::setw(11) << "in flight" << std::setw(11) << "delivered" << std::setw(9) << "acked"
-              << "connected\n";
+              << std::setw(8) << "oldest" << std::setw(10) << "last ack" << "connected\n";
     for (const auto& s : j["subscriptions"]) {
       std::cout << std::setw(18) << s["owner"].get<std::string>() << std::setw(30) << s["name"].get<std::string>()
                 << std::setw(9) << s["depth"].get<uint64_t>() << std::setw(11) << s["in_flight"].get<uint64_t>()
                 << std::setw(11) << s["delivered"].get<uint64_t>() << std::setw(9) << s["acked"].get<uint64_t>()
-                << (s["connected"].get<bool>() ? "yes" : "no") << "\n";
+                << std::setw(8) << age(number(s, "/oldest_unacked_age_s"_json_pointer)) << std::setw(10)
+                << age(number(s, "/last_ack_age_s"_json_pointer)) << (s["connected"].get<bool>() ? "yes" : "no")
+                << "\n";
     }
   });
   add_view(app, run, "queues", "queue depths, deepest first", [](const nlohmann::json& j) {

@@ -22,6 +22,7 @@ constexpr uint64_t kSweep = UINT64_MAX;
 Dispatcher::Dispatcher(const Store& store, Metrics& metrics, DeliveryOptions options, Send send, Submit submit)
     : store_(store),
       metrics_(metrics),
+      flows_(metrics),
       options_(options),
       send_(std::move(send)),
       submit_(std::move(submit)) {}
@@ -42,11 +43,8 @@ void Dispatcher::attach(const std::string& peer, const SubscriptionRecord& recor
   sub.credit = record.credit();
   held_[peer][record.name()] = id;
   mark(id, sub);
-  metrics_.update_subscription(id, [&](SubscriptionFigures& f) {
-    f.owner = record.owner();
-    f.name = record.name();
-    f.connected = true;
-  });
+  if (!sub.probe) sub.probe = metrics_.subscription(id, record.owner(), record.name());
+  sub.probe->connected.store(true, std::memory_order_relaxed);
 }
 
 void Dispatcher::close(const std::string& peer, const std::string& name) {
@@ -78,10 +76,6 @@ void Dispatcher::drop_peer(const std::string& peer) {
       auto sub = subs_.find(id);
       if (sub == subs_.end() || sub->second.peer != peer) continue;
       detach(sub->second);
-      metrics_.update_subscription(id, [](SubscriptionFigures& f) {
-        f.connected = false;
-        f.in_flight = 0;
-      });
     }
     held_.erase(h);
   }
@@ -94,6 +88,12 @@ void Dispatcher::detach(ActiveSubscription& sub) {
   }
   live_deadlines_ -= std::min(live_deadlines_, sub.pending.size());
   sub.detach();
+  // Every way a subscription loses its session passes here (Unsubscribe,
+  // the session dropped or timed out, taken over by another connection, removed).
+  if (sub.probe) {
+    sub.probe->connected.store(false, std::memory_order_relaxed);
+    sub.probe->in_flight.store(0, std::memory_order_relaxed);
+  }
 }
 
 void Dispatcher::mark(uint64_t id, ActiveSubscription& sub) {
@@ -126,7 +126,7 @@ ActiveSubscription* Dispatcher::held(const std::string& peer, const std::string&
 
 // --- from subscribers ---
 
-Status Dispatcher::ack(const std::string& peer, const v1::Ack& ack) {
+Status Dispatcher::ack(const std::string& peer, const v1::Ack& ack, int64_t wall_ms) {
   io_thread_.check("Dispatcher");
   ActiveSubscription* sub = held(peer, ack.subscription());
   if (!sub) {
@@ -153,6 +153,10 @@ Status Dispatcher::ack(const std::string& peer, const v1::Ack& ack) {
     metrics_.acks++;
   }
   if (!op.refs.empty()) {
+    if (sub->probe) {
+      sub->probe->acked.store(sub->acks, std::memory_order_relaxed);
+      sub->probe->last_ack_ms.store(wall_ms, std::memory_order_relaxed);
+    }
     mark(sub->record.id(), *sub);
     submit_(std::move(op));
   }
@@ -275,7 +279,7 @@ void Dispatcher::tick(int64_t mono_ms, int64_t wall_ms) {
     spdlog::error("cannot read the store for delivery: {}", txn.status().to_string());
     return;
   }
-  ReadyEvents events(store_, *txn);  // each event read once in this pass, whatever the number of subscribers
+  ReadyEvents events(store_, *txn, &flows_);  // each event read once in this pass, whatever the number of subscribers
   // The marked subscriptions in turn: those that waited for their
   // connection's window keep their place ahead of those just served, which
   // go to the back. So when a window fills, the subscriptions behind it take
@@ -323,6 +327,7 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
     batch->clear_items();
     batch_bytes = 0;
   };
+  const ReadyEvent* last = nullptr;  // the event emit() handed out last
   auto emit = [&](uint64_t seq, uint32_t urgency, uint32_t attempt) -> bool {
     const ReadyEvent* ev = events.get(seq);
     if (!ev) return false;  // gone (removed subscription or retention race)
@@ -330,6 +335,8 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
       expired.push_back({sub.record.id(), urgency, seq});
       return false;
     }
+    last = ev;
+    if (attempt == 1) metrics_.deliver_seconds.observe_ms(wall_ms - ev->released_ms);
     auto* d = batch->add_items();
     d->set_subscription(sub.record.name());
     const uint64_t did = next_delivery_id_++;
@@ -399,6 +406,8 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
           if (emit(ref.seq, ref.urgency, attempt)) {
             sub.delivered++;
             metrics_.deliveries++;
+            if (last->topic_flow) last->topic_flow->delivered.fetch_add(1, std::memory_order_relaxed);
+            if (last->origin_flow) last->origin_flow->delivered.fetch_add(1, std::memory_order_relaxed);
             if (attempt > 1) {
               sub.redelivered++;
               metrics_.redeliveries++;
@@ -426,13 +435,11 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
 }
 
 void Dispatcher::publish_figures(const ActiveSubscription& sub) {
-  metrics_.update_subscription(sub.record.id(), [&](SubscriptionFigures& f) {
-    f.in_flight = sub.in_flight;
-    f.delivered = sub.delivered;
-    f.acked = sub.acks;
-    f.redelivered = sub.redelivered;
-    f.connected = true;
-  });
+  if (!sub.probe) return;
+  sub.probe->in_flight.store(sub.in_flight, std::memory_order_relaxed);
+  sub.probe->delivered.store(sub.delivered, std::memory_order_relaxed);
+  sub.probe->acked.store(sub.acks, std::memory_order_relaxed);
+  sub.probe->redelivered.store(sub.redelivered, std::memory_order_relaxed);
 }
 
 }  // namespace lantoa::broker

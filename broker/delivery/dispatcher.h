@@ -23,6 +23,7 @@
 #include "delivery/deadlines.h"
 #include "delivery/ready_events.h"
 #include "delivery/subscription_state.h"
+#include "lantoa/event.h"
 #include "lantoa/internal/thread_owner.h"
 #include "lantoa/v1/wire.pb.h"
 #include "monitor/metrics.h"
@@ -62,7 +63,7 @@ class Dispatcher {
 
   // From subscribers. SUBSCRIPTION_NOT_FOUND when `peer` does not hold the
   // subscription named; INVALID_ARGUMENT for credit over the limit.
-  Status ack(const std::string& peer, const v1::Ack& ack);
+  Status ack(const std::string& peer, const v1::Ack& ack, int64_t wall_ms = unix_now_ms());
   Status nack(const std::string& peer, const v1::Nack& nack, int64_t mono_ms);
   Status credit(const std::string& peer, const v1::Credit& credit);
 
@@ -81,10 +82,11 @@ class Dispatcher {
   bool window_full(const std::string& peer) const;
   void expire_deadlines(int64_t mono_ms);
   void deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_ms, ReadyEvents& events);
-  void publish_figures(const ActiveSubscription& sub);
+  void publish_figures(const ActiveSubscription& sub);  // into its probe: atomics, no lock
 
   const Store& store_;
   Metrics& metrics_;
+  FlowCache flows_;  // topic and origin counters, found without the Metrics lock
   DeliveryOptions options_;
   Send send_;
   Submit submit_;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "lantoa/v1/event.pb.h"
 
 namespace lantoa::broker {
@@ -36,6 +38,11 @@ const ReadyEvent* ReadyEvents::get(uint64_t seq) {
   ready.bytes += chain->second;
   ready.expires_ms = rec.expires_ms();
   ready.accepted_ms = rec.accepted_ms();
+  ready.released_ms = std::max(rec.accepted_ms(), rec.embargo_until_ms());
+  if (flows_) {
+    ready.topic_flow = &flows_->topic(rec.topic());
+    ready.origin_flow = &flows_->origin(rec.origin());
+  }
   return &ready;
 }
 

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "monitor/metrics.h"
 #include "store/store.h"
 
 namespace lantoa::broker {
@@ -40,6 +42,9 @@ struct ActiveSubscription {
   std::unordered_set<uint64_t> acked;                    // acked, commit not yet confirmed
   std::vector<std::pair<uint32_t, uint64_t>> due;        // (urgency, seq) waiting entries whose time came
   uint64_t delivered = 0, acks = 0, redelivered = 0;
+  // Its figures for monitoring (atomics, read by the HTTP thread): written
+  // here after each pass and ack, and `connected` wherever `peer` changes.
+  std::shared_ptr<SubscriptionProbe> probe;
 
   // A new queue entry exists: scan from it if it sorts before the position.
   void note_routed(const QueueRef& ref) {

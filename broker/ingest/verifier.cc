@@ -1,5 +1,7 @@
 #include "ingest/verifier.h"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -160,7 +162,10 @@ void Verifier::run() {
     op.request_id = job.request_id;
     for (size_t i = 0; i < job.events.size(); ++i) {
       const uint32_t index = job.indexes[i];
+      const auto started = std::chrono::steady_clock::now();
       auto item = verify(job.events[i], *job.identity, trust_, options_, now);
+      metrics_.verify_seconds.observe_micros(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()));
       if (item) {
         item->index = index;
         op.items.push_back(std::move(*item));
@@ -173,7 +178,7 @@ void Verifier::run() {
         r.set_event_id(event_id(job.events[i].event()));
       }
       *r.mutable_error() = item.status().to_proto();
-      metrics_.reject(item.status().code());
+      metrics_.reject(item.status().code(), job.identity->member.member());
       op.rejected.push_back(std::move(r));
     }
     writer_.submit(job.ticket, std::move(op));

@@ -5,7 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "lantoa/event.h"
+#include "lantoa/internal/clock.h"
 #include "lantoa/internal/listen_socket.h"
+#include "monitor/process.h"
 
 namespace lantoa::broker {
 namespace {
@@ -25,25 +28,82 @@ std::string escape_label(const std::string& v) {
 
 }  // namespace
 
+namespace {
+
+// Writes one metric family: HELP and TYPE, then its samples.
+class Family {
+ public:
+  Family(std::ostringstream& o, const char* name, const char* type, const char* help) : o_(o), name_(name) {
+    o_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  // `labels`: name=value pairs, values escaped here.
+  template <typename V>
+  Family& add(std::initializer_list<std::pair<const char*, std::string_view>> labels, V value,
+              const char* suffix = "") {
+    o_ << name_ << suffix;
+    if (labels.size()) {
+      o_ << '{';
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        o_ << (first ? "" : ",") << k << "=\"" << escape_label(std::string(v)) << '"';
+        first = false;
+      }
+      o_ << '}';
+    }
+    o_ << ' ' << value << '\n';
+    return *this;
+  }
+  template <typename V>
+  Family& add(V value) {
+    return add({}, value);
+  }
+
+ private:
+  std::ostringstream& o_;
+  const char* name_;
+};
+
+void histogram(std::ostringstream& o, const char* name, const char* help, const Histogram& h) {
+  Family f(o, name, "histogram", help);
+  const auto s = h.snapshot();
+  for (size_t i = 0; i < s.bounds_s.size(); ++i) {
+    std::ostringstream le;
+    le << s.bounds_s[i];
+    f.add({{"le", le.str()}}, s.cumulative[i], "_bucket");
+  }
+  f.add({{"le", "+Inf"}}, s.count, "_bucket");
+  f.add({}, s.sum_s, "_sum");
+  f.add({}, s.count, "_count");
+}
+
+template <typename Array>
+void by_code(Family& f, const Array& counts) {
+  for (size_t code = 0; code < counts.size(); ++code) {
+    if (uint64_t v = counts[code]) f.add({{"reason", code_name(static_cast<Code>(code))}}, v);
+  }
+}
+
+nlohmann::json rates_json(const Metrics::Rates& r) { return {{"10s", r.per_s_10s}, {"1m", r.per_s_1m}}; }
+
+}  // namespace
+
 std::string render_prometheus(Metrics& m) {
   std::ostringstream o;
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n" << name << ' ' << v << '\n';
-  };
+  o.precision(10);
+  auto counter = [&](const char* name, const char* help, uint64_t v) { Family(o, name, "counter", help).add(v); };
+  auto gauge = [&](const char* name, const char* help, auto v) { Family(o, name, "gauge", help).add(v); };
+  Family(o, "lantoa_build_info", "gauge", "The broker's version; always 1.").add({{"version", LANTOA_VERSION}}, 1);
+
   counter("lantoa_events_accepted_total", "Events committed to the log.", m.accepted);
   counter("lantoa_events_duplicate_total", "Publishes answered as duplicates.", m.duplicates);
-  o << "# HELP lantoa_events_rejected_total Publishes rejected, by reason.\n"
-       "# TYPE lantoa_events_rejected_total counter\n";
-  for (size_t code = 0; code < Metrics::kCodes; ++code) {
-    uint64_t v = m.rejected[code];
-    if (v) o << "lantoa_events_rejected_total{reason=\"" << code_name(static_cast<Code>(code)) << "\"} " << v << '\n';
+  {
+    Family f(o, "lantoa_events_rejected_total", "counter", "Publishes rejected, by reason.");
+    by_code(f, m.rejected);
   }
-  o << "# HELP lantoa_sessions_refused_total Connections refused before a session (transport admission or "
-       "Hello), by reason.\n"
-       "# TYPE lantoa_sessions_refused_total counter\n";
-  for (size_t code = 0; code < Metrics::kCodes; ++code) {
-    uint64_t v = m.sessions_refused[code];
-    if (v) o << "lantoa_sessions_refused_total{reason=\"" << code_name(static_cast<Code>(code)) << "\"} " << v << '\n';
+  {
+    Family f(o, "lantoa_sessions_refused_total", "counter",
+             "Connections refused before a session (transport admission or Hello), by reason.");
+    by_code(f, m.sessions_refused);
   }
   counter("lantoa_deliveries_total", "Events delivered (first attempts).", m.deliveries);
   counter("lantoa_redeliveries_total", "Events delivered again after a nack, timeout or reconnect.", m.redeliveries);
@@ -62,55 +122,97 @@ std::string render_prometheus(Metrics& m) {
           m.transport_closes);
   counter("lantoa_commits_total", "LMDB write transactions committed (fsync).", m.commits);
   counter("lantoa_committed_events_total", "Events in those commits.", m.committed_events);
-  o << "# HELP lantoa_commit_seconds_total Time spent committing, fsync included.\n"
-       "# TYPE lantoa_commit_seconds_total counter\n"
-    << "lantoa_commit_seconds_total " << (m.commit_micros / 1e6) << '\n';
-  o << "# HELP lantoa_commit_seconds_max Longest commit so far.\n# TYPE lantoa_commit_seconds_max gauge\n"
-    << "lantoa_commit_seconds_max " << (m.commit_micros_max / 1e6) << '\n';
+  gauge("lantoa_commit_seconds_max", "Longest commit since the broker started.", m.commit_micros_max / 1e6);
+  histogram(o, "lantoa_commit_duration_seconds", "LMDB write transactions, fsync included.", m.commit_seconds);
+  histogram(o, "lantoa_verify_duration_seconds", "Checks of one published event (signature, chain, rules).",
+            m.verify_seconds);
+  histogram(o, "lantoa_delivery_latency_seconds",
+            "From an event's acceptance (its commit) to its first delivery to a subscription, per subscription.",
+            m.deliver_seconds);
   counter("lantoa_retention_removed_total", "Events removed by retention.", m.retained_removed);
-  o << "# HELP lantoa_connections Authenticated sessions.\n# TYPE lantoa_connections gauge\n"
-    << "lantoa_connections " << m.connections << '\n';
-  auto snap = m.snapshot();
-  o << "# HELP lantoa_origin_accepted_total Events accepted, by origin.\n"
-       "# TYPE lantoa_origin_accepted_total counter\n";
-  for (const auto& [origin, v] : snap.by_origin) {
-    o << "lantoa_origin_accepted_total{origin=\"" << escape_label(origin) << "\"} " << v << '\n';
+  gauge("lantoa_connections", "Authenticated sessions.", m.connections.load());
+
+  const auto snap = m.snapshot(unix_now_ms());
+  {
+    Family f(o, "lantoa_origin_rejected_total", "counter",
+             "Publishes rejected, by the publishing member's namespace (first two labels) and reason.");
+    for (const auto& [key, v] : snap.rejected_by_origin) f.add({{"origin", key.first}, {"reason", key.second}}, v);
   }
-  o << "# HELP lantoa_topic_accepted_total Events accepted, by topic.\n"
-       "# TYPE lantoa_topic_accepted_total counter\n";
-  for (const auto& [topic, v] : snap.by_topic) {
-    o << "lantoa_topic_accepted_total{topic=\"" << escape_label(topic) << "\"} " << v << '\n';
-  }
-  o << "# HELP lantoa_queue_depth Queue entries per subscription.\n# TYPE lantoa_queue_depth gauge\n";
-  for (const auto& [id, f] : snap.subscriptions) {
-    o << "lantoa_queue_depth{owner=\"" << escape_label(f.owner) << "\",subscription=\"" << escape_label(f.name)
-      << "\"} " << f.depth << '\n';
-  }
-  o << "# HELP lantoa_in_flight Deliveries awaiting ack per subscription.\n# TYPE lantoa_in_flight gauge\n";
-  for (const auto& [id, f] : snap.subscriptions) {
-    o << "lantoa_in_flight{owner=\"" << escape_label(f.owner) << "\",subscription=\"" << escape_label(f.name)
-      << "\"} " << f.in_flight << '\n';
-  }
+  auto flows = [&](const char* name, const char* help, const char* label, const auto& map, bool delivered) {
+    Family f(o, name, "counter", help);
+    for (const auto& [k, v] : map) f.add({{label, k}}, delivered ? v.delivered : v.accepted);
+  };
+  flows("lantoa_origin_accepted_total", "Events accepted, by origin namespace (first two labels).", "origin",
+        snap.origins, false);
+  flows("lantoa_origin_delivered_total",
+        "Deliveries (first attempts) of events, by origin namespace (first two labels).", "origin", snap.origins, true);
+  flows("lantoa_topic_accepted_total", "Events accepted, by topic.", "topic", snap.topics, false);
+  flows("lantoa_topic_delivered_total", "Deliveries (first attempts) of events, by topic.", "topic", snap.topics, true);
+
+  auto per_sub = [&](const char* name, const char* type, const char* help, auto value) {
+    Family f(o, name, type, help);
+    for (const auto& s : snap.subscriptions) f.add({{"owner", s.owner}, {"subscription", s.name}}, value(s));
+  };
+  using SF = Metrics::SubscriptionFigures;
+  per_sub("lantoa_queue_depth", "gauge", "Queue entries per subscription (delivered but unacknowledged included).",
+          [](const SF& s) { return s.depth; });
+  per_sub("lantoa_in_flight", "gauge", "Deliveries awaiting ack per subscription.",
+          [](const SF& s) { return s.in_flight; });
+  per_sub("lantoa_subscription_delivered_total", "counter", "Deliveries (first attempts) per subscription.",
+          [](const SF& s) { return s.delivered; });
+  per_sub("lantoa_subscription_acked_total", "counter", "Deliveries acknowledged per subscription.",
+          [](const SF& s) { return s.acked; });
+  per_sub("lantoa_subscription_redelivered_total", "counter", "Redeliveries per subscription.",
+          [](const SF& s) { return s.redelivered; });
+  per_sub("lantoa_subscription_oldest_unacked_age_seconds", "gauge",
+          "Age of the oldest event in the subscription's queue (delivered or not); 0 when the queue is empty.",
+          [](const SF& s) { return s.oldest_unacked_age_s; });
+  per_sub("lantoa_subscription_last_ack_age_seconds", "gauge",
+          "Seconds since the subscription's last ack (since the broker started, when none yet).",
+          [](const SF& s) { return s.last_ack_age_s; });
+  per_sub("lantoa_subscription_connected", "gauge", "1 while a live session holds the subscription, else 0.",
+          [](const SF& s) { return s.connected ? 1 : 0; });
+
+  gauge("lantoa_store_used_bytes", "LMDB pages in use (up to the highest used page), in bytes.", snap.store_used_bytes);
+  gauge("lantoa_store_map_size_bytes", "The LMDB map size (map_size_mb): the most the store can hold.",
+        snap.store_map_bytes);
+
+  const ProcessFigures p = read_process_figures();
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
+  Family(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.").add(p.cpu_seconds);
+  gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
+  gauge("process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
+  gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
   return o.str();
 }
 
 std::string render_stats_json(Metrics& m) {
   using nlohmann::json;
   json j;
+  const auto snap = m.snapshot(unix_now_ms());
+  j["version"] = LANTOA_VERSION;
   j["events"] = {{"accepted", m.accepted.load()}, {"duplicates", m.duplicates.load()}};
   json rejected = json::object();
   for (size_t code = 0; code < Metrics::kCodes; ++code) {
     if (uint64_t v = m.rejected[code]) rejected[std::string(code_name(static_cast<Code>(code)))] = v;
   }
   j["events"]["rejected"] = rejected;
+  json by_origin = json::object();
+  for (const auto& [key, v] : snap.rejected_by_origin) by_origin[key.first][key.second] = v;
+  j["events"]["rejected_by_origin"] = by_origin;
   j["delivery"] = {{"deliveries", m.deliveries.load()}, {"redeliveries", m.redeliveries.load()},
                    {"acks", m.acks.load()},             {"nacks", m.nacks.load()},
                    {"expired", m.expired.load()}};
+  j["rates"] = {{"accepted", rates_json(snap.accepted)},   {"delivered", rates_json(snap.delivered)},
+                {"acked", rates_json(snap.acked)},         {"rejected", rates_json(snap.rejected)},
+                {"redelivered", rates_json(snap.redelivered)}};
   const uint64_t commits = m.commits;
+  const auto commit_hist = m.commit_seconds.snapshot();
   j["commits"] = {{"count", commits},
                   {"events", m.committed_events.load()},
                   {"mean_batch", commits ? static_cast<double>(m.committed_events) / commits : 0.0},
-                  {"mean_ms", commits ? m.commit_micros / 1000.0 / commits : 0.0},
+                  {"mean_ms", commit_hist.count ? commit_hist.sum_s * 1000 / commit_hist.count : 0.0},
                   {"max_ms", m.commit_micros_max / 1000.0}};
   j["connections"] = m.connections.load();
   json refused = json::object();
@@ -121,16 +223,22 @@ std::string render_stats_json(Metrics& m) {
   j["frames"] = {{"received", m.frames_in.load()}, {"errors", m.frame_errors.load()},
                  {"transport_closes", m.transport_closes.load()},
                          {"storage_errors", m.storage_errors.load()}};
-  auto snap = m.snapshot();
-  j["origins"] = snap.by_origin;
-  json topics = json::object();
-  for (const auto& [topic, v] : snap.by_topic) {
-    topics[topic] = {{"accepted", v}, {"per_second", snap.topic_rates[topic]}};
-  }
-  j["topics"] = topics;
+  j["store"] = {{"used_bytes", snap.store_used_bytes}, {"map_size_bytes", snap.store_map_bytes}};
+  auto flows = [](const std::map<std::string, Metrics::FlowFigures>& map) {
+    json out = json::object();
+    for (const auto& [label, f] : map) {
+      out[label] = {{"accepted", f.accepted},
+                    {"delivered", f.delivered},
+                    {"accepted_per_s", rates_json(f.accepted_rate)},
+                    {"delivered_per_s", rates_json(f.delivered_rate)}};
+    }
+    return out;
+  };
+  j["origins"] = flows(snap.origins);
+  j["topics"] = flows(snap.topics);
   json subs = json::array();
-  for (const auto& [id, f] : snap.subscriptions) {
-    subs.push_back({{"id", id},
+  for (const auto& f : snap.subscriptions) {
+    subs.push_back({{"id", f.id},
                     {"owner", f.owner},
                     {"name", f.name},
                     {"depth", f.depth},
@@ -138,6 +246,8 @@ std::string render_stats_json(Metrics& m) {
                     {"delivered", f.delivered},
                     {"acked", f.acked},
                     {"redelivered", f.redelivered},
+                    {"oldest_unacked_age_s", f.oldest_unacked_age_s},
+                    {"last_ack_age_s", f.last_ack_age_s},
                     {"connected", f.connected}});
   }
   j["subscriptions"] = subs;
@@ -162,10 +272,29 @@ Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, co
                                                       ": " + internal::bind_failure_reason());
   }
   m->thread_ = std::thread([srv = m->http_.get()] { srv->listen_after_bind(); });
+  m->sampler_ = std::thread([&metrics, srv = m.get()] { srv->sample_every_second(metrics); });
   return m;
 }
 
+void MonitorServer::sample_every_second(Metrics& metrics) {
+  // On whole seconds of the steady clock from the first sample, so the
+  // windows stay 10 and 60 samples wide however long a sample takes.
+  auto next = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    metrics.sample(internal::mono_now_ms());
+    next += std::chrono::seconds(1);
+    cv_.wait_until(lock, next, [this] { return stopping_; });
+  }
+}
+
 MonitorServer::~MonitorServer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
   if (http_) http_->stop();
   if (thread_.joinable()) thread_.join();
 }

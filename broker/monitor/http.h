@@ -1,10 +1,14 @@
 // The monitoring HTTP endpoints, served on their own thread:
 //   GET /metrics        Prometheus text format
-//   GET /api/v1/stats   the same figures as JSON, with per-topic rates
+//   GET /api/v1/stats   the same figures as JSON, with rates over 10 s and 1 min
 //   GET /healthz        "ok"
+// and a sampler thread that records the counters with rates once a second
+// (Metrics::sample), so rates do not depend on who polls.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -32,8 +36,14 @@ class MonitorServer {
 
  private:
   MonitorServer() = default;
+  void sample_every_second(Metrics& metrics);
+
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  std::thread sampler_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
   int port_ = 0;
 };
 

@@ -58,7 +58,7 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
                        std::to_string(awaited) + ", refused before it, to be sent again first (order is kept)" + retry);
     }
     *r->mutable_error() = why.to_proto();
-    metrics_.reject(why.code());
+    metrics_.reject(why.code(), member);
   }
   // Back-pressure: when verification is behind, what would overflow its
   // queue is refused now, with a delay, and nothing of it is kept.
@@ -85,7 +85,7 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
                                                       " KB of events already; retry after " +
                                                       std::to_string(kRetryMs) + " ms")
                                 .to_proto();
-      metrics_.reject(E::OVERLOADED);
+      metrics_.reject(E::OVERLOADED, member);
     }
     admitted.clear();
   }

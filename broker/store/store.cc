@@ -261,6 +261,35 @@ Result<uint64_t> Store::oldest_seq(const store::Txn& txn) const {
   return first->has_value() ? read_be64((*first)->first) : uint64_t{0};
 }
 
+Result<uint64_t> Store::oldest_queued_seq(const store::Txn& txn, uint64_t sub) const {
+  // Queue keys sort by (subscription, urgency, sequence): the first key of
+  // each urgency is its oldest; the lowest of those is the queue's oldest.
+  auto cursor = store::Cursor::open(txn, dbs_.queue);
+  if (!cursor) return cursor.status();
+  const std::string prefix = sub_prefix(sub);
+  uint64_t oldest = 0;
+  auto e = cursor->seek(prefix);
+  while (true) {
+    if (!e) return e.status();
+    if (!e->has_value() || !(*e)->first.starts_with(prefix)) break;
+    const QueueRef ref = parse_queue_key((*e)->first);
+    if (oldest == 0 || ref.seq < oldest) oldest = ref.seq;
+    if (ref.urgency == 0xff) break;
+    std::string next = prefix;
+    next.push_back(static_cast<char>(ref.urgency + 1));
+    e = cursor->seek(next);
+  }
+  return oldest;
+}
+
+std::pair<uint64_t, uint64_t> Store::used_and_map_bytes() const {
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  MDB_env* env = env_.raw();
+  if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &stat) != 0) return {0, 0};
+  return {static_cast<uint64_t>(info.me_last_pgno + 1) * stat.ms_psize, static_cast<uint64_t>(info.me_mapsize)};
+}
+
 // --- Batch ---
 
 Store::Batch::Batch(Store& store, store::Txn txn)

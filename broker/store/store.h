@@ -212,6 +212,11 @@ class Store {
   Result<uint64_t> last_origin_sequence(const store::Txn& txn, std::string_view origin) const;
   // Oldest retained broker sequence (0 when the log is empty).
   Result<uint64_t> oldest_seq(const store::Txn& txn) const;
+  // The lowest broker sequence in a subscription's queue (0 when it is
+  // empty): one seek per urgency level present.
+  Result<uint64_t> oldest_queued_seq(const store::Txn& txn, uint64_t sub) const;
+  // LMDB's figures: bytes of the pages in use (up to the highest) and the map size.
+  std::pair<uint64_t, uint64_t> used_and_map_bytes() const;
 
  private:
   Store(store::Env env, Dbs dbs) : env_(std::move(env)), dbs_(dbs) {}

@@ -57,7 +57,7 @@ std::deque<Completion> Completions::take_all() {
 // --- Writer ---
 
 Writer::Writer(Store& store, Completions& completions, Metrics& metrics, WriterOptions options)
-    : store_(store), completions_(completions), metrics_(metrics), options_(options) {
+    : store_(store), completions_(completions), metrics_(metrics), flows_(metrics), options_(options) {
   publish_depths();
   thread_ = std::thread([this] { run(); });
 }
@@ -167,7 +167,7 @@ void Writer::fail(WriterOp& op, const Status& status) {
                      r->set_status(PublishResult::REJECTED);
                      r->set_event_id(item.record.id());
                      *r->mutable_error() = status.to_proto();
-                     metrics_.reject(status.code());
+                     metrics_.reject(status.code(), item.record.origin());
                    }
                    completions_.push(std::move(done));
                  },
@@ -194,8 +194,8 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
   std::vector<Completion> done;
   std::vector<const IngestItem*> declarations;  // accepted, put in force after the commit
   uint64_t accepted_events = 0;
-  std::vector<std::pair<std::string, std::string>> accepted_names;  // origin, topic
-  std::vector<Code> rejections;
+  std::vector<const StoredEvent*> accepted_records;  // for the counts by topic and origin
+  std::vector<std::pair<Code, const std::string*>> rejections;  // reason, origin
   uint64_t duplicates = 0;
   for (WriterOp* op : ops) {
     Status applied = std::visit(
@@ -205,8 +205,6 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
               for (const auto& item : p.items) {
                 const uint32_t index = item.index;
                 const std::string& id = item.record.id();
-                const std::string& origin = item.record.origin();
-                const std::string& topic = item.record.topic();
                 auto r = batch->ingest(item, now);
                 if (!r) return r.status();
                 PublishResult* res = out.results.add_results();
@@ -216,10 +214,10 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
                 res->set_broker_seq(r->seq);
                 if (r->status == PublishResult::REJECTED) {
                   *res->mutable_error() = r->error.to_proto();
-                  rejections.push_back(r->error.code());
+                  rejections.emplace_back(r->error.code(), &item.record.origin());
                 } else if (r->status == PublishResult::ACCEPTED) {
                   ++accepted_events;
-                  accepted_names.emplace_back(origin, topic);
+                  accepted_records.push_back(&item.record);
                   if (item.declares()) declarations.push_back(&item);
                 } else {
                   ++duplicates;
@@ -271,8 +269,11 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
   metrics_.accepted += accepted_events;
   metrics_.not_queued = store_.not_queued_total();
   metrics_.duplicates += duplicates;
-  for (Code c : rejections) metrics_.reject(c);
-  for (const auto& [origin, topic] : accepted_names) metrics_.count_accepted(origin, topic);
+  for (const auto& [code, origin] : rejections) metrics_.reject(code, *origin);
+  for (const StoredEvent* r : accepted_records) {
+    flows_.topic(r->topic()).accepted.fetch_add(1, std::memory_order_relaxed);
+    flows_.origin(r->origin()).accepted.fetch_add(1, std::memory_order_relaxed);
+  }
   for (auto& c : done) completions_.push(std::move(c));
   return true;
 }
@@ -353,7 +354,8 @@ void Writer::publish_depths() {
   depths_changed_ = false;
   for (const auto& [id, sub] : store_.subscriptions()) {
     auto d = store_.depths().find(id);
-    metrics_.set_depth(id, sub.record.owner(), sub.record.name(), d == store_.depths().end() ? 0 : d->second);
+    metrics_.subscription(id, sub.record.owner(), sub.record.name())
+        ->depth.store(d == store_.depths().end() ? 0 : d->second, std::memory_order_relaxed);
   }
 }
 

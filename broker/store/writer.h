@@ -157,6 +157,7 @@ class Writer {
   Store& store_;
   Completions& completions_;
   Metrics& metrics_;
+  FlowCache flows_;  // accepted counts by topic and origin, without the Metrics lock
   WriterOptions options_;
   OnDeclaration on_declaration_;
 
