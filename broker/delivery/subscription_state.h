@@ -47,9 +47,12 @@ struct ActiveSubscription {
   std::shared_ptr<SubscriptionProbe> probe;
 
   // A new queue entry exists: scan from it if it sorts before the position.
+  // An empty position is the start of the queue, before every entry: it
+  // stays (a subscription attached but not yet scanned must still see the
+  // entries it began with, which sort before the new one).
   void note_routed(const QueueRef& ref) {
     std::string key = queue_key(ref);
-    if (position.empty() || key < position) position = key;
+    if (!position.empty() && key < position) position = key;
     dirty = true;
   }
   // The subscriber is gone: everything in flight returns to the queue.

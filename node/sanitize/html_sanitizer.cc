@@ -253,12 +253,25 @@ std::string sanitize_html(std::string_view html, std::vector<std::string>* remov
 
 namespace {
 
-// An identifier that names something rather than links to it: urn: or tag:.
+// An identifier that names something rather than links to it (urn:, tag:,
+// a vocabulary's qcode such as medtop:04000000): an absolute URI with no
+// white space, control characters, quotes or angle brackets anywhere, of a
+// scheme a browser would not run or load from the reader's machine.
 bool is_identifier(const json& value) {
   if (!value.is_string()) return false;
   const std::string text = lower(value.get<std::string>());
-  return (text.starts_with("urn:") || text.starts_with("tag:")) &&
-         text.find_first_of(" \t\r\n<>\"'`") == std::string::npos;
+  for (unsigned char c : text) {
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\'' || c == '`') return false;
+  }
+  const size_t colon = text.find(':');
+  if (colon == 0 || colon == std::string::npos || !std::isalpha(static_cast<unsigned char>(text[0]))) return false;
+  const std::string scheme = text.substr(0, colon);
+  for (char c : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return false;
+  }
+  static const std::set<std::string> kRunOrLocal = {"javascript", "vbscript", "data", "file", "blob",
+                                                    "filesystem", "about", "jar", "view-source"};
+  return !kRunOrLocal.contains(scheme);
 }
 
 }  // namespace

@@ -18,9 +18,11 @@
 //
 // sanitize_ninjs applies this to a ninjs document as lantoa-node emits it:
 // HTML bodies are sanitised, associations whose uri is neither http(s) nor
-// an identifier (urn:, tag:) or whose rendition href is not http(s) are
-// dropped, and so is a canonical-url altId that is not http(s); any other
-// "uri" or "href" anywhere in the document that is neither is removed.
+// an identifier (a URI of another scheme without spaces or quotes: urn:,
+// tag:, medtop:...; never javascript:, vbscript:, data:, file:, blob:...) or
+// whose rendition href is not http(s) are dropped, and so is a canonical-url
+// altId that is not http(s); any other "uri" or "href" anywhere in the
+// document that is neither is removed.
 //
 // Pure functions, thread-safe (libxml2 is initialised once).
 #pragma once

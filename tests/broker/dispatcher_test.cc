@@ -107,6 +107,31 @@ TEST_F(DispatcherTest, DeliversWithinCreditAndAcksFreeIt) {
   EXPECT_EQ(dispatcher->ack("peer-b", ack_of("press", first)).code(), v1::Error::SUBSCRIPTION_NOT_FOUND);
 }
 
+// A subscription that starts with an entry waiting, and a new event routed
+// to it before the first delivery pass: the waiting entry goes first. (The
+// new entry used to move the scan position past the waiting one, which was
+// then delivered only after a reconnect, out of order.)
+TEST_F(DispatcherTest, AnEntryWaitingAtAttachGoesBeforeOneRoutedBeforeTheFirstPass) {
+  publish(1, 1);  // waits in the queue when the subscription starts from the earliest
+  v1::Subscribe req;
+  req.set_name("press");
+  req.add_filters("vn.gov.press");
+  req.set_credit(10);
+  req.set_ack_timeout_ms(1000);
+  req.mutable_start()->set_earliest(true);
+  auto batch = store->begin();
+  ASSERT_TRUE(batch.ok());
+  auto r = batch->subscribe("vn.qn", {}, req, unix_now_ms(), {});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(batch->commit().ok());
+  ASSERT_EQ(r->pending, 1u);
+  dispatcher->attach("peer-a", r->subscription.record);
+  publish(2, 1);  // routed before the dispatcher's first pass
+  dispatcher->tick(0, wall);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_LT(sent[0].second.broker_seq(), sent[1].second.broker_seq());
+}
+
 TEST_F(DispatcherTest, AnAckTimeoutRedeliversAfterTheDelayAndALateAckIsHarmless) {
   dispatcher->attach("peer-a", subscribe("press", 10));
   publish(1, 1);

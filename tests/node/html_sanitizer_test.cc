@@ -166,5 +166,25 @@ TEST(HtmlSanitizer, SurvivesDeepNestingAndBrokenInput) {
   (void)sanitize_html("<![CDATA[<script>]]>");
 }
 
+// Identifiers stay (a subject's qcode, a urn), whatever field they are in;
+// what a browser would run or load locally goes, everywhere.
+TEST(SanitizeNinjs, IdentifiersStayAndScriptUrisGoAnywhere) {
+  nlohmann::json doc = {{"uri", "urn:newsml:baochinhphu.vn:2026:1"},
+                        {"subjects", {{{"uri", "medtop:04000000"}}, {{"uri", "http://cv.iptc.org/newscodes/x"}}}},
+                        {"people", {{{"name", "a"}, {"uri", "JavaScript:alert(1)"}}, {{"name", "b"}, {"uri", "tag:x,2026:b"}}}},
+                        {"places", {{{"name", "c"}, {"uri", "data:text/html,x"}}, {{"name", "d"}, {"uri", "medtop: 1"}}}},
+                        {"renditions", {{{"href", "file:///etc/passwd"}}}}};
+  auto removed = sanitize_ninjs(doc);
+  EXPECT_EQ(doc["uri"], "urn:newsml:baochinhphu.vn:2026:1");
+  EXPECT_EQ(doc["subjects"][0]["uri"], "medtop:04000000");
+  EXPECT_EQ(doc["subjects"][1]["uri"], "http://cv.iptc.org/newscodes/x");
+  EXPECT_FALSE(doc["people"][0].contains("uri"));
+  EXPECT_EQ(doc["people"][1]["uri"], "tag:x,2026:b");
+  EXPECT_FALSE(doc["places"][0].contains("uri"));
+  EXPECT_FALSE(doc["places"][1].contains("uri"));  // a space: no identifier
+  EXPECT_FALSE(doc["renditions"][0].contains("href"));
+  EXPECT_EQ(removed.size(), 4u);
+}
+
 }  // namespace
 }  // namespace lantoa::node
