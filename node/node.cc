@@ -210,6 +210,21 @@ Result<Accepted> Node::publish_document(const json& doc, const std::string& topi
         for (const std::string& key : kind == "correction" ? kKept : kKeptOnRetraction) {
           if (!form.contains(key) && before.contains(key)) form[key] = before[key];
         }
+        if (kind == "correction" && !before.empty()) {
+          bool changes = false;
+          for (const std::string& key : kKept) {
+            const json none = nullptr;
+            const json& now = form.contains(key) ? form[key] : none;
+            const json& was = before.contains(key) ? before[key] : none;
+            const bool empty_now = now.is_null() || (now.is_string() && now.get<std::string>().empty()) ||
+                                   (now.is_array() && now.empty());
+            changes = changes || (now != was && !(empty_now && was.is_null()));
+          }
+          if (!changes) {
+            return Status(E::INVALID_ARGUMENT, "field \"kind\": this correction changes nothing in the version it "
+                                               "corrects (event " + latest->value("id", "") + "): send what changes");
+          }
+        }
       }
     }
     auto event = event_from_json_form(form, config_.member, topic);
@@ -284,6 +299,18 @@ json Node::status() const {
 
 std::vector<std::string> Node::problems() const {
   std::vector<std::string> out;
+  // A broker that cannot be reached may come back by itself; a wrong broker
+  // key or a refused certificate will not: that needs someone.
+  if (publisher_) {
+    const std::string why = publisher_->down_reason();
+    for (const char* lasting : {"is not that broker's", "refused this connection", "PERMISSION_DENIED", "CERT_",
+                                "ROLE_MISSING"}) {
+      if (why.find(lasting) != std::string::npos) {
+        out.push_back("broker " + broker_.endpoint + ": " + why);
+        break;
+      }
+    }
+  }
   for (const auto& r : receivers_) {
     if (std::string p = r->problem(); !p.empty()) out.push_back("subscription " + r->name() + ": " + p);
   }

@@ -260,7 +260,8 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     m.ok(Status(v1::Error::KEY_FILE_INSECURE,
                 "the config file " + file.string() + " holds a secret (" + secret +
-                    ") but is readable by group or others (mode " + mode + "): chmod 600 " + file.string()));
+                    ") but is readable by group or others (mode " + mode + "): chmod 600 " + file.string() +
+                        " (and chown it to the user the node runs as, e.g. chown lantoa: " + file.string() + ")"));
   }
   if (m.list.empty()) return c;
   if (m.list.size() == 1) return m.list[0];

@@ -8,6 +8,7 @@
 
 #include "lantoa/encoding.h"
 #include "lantoa/internal/connection_access.h"
+#include "lantoa/internal/file_util.h"
 #include "proto_scan.h"
 
 namespace lantoa {
@@ -274,6 +275,9 @@ Result<BrokerAddress> resolve_broker(const std::string& endpoint, const std::str
   BrokerAddress out{endpoint, {}};
   std::optional<std::string> transport = from_base64url(key);
   if (!transport) {  // a ready file written by lantoa-broker
+    if (std::string why = internal::why_unreadable(key); !why.empty() && why.find("no such file") == std::string::npos) {
+      return Status(v1::Error::INVALID_ARGUMENT, "the broker key file: " + why);  // e.g. permission denied for user U
+    }
     std::ifstream in(key);
     auto j = nlohmann::json::parse(in, nullptr, false);
     if (j.is_discarded() || !j.contains("transport_key") || !j["transport_key"].is_string()) {

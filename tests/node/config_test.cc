@@ -34,11 +34,28 @@ TEST(NodeConfig, TheExampleFileLoads) {
   EXPECT_EQ(c->spool, "/var/spool/lantoa-node");
   EXPECT_EQ(c->chain.filename(), "vn.qn.cert");  // as lantoa cert issue names it
   EXPECT_EQ(c->root.filename(), "vn.pub");
-  ASSERT_EQ(c->feeds.size(), 1u);
-  EXPECT_EQ(c->feeds[0].topic, "vn.qn.news");
-  EXPECT_FALSE(c->feeds[0].destinations.allow_private);  // private destinations refused by default
-  EXPECT_TRUE(c->feeds[0].destinations.allowed.empty());
+  // The feed is off as shipped (it would publish what the URL serves); turned
+  // on by removing the "# ", it reads as documented.
+  EXPECT_TRUE(c->feeds.empty());
   EXPECT_EQ(c->spool_mode, 0640u);
+  {
+    std::string with_feed = testing::read_text(copy);
+    for (const char* line : {"[[feeds]]", "name = \"portal\"", "url = \"https://quangninh.gov.vn/rss/tin-tuc.rss\"",
+                             "topic = \"vn.qn.news\"", "interval_seconds = 60", "urgency = 5"}) {
+      const std::string commented = std::string("# ") + line;
+      const size_t at = with_feed.find(commented);
+      ASSERT_NE(at, std::string::npos) << commented;
+      with_feed.erase(at, 2);
+    }
+    const auto feed_copy = copy.parent_path() / "with-feed.toml";
+    std::ofstream(feed_copy) << with_feed;
+    auto f = load_node_config(feed_copy);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    ASSERT_EQ(f->feeds.size(), 1u);
+    EXPECT_EQ(f->feeds[0].topic, "vn.qn.news");
+    EXPECT_FALSE(f->feeds[0].destinations.allow_private);  // private destinations refused by default
+    EXPECT_TRUE(f->feeds[0].destinations.allowed.empty());
+  }
   // With its commented webhook token turned on, the file holds a secret: 0644 is refused, 0600 loads.
   std::string text = testing::read_text(copy);
   const std::string commented = "# token = \"secret-the-cms-expects\"";

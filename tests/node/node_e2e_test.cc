@@ -206,6 +206,11 @@ TEST_F(NodeE2E, WithoutItsBrokerTheNodeAnswersAtOnceAndSaysWhy) {
   EXPECT_EQ(broker_status["connected"], false);
   EXPECT_NE(broker_status["reason"].get<std::string>().find("not that broker's"), std::string::npos)
       << broker_status.dump();
+  // A wrong key does not heal by itself: health says someone is needed.
+  auto health = httplib::Client(mistaken.api_url()).Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503) << health->body;
+  EXPECT_NE(health->body.find("not that broker's"), std::string::npos) << health->body;
   EXPECT_EQ(mistaken.stop(), 0);
   EXPECT_NE(read_text(mistaken.log()).find("not connected: "), std::string::npos);
 
@@ -224,6 +229,7 @@ TEST_F(NodeE2E, WithoutItsBrokerTheNodeAnswersAtOnceAndSaysWhy) {
   }));
   EXPECT_NE(broker_status["reason"].get<std::string>().find("nothing accepted a connection"), std::string::npos)
       << broker_status.dump();
+  EXPECT_EQ(httplib::Client(node.api_url()).Get("/healthz")->status, 200);  // a broker down may come back
   // Published meanwhile: waits in the outbox, and goes when the broker is back.
   Answer a = post_event(node, kPressRelease);
   ASSERT_EQ(a.status, 202) << a.body.dump();

@@ -135,6 +135,11 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   EXPECT_FALSE(got[2]["ninjs"].contains("descriptions"));
   EXPECT_EQ(got[2]["ninjs"]["headlines"][0]["value"], "Hội nghị trực tuyến (đã sửa)");
 
+  // A correction that changes nothing is refused.
+  Answer same = post(gov_node, {{"kind", "correction"}, {"refers_to", v1}});
+  EXPECT_EQ(same.status, 400) << same.body.dump();
+  EXPECT_NE(same.body["error"]["message"].get<std::string>().find("changes nothing"), std::string::npos);
+
   // Unknown ids are refused, and nothing is published.
   Answer unknown = post(gov_node, {{"kind", "correction"}, {"refers_to", std::string(64, 'a')}, {"headline", "x"}});
   EXPECT_EQ(unknown.status, 422) << unknown.body.dump();
