@@ -20,19 +20,10 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct Answer {
-  int status = 0;
-  json body;
-};
+using Answer = ApiAnswer;
 
 Answer call(httplib::Client& c, const std::string& method, const std::string& path, const std::string& body = "") {
-  httplib::Result r = method == "POST" ? c.Post(path, body, "application/json") : c.Get(path);
-  if (!r) return {-1, json{{"transport_error", httplib::to_string(r.error())}}};
-  return {r->status, json::parse(r->body, nullptr, false)};
-}
-
-Answer post_event(const NodeProcess& node, const json& doc, const std::string& query = "") {
-  return call(*node.client(), "POST", "/v1/events" + query, doc.dump());
+  return api_call(c, method, path, body);
 }
 
 std::string status_of_event(const NodeProcess& node, const std::string& id) {

@@ -23,21 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct Answer {
-  int status = 0;
-  json body;
-  std::string replayed;  // the Idempotent-Replayed header
-};
-
-Answer post(const NodeProcess& node, const json& doc, const std::string& query = "",
-            const std::string& idempotency_key = "") {
-  auto c = node.client();
-  httplib::Headers headers;
-  if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", idempotency_key);
-  auto r = c->Post("/v1/events" + query, headers, doc.dump(), "application/json");
-  if (!r) return {-1, json{{"transport_error", httplib::to_string(r.error())}}, ""};
-  return {r->status, json::parse(r->body, nullptr, false), r->get_header_value("Idempotent-Replayed")};
-}
+using Answer = ApiAnswer;
 
 const std::string kReceiver = subscription_toml();
 
@@ -60,7 +46,7 @@ TEST_F(NodePublishing, EveryOfficialNinjsExampleArrivesAsWritten) {
     const std::string name = entry.path().filename().string();
     if (entry.path().extension() != ".json" || name.starts_with("ninjs-schema")) continue;
     json doc = json::parse(std::ifstream(entry.path()));
-    Answer a = post(gov_node, doc, "?topic=vn.gov.press");
+    Answer a = post_event(gov_node, doc, "?topic=vn.gov.press");
     ASSERT_EQ(a.status, 202) << name << ": " << a.body.dump();
     EXPECT_EQ(a.body["kind"], "news") << name;
     sent[doc["uri"]] = doc;
@@ -104,12 +90,12 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   NodeProcess qn_node(tree, qn, broker.address(), kReceiver + webhook_toml(cms));
   gov_node.start();
   qn_node.start();
-  Answer first = post(gov_node, kPressRelease);
+  Answer first = post_event(gov_node, kPressRelease);
   ASSERT_EQ(first.status, 202) << first.body.dump();
   const std::string v1 = first.body["id"];
 
   // A headline-only correction keeps the body, link and urgency.
-  Answer fix = post(gov_node, {{"kind", "correction"}, {"refers_to", v1}, {"headline", "Hội nghị trực tuyến (đã sửa)"}});
+  Answer fix = post_event(gov_node, {{"kind", "correction"}, {"refers_to", v1}, {"headline", "Hội nghị trực tuyến (đã sửa)"}});
   ASSERT_EQ(fix.status, 202) << fix.body.dump();
   EXPECT_EQ(fix.body["refers_to"], v1);
   const std::string v2 = fix.body["id"];
@@ -126,7 +112,7 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   EXPECT_EQ(corrected["version"], "2");
 
   // Naming the first version again amends the latest one; "" clears a field.
-  Answer again = post(gov_node, {{"kind", "correction"}, {"refers_to", v1}, {"summary", ""}});
+  Answer again = post_event(gov_node, {{"kind", "correction"}, {"refers_to", v1}, {"summary", ""}});
   ASSERT_EQ(again.status, 202) << again.body.dump();
   EXPECT_EQ(again.body["refers_to"], v2);
   const std::string v3 = again.body["id"];
@@ -136,19 +122,19 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   EXPECT_EQ(got[2]["ninjs"]["headlines"][0]["value"], "Hội nghị trực tuyến (đã sửa)");
 
   // A correction that changes nothing is refused.
-  Answer same = post(gov_node, {{"kind", "correction"}, {"refers_to", v1}});
+  Answer same = post_event(gov_node, {{"kind", "correction"}, {"refers_to", v1}});
   EXPECT_EQ(same.status, 400) << same.body.dump();
   EXPECT_NE(same.body["error"]["message"].get<std::string>().find("changes nothing"), std::string::npos);
 
   // Unknown ids are refused, and nothing is published.
-  Answer unknown = post(gov_node, {{"kind", "correction"}, {"refers_to", std::string(64, 'a')}, {"headline", "x"}});
+  Answer unknown = post_event(gov_node, {{"kind", "correction"}, {"refers_to", std::string(64, 'a')}, {"headline", "x"}});
   EXPECT_EQ(unknown.status, 422) << unknown.body.dump();
   EXPECT_EQ(unknown.body["error"]["code"], "INVALID_REFERENCE");
   EXPECT_EQ(unknown.body["error"]["field"], "refers_to");
   EXPECT_NE(unknown.body["error"]["message"].get<std::string>().find("published no event"), std::string::npos);
 
   // A retraction needs only what it withdraws.
-  Answer withdraw = post(gov_node, {{"kind", "retraction"}, {"refers_to", v1}});
+  Answer withdraw = post_event(gov_node, {{"kind", "retraction"}, {"refers_to", v1}});
   ASSERT_EQ(withdraw.status, 202) << withdraw.body.dump();
   EXPECT_EQ(withdraw.body["refers_to"], v3);
   got = cms.wait_for(4, 20s);
@@ -158,22 +144,22 @@ TEST_F(NodePublishing, CorrectionsAmendTheLatestVersionAndUnknownItemsAreRefused
   EXPECT_EQ(got[3]["ninjs"]["headlines"][0]["value"], "Hội nghị trực tuyến (đã sửa)");  // the withdrawn headline
 
   // A withdrawn item cannot be corrected or withdrawn again.
-  Answer late = post(gov_node, {{"kind", "correction"}, {"refers_to", v2}, {"headline", "y"}});
+  Answer late = post_event(gov_node, {{"kind", "correction"}, {"refers_to", v2}, {"headline", "y"}});
   EXPECT_EQ(late.status, 422) << late.body.dump();
   EXPECT_NE(late.body["error"]["message"].get<std::string>().find("was withdrawn"), std::string::npos);
 
   // ninjs: a canceled document needs no headline; withheld and unknown statuses are refused.
-  Answer n1 = post(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"headlines", {{{"value", "Tin 1"}}}}},
+  Answer n1 = post_event(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"headlines", {{{"value", "Tin 1"}}}}},
                    "?topic=vn.gov.press");
   ASSERT_EQ(n1.status, 202) << n1.body.dump();
-  Answer cancel = post(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"pubStatus", "canceled"}}, "?topic=vn.gov.press");
+  Answer cancel = post_event(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"pubStatus", "canceled"}}, "?topic=vn.gov.press");
   ASSERT_EQ(cancel.status, 202) << cancel.body.dump();
   EXPECT_EQ(cancel.body["kind"], "retraction");
-  Answer recancel = post(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"pubStatus", "canceled"}}, "?topic=vn.gov.press");
+  Answer recancel = post_event(gov_node, {{"uri", "https://chinhphu.vn/tin/1"}, {"pubStatus", "canceled"}}, "?topic=vn.gov.press");
   EXPECT_EQ(recancel.status, 422) << recancel.body.dump();
   EXPECT_EQ(recancel.body["error"]["field"], "uri");
   for (const char* status : {"withheld", "published"}) {
-    Answer a = post(gov_node, {{"uri", std::string("https://chinhphu.vn/tin/") + status},
+    Answer a = post_event(gov_node, {{"uri", std::string("https://chinhphu.vn/tin/") + status},
                                {"headlines", {{{"value", "h"}}}}, {"pubStatus", status}},
                     "?topic=vn.gov.press");
     EXPECT_EQ(a.status, 400) << status << ": " << a.body.dump();
@@ -243,31 +229,31 @@ TEST_F(NodePublishing, RetriedPostsWithTheSameIdempotencyKeyMakeOneEventEachAcro
     return doc;
   };
   // The same key and request again: the same event, marked as a replay.
-  Answer a = post(gov_node, item(0), "", "cms-article-0");
+  Answer a = post_event(gov_node, item(0), "", "cms-article-0");
   ASSERT_EQ(a.status, 202) << a.body.dump();
   EXPECT_EQ(a.replayed, "");
-  Answer b = post(gov_node, item(0), "", "cms-article-0");
+  Answer b = post_event(gov_node, item(0), "", "cms-article-0");
   ASSERT_EQ(b.status, 202) << b.body.dump();
   EXPECT_EQ(b.body["id"], a.body["id"]);
   EXPECT_EQ(b.body["sequence"], a.body["sequence"]);
   EXPECT_EQ(b.replayed, "true");
   // The same key for another request is refused.
-  Answer other = post(gov_node, item(99), "", "cms-article-0");
+  Answer other = post_event(gov_node, item(99), "", "cms-article-0");
   EXPECT_EQ(other.status, 422) << other.body.dump();
   EXPECT_EQ(other.body["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
-  EXPECT_EQ(post(gov_node, item(0), "", std::string(300, 'k')).status, 400);
+  EXPECT_EQ(post_event(gov_node, item(0), "", std::string(300, 'k')).status, 400);
 
   // Posts 1..20 race a SIGKILL; then every one is sent again.
   std::thread killer([&] {
     std::this_thread::sleep_for(20ms);
     gov_node.kill();
   });
-  for (int i = 1; i <= 20; ++i) (void)post(gov_node, item(i), "", "cms-article-" + std::to_string(i));
+  for (int i = 1; i <= 20; ++i) (void)post_event(gov_node, item(i), "", "cms-article-" + std::to_string(i));
   killer.join();
   gov_node.start();
   std::set<std::string> ids;
   for (int i = 1; i <= 20; ++i) {
-    Answer r = post(gov_node, item(i), "", "cms-article-" + std::to_string(i));
+    Answer r = post_event(gov_node, item(i), "", "cms-article-" + std::to_string(i));
     ASSERT_EQ(r.status, 202) << i << ": " << r.body.dump();
     ids.insert(r.body["id"]);
   }

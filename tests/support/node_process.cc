@@ -90,6 +90,20 @@ std::vector<nlohmann::json> WebhookReceiver::wait_for(size_t n, std::chrono::mil
   return received();
 }
 
+ApiAnswer api_call(httplib::Client& c, const std::string& method, const std::string& path, const std::string& body,
+                   const httplib::Headers& headers) {
+  httplib::Result r = method == "POST" ? c.Post(path, headers, body, "application/json") : c.Get(path, headers);
+  if (!r) return {-1, nlohmann::json{{"transport_error", httplib::to_string(r.error())}}, ""};
+  return {r->status, nlohmann::json::parse(r->body, nullptr, false), r->get_header_value("Idempotent-Replayed")};
+}
+
+ApiAnswer post_event(const NodeProcess& node, const nlohmann::json& doc, const std::string& query,
+                     const std::string& idempotency_key) {
+  httplib::Headers headers;
+  if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", idempotency_key);
+  return api_call(*node.client(), "POST", "/v1/events" + query, doc.dump(), headers);
+}
+
 std::string webhook_toml(const WebhookReceiver& cms, const std::string& name, const std::string& more) {
   return "[[webhooks]]\nname = \"" + name + "\"\nurl = \"" + cms.url() + "\"\nmax_backoff_ms = 300\n" + more + "\n";
 }

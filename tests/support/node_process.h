@@ -72,6 +72,20 @@ class WebhookReceiver {
   std::string failing_topic_;
 };
 
+// An answer of the node's HTTP API: status (-1: no answer), JSON body (the
+// transport error when there was no answer) and the Idempotent-Replayed header.
+struct ApiAnswer {
+  int status = 0;
+  nlohmann::json body;
+  std::string replayed;
+};
+// GET, or POST with a JSON body, through a client of the API.
+ApiAnswer api_call(httplib::Client& c, const std::string& method, const std::string& path,
+                   const std::string& body = "", const httplib::Headers& headers = {});
+// POST /v1/events<query> of `doc`, with an Idempotency-Key when given.
+ApiAnswer post_event(const NodeProcess& node, const nlohmann::json& doc, const std::string& query = "",
+                     const std::string& idempotency_key = "");
+
 // The TOML of a [[webhooks]] entry to `cms` (a short back-off keeps tests
 // quick); `more` adds lines to it (topics = [...]).
 std::string webhook_toml(const WebhookReceiver& cms, const std::string& name = "cms", const std::string& more = "");
