@@ -215,9 +215,10 @@ TEST_F(Hostile, AFloodFromOneClientIsRateLimitedAndOthersAreServed) {
     if (x.status() == v1::PublishResult::ACCEPTED) ++accepted;
     if (x.error().code() == E::RATE_LIMITED) ++limited, retry = std::max(retry, x.retry_after_ms());
   }
-  // The burst of 50, plus at most what refilled (50/s) while the batch was
-  // under way, however slow the machine.
-  EXPECT_GE(accepted, 50u);
+  // The burst of 50 less the one event SetUp published (it refills at 50/s,
+  // so on a fast machine less than one token is back by now), plus at most
+  // what refilled while the batch was under way, however slow the machine.
+  EXPECT_GE(accepted, 49u);
   EXPECT_LE(static_cast<double>(accepted), 50.0 + 50.0 * took_s + 1.0);
   EXPECT_EQ(accepted + limited, 200u);
   EXPECT_GT(retry, 0u);
