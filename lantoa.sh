@@ -26,6 +26,7 @@ PACKAGES=(
   openssl curl clang libclang-rt-14-dev python3-jsonschema
   dpkg-dev fakeroot file lintian systemd
   prometheus  # promtool: the broker's /metrics is checked with "promtool check metrics" (tests/broker/metrics_test.cc)
+  chromium    # the broker's dashboard is tested in headless Chromium (tests/broker/dashboard_test.cc)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <tuple>
 #include <unordered_map>
 
@@ -117,10 +118,58 @@ Status load_restrictions_folder(Restrictions& restrictions, const std::filesyste
   return Status(E::INVALID_ARGUMENT, message);
 }
 
+// The monitoring port's requests, answered by the I/O thread (the server's
+// control queue); the HTTP thread waits for the answer.
+Result<std::string> ask(Server& server, ControlRequest request) {
+  auto answer = request.answer->get_future();
+  server.control().push(std::move(request));
+  if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    return Status(E::TIMEOUT, "the broker did not answer within 10 s (it may be stopping)");
+  }
+  ControlAnswer a;
+  try {
+    a = answer.get();
+  } catch (const std::future_error&) {  // the request was dropped unanswered: the broker is stopping
+    return Status(E::UNAVAILABLE, "the broker is stopping");
+  }
+  if (!a.status.ok()) return a.status;
+  return a.body.dump(2);
+}
+
+MonitorActions monitor_actions(Server& server, std::string admin_token) {
+  MonitorActions actions;
+  actions.admin_token = std::move(admin_token);
+  actions.spread = [&server](const std::string& id) {
+    ControlRequest r;
+    r.verb = ControlRequest::Verb::kSpread;
+    r.event_id = id;
+    return ask(server, std::move(r));
+  };
+  actions.admin = [&server](MonitorActions::Admin verb, const std::string& a, const std::string& b) {
+    ControlRequest r;
+    switch (verb) {
+      case MonitorActions::Admin::kRemoveSubscription: r.verb = ControlRequest::Verb::kRemoveSubscription; break;
+      case MonitorActions::Admin::kPurgeQueue: r.verb = ControlRequest::Verb::kPurgeQueue; break;
+      case MonitorActions::Admin::kCloseSessions: r.verb = ControlRequest::Verb::kCloseSessions; break;
+    }
+    r.owner = a;
+    r.name = b;
+    r.member = a;
+    return ask(server, std::move(r));
+  };
+  return actions;
+}
+
 }  // namespace
 
 Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   config.finish();
+  std::string admin_token;  // read before anything is created: a mistake stops the broker at once
+  if (!config.monitor_admin_token_file.empty()) {
+    auto t = internal::read_secret_file(config.monitor_admin_token_file, "monitoring admin token");
+    if (!t) return t.status();
+    admin_token = std::move(*t);
+  }
   std::error_code ec;
   std::filesystem::create_directories(config.data, ec);
   if (ec) return Status(E::IO_ERROR, "cannot create data folder " + config.data.string() + ": " + ec.message());
@@ -230,7 +279,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   if (!config.monitor.empty()) {
     auto hp = split_host_port(config.monitor);
     if (!hp) return hp.status();
-    auto m = MonitorServer::start(metrics, hp->first, hp->second);
+    auto m = MonitorServer::start(metrics, hp->first, hp->second, monitor_actions(server, std::move(admin_token)));
     if (!m) return m.status();
     monitor = std::move(*m);
     monitor_url = "http://" + hp->first + ":" + std::to_string(monitor->port());

@@ -121,6 +121,12 @@ std::vector<Setting> make_settings() {
                                   "ZeroMQ endpoint (CurveZMQ); port `*` = any free"));
   all.push_back(bind<std::string>("monitor", "--monitor", {[](C& c) -> auto& { return c.monitor; }},
                                   "monitoring HTTP `host:port`; port 0 = any free; `\"\"` = off"));
+  all.push_back(bind<std::filesystem::path>(
+      "monitor_admin_token_file", "--monitor-admin-token-file",
+      {[](C& c) -> auto& { return c.monitor_admin_token_file; }},
+      "a file (mode 0600, at least 16 characters) holding the token that authorises the admin verbs on the "
+      "monitoring port (`lantoa subs rm`, `lantoa queues purge`, `lantoa sessions close`); unset: admin verbs "
+      "are off", "unset"));
   all.push_back(bind<std::filesystem::path>("key", "--key", {[](C& c) -> auto& { return c.key; }},
                                             "the broker's key file (created, mode 0600, if missing)",
                                             "`<data>/broker.key`"));

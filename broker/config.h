@@ -20,6 +20,7 @@ struct BrokerConfig {
   std::filesystem::path data = "lantoa-data";
   std::string listen = "tcp://127.0.0.1:7450";  // "tcp://127.0.0.1:*" picks a free port
   std::string monitor = "127.0.0.1:7451";        // host:port; port 0 picks a free one; "" disables
+  std::filesystem::path monitor_admin_token_file;  // the admin verbs' token (empty: admin verbs off)
   std::filesystem::path key;                     // default: <data>/broker.key (created if missing)
   std::filesystem::path trust_root;              // default: <data>/trust-root.pub
   std::filesystem::path certs;                   // known certificates (*.cert); default: <data>/certs

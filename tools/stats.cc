@@ -5,23 +5,14 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "cli.h"
+#include "monitor_client.h"
 
 namespace lantoa::cli {
 namespace {
-
-Result<nlohmann::json> fetch(const std::string& monitor) {
-  httplib::Client http(monitor);
-  http.set_connection_timeout(5);
-  auto res = http.Get("/api/v1/stats");
-  if (!res) return Status(v1::Error::UNAVAILABLE, "no answer from the monitoring address " + monitor);
-  if (res->status != 200) {
-    return Status(v1::Error::UNAVAILABLE, monitor + " answered HTTP " + std::to_string(res->status));
-  }
-  auto j = nlohmann::json::parse(res->body, nullptr, false);
-  if (j.is_discarded()) return Status(v1::Error::INVALID_ARGUMENT, monitor + " did not answer JSON");
-  return j;
-}
 
 uint64_t count(const nlohmann::json& j, const nlohmann::json::json_pointer& at) {
   return j.contains(at) && j[at].is_number_unsigned() ? j[at].get<uint64_t>() : 0;
@@ -69,25 +60,121 @@ std::string by_reason(const nlohmann::json& j, const nlohmann::json::json_pointe
   return total == 0 ? "0" : std::to_string(total) + " (" + reasons + ")";
 }
 
-void add_view(CLI::App& app, Runner& run, const char* name, const char* help,
-              std::function<void(const nlohmann::json&)> print) {
+// Clears the terminal and puts the cursor home (ANSI), for --watch and top.
+constexpr const char* kClear = "\033[H\033[2J";
+
+// A view of the figures: printed once, or with --watch every N seconds
+// until interrupted (--count limits the rounds). Returns the subcommand so
+// that admin verbs can hang under it (lantoa subs rm).
+CLI::App* add_view(CLI::App& app, Runner& run, const char* name, const char* help,
+                   std::function<void(const nlohmann::json&)> print) {
   auto* cmd = app.add_subcommand(name, help);
   cmd->configurable();
-  auto monitor = std::make_shared<std::string>("http://127.0.0.1:7451");
+  auto o = std::make_shared<MonitorOptions>();
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("--monitor", *monitor, "the broker's monitoring address")->envname("LANTOA_MONITOR")
-      ->capture_default_str();
+  auto watch = std::make_shared<double>(0);
+  auto rounds = std::make_shared<int>(0);
+  o->add_to(*cmd, false);
   cmd->add_flag("--json", *json, "the raw JSON");
+  cmd->add_option("--watch", *watch, "show again every SECONDS (the broker's rates are over fixed windows)")
+      ->expected(0, 1)
+      ->default_str("2");
+  cmd->add_option("--count", *rounds, "with --watch: stop after this many rounds (0: until interrupted)");
+  cmd->callback([=, &run] {
+    if (!cmd->get_subcommands().empty()) return;  // an admin verb under it runs instead
+    const bool watching = cmd->count("--watch") > 0;
+    const double every = *watch > 0 ? *watch : 2.0;
+    run = [=] {
+      for (int round = 1;; ++round) {
+        auto j = monitor_get(*o, "/api/v1/stats");
+        if (!j) return fail(j.status());
+        if (watching && !*json) std::cout << kClear;
+        if (*json) {
+          std::cout << j->dump(2) << "\n";
+        } else {
+          print(*j);
+        }
+        std::cout.flush();
+        if (!watching || (*rounds > 0 && round >= *rounds)) return kOk;
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(every * 1000)));
+      }
+    };
+  });
+  return cmd;
+}
+
+// lantoa top: topics by rate and subscriptions by lag, refreshed.
+void print_top(const nlohmann::json& j, size_t rows) {
+  std::cout << "lantoa top — " << j.value("version", "") << "   accepted " << rate(j, "/rates/accepted"_json_pointer, "10s")
+            << "  delivered " << rate(j, "/rates/delivered"_json_pointer, "10s") << "  acked "
+            << rate(j, "/rates/acked"_json_pointer, "10s") << "  rejected " << rate(j, "/rates/rejected"_json_pointer, "10s")
+            << "  sessions " << count(j, "/connections"_json_pointer) << "\n";
+  const uint64_t used = count(j, "/store/used_bytes"_json_pointer), map = count(j, "/store/map_size_bytes"_json_pointer);
+  if (map > 0) {
+    std::cout << "storage " << megabytes(used) << " of " << megabytes(map) << " ("
+              << fixed(100.0 * static_cast<double>(used) / static_cast<double>(map), 1) << "%)\n";
+  }
+  std::vector<std::pair<std::string, nlohmann::json>> topics;
+  const nlohmann::json all_topics = j.value("topics", nlohmann::json::object());
+  for (const auto& [k, v] : all_topics.items()) topics.emplace_back(k, v);
+  auto r10 = [](const nlohmann::json& t, const char* what) {
+    return number(t, nlohmann::json::json_pointer(std::string("/") + what + "/10s"));
+  };
+  std::sort(topics.begin(), topics.end(), [&](const auto& a, const auto& b) {
+    return r10(a.second, "accepted_per_s") + r10(a.second, "delivered_per_s") >
+           r10(b.second, "accepted_per_s") + r10(b.second, "delivered_per_s");
+  });
+  std::cout << "\n" << std::left << std::setw(40) << "TOPIC" << std::setw(13) << "IN/s" << std::setw(13) << "OUT/s"
+            << std::setw(11) << "ACCEPTED" << "DELIVERED\n";
+  for (size_t i = 0; i < topics.size() && i < rows; ++i) {
+    const auto& t = topics[i].second;
+    std::cout << std::setw(40) << topics[i].first << std::setw(13) << rate(t, "/accepted_per_s"_json_pointer, "10s")
+              << std::setw(13) << rate(t, "/delivered_per_s"_json_pointer, "10s") << std::setw(11)
+              << count(t, "/accepted"_json_pointer) << count(t, "/delivered"_json_pointer) << "\n";
+  }
+  std::vector<nlohmann::json> subs(j["subscriptions"].begin(), j["subscriptions"].end());
+  std::sort(subs.begin(), subs.end(), [](const auto& a, const auto& b) {
+    return number(a, "/oldest_unacked_age_s"_json_pointer) > number(b, "/oldest_unacked_age_s"_json_pointer);
+  });
+  std::cout << "\n" << std::setw(34) << "SUBSCRIPTION" << std::setw(9) << "DEPTH" << std::setw(10) << "IN FLIGHT"
+            << std::setw(12) << "OUT/s" << std::setw(8) << "OLDEST" << std::setw(10) << "LAST ACK" << "STATE\n";
+  for (size_t i = 0; i < subs.size() && i < rows; ++i) {
+    const auto& s = subs[i];
+    const bool connected = s.value("connected", false);
+    const uint64_t depth = count(s, "/depth"_json_pointer);
+    const std::string state = !connected ? (depth > 0 ? "STALLED (disconnected)" : "disconnected")
+                              : number(s, "/oldest_unacked_age_s"_json_pointer) >= 10 ? "lagging"
+                                                                                        : "ok";
+    std::cout << std::setw(34) << (s.value("owner", "") + "/" + s.value("name", "")) << std::setw(9) << depth
+              << std::setw(10) << count(s, "/in_flight"_json_pointer) << std::setw(12)
+              << rate(s, "/delivered_per_s"_json_pointer, "10s") << std::setw(8)
+              << age(number(s, "/oldest_unacked_age_s"_json_pointer)) << std::setw(10)
+              << age(number(s, "/last_ack_age_s"_json_pointer)) << state << "\n";
+  }
+}
+
+void add_top(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand("top", "a live view of topics (by rate) and subscriptions (by lag), like top");
+  cmd->configurable();
+  auto o = std::make_shared<MonitorOptions>();
+  auto every = std::make_shared<double>(2);
+  auto rounds = std::make_shared<int>(0);
+  auto rows = std::make_shared<size_t>(20);
+  o->add_to(*cmd, false);
+  cmd->add_option("--every", *every, "seconds between refreshes")->capture_default_str();
+  cmd->add_option("--count", *rounds, "stop after this many refreshes (0: until interrupted)");
+  cmd->add_option("--rows", *rows, "rows per table")->capture_default_str();
   cmd->callback([=, &run] {
     run = [=] {
-      auto j = fetch(*monitor);
-      if (!j) return fail(j.status());
-      if (*json) {
-        std::cout << j->dump(2) << "\n";
-      } else {
-        print(*j);
+      for (int round = 1;; ++round) {
+        auto j = monitor_get(*o, "/api/v1/stats");
+        if (!j) return fail(j.status());
+        std::cout << kClear;
+        print_top(*j, *rows);
+        std::cout.flush();
+        if (*rounds > 0 && round >= *rounds) return kOk;
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(*every * 1000)));
       }
-      return kOk;
     };
   });
 }
@@ -133,7 +220,7 @@ void add_stats(CLI::App& app, Runner& run) {
                 << rate(t, "/accepted_per_s"_json_pointer, "1m") << "\n";
     }
   });
-  add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked, oldest, last ack",
+  CLI::App* subs_cmd = add_view(app, run, "subs", "durable subscriptions: depth, in flight, delivered, acked, oldest, last ack",
            [](const nlohmann::json& j) {
     std::cout << std::left << std::setw(18) << "owner" << std::setw(30) << "subscription" << std::setw(9) << "depth"
               << std::setw(11) << "in flight" << std::setw(11) << "delivered" << std::setw(9) << "acked"
@@ -147,7 +234,7 @@ void add_stats(CLI::App& app, Runner& run) {
                 << "\n";
     }
   });
-  add_view(app, run, "queues", "queue depths, deepest first", [](const nlohmann::json& j) {
+  CLI::App* queues_cmd = add_view(app, run, "queues", "queue depths, deepest first", [](const nlohmann::json& j) {
     std::vector<nlohmann::json> subs(j["subscriptions"].begin(), j["subscriptions"].end());
     std::sort(subs.begin(), subs.end(), [](auto& a, auto& b) { return a["depth"] > b["depth"]; });
     for (const auto& s : subs) {
@@ -155,6 +242,8 @@ void add_stats(CLI::App& app, Runner& run) {
                 << s["name"].get<std::string>() << "\n";
     }
   });
+  add_top(app, run);
+  add_admin(*subs_cmd, *queues_cmd, app, run);
 }
 
 }  // namespace lantoa::cli

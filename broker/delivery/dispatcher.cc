@@ -43,7 +43,7 @@ void Dispatcher::attach(const std::string& peer, const SubscriptionRecord& recor
   sub.credit = record.credit();
   held_[peer][record.name()] = id;
   mark(id, sub);
-  if (!sub.probe) sub.probe = metrics_.subscription(id, record.owner(), record.name());
+  if (!sub.probe) sub.probe = metrics_.subscription(id, record.owner(), record.name(), record.filters());
   sub.probe->connected.store(true, std::memory_order_relaxed);
 }
 
@@ -80,6 +80,45 @@ void Dispatcher::drop_peer(const std::string& peer) {
     held_.erase(h);
   }
   window_.erase(peer);
+}
+
+void Dispatcher::purged(uint64_t id) {
+  io_thread_.check("Dispatcher");
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  ActiveSubscription& sub = it->second;
+  for (const auto& [seq, p] : sub.pending) {
+    if (!p.waiting) release(sub.peer, p);
+  }
+  live_deadlines_ -= std::min(live_deadlines_, sub.pending.size());
+  sub.pending.clear();
+  sub.by_delivery.clear();
+  sub.attempts.clear();
+  sub.due.clear();
+  sub.in_flight = 0;
+  sub.position.clear();
+  if (sub.probe) sub.probe->in_flight.store(0, std::memory_order_relaxed);
+  mark(id, sub);
+}
+
+std::string Dispatcher::holder(uint64_t id) const {
+  io_thread_.check("Dispatcher");
+  auto it = subs_.find(id);
+  return it == subs_.end() ? std::string() : it->second.peer;
+}
+
+Dispatcher::DeliveryState Dispatcher::delivery_state(uint64_t id, uint64_t seq) const {
+  io_thread_.check("Dispatcher");
+  DeliveryState out;
+  auto it = subs_.find(id);
+  if (it == subs_.end() || it->second.peer.empty()) return out;
+  if (auto p = it->second.pending.find(seq); p != it->second.pending.end()) {
+    out.in_flight = !p->second.waiting;
+    out.waiting = p->second.waiting;
+    out.attempts = p->second.attempt;
+  }
+  if (auto a = it->second.attempts.find(seq); a != it->second.attempts.end()) out.attempts = std::max(out.attempts, a->second);
+  return out;
 }
 
 void Dispatcher::detach(ActiveSubscription& sub) {

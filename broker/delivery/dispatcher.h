@@ -60,6 +60,19 @@ class Dispatcher {
   void forget(uint64_t sub);
   // The connection is gone: its subscriptions' deliveries return to their queues.
   void drop_peer(const std::string& peer);
+  // The subscription's queue was emptied (the operator purged it): what was
+  // in flight is forgotten (late acks of it are harmless) and scanning starts over.
+  void purged(uint64_t sub);
+
+  // For the spread of an event (session/control.cc): the session holding a
+  // subscription (empty: none), and how far one entry's delivery got.
+  std::string holder(uint64_t sub) const;
+  struct DeliveryState {
+    bool in_flight = false;  // sent, awaiting its ack
+    bool waiting = false;    // nacked or timed out, waiting for its redelivery
+    uint32_t attempts = 0;   // deliveries so far (while the subscriber stays attached)
+  };
+  DeliveryState delivery_state(uint64_t sub, uint64_t seq) const;
 
   // From subscribers. SUBSCRIPTION_NOT_FOUND when `peer` does not hold the
   // subscription named; INVALID_ARGUMENT for credit over the limit.

@@ -1,13 +1,16 @@
 #include "monitor/http.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/internal/clock.h"
 #include "lantoa/internal/listen_socket.h"
+#include "monitor/dashboard.h"
 #include "monitor/process.h"
 
 namespace lantoa::broker {
@@ -138,6 +141,12 @@ std::string render_prometheus(Metrics& m) {
              "Publishes rejected, by the publishing member's namespace (first two labels) and reason.");
     for (const auto& [key, v] : snap.rejected_by_origin) f.add({{"origin", key.first}, {"reason", key.second}}, v);
   }
+  {
+    Family f(o, "lantoa_admin_actions_total", "counter",
+             "Admin verbs asked on the monitoring port, by action and outcome (done; refused: not authorised; "
+             "failed: not found or an error).");
+    for (const auto& [key, v] : snap.admin_actions) f.add({{"action", key.first}, {"outcome", key.second}}, v);
+  }
   auto flows = [&](const char* name, const char* help, const char* label, const auto& map, bool delivered) {
     Family f(o, name, "counter", help);
     for (const auto& [k, v] : map) f.add({{label, k}}, delivered ? v.delivered : v.accepted);
@@ -248,15 +257,24 @@ std::string render_stats_json(Metrics& m) {
                     {"redelivered", f.redelivered},
                     {"oldest_unacked_age_s", f.oldest_unacked_age_s},
                     {"last_ack_age_s", f.last_ack_age_s},
-                    {"connected", f.connected}});
+                    {"connected", f.connected},
+                    {"filters", f.filters},
+                    {"delivered_per_s", rates_json(f.delivered_rate)}});
   }
   j["subscriptions"] = subs;
+  json admin = json::object();
+  for (const auto& [key, v] : snap.admin_actions) admin[key.first][key.second] = v;
+  j["admin_actions"] = admin;
+  j["links"] = json::array();  // federation links, once configured
   return j.dump(2);
 }
 
-Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, const std::string& host, int port) {
+Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, const std::string& host, int port,
+                                                            MonitorActions actions) {
   std::unique_ptr<MonitorServer> m(new MonitorServer());
+  m->actions_ = std::move(actions);
   m->http_ = std::make_unique<httplib::Server>();
+  m->serve_actions(metrics);
   m->http_->Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_prometheus(metrics), "text/plain; version=0.0.4");
   });
@@ -274,6 +292,103 @@ Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, co
   m->thread_ = std::thread([srv = m->http_.get()] { srv->listen_after_bind(); });
   m->sampler_ = std::thread([&metrics, srv = m.get()] { srv->sample_every_second(metrics); });
   return m;
+}
+
+namespace {
+
+int http_status_of(Code code) {
+  switch (code) {
+    case lantoa::v1::Error::NOT_FOUND:
+    case lantoa::v1::Error::SUBSCRIPTION_NOT_FOUND: return 404;
+    case lantoa::v1::Error::INVALID_ARGUMENT: return 400;
+    case lantoa::v1::Error::PERMISSION_DENIED: return 403;
+    case lantoa::v1::Error::TIMEOUT:
+    case lantoa::v1::Error::UNAVAILABLE: return 503;
+    default: return 500;
+  }
+}
+
+void reply_error(httplib::Response& res, int http, Code code, const std::string& message) {
+  res.status = http;
+  nlohmann::json body = {{"error", {{"code", std::string(code_name(code))}, {"message", message}}}};
+  res.set_content(body.dump() + "\n", "application/json");
+}
+
+void reply(httplib::Response& res, const Result<std::string>& r) {
+  if (!r) return reply_error(res, http_status_of(r.status().code()), r.status().code(), r.status().message());
+  res.set_content(*r, "application/json");
+}
+
+// Compares in time independent of where the first difference is.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+void MonitorServer::serve_actions(Metrics& metrics) {
+  http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                   "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+  });
+  http_->Get(R"(/api/v1/events/([^/]+)/spread)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string hex = req.matches[1];
+    auto id = from_hex(hex);
+    if (!id || id->size() != 32) {
+      return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT,
+                         "an event id is 64 hexadecimal digits (as lantoa publish and the node's API print it), "
+                         "got \"" + hex.substr(0, 80) + "\"");
+    }
+    if (!actions_.spread) return reply_error(res, 503, lantoa::v1::Error::UNAVAILABLE, "spread is not available");
+    reply(res, actions_.spread(*id));
+  });
+  // Every admin verb: authorised by the admin token, logged and counted.
+  auto admin = [this, &metrics](const char* action, MonitorActions::Admin verb, auto target) {
+    return [this, &metrics, action, verb, target](const httplib::Request& req, httplib::Response& res) {
+      const auto [a, b] = target(req);
+      const std::string what = std::string(action) + " " + a + (b.empty() ? "" : "/" + b);
+      const std::string who = req.remote_addr;
+      if (actions_.admin_token.empty() || !actions_.admin) {
+        metrics.admin_action(action, "refused");
+        spdlog::warn("admin: {} from {} refused: admin verbs are off (no monitor_admin_token_file)", what, who);
+        return reply_error(res, 403, lantoa::v1::Error::PERMISSION_DENIED,
+                           "admin verbs are off on this broker: its operator sets monitor_admin_token_file");
+      }
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string_view bearer = "Bearer ";
+      if (!auth.starts_with(bearer) || !same_secret(std::string_view(auth).substr(bearer.size()), actions_.admin_token)) {
+        metrics.admin_action(action, "refused");
+        spdlog::warn("admin: {} from {} refused: {}", what, who,
+                     auth.empty() ? "no Authorization header" : "wrong admin token");
+        res.set_header("WWW-Authenticate", "Bearer");
+        return reply_error(res, 401, lantoa::v1::Error::PERMISSION_DENIED,
+                           auth.empty() ? "admin verbs need \"Authorization: Bearer <admin token>\""
+                                        : "wrong admin token");
+      }
+      auto r = actions_.admin(verb, a, b);
+      metrics.admin_action(action, r.ok() ? "done" : "failed");
+      if (r.ok()) {
+        spdlog::warn("admin: {} from {} done: {}", what, who, *r);
+      } else {
+        spdlog::warn("admin: {} from {} failed: {}", what, who, r.status().to_string());
+      }
+      reply(res, r);
+    };
+  };
+  using Admin = MonitorActions::Admin;
+  auto owner_name = [](const httplib::Request& req) { return std::pair{req.matches[1].str(), req.matches[2].str()}; };
+  http_->Delete(R"(/api/v1/subscriptions/([^/]+)/([^/]+))",
+                admin("subscription_remove", Admin::kRemoveSubscription, owner_name));
+  http_->Post(R"(/api/v1/subscriptions/([^/]+)/([^/]+)/purge)", admin("queue_purge", Admin::kPurgeQueue, owner_name));
+  http_->Delete(R"(/api/v1/sessions/([^/]+))",
+                admin("sessions_close", Admin::kCloseSessions,
+                      [](const httplib::Request& req) { return std::pair{req.matches[1].str(), std::string()}; }));
 }
 
 void MonitorServer::sample_every_second(Metrics& metrics) {

@@ -1,12 +1,19 @@
 // The monitoring HTTP endpoints, served on their own thread:
-//   GET /metrics        Prometheus text format
-//   GET /api/v1/stats   the same figures as JSON, with rates over 10 s and 1 min
-//   GET /healthz        "ok"
+//   GET /                  the live dashboard (its assets are built in: dashboard.h)
+//   GET /metrics           Prometheus text format
+//   GET /api/v1/stats      the same figures as JSON, with rates over 10 s and 1 min
+//   GET /api/v1/events/{id}/spread   where one event went (MonitorActions::spread)
+//   GET /healthz           "ok"
+// the admin verbs, with the admin token (Authorization: Bearer ...):
+//   DELETE /api/v1/subscriptions/{owner}/{name}         remove a subscription
+//   POST   /api/v1/subscriptions/{owner}/{name}/purge   empty its queue
+//   DELETE /api/v1/sessions/{member}                    close a member's sessions
 // and a sampler thread that records the counters with rates once a second
 // (Metrics::sample), so rates do not depend on who polls.
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,10 +31,22 @@ namespace lantoa::broker {
 std::string render_prometheus(Metrics& metrics);
 std::string render_stats_json(Metrics& metrics);
 
+// What the monitoring port asks of the rest of the broker (broker.cc
+// provides it: the I/O thread answers). Each returns the answer's JSON text,
+// or why not (NOT_FOUND, SUBSCRIPTION_NOT_FOUND, INVALID_ARGUMENT, ...).
+struct MonitorActions {
+  enum class Admin { kRemoveSubscription, kPurgeQueue, kCloseSessions };
+  std::function<Result<std::string>(const std::string& event_id)> spread;  // the 32-byte id
+  // kCloseSessions: `a` is the member; otherwise `a` the owner, `b` the name.
+  std::function<Result<std::string>(Admin verb, const std::string& a, const std::string& b)> admin;
+  std::string admin_token;  // empty: the admin verbs are off
+};
+
 class MonitorServer {
  public:
   // Binds host:port (port 0 picks a free one) and starts serving.
-  static Result<std::unique_ptr<MonitorServer>> start(Metrics& metrics, const std::string& host, int port);
+  static Result<std::unique_ptr<MonitorServer>> start(Metrics& metrics, const std::string& host, int port,
+                                                      MonitorActions actions = {});
   ~MonitorServer();
   MonitorServer(const MonitorServer&) = delete;
   MonitorServer& operator=(const MonitorServer&) = delete;
@@ -38,6 +57,9 @@ class MonitorServer {
   MonitorServer() = default;
   void sample_every_second(Metrics& metrics);
 
+  void serve_actions(Metrics& metrics);
+
+  MonitorActions actions_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::thread sampler_;

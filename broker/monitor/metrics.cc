@@ -68,6 +68,11 @@ void Metrics::reject(Code code, std::string_view member) {
   it->second++;
 }
 
+void Metrics::admin_action(std::string_view action, std::string_view outcome) {
+  std::lock_guard lock(mu_);
+  admin_actions_[{std::string(action), std::string(outcome)}]++;
+}
+
 std::string_view Metrics::origin_namespace(std::string_view origin) {
   size_t dot = 0;
   for (size_t depth = 0; depth < kOriginDepth; ++depth) {
@@ -93,14 +98,6 @@ Flow& Metrics::flow(std::map<std::string, std::unique_ptr<FlowEntry>, std::less<
 
 Flow& Metrics::topic_flow(std::string_view topic) { return flow(topics_, topic, kMaxTopics); }
 Flow& Metrics::origin_flow(std::string_view origin) { return flow(origins_, origin_namespace(origin), kMaxOrigins); }
-
-std::shared_ptr<SubscriptionProbe> Metrics::subscription(uint64_t id, const std::string& owner,
-                                                         const std::string& name) {
-  std::lock_guard lock(mu_);
-  auto& p = subs_[id];
-  if (!p) p = std::make_shared<SubscriptionProbe>(id, owner, name);
-  return p;
-}
 
 void Metrics::forget_subscription(uint64_t id) {
   std::lock_guard lock(mu_);
@@ -134,6 +131,7 @@ void Metrics::sample(int64_t mono_ms) {
       record(e->delivered, e->flow.delivered.load(std::memory_order_relaxed));
     }
   }
+  for (auto& [id, e] : subs_) record(e.delivered, e.probe->delivered.load(std::memory_order_relaxed));
 }
 
 Metrics::Rates Metrics::rates(const Series& s) const {
@@ -155,6 +153,7 @@ Metrics::Rates Metrics::rates(const Series& s) const {
 Metrics::Snapshot Metrics::snapshot(int64_t wall_ms) {
   Snapshot snap;
   std::vector<std::shared_ptr<SubscriptionProbe>> subs;
+  std::map<uint64_t, std::pair<std::vector<std::string>, Rates>> sub_extras;  // filters, delivered rate
   StoreReader reader;
   {
     std::lock_guard lock(mu_);
@@ -168,12 +167,16 @@ Metrics::Snapshot Metrics::snapshot(int64_t wall_ms) {
       }
     }
     snap.rejected_by_origin = rejected_by_origin_;
+    snap.admin_actions = admin_actions_;
     snap.accepted = rates(accepted_s_);
     snap.delivered = rates(delivered_s_);
     snap.acked = rates(acked_s_);
     snap.rejected = rates(rejected_s_);
     snap.redelivered = rates(redelivered_s_);
-    for (const auto& [id, p] : subs_) subs.push_back(p);
+    for (const auto& [id, e] : subs_) {
+      subs.push_back(e.probe);
+      sub_extras[id] = {e.filters, rates(e.delivered)};
+    }
     reader = store_reader_;
   }
   // The store is read outside the lock: a slow read must not hold up the
@@ -197,6 +200,8 @@ Metrics::Snapshot Metrics::snapshot(int64_t wall_ms) {
     f.acked = p->acked.load(std::memory_order_relaxed);
     f.redelivered = p->redelivered.load(std::memory_order_relaxed);
     f.connected = p->connected.load(std::memory_order_relaxed);
+    f.filters = std::move(sub_extras[p->id].first);
+    f.delivered_rate = sub_extras[p->id].second;
     if (auto o = store.oldest_queued_ms.find(p->id); o != store.oldest_queued_ms.end() && f.depth > 0) {
       f.oldest_unacked_age_s = age(o->second);
     }

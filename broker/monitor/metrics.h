@@ -21,6 +21,7 @@
 // or how often.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -138,6 +139,9 @@ class Metrics {
   // is the label). `member` may be empty when it is not known.
   void reject(Code code, std::string_view member);
   void refuse_session(Code code) { sessions_refused[static_cast<size_t>(code) % kCodes]++; }
+  // An admin verb on the monitoring port: `action` (a fixed few names) and
+  // its outcome ("done", "refused": not authorised, "failed": not found or an error).
+  void admin_action(std::string_view action, std::string_view outcome);
   void commit_took(uint64_t micros, uint64_t events);
 
   // The counters of a topic / an origin's namespace (created on first use,
@@ -148,9 +152,22 @@ class Metrics {
   // The label an origin is counted under (its first kOriginDepth labels).
   static std::string_view origin_namespace(std::string_view origin);
 
-  // The probe of a subscription (created on first use). The writer and the
-  // dispatcher keep the pointer; forget() drops it from the figures.
-  std::shared_ptr<SubscriptionProbe> subscription(uint64_t id, const std::string& owner, const std::string& name);
+  // The probe of a subscription (created on first use; `filters` as they
+  // are now, for the dashboard's flow graph). The writer and the dispatcher
+  // keep the pointer; forget() drops it from the figures.
+  // Called often (the writer, ten times a second per subscription): the
+  // filters are copied only when they changed.
+  template <typename Filters>
+  std::shared_ptr<SubscriptionProbe> subscription(uint64_t id, const std::string& owner, const std::string& name,
+                                                  const Filters& filters) {
+    std::lock_guard lock(mu_);
+    auto& e = subs_[id];
+    if (!e.probe) e.probe = std::make_shared<SubscriptionProbe>(id, owner, name);
+    if (!std::equal(filters.begin(), filters.end(), e.filters.begin(), e.filters.end())) {
+      e.filters.assign(filters.begin(), filters.end());
+    }
+    return e.probe;
+  }
   void forget_subscription(uint64_t id);
 
   void set_store_reader(StoreReader reader);
@@ -172,6 +189,8 @@ class Metrics {
     std::string owner, name;
     uint64_t depth = 0, in_flight = 0, delivered = 0, acked = 0, redelivered = 0;
     bool connected = false;
+    std::vector<std::string> filters;
+    Rates delivered_rate;
     double oldest_unacked_age_s = 0;  // 0 when the queue is empty
     double last_ack_age_s = 0;        // since the last ack, or since the broker started when none yet
   };
@@ -179,6 +198,7 @@ class Metrics {
     std::map<std::string, FlowFigures> topics;
     std::map<std::string, FlowFigures> origins;
     std::map<std::pair<std::string, std::string>, uint64_t> rejected_by_origin;  // (origin, reason)
+    std::map<std::pair<std::string, std::string>, uint64_t> admin_actions;       // (action, outcome)
     std::vector<SubscriptionFigures> subscriptions;  // by id
     Rates accepted, delivered, acked, rejected, redelivered;
     uint64_t store_used_bytes = 0, store_map_bytes = 0;
@@ -204,7 +224,13 @@ class Metrics {
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<FlowEntry>, std::less<>> topics_, origins_;
   std::map<std::pair<std::string, std::string>, uint64_t> rejected_by_origin_;
-  std::map<uint64_t, std::shared_ptr<SubscriptionProbe>> subs_;
+  std::map<std::pair<std::string, std::string>, uint64_t> admin_actions_;
+  struct SubEntry {
+    std::shared_ptr<SubscriptionProbe> probe;
+    std::vector<std::string> filters;
+    Series delivered;
+  };
+  std::map<uint64_t, SubEntry> subs_;
   StoreReader store_reader_;
   // Samples: times and the global series, newest at head_.
   std::array<int64_t, kWindow> times_{};

@@ -57,17 +57,21 @@ Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, c
 void Server::run(const std::atomic<bool>& stop) {
   zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+                             {nullptr, control_.fd(), ZMQ_POLLIN, 0},
                              {closes_ ? closes_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   while (!stop) {
     try {
-      zmq::poll(items, closes_ ? 3 : 2, std::chrono::milliseconds(20));
+      zmq::poll(items, closes_ ? 4 : 3, std::chrono::milliseconds(20));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;  // a signal arrived; look at `stop`
     }
     if (items[0].revents & ZMQ_POLLIN) receive_frames();
     if (items[1].revents & ZMQ_POLLIN) drain_completions();
-    if (closes_ && (items[2].revents & ZMQ_POLLIN)) note_closes();
+    if (items[2].revents & ZMQ_POLLIN) {
+      for (auto& request : control_.take_all()) on_control(request);
+    }
+    if (closes_ && (items[3].revents & ZMQ_POLLIN)) note_closes();
     const int64_t mono = mono_now_ms(), wall = unix_now_ms();
     sweep_identities(wall, mono);
     heartbeats(mono);
@@ -265,6 +269,7 @@ void Server::on_done(SubscribeDone& d) {
 }
 
 void Server::on_done(UnsubscribeDone& d) {
+  if (d.control != 0) return control_done(d);
   if (d.status.ok() && d.request.remove()) dispatcher_.forget(d.sub);
   auto s = sessions_.find(d.peer);
   if (s == sessions_.end()) return;

@@ -23,6 +23,7 @@
 #include "lantoa/trust.h"
 #include "monitor/metrics.h"
 #include "session/admission.h"
+#include "session/control.h"
 #include "session/publish_intake.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -59,6 +60,9 @@ class Server {
   // Runs the poll loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
 
+  // Requests from the monitoring port (control.h), answered on this thread.
+  ControlRequests& control() { return control_; }
+
   // Sends whatever results the writer finished (used once more at shutdown,
   // after the writer has committed its last group).
   void flush() { drain_completions(); }
@@ -88,8 +92,14 @@ class Server {
   void on_done(PublishDone& d);
   void on_done(SubscribeDone& d);
   void on_done(UnsubscribeDone& d);
+  void on_done(PurgeDone& d);
   void on_done(AckDone& d);
   void on_done(Released& d);
+
+  // The monitoring port's requests (control.cc).
+  void on_control(ControlRequest& request);
+  void control_done(UnsubscribeDone& d);
+  nlohmann::json spread(const std::string& event_id, Status* status);
 
   void heartbeats(int64_t mono_ms);
   void drop_session(const std::string& peer);
@@ -116,6 +126,9 @@ class Server {
   int64_t last_sweep_ms_ = 0;
   int64_t last_heartbeat_walk_ms_ = 0;
   std::unordered_map<std::string, Session> sessions_;
+  ControlRequests control_;
+  uint64_t next_control_ = 1;
+  std::unordered_map<uint64_t, ControlRequest> controls_;  // waiting for the writer
 };
 
 }  // namespace lantoa::broker

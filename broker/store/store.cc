@@ -25,6 +25,8 @@ std::string name_key(const std::string& owner, const std::string& name) { return
 
 std::string sub_prefix(uint64_t sub) { return be64(sub); }
 
+std::string spread_key(uint64_t seq, uint64_t sub) { return be64(seq) + be64(sub); }
+
 std::string time_key(int64_t ms, uint64_t seq) { return be64(static_cast<uint64_t>(ms)) + be64(seq); }
 
 Status bad_record(std::string_view what) { return Status(E::STORAGE_ERROR, "corrupt record in " + std::string(what)); }
@@ -77,7 +79,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, con
   for (auto [dbi, name] : std::initializer_list<std::pair<store::Dbi*, const char*>>{
            {&d.meta, "meta"}, {&d.events, "events"}, {&d.ids, "ids"}, {&d.origins, "origins"},
            {&d.chains, "chains"}, {&d.by_time, "by_time"}, {&d.subs, "subs"}, {&d.sub_names, "sub_names"},
-           {&d.queue, "queue"}, {&d.refs, "refs"}, {&d.embargo, "embargo"}}) {
+           {&d.queue, "queue"}, {&d.refs, "refs"}, {&d.embargo, "embargo"}, {&d.spread, "spread"}}) {
     auto opened = env->open_db(name);
     if (!opened) return opened.status();
     *dbi = *opened;
@@ -280,6 +282,52 @@ Result<uint64_t> Store::oldest_queued_seq(const store::Txn& txn, uint64_t sub) c
     e = cursor->seek(next);
   }
   return oldest;
+}
+
+Result<std::optional<uint64_t>> Store::seq_of_id(const store::Txn& txn, std::string_view id) const {
+  auto v = txn.get(dbs_.ids, id);
+  if (!v) return v.status();
+  if (!v->has_value()) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(read_be64(**v));
+}
+
+Result<std::vector<Store::SpreadEntry>> Store::read_spread(const store::Txn& txn, uint64_t seq,
+                                                           const StoredEvent& event) const {
+  std::vector<SpreadEntry> out;
+  auto cursor = store::Cursor::open(txn, dbs_.subs);
+  if (!cursor) return cursor.status();
+  for (auto e = cursor->first();; e = cursor->next()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    SubscriptionRecord record;
+    if (!record.ParseFromArray((*e)->second.data(), static_cast<int>((*e)->second.size()))) return bad_record("subs");
+    SpreadEntry entry;
+    entry.sub = record.id();
+    entry.owner = record.owner();
+    entry.name = record.name();
+    auto queued = txn.get(dbs_.queue, queue_key({record.id(), event.urgency(), seq}));
+    if (!queued) return queued.status();
+    if (queued->has_value()) {
+      out.push_back(std::move(entry));
+      continue;
+    }
+    auto acked = txn.get(dbs_.spread, spread_key(seq, record.id()));
+    if (!acked) return acked.status();
+    if (acked->has_value()) {
+      entry.state = SpreadEntry::State::kAcked;
+      entry.acked_ms = static_cast<int64_t>(read_be64(**acked));
+      out.push_back(std::move(entry));
+      continue;
+    }
+    if (record.not_queued_from_seq() != 0 && seq >= record.not_queued_from_seq()) {
+      auto sub = make_subscription(record);
+      if (sub && sub->matches(event.topic())) {
+        entry.state = SpreadEntry::State::kNotQueued;
+        out.push_back(std::move(entry));
+      }
+    }
+  }
+  return out;
 }
 
 std::pair<uint64_t, uint64_t> Store::used_and_map_bytes() const {
@@ -562,17 +610,8 @@ Result<uint64_t> Store::Batch::unsubscribe(const std::string& owner, const std::
   }
   const uint64_t id = read_be64(**found);
   if (!remove) return id;
-  // Delete the queue entries and their references.
-  auto cursor = store::Cursor::open(txn_, store_.dbs_.queue);
-  if (!cursor) return cursor.status();
-  const std::string prefix = sub_prefix(id);
-  for (auto e = cursor->seek(prefix);; e = cursor->seek(prefix)) {
-    if (!e) return e.status();
-    if (!e->has_value() || !(*e)->first.starts_with(prefix)) break;
-    QueueRef ref = parse_queue_key((*e)->first);
-    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
-    LANTOA_RETURN_IF_ERROR(bump_refs(ref.seq, -1));
-  }
+  auto cleared = clear_queue(id);
+  if (!cleared) return cleared.status();
   LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.subs, be64(id)).status());
   LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.sub_names, nk).status());
   removed_subs_.insert(id);
@@ -580,13 +619,45 @@ Result<uint64_t> Store::Batch::unsubscribe(const std::string& owner, const std::
   return id;
 }
 
-Status Store::Batch::ack(const QueueRef& ref) {
-  auto erased = txn_.erase(store_.dbs_.queue, queue_key(ref));
+Result<uint64_t> Store::Batch::clear_queue(uint64_t sub) {
+  auto cursor = store::Cursor::open(txn_, store_.dbs_.queue);
+  if (!cursor) return cursor.status();
+  const std::string prefix = sub_prefix(sub);
+  uint64_t n = 0;
+  for (auto e = cursor->seek(prefix);; e = cursor->seek(prefix)) {
+    if (!e) return e.status();
+    if (!e->has_value() || !(*e)->first.starts_with(prefix)) break;
+    QueueRef ref = parse_queue_key((*e)->first);
+    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
+    LANTOA_RETURN_IF_ERROR(bump_refs(ref.seq, -1));
+    ++n;
+  }
+  return n;
+}
+
+Result<Store::Batch::Purged> Store::Batch::purge(const std::string& owner, const std::string& name) {
+  auto found = txn_.get(store_.dbs_.sub_names, name_key(owner, name));
+  if (!found) return found.status();
+  if (!found->has_value()) {
+    return Status(E::SUBSCRIPTION_NOT_FOUND, "no subscription \"" + name + "\" owned by " + owner);
+  }
+  Purged out;
+  out.sub = read_be64(**found);
+  auto cleared = clear_queue(out.sub);
+  if (!cleared) return cleared.status();
+  out.entries = *cleared;
+  depth_delta_[out.sub] -= static_cast<int64_t>(out.entries);
+  return out;
+}
+
+Status Store::Batch::ack(const QueueRef& ref, int64_t acked_ms) {
+  const std::string key = queue_key(ref);
+  auto erased = txn_.erase(store_.dbs_.queue, key);
   if (!erased) return erased.status();
   if (!*erased) return Status::Ok();  // acked twice, or the subscription was removed
   --depth_delta_[ref.sub];
   --ref_delta_[ref.seq];  // one read-modify-write per event at commit, not per ack
-  return Status::Ok();
+  return txn_.put(store_.dbs_.spread, spread_key(ref.seq, ref.sub), be64(static_cast<uint64_t>(acked_ms)));
 }
 
 Result<std::vector<QueueRef>> Store::Batch::release_embargoes(int64_t now_ms) {
@@ -634,6 +705,14 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
       bytes -= std::min<uint64_t>(bytes, (*ev)->ByteSizeLong());
       LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.ids, (*ev)->id()).status());
       LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.events, be64(seq)).status());
+      auto acks = store::Cursor::open(txn_, store_.dbs_.spread);
+      if (!acks) return acks.status();
+      const std::string prefix = be64(seq);
+      for (auto a = acks->seek(prefix);; a = acks->seek(prefix)) {
+        if (!a) return a.status();
+        if (!a->has_value() || !(*a)->first.starts_with(prefix)) break;
+        LANTOA_RETURN_IF_ERROR(acks->erase_current());
+      }
     }
     LANTOA_RETURN_IF_ERROR(cursor->erase_current());
     ++removed;

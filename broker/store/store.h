@@ -164,8 +164,16 @@ class Store {
     // Deletes a subscription and its queue (when `remove`); NOT_FOUND if absent.
     Result<uint64_t> unsubscribe(const std::string& owner, const std::string& name, bool remove);
 
-    // Removes one queue entry (no-op if already gone).
-    Status ack(const QueueRef& ref);
+    // Removes one queue entry (no-op if already gone) and records, in
+    // `spread`, that the subscription acknowledged the event at `acked_ms`.
+    Status ack(const QueueRef& ref, int64_t acked_ms);
+    // Empties a subscription's queue (the operator's `lantoa queues purge`);
+    // the subscription stays. SUBSCRIPTION_NOT_FOUND if absent.
+    struct Purged {
+      uint64_t sub = 0;
+      uint64_t entries = 0;
+    };
+    Result<Purged> purge(const std::string& owner, const std::string& name);
 
     // Routes every embargoed event whose time has come.
     Result<std::vector<QueueRef>> release_embargoes(int64_t now_ms);
@@ -184,6 +192,8 @@ class Store {
     Status bump_refs(uint64_t seq, int64_t delta);
 
     Status mark_not_queued(const Subscription& sub, uint64_t seq);
+    // Deletes every entry of a subscription's queue with its reference; how many.
+    Result<uint64_t> clear_queue(uint64_t sub);
 
     Store& store_;
     store::Txn txn_;
@@ -204,7 +214,7 @@ class Store {
 
   // --- reads, from any thread with its own read transaction ---
   struct Dbs {
-    store::Dbi meta, events, ids, origins, chains, by_time, subs, sub_names, queue, refs, embargo;
+    store::Dbi meta, events, ids, origins, chains, by_time, subs, sub_names, queue, refs, embargo, spread;
   };
   const Dbs& dbs() const { return dbs_; }
   Result<std::optional<StoredEvent>> read_event(const store::Txn& txn, uint64_t seq) const;
@@ -215,6 +225,20 @@ class Store {
   // The lowest broker sequence in a subscription's queue (0 when it is
   // empty): one seek per urgency level present.
   Result<uint64_t> oldest_queued_seq(const store::Txn& txn, uint64_t sub) const;
+  // The broker sequence of the event with this id, if the log holds it.
+  Result<std::optional<uint64_t>> seq_of_id(const store::Txn& txn, std::string_view id) const;
+  // Where one event went: every subscription that holds it in its queue,
+  // acknowledged it, or matched it but could not queue it because its queue
+  // was full. Subscriptions created after the event, or whose filters it
+  // does not match, are not listed. One lookup per subscription.
+  struct SpreadEntry {
+    enum class State { kQueued, kAcked, kNotQueued };
+    uint64_t sub = 0;
+    std::string owner, name;
+    State state = State::kQueued;
+    int64_t acked_ms = 0;  // kAcked: when the ack was committed (wall clock)
+  };
+  Result<std::vector<SpreadEntry>> read_spread(const store::Txn& txn, uint64_t seq, const StoredEvent& event) const;
   // LMDB's figures: bytes of the pages in use (up to the highest) and the map size.
   std::pair<uint64_t, uint64_t> used_and_map_bytes() const;
 

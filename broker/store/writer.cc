@@ -1,8 +1,6 @@
 #include "store/writer.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,33 +24,6 @@ int64_t micros_since(std::chrono::steady_clock::time_point t) {
 }
 
 }  // namespace
-
-// --- Completions ---
-
-Completions::Completions() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-Completions::~Completions() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void Completions::push(Completion c) {
-  bool was_empty;
-  {
-    std::lock_guard lock(mu_);
-    was_empty = items_.empty();
-    items_.push_back(std::move(c));
-  }
-  if (was_empty) {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
-  }
-}
-
-std::deque<Completion> Completions::take_all() {
-  uint64_t count;
-  [[maybe_unused]] ssize_t n = ::read(fd_, &count, sizeof count);
-  std::lock_guard lock(mu_);
-  return std::exchange(items_, {});
-}
 
 // --- Writer ---
 
@@ -154,6 +125,7 @@ void Writer::fail(WriterOp& op, const Status& status) {
   storage_error(std::holds_alternative<PublishOp>(op)     ? "storing published events"
                 : std::holds_alternative<SubscribeOp>(op) ? "storing a subscription"
                 : std::holds_alternative<AckOp>(op)       ? "removing acknowledged entries"
+                : std::holds_alternative<PurgeOp>(op)     ? "purging a queue"
                                                           : "removing a subscription",
                 status,
                 std::holds_alternative<AckOp>(op) ? "the entries stay queued and are delivered again"
@@ -174,7 +146,8 @@ void Writer::fail(WriterOp& op, const Status& status) {
                  [&](SubscribeOp& s) {
                    completions_.push(SubscribeDone{s.peer, s.request.request_id(), status, {}});
                  },
-                 [&](UnsubscribeOp& u) { completions_.push(UnsubscribeDone{u.peer, u.request, status, 0}); },
+                 [&](UnsubscribeOp& u) { completions_.push(UnsubscribeDone{u.peer, u.request, status, 0, u.control}); },
+                 [&](PurgeOp& p) { completions_.push(PurgeDone{p.control, status, {}}); },
                  [&](AckOp&) {
                    // The entries stay in their queues and will be delivered again
                    // (at-least-once); nothing else to do.
@@ -243,11 +216,17 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
             [&](UnsubscribeOp& u) -> Status {
               auto r = batch->unsubscribe(u.owner, u.request.name(), u.request.remove());
               if (!r && r.status().code() != lantoa::v1::Error::SUBSCRIPTION_NOT_FOUND) return r.status();
-              done.push_back(UnsubscribeDone{u.peer, u.request, r.status(), r.ok() ? *r : 0});
+              done.push_back(UnsubscribeDone{u.peer, u.request, r.status(), r.ok() ? *r : 0, u.control});
+              return Status::Ok();
+            },
+            [&](PurgeOp& p) -> Status {
+              auto r = batch->purge(p.owner, p.name);
+              if (!r && r.status().code() != lantoa::v1::Error::SUBSCRIPTION_NOT_FOUND) return r.status();
+              done.push_back(PurgeDone{p.control, r.status(), r.ok() ? *r : Store::Batch::Purged{}});
               return Status::Ok();
             },
             [&](AckOp& a) -> Status {
-              for (const auto& ref : a.refs) LANTOA_RETURN_IF_ERROR(batch->ack(ref));
+              for (const auto& ref : a.refs) LANTOA_RETURN_IF_ERROR(batch->ack(ref, now));
               done.push_back(AckDone{a.refs});
               return Status::Ok();
             },
@@ -354,7 +333,7 @@ void Writer::publish_depths() {
   depths_changed_ = false;
   for (const auto& [id, sub] : store_.subscriptions()) {
     auto d = store_.depths().find(id);
-    metrics_.subscription(id, sub.record.owner(), sub.record.name())
+    metrics_.subscription(id, sub.record.owner(), sub.record.name(), sub.record.filters())
         ->depth.store(d == store_.depths().end() ? 0 : d->second, std::memory_order_relaxed);
   }
 }

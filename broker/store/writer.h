@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "lantoa/internal/waking_queue.h"
 #include "monitor/metrics.h"
 #include "store/store.h"
 
@@ -51,13 +52,20 @@ struct UnsubscribeOp {
   std::string peer;
   std::string owner;
   lantoa::v1::Unsubscribe request;
+  uint64_t control = 0;  // an operator's request (session/control.h) rather than a client's; 0: a client's
+};
+
+// The operator empties a subscription's queue (session/control.h).
+struct PurgeOp {
+  uint64_t control = 0;
+  std::string owner, name;
 };
 
 struct AckOp {
   std::vector<QueueRef> refs;
 };
 
-using WriterOp = std::variant<PublishOp, SubscribeOp, UnsubscribeOp, AckOp>;
+using WriterOp = std::variant<PublishOp, SubscribeOp, UnsubscribeOp, PurgeOp, AckOp>;
 
 // --- completions (writer -> I/O thread) ---
 
@@ -80,6 +88,13 @@ struct UnsubscribeDone {
   lantoa::v1::Unsubscribe request;
   Status status;
   uint64_t sub = 0;
+  uint64_t control = 0;
+};
+
+struct PurgeDone {
+  uint64_t control = 0;
+  Status status;
+  Store::Batch::Purged purged;
 };
 
 struct AckDone {
@@ -90,26 +105,10 @@ struct Released {
   std::vector<QueueRef> routed;  // embargoes that came due
 };
 
-using Completion = std::variant<PublishDone, SubscribeDone, UnsubscribeDone, AckDone, Released>;
+using Completion = std::variant<PublishDone, SubscribeDone, UnsubscribeDone, PurgeDone, AckDone, Released>;
 
-// A queue of completions for the I/O thread, with an eventfd that becomes
-// readable when something is waiting (the I/O thread polls it with ZeroMQ).
-class Completions {
- public:
-  Completions();
-  ~Completions();
-  Completions(const Completions&) = delete;
-  Completions& operator=(const Completions&) = delete;
-
-  void push(Completion c);
-  std::deque<Completion> take_all();
-  int fd() const { return fd_; }
-
- private:
-  std::mutex mu_;
-  std::deque<Completion> items_;
-  int fd_ = -1;
-};
+// Completions for the I/O thread, which polls the queue's eventfd with ZeroMQ.
+using Completions = internal::WakingQueue<Completion>;
 
 struct WriterOptions {
   SubscribeDefaults subscribe;

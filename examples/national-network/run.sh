@@ -322,6 +322,14 @@ echo "    (each node also holds a NAME-trust subscription: revocation lists on \
 refused=$(sed -n 's/.*connections refused \([0-9]*\).*/\1/p' <<<"$stats")
 check "the forger's refused connection is counted (connections refused: ${refused:-none})" test "${refused:-0}" -ge 1
 check "per-topic and per-subscription figures" grep -q "vn-qn-inbound" <<<"$subs"
+echo
+echo "    The spread of step 1's press release: did every portal get it?"
+echo "    \$ lantoa trace ${press:0:16}… --monitor $monitor --wait 10"
+trace_status=0
+trace=$("$L" trace "$press" --monitor "$monitor" --wait 10 2>&1) || trace_status=$?
+printf '%s\n' "$trace" | sed 's/^/    /'
+check "every subscription it went to acknowledged it (lantoa trace --wait)" test "$trace_status" -eq 0
+echo "    (the same, live, in a browser: the dashboard at $monitor/ and $monitor/#spread/$press)"
 
 echo
 if [ "$failures" -eq 0 ]; then

@@ -91,17 +91,7 @@ namespace {
 
 // `what`: "API token" or "feed secret".
 Result<std::string> read_token(const std::filesystem::path& file, const std::string& what = "API token") {
-  auto token = internal::read_file(file, 4096);
-  if (!token) return Status(token.status().code(), what + " file: " + token.status().message());
-  if (token->mode & 0077) {
-    return Status(E::KEY_FILE_INSECURE, "the " + what + " file " + file.string() + " is readable by others: chmod 600 it");
-  }
-  std::string t = token->data;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.size() < 16) {
-    return Status(E::INVALID_ARGUMENT, "the " + what + " in " + file.string() + " must be at least 16 characters");
-  }
-  return t;
+  return internal::read_secret_file(file, what);
 }
 
 }  // namespace

@@ -181,4 +181,19 @@ FolderLock::~FolderLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Result<std::string> read_secret_file(const std::filesystem::path& file, const std::string& what) {
+  auto token = read_file(file, 4096);
+  if (!token) return Status(token.status().code(), what + " file: " + token.status().message());
+  if (token->mode & 0077) {
+    return Status(v1::Error::KEY_FILE_INSECURE,
+                  "the " + what + " file " + file.string() + " is readable by others: chmod 600 it");
+  }
+  std::string t = token->data;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.size() < 16) {
+    return Status(v1::Error::INVALID_ARGUMENT, "the " + what + " in " + file.string() + " must be at least 16 characters");
+  }
+  return t;
+}
+
 }  // namespace lantoa::internal

@@ -346,6 +346,90 @@ TEST(CliWithBroker, PublishTailStatsReplayRoundTrip) {
   EXPECT_NE(read_text(dir / "all.jsonl").find("Tin từ ninjs"), std::string::npos);
 }
 
+// Issue 17: the operator's verbs. trace (the spread of an event, --wait),
+// top and --watch (live views), and the admin verbs with the admin token.
+TEST(CliWithBroker, TraceTopWatchAndTheAdminVerbs) {
+  TempDir dir;
+  auto lantoa = [&](const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args + " 2>&1");
+  };
+  for (const char* id : {"vn", "vn.gov", "vn.qn"}) ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles subscriber").code, 0);
+  std::ofstream(dir / "admin.token") << "an-admin-token-for-the-test\n";
+  std::filesystem::permissions(dir / "admin.token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  TrustTree unused;
+  BrokerProcess broker(unused, {"--monitor-admin-token-file", (dir / "admin.token").string()});
+  std::filesystem::copy_file(dir / "vn.pub", broker.data() / "trust-root.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  broker.start();
+  const std::string env = "LANTOA_BROKER_KEY='" + (broker.data() / "broker.ready.json").string() +
+                          "' LANTOA_ROOT=vn.pub LANTOA_MONITOR='" + (broker.data() / "broker.ready.json").string() + "' ";
+  auto with_env = [&](const std::string& args) {
+    return run_command("cd '" + dir.path().string() + "' && " + env + "'" LANTOA_CLI_BIN "' " + args + " 2>&1");
+  };
+  ASSERT_EQ(with_env("tail --key vn.qn.key --chain vn.qn.cert --name press --filter vn.gov.press --for-ms 300").code, 0);
+  auto pub = with_env("publish --key vn.gov.key --chain vn.gov.cert --topic vn.gov.press --headline 'Thông cáo báo chí'");
+  ASSERT_EQ(pub.code, 0) << pub.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(pub.out, m, std::regex("id ([0-9a-f]{64})"))) << pub.out;
+  const std::string id = m[1];
+
+  // Not acked yet: --wait gives up and says so; after the reader takes it, it succeeds.
+  auto waiting = with_env("trace " + id + " --wait 0.5");
+  EXPECT_EQ(waiting.code, 1) << waiting.out;
+  EXPECT_NE(waiting.out.find("0 of 1 subscriptions acked"), std::string::npos) << waiting.out;
+  EXPECT_NE(waiting.out.find("TIMEOUT"), std::string::npos) << waiting.out;
+  ASSERT_EQ(with_env("tail --key vn.qn.key --chain vn.qn.cert --name press --count 1 --for-ms 5000").code, 0);
+  auto traced = with_env("trace " + id + " --wait 10");
+  EXPECT_EQ(traced.code, 0) << traced.out;
+  EXPECT_NE(traced.out.find("headline  Thông cáo báo chí"), std::string::npos) << traced.out;
+  EXPECT_NE(traced.out.find("1 of 1 subscriptions acked"), std::string::npos) << traced.out;
+  EXPECT_TRUE(std::regex_search(traced.out, std::regex(R"(vn\.qn/press +acked +\d{4}-\d\d-\d\d )"))) << traced.out;
+  auto unknown = with_env("trace " + std::string(64, '0'));
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.out.find("NOT_FOUND"), std::string::npos) << unknown.out;
+
+  // Live views, for a bounded number of rounds.
+  auto top = with_env("top --count 2 --every 0.2");
+  EXPECT_EQ(top.code, 0) << top.out;
+  EXPECT_NE(top.out.find("TOPIC"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("vn.gov.press"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("vn.qn/press"), std::string::npos) << top.out;
+  auto watch = with_env("stats --watch 0.2 --count 2");
+  EXPECT_EQ(watch.code, 0) << watch.out;
+  size_t rounds = 0;
+  for (size_t at = watch.out.find("events    accepted"); at != std::string::npos; at = watch.out.find("events    accepted", at + 1)) ++rounds;
+  EXPECT_EQ(rounds, 2u) << watch.out;
+
+  // Admin verbs: refused without the right token, done with it.
+  std::ofstream(dir / "wrong.token") << "not-the-admin-token-at-all\n";
+  std::filesystem::permissions(dir / "wrong.token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto refused = with_env("queues purge vn.qn press --admin-token-file wrong.token");
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.out.find("PERMISSION_DENIED: wrong admin token"), std::string::npos) << refused.out;
+  auto purged = with_env("queues purge vn.qn press --admin-token-file admin.token");
+  EXPECT_EQ(purged.code, 0) << purged.out;
+  EXPECT_NE(purged.out.find("\"entries_purged\": 0"), std::string::npos) << purged.out;
+  auto removed = with_env("subs rm vn.qn press --admin-token-file admin.token");
+  EXPECT_EQ(removed.code, 0) << removed.out;
+  auto subs = with_env("subs");
+  EXPECT_FALSE(std::regex_search(subs.out, std::regex(R"(vn\.qn +press +)"))) << subs.out;
+  auto again = with_env("subs rm vn.qn press --admin-token-file admin.token");
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.out.find("SUBSCRIPTION_NOT_FOUND"), std::string::npos) << again.out;
+  // The publisher's session is still open (the broker drops a silent one
+  // after three heartbeats): closed now, and then there is none.
+  auto closed = with_env("sessions close vn.gov --admin-token-file admin.token");
+  EXPECT_EQ(closed.code, 0) << closed.out;
+  EXPECT_NE(closed.out.find("\"sessions_closed\""), std::string::npos) << closed.out;
+  auto none = with_env("sessions close vn.gov --admin-token-file admin.token");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.out.find("NOT_FOUND: vn.gov has no session open"), std::string::npos) << none.out;
+  auto no_token = with_env("subs rm vn.qn press");
+  EXPECT_EQ(no_token.code, 2) << "the token file is required: " << no_token.out;
+}
+
 // Issue 13, items 2 and 3: what verification would refuse is refused when
 // issuing, not discovered later by `cert verify`.
 TEST_F(Cli, IssueRefusesANonAuthorityIssuerAndOverreachingGrants) {

@@ -33,6 +33,12 @@ std::string why_unreadable(const std::filesystem::path& path);
 // as such, with the user).
 Result<FileContent> read_file(const std::filesystem::path& path, size_t max_bytes);
 
+// Reads a secret (an API token, a feed secret, an admin token): the file's
+// text without its trailing newline. KEY_FILE_INSECURE when others may read
+// it (it must be chmod 600); INVALID_ARGUMENT when shorter than 16
+// characters. `what` names it in messages ("API token").
+Result<std::string> read_secret_file(const std::filesystem::path& path, const std::string& what);
+
 // One process per data folder: an exclusive flock on `dir`/`name`, holding
 // the owner's pid, kept for the life of the object (the kernel releases it
 // when the process ends, however it ends). Two processes on one LMDB store
