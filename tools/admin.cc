@@ -16,8 +16,10 @@ std::string when(int64_t ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms % 1000));
+  return std::string(buf) + millis;
 }
 
 void print_spread(const nlohmann::json& j) {
@@ -32,11 +34,11 @@ void print_spread(const nlohmann::json& j) {
             << " subscriptions acked, " << s.value("in_flight", uint64_t{0}) << " in flight, "
             << s.value("redelivery_due", uint64_t{0}) << " redelivery due, " << s.value("queued", uint64_t{0})
             << " queued, " << s.value("not_queued", uint64_t{0}) << " not queued (queue full)\n\n";
-  std::cout << std::left << std::setw(34) << "SUBSCRIPTION" << std::setw(16) << "STATE" << std::setw(23) << "ACKED AT"
+  std::cout << std::left << std::setw(42) << "SUBSCRIPTION" << std::setw(16) << "STATE" << std::setw(26) << "ACKED AT"
             << std::setw(10) << "ATTEMPTS" << "CONNECTED\n";
   for (const auto& d : j["deliveries"]) {
-    std::cout << std::setw(34) << (d.value("owner", "") + "/" + d.value("subscription", "")) << std::setw(16)
-              << d.value("state", "") << std::setw(23) << when(d.value("acked_ms", int64_t{0})) << std::setw(10)
+    std::cout << std::setw(42) << (d.value("owner", "") + "/" + d.value("subscription", "")) << std::setw(16)
+              << d.value("state", "") << std::setw(26) << when(d.value("acked_ms", int64_t{0})) << std::setw(10)
               << (d.contains("attempts") ? std::to_string(d["attempts"].get<uint64_t>()) : "") 
               << (d.value("connected", false) ? "yes" : "no") << "\n";
   }
