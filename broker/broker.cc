@@ -136,9 +136,10 @@ Result<std::string> ask(Server& server, ControlRequest request) {
   return a.body.dump(2);
 }
 
-MonitorActions monitor_actions(Server& server, std::string admin_token) {
+MonitorActions monitor_actions(Server& server, std::string admin_token, const TrustStore& trust) {
   MonitorActions actions;
   actions.admin_token = std::move(admin_token);
+  actions.trust = &trust;
   actions.spread = [&server](const std::string& id) {
     ControlRequest r;
     r.verb = ControlRequest::Verb::kSpread;
@@ -279,7 +280,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   if (!config.monitor.empty()) {
     auto hp = split_host_port(config.monitor);
     if (!hp) return hp.status();
-    auto m = MonitorServer::start(metrics, hp->first, hp->second, monitor_actions(server, std::move(admin_token)));
+    auto m = MonitorServer::start(metrics, hp->first, hp->second, monitor_actions(server, std::move(admin_token), trust));
     if (!m) return m.status();
     monitor = std::move(*m);
     monitor_url = "http://" + hp->first + ":" + std::to_string(monitor->port());

@@ -29,7 +29,7 @@ Result<std::vector<v1::Role>> parse_roles(const std::vector<std::string>& names)
     v1::Role r;
     if (!v1::Role_Parse(n, &r) || r == v1::ROLE_UNSPECIFIED) {
       return Status(v1::Error::INVALID_ARGUMENT,
-                    "unknown role \"" + n + "\" (publisher, subscriber, editor, broker, authority)");
+                    "unknown role \"" + n + "\" (publisher, subscriber, editor, broker, authority, operator)");
     }
     roles.push_back(r);
   }

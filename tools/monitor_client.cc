@@ -4,7 +4,11 @@
 
 #include <filesystem>
 
+#include "lantoa/encoding.h"
+#include "lantoa/event.h"
 #include "lantoa/internal/file_util.h"
+#include "lantoa/keys.h"
+#include "lantoa/trust.h"
 
 namespace lantoa::cli {
 namespace {
@@ -39,8 +43,10 @@ void MonitorOptions::add_to(CLI::App& cmd, bool admin) {
   if (admin) {
     cmd.add_option("--admin-token-file", admin_token_file,
                    "the file holding the broker's admin token (its monitor_admin_token_file)")
-        ->envname("LANTOA_ADMIN_TOKEN_FILE")
-        ->required();
+        ->envname("LANTOA_ADMIN_TOKEN_FILE");
+    cmd.add_option("--key", key, "or: your secret key file, to sign the request (an operator or authority)")
+        ->envname("LANTOA_KEY");
+    cmd.add_option("--chain", chain, "and your certificate chain file")->envname("LANTOA_CHAIN");
   }
 }
 
@@ -70,13 +76,30 @@ Result<nlohmann::json> monitor_get(const MonitorOptions& o, const std::string& p
 Result<nlohmann::json> monitor_admin(const MonitorOptions& o, const std::string& method, const std::string& path) {
   auto url = monitor_url(o.monitor);
   if (!url) return url.status();
-  auto token = internal::read_secret_file(o.admin_token_file, "admin token");
-  if (!token) return token.status();
   httplib::Client http(*url);
   http.set_connection_timeout(5);
   http.set_read_timeout(15);
-  http.set_bearer_token_auth(*token);
-  return answer(*url, method == "DELETE" ? http.Delete(path) : http.Post(path));
+  httplib::Headers headers;
+  if (!o.admin_token_file.empty()) {
+    auto token = internal::read_secret_file(o.admin_token_file, "admin token");
+    if (!token) return token.status();
+    http.set_bearer_token_auth(*token);
+  } else if (!o.key.empty() && !o.chain.empty()) {
+    auto key = MemberKey::load(o.key);
+    if (!key) return key.status();
+    auto chain = load_chain(o.chain);
+    if (!chain) return chain.status();
+    const std::string time = std::to_string(unix_now_ms());
+    headers.emplace("X-Lantoa-Chain", to_base64url(chain->SerializeAsString()));
+    headers.emplace("X-Lantoa-Time", time);
+    headers.emplace("X-Lantoa-Signature",
+                    to_base64url(key->sign.sign(SignDomain::kAdminRequest, method + " " + path + "\n" + time)));
+  } else {
+    return Status(E::INVALID_ARGUMENT,
+                  "an admin verb needs --admin-token-file (the broker's admin token) or --key and --chain (an "
+                  "operator or authority certificate)");
+  }
+  return answer(*url, method == "DELETE" ? http.Delete(path, headers) : http.Post(path, headers, "", ""));
 }
 
 }  // namespace lantoa::cli

@@ -14,9 +14,13 @@ namespace lantoa::cli {
 
 struct MonitorOptions {
   std::string monitor = "http://127.0.0.1:7451";
-  std::string admin_token_file;  // admin verbs only
+  // Admin verbs only: the broker's admin token, or a member key and chain
+  // (an operator or authority certificate) to sign the request with.
+  std::string admin_token_file;
+  std::string key, chain;
   // Adds --monitor (LANTOA_MONITOR: an address, or the path of a broker.ready.json),
-  // and, with `admin`, --admin-token-file (LANTOA_ADMIN_TOKEN_FILE).
+  // and, with `admin`, --admin-token-file (LANTOA_ADMIN_TOKEN_FILE) or --key and
+  // --chain (LANTOA_KEY, LANTOA_CHAIN).
   void add_to(CLI::App& cmd, bool admin);
 };
 
@@ -26,7 +30,9 @@ Result<std::string> monitor_url(const std::string& given);
 
 // GET `path`, expecting JSON; an error answer's {"error": {...}} becomes the Status.
 Result<nlohmann::json> monitor_get(const MonitorOptions& o, const std::string& path);
-// An admin verb: `method` (DELETE or POST) on `path` with the admin token.
+// An admin verb: `method` (DELETE or POST) on `path`, with the admin token
+// (Authorization: Bearer) or signed by the member's key (X-Lantoa-Chain,
+// X-Lantoa-Time, X-Lantoa-Signature over "METHOD PATH\nTIME_MS").
 Result<nlohmann::json> monitor_admin(const MonitorOptions& o, const std::string& method, const std::string& path);
 
 }  // namespace lantoa::cli

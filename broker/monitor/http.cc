@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <charconv>
+#include <cstdlib>
 #include <sstream>
 
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
+#include "lantoa/keys.h"
 #include "lantoa/internal/clock.h"
 #include "lantoa/internal/listen_socket.h"
 #include "monitor/dashboard.h"
@@ -320,6 +323,8 @@ void reply(httplib::Response& res, const Result<std::string>& r) {
 }
 
 // Compares in time independent of where the first difference is.
+constexpr int64_t kSignedRequestSkewMs = 60'000;
+
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -328,6 +333,70 @@ bool same_secret(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+Result<std::string> MonitorServer::authorise(const httplib::Request& req, const std::string& target, int* http) {
+  using E = lantoa::v1::Error;
+  *http = 401;
+  const std::string auth = req.get_header_value("Authorization");
+  const std::string chain_text = req.get_header_value("X-Lantoa-Chain");
+  if (auth.starts_with("Bearer ")) {
+    if (actions_.admin_token.empty()) {
+      *http = 403;
+      return Status(E::PERMISSION_DENIED,
+                    "admin verbs by token are off on this broker: its operator sets monitor_admin_token_file");
+    }
+    if (!same_secret(std::string_view(auth).substr(7), actions_.admin_token)) {
+      return Status(E::PERMISSION_DENIED, "wrong admin token");
+    }
+    return std::string("admin token");
+  }
+  if (chain_text.empty()) {
+    return Status(E::PERMISSION_DENIED,
+                  "admin verbs need \"Authorization: Bearer <admin token>\", or a request signed by an operator "
+                  "or authority certificate (X-Lantoa-Chain, X-Lantoa-Time, X-Lantoa-Signature)");
+  }
+  // A signed request: "METHOD PATH\nTIME_MS", by the leaf of the chain.
+  if (!actions_.trust) return Status(E::UNAVAILABLE, "this broker does not take signed admin requests");
+  auto chain_bytes = from_base64url(chain_text);
+  v1::CertificateChain chain;
+  if (!chain_bytes || !chain.ParseFromString(*chain_bytes)) {
+    return Status(E::CERT_MALFORMED, "X-Lantoa-Chain is not a base64url CertificateChain");
+  }
+  const int64_t now = unix_now_ms();
+  auto member = actions_.trust->verify_chain(chain, now);
+  if (!member) {
+    *http = 403;
+    return member.status();
+  }
+  if (!member->has_role(v1::OPERATOR) && !member->has_role(v1::AUTHORITY)) {
+    *http = 403;
+    return Status(E::ROLE_MISSING, member->member() + "'s certificate has neither the operator nor the authority role");
+  }
+  if (target != member->member() && !target.starts_with(member->member() + ".")) {
+    *http = 403;
+    return Status(E::PERMISSION_DENIED, member->member() + " may act only on members at or below it, not on " + target);
+  }
+  const std::string time_text = req.get_header_value("X-Lantoa-Time");
+  int64_t at = 0;
+  auto [end, ec] = std::from_chars(time_text.data(), time_text.data() + time_text.size(), at);
+  if (ec != std::errc() || end != time_text.data() + time_text.size() || std::llabs(now - at) > kSignedRequestSkewMs) {
+    return Status(E::INVALID_TIME, "X-Lantoa-Time must be the signing time in Unix ms, within 60 s of the broker's "
+                                   "clock (got \"" + time_text.substr(0, 32) + "\")");
+  }
+  auto signature = from_base64url(req.get_header_value("X-Lantoa-Signature"));
+  const std::string signed_text = req.method + " " + req.path + "\n" + time_text;
+  if (!signature ||
+      !verify_signature(SignDomain::kAdminRequest, member->certificate.sign_key(), signed_text, *signature).ok()) {
+    return Status(E::BAD_SIGNATURE, "X-Lantoa-Signature does not verify with " + member->member() +
+                                        "'s key over \"METHOD PATH\\nTIME\"");
+  }
+  std::lock_guard lock(seen_mu_);
+  std::erase_if(seen_signatures_, [now](const auto& e) { return e.second < now; });
+  if (!seen_signatures_.emplace(*signature, at + 2 * kSignedRequestSkewMs).second) {
+    return Status(E::PERMISSION_DENIED, "this signed request was used already (sign each request anew)");
+  }
+  return member->member();
+}
 
 void MonitorServer::serve_actions(Metrics& metrics) {
   http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -354,29 +423,21 @@ void MonitorServer::serve_actions(Metrics& metrics) {
       const auto [a, b] = target(req);
       const std::string what = std::string(action) + " " + a + (b.empty() ? "" : "/" + b);
       const std::string who = req.remote_addr;
-      if (actions_.admin_token.empty() || !actions_.admin) {
+      int http = 401;
+      auto by = authorise(req, a, &http);
+      if (!by) {
         metrics.admin_action(action, "refused");
-        spdlog::warn("admin: {} from {} refused: admin verbs are off (no monitor_admin_token_file)", what, who);
-        return reply_error(res, 403, lantoa::v1::Error::PERMISSION_DENIED,
-                           "admin verbs are off on this broker: its operator sets monitor_admin_token_file");
+        spdlog::warn("admin: {} from {} refused: {}", what, who, by.status().message());
+        if (http == 401) res.set_header("WWW-Authenticate", "Bearer");
+        return reply_error(res, http, by.status().code(), by.status().message());
       }
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string_view bearer = "Bearer ";
-      if (!auth.starts_with(bearer) || !same_secret(std::string_view(auth).substr(bearer.size()), actions_.admin_token)) {
-        metrics.admin_action(action, "refused");
-        spdlog::warn("admin: {} from {} refused: {}", what, who,
-                     auth.empty() ? "no Authorization header" : "wrong admin token");
-        res.set_header("WWW-Authenticate", "Bearer");
-        return reply_error(res, 401, lantoa::v1::Error::PERMISSION_DENIED,
-                           auth.empty() ? "admin verbs need \"Authorization: Bearer <admin token>\""
-                                        : "wrong admin token");
-      }
+      if (!actions_.admin) return reply_error(res, 503, lantoa::v1::Error::UNAVAILABLE, "admin verbs are not available");
       auto r = actions_.admin(verb, a, b);
       metrics.admin_action(action, r.ok() ? "done" : "failed");
       if (r.ok()) {
-        spdlog::warn("admin: {} from {} done: {}", what, who, *r);
+        spdlog::warn("admin: {} from {} by {} done: {}", what, who, *by, *r);
       } else {
-        spdlog::warn("admin: {} from {} failed: {}", what, who, r.status().to_string());
+        spdlog::warn("admin: {} from {} by {} failed: {}", what, who, *by, r.status().to_string());
       }
       reply(res, r);
     };

@@ -14,16 +14,19 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "lantoa/status.h"
+#include "lantoa/trust.h"
 #include "monitor/metrics.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace lantoa::broker {
@@ -39,7 +42,10 @@ struct MonitorActions {
   std::function<Result<std::string>(const std::string& event_id)> spread;  // the 32-byte id
   // kCloseSessions: `a` is the member; otherwise `a` the owner, `b` the name.
   std::function<Result<std::string>(Admin verb, const std::string& a, const std::string& b)> admin;
-  std::string admin_token;  // empty: the admin verbs are off
+  std::string admin_token;  // empty: admin verbs by token are off
+  // Verifies the certificate chains of signed admin requests (an OPERATOR or
+  // AUTHORITY certificate, for members at or below its id); null: only the token.
+  const TrustStore* trust = nullptr;
 };
 
 class MonitorServer {
@@ -58,6 +64,13 @@ class MonitorServer {
   void sample_every_second(Metrics& metrics);
 
   void serve_actions(Metrics& metrics);
+  // Who asks for an admin verb on `target` (a member, or a subscription's
+  // owner): "admin token" or the member of a signed request; why not otherwise
+  // (the HTTP status in `http`).
+  Result<std::string> authorise(const httplib::Request& req, const std::string& target, int* http);
+
+  std::mutex seen_mu_;
+  std::map<std::string, int64_t> seen_signatures_;  // signed requests already used -> when they expire
 
   MonitorActions actions_;
   std::unique_ptr<httplib::Server> http_;

@@ -39,6 +39,8 @@ constexpr std::string_view domain_prefix(SignDomain domain) {
       return "LANTOA-V1-REVOCATION";
     case SignDomain::kCountersignature:
       return "LANTOA-V1-COUNTERSIGNATURE";
+    case SignDomain::kAdminRequest:
+      return "LANTOA-V1-ADMIN-REQUEST";
   }
   return "LANTOA-V1-UNKNOWN";
 }

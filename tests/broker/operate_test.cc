@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "lantoa/encoding.h"
+#include "lantoa/keys.h"
 #include "support/broker_process.h"
 #include "support/client.h"
 
@@ -25,11 +26,12 @@ struct Answer {
   nlohmann::json body;
 };
 
-Answer http(const std::string& url, const std::string& method, const std::string& path, const std::string& token = "") {
+Answer http(const std::string& url, const std::string& method, const std::string& path, const std::string& token = "",
+            const httplib::Headers& headers = {}) {
   httplib::Client c(url);
   c.set_read_timeout(15);
   if (!token.empty()) c.set_bearer_token_auth(token);
-  auto r = method == "GET" ? c.Get(path) : method == "POST" ? c.Post(path) : c.Delete(path);
+  auto r = method == "GET" ? c.Get(path, headers) : method == "POST" ? c.Post(path, headers, "", "") : c.Delete(path, headers);
   if (!r) return {};
   return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
 }
@@ -222,8 +224,8 @@ TEST_F(Operate, AdminVerbsNeedTheTokenAndAreLoggedAndCounted) {
   EXPECT_NE(metrics.find("lantoa_admin_actions_total{action=\"sessions_close\",outcome=\"done\"} 1"), std::string::npos);
   const std::string log = read_text(broker.log());
   EXPECT_NE(log.find("admin: queue_purge vn.qn/old from 127.0.0.1 refused: wrong admin token"), std::string::npos) << log;
-  EXPECT_NE(log.find("admin: queue_purge vn.qn/old from 127.0.0.1 done"), std::string::npos) << log;
-  EXPECT_NE(log.find("admin: subscription_remove vn.bqp/notice from 127.0.0.1 done"), std::string::npos) << log;
+  EXPECT_NE(log.find("admin: queue_purge vn.qn/old from 127.0.0.1 by admin token done"), std::string::npos) << log;
+  EXPECT_NE(log.find("admin: subscription_remove vn.bqp/notice from 127.0.0.1 by admin token done"), std::string::npos) << log;
   EXPECT_EQ(log.find(token), std::string::npos) << "the admin token was logged";
 }
 
@@ -244,6 +246,81 @@ TEST_F(Operate, WithoutATokenAdminVerbsAreOffAndALooseTokenFileStopsTheBroker) {
   EXPECT_NE(r.out.find("KEY_FILE_INSECURE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("chmod 600"), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "d")) << "the broker created its data folder before refusing";
+}
+
+// A request signed by `m` as the CLI signs it: "METHOD PATH\nTIME_MS".
+httplib::Headers signed_by(const Member& m, const std::string& method, const std::string& path,
+                           int64_t at_ms = unix_now_ms()) {
+  const std::string time = std::to_string(at_ms);
+  return {{"X-Lantoa-Chain", to_base64url(m.chain.SerializeAsString())},
+          {"X-Lantoa-Time", time},
+          {"X-Lantoa-Signature", to_base64url(m.key.sign.sign(SignDomain::kAdminRequest, method + " " + path + "\n" + time))}};
+}
+
+TEST_F(Operate, AnOperatorOrAuthorityCertificateMaySignAdminVerbsForItsOwnNamespaceOnly) {
+  BrokerProcess broker(tree);  // no admin token: only signed requests
+  broker.start();
+  const std::string url = broker.monitor_url();
+  Member halong = tree.member("vn.qn.halong");
+  Member operator_qn = tree.certify("vn.qn", {v1::OPERATOR});
+  Member authority_bqp = tree.certify("vn.bqp", {v1::AUTHORITY});
+  for (const Member* m : {&halong, &bqp}) {
+    Client c(broker.address(), *m);
+    ASSERT_OK(c.subscribe("portal", {"vn.gov.press"}, {}, 0));
+    ASSERT_OK(c.unsubscribe("portal", false));
+  }
+  Client pub(broker.address(), gov);
+  ASSERT_EQ(pub.publish(make_events(gov, "vn.gov.press", 1, 3)).results_size(), 3);
+  const std::string halong_purge = "/api/v1/subscriptions/vn.qn.halong/portal/purge";
+  const std::string bqp_purge = "/api/v1/subscriptions/vn.bqp/portal/purge";
+  ASSERT_TRUE(eventually([&] {
+    const nlohmann::json stats = broker.stats();
+    int full = 0;
+    for (const auto& s : stats["subscriptions"]) full += s["depth"] == 3;
+    return full == 2;
+  }));
+
+  // vn.qn's operator, below its own id: done.
+  auto h = signed_by(operator_qn, "POST", halong_purge);
+  auto done = http(url, "POST", halong_purge, "", h);
+  ASSERT_EQ(done.status, 200) << done.body.dump();
+  EXPECT_EQ(done.body["entries_purged"], 3);
+  // The same signed request again: refused.
+  auto replayed = http(url, "POST", halong_purge, "", h);
+  EXPECT_EQ(replayed.status, 401);
+  EXPECT_NE(replayed.body["error"]["message"].get<std::string>().find("used already"), std::string::npos);
+  // Outside its namespace: refused, and vn.bqp's queue is untouched.
+  auto outside = http(url, "POST", bqp_purge, "", signed_by(operator_qn, "POST", bqp_purge));
+  EXPECT_EQ(outside.status, 403);
+  EXPECT_EQ(outside.body["error"]["code"], "PERMISSION_DENIED");
+  // A signature for another request, an old one, a member without the role.
+  auto other_path = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", halong_purge));
+  EXPECT_EQ(other_path.status, 401);
+  EXPECT_EQ(other_path.body["error"]["code"], "BAD_SIGNATURE");
+  auto old = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge, unix_now_ms() - 120'000));
+  EXPECT_EQ(old.status, 401);
+  EXPECT_EQ(old.body["error"]["code"], "INVALID_TIME");
+  auto no_role = http(url, "POST", bqp_purge, "", signed_by(bqp, "POST", bqp_purge));
+  EXPECT_EQ(no_role.status, 403);
+  EXPECT_EQ(no_role.body["error"]["code"], "ROLE_MISSING");
+  // A chain the root never issued.
+  TrustTree stranger_tree = TrustTree::live();
+  Member stranger = stranger_tree.certify("vn.bqp", {v1::AUTHORITY});
+  auto forged = http(url, "POST", bqp_purge, "", signed_by(stranger, "POST", bqp_purge));
+  EXPECT_EQ(forged.status, 403) << forged.body.dump();
+  const nlohmann::json stats = broker.stats();
+  for (const auto& s : stats["subscriptions"]) {
+    if (s["owner"] == "vn.bqp") {
+      EXPECT_EQ(s["depth"], 3) << "a refused request changed the queue";
+    }
+  }
+  // vn.bqp's own authority may.
+  auto own = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge));
+  EXPECT_EQ(own.status, 200) << own.body.dump();
+  const std::string log = read_text(broker.log());
+  EXPECT_NE(log.find("admin: queue_purge vn.qn.halong/portal from 127.0.0.1 by vn.qn done"), std::string::npos) << log;
+  EXPECT_NE(log.find("admin: queue_purge vn.bqp/portal from 127.0.0.1 refused: vn.qn may act only on members at or "
+                     "below it"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -354,7 +354,7 @@ TEST(CliWithBroker, TraceTopWatchAndTheAdminVerbs) {
     return run_command("cd '" + dir.path().string() + "' && '" LANTOA_CLI_BIN "' " + args + " 2>&1");
   };
   for (const char* id : {"vn", "vn.gov", "vn.qn"}) ASSERT_EQ(lantoa(std::string("keygen --member ") + id).code, 0);
-  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher").code, 0);
+  ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher,operator").code, 0);
   ASSERT_EQ(lantoa("cert issue --issuer-key vn.key --public vn.qn.pub --roles subscriber").code, 0);
   std::ofstream(dir / "admin.token") << "an-admin-token-for-the-test\n";
   std::filesystem::permissions(dir / "admin.token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
@@ -419,15 +419,21 @@ TEST(CliWithBroker, TraceTopWatchAndTheAdminVerbs) {
   EXPECT_EQ(again.code, 1);
   EXPECT_NE(again.out.find("SUBSCRIPTION_NOT_FOUND"), std::string::npos) << again.out;
   // The publisher's session is still open (the broker drops a silent one
-  // after three heartbeats): closed now, and then there is none.
-  auto closed = with_env("sessions close vn.gov --admin-token-file admin.token");
+  // after three heartbeats): closed now by vn.gov's own operator
+  // certificate (a signed request), and then there is none.
+  auto closed = with_env("sessions close vn.gov --key vn.gov.key --chain vn.gov.cert");
   EXPECT_EQ(closed.code, 0) << closed.out;
   EXPECT_NE(closed.out.find("\"sessions_closed\""), std::string::npos) << closed.out;
   auto none = with_env("sessions close vn.gov --admin-token-file admin.token");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.out.find("NOT_FOUND: vn.gov has no session open"), std::string::npos) << none.out;
+  auto outside = with_env("sessions close vn.qn --key vn.gov.key --chain vn.gov.cert");
+  EXPECT_EQ(outside.code, 1);
+  EXPECT_NE(outside.out.find("PERMISSION_DENIED: vn.gov may act only on members at or below it"), std::string::npos)
+      << outside.out;
   auto no_token = with_env("subs rm vn.qn press");
-  EXPECT_EQ(no_token.code, 2) << "the token file is required: " << no_token.out;
+  EXPECT_EQ(no_token.code, 1) << no_token.out;
+  EXPECT_NE(no_token.out.find("needs --admin-token-file"), std::string::npos) << no_token.out;
 }
 
 // Issue 13, items 2 and 3: what verification would refuse is refused when

@@ -31,7 +31,7 @@ inline constexpr size_t kKeyIdSize = 16;
 // out of its key object) with zeros and empties it.
 void secure_wipe(std::string& secret);
 
-enum class SignDomain { kEvent, kCertificate, kRevocation, kCountersignature };
+enum class SignDomain { kEvent, kCertificate, kRevocation, kCountersignature, kAdminRequest };
 
 // The exact bytes that are signed: the domain prefix, a zero byte, `bytes`.
 std::string signing_input(SignDomain domain, std::string_view bytes);
