@@ -11,7 +11,8 @@
 # `systemd-analyze verify`; a program builds against liblantoa-dev (CMake and
 # pkg-config); a reinstall runs the maintainer scripts again; the user lantoa,
 # /etc/lantoa-node (root:lantoa 0750), /var/spool/lantoa-node and the conffiles
-# exist; every key of
+# exist; lantoa-broker carries the dashboard and alert rules (/usr/share/lantoa/monitoring,
+# the rules passing their promtool tests there); every key of
 # /etc/lantoa/broker.toml is a broker setting and a broker starts on that file;
 # a node starts, as user lantoa, on /etc/lantoa-node/node.toml as shipped (its
 # data and spool paths moved to a temporary folder) and connects to that broker;
@@ -120,6 +121,17 @@ id lantoa || fail "no user lantoa"
 [ "$(stat -c '%a' /etc/lantoa)" = "755" ] || fail "/etc/lantoa is not 0755 (the broker's dynamic user reads it)"
 dpkg-query -W -f='${Conffiles}\n' lantoa-broker | grep -q " /etc/lantoa/broker.toml " || fail "broker.toml is not a conffile"
 dpkg-query -W -f='${Conffiles}\n' lantoa-node | grep -q " /etc/lantoa-node/node.toml " || fail "node.toml is not a conffile"
+
+# ---- the monitoring files: lantoa-broker carries them, and the rules pass their tests where installed
+broker_files=$(dpkg -L lantoa-broker)
+for f in lantoa-broker.grafana.json lantoa-alerts.yml lantoa-alerts.test.yml; do
+  grep -qx "/usr/share/lantoa/monitoring/$f" <<<"$broker_files" || fail "lantoa-broker does not install /usr/share/lantoa/monitoring/$f"
+done
+if command -v promtool >/dev/null; then
+  promtool test rules /usr/share/lantoa/monitoring/lantoa-alerts.test.yml >/dev/null ||
+    fail "promtool test rules /usr/share/lantoa/monitoring/lantoa-alerts.test.yml"
+  echo "the installed alert rules pass their tests"
+fi
 
 # ---- /etc/lantoa/broker.toml: every key a setting, and a broker starts on it;
 # that broker then serves the node below
