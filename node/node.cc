@@ -297,6 +297,24 @@ json Node::status() const {
           {"feeds", feeds}};
 }
 
+Result<NodeFigures> Node::figures() const {
+  NodeFigures f;
+  auto store = store_->figures();
+  if (!store) return store.status();
+  f.store = *store;
+  f.now_ms = unix_now_ms();
+  f.broker_connected = publisher_ && publisher_->connected();
+  f.problems = problems().size();
+  if (publisher_) f.outbox = publisher_->stats();
+  f.received = counters_.received.load();
+  f.received_rejected = counters_.rejected.load();
+  f.sanitized = counters_.sanitized.load();
+  for (const auto& r : receivers_) f.subscriptions.push_back({r->name(), r->open(), !r->problem().empty()});
+  for (const auto& d : deliveries_) f.deliveries.push_back(d->figures());
+  for (const auto& p : feeds_) f.feeds.push_back({p->config().name, p->stats()});
+  return f;
+}
+
 std::vector<std::string> Node::problems() const {
   std::vector<std::string> out;
   // A broker that cannot be reached may come back by itself; a wrong broker

@@ -35,6 +35,33 @@ namespace lantoa::node {
 
 class HttpApi;
 
+// The node's figures at one moment, for GET /metrics (api/metrics.h writes
+// them). Each is read from the part that keeps it, never counted a second
+// time: the outbox from the Publisher, what is stored from the NodeStore (a
+// read transaction), and the rest from each Receiver, DeliveryWorker and
+// FeedPoller. Everything is bounded by the config but the held lanes (topics).
+struct NodeFigures {
+  int64_t now_ms = 0;  // when they were read (wall clock)
+  bool broker_connected = false;
+  size_t problems = 0;  // what /healthz lists
+  PublisherStats outbox;
+  NodeStore::Figures store;
+  // ReceiveCounters: since the node started.
+  uint64_t received = 0, received_rejected = 0, sanitized = 0;
+  struct Subscription {
+    std::string name;
+    bool open = false;
+    bool refused = false;  // the broker refuses it: the operator must act
+  };
+  std::vector<Subscription> subscriptions;
+  std::vector<DeliveryWorker::Figures> deliveries;
+  struct Feed {
+    std::string name;
+    FeedStats stats;
+  };
+  std::vector<Feed> feeds;
+};
+
 // What POST /v1/events answers.
 struct Accepted {
   std::string event_id;  // 32 bytes
@@ -64,6 +91,8 @@ class Node {
                                  const Idempotency* idempotency = nullptr);
 
   nlohmann::json status() const;
+  // Its figures now (an error only when the store cannot be read).
+  Result<NodeFigures> figures() const;
   // What makes the node unhealthy (/healthz answers 503): refusals that need
   // the operator. Empty when healthy.
   std::vector<std::string> problems() const;

@@ -13,61 +13,14 @@
 #include "lantoa/keys.h"
 #include "lantoa/internal/clock.h"
 #include "lantoa/internal/listen_socket.h"
+#include "lantoa/internal/prometheus.h"
 #include "monitor/dashboard.h"
 #include "monitor/process.h"
 
 namespace lantoa::broker {
 namespace {
 
-std::string escape_label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
-// Writes one metric family: HELP and TYPE, then its samples.
-class Family {
- public:
-  Family(std::ostringstream& o, const char* name, const char* type, const char* help) : o_(o), name_(name) {
-    o_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
-  }
-  // `labels`: name=value pairs, values escaped here.
-  template <typename V>
-  Family& add(std::initializer_list<std::pair<const char*, std::string_view>> labels, V value,
-              const char* suffix = "") {
-    o_ << name_ << suffix;
-    if (labels.size()) {
-      o_ << '{';
-      bool first = true;
-      for (const auto& [k, v] : labels) {
-        o_ << (first ? "" : ",") << k << "=\"" << escape_label(std::string(v)) << '"';
-        first = false;
-      }
-      o_ << '}';
-    }
-    o_ << ' ' << value << '\n';
-    return *this;
-  }
-  template <typename V>
-  Family& add(V value) {
-    return add({}, value);
-  }
-
- private:
-  std::ostringstream& o_;
-  const char* name_;
-};
+using prometheus::Family;
 
 void histogram(std::ostringstream& o, const char* name, const char* help, const Histogram& h) {
   Family f(o, name, "histogram", help);

@@ -11,6 +11,7 @@
 
 #include "lantoa/internal/file_util.h"
 #include "api/atom.h"
+#include "api/metrics.h"
 #include "json_form/json_form.h"
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
@@ -129,7 +130,9 @@ Status HttpApi::start() {
   httplib::Server& s = *server_;
   s.set_payload_max_length(c.max_body_bytes);
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    // Health and metrics open without the token, for monitors (Prometheus
+    // cannot hold the CMS's token); they tell no secret (node/README.md).
+    if (req.path == "/healthz" || req.path == "/metrics") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const bool feed = req.path == kFeedPath && (req.method == "GET" || req.method == "HEAD");
     if (feed && auth.empty() && req.has_param("feed_key")) {
@@ -190,6 +193,11 @@ Status HttpApi::start() {
     const std::vector<std::string> problems = node_.problems();
     if (problems.empty()) return send_json(res, 200, {{"ok", true}});
     send_json(res, 503, {{"ok", false}, {"problems", problems}});
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    auto figures = node_.figures();
+    if (!figures) return send_status(res, figures.status());
+    res.set_content(metrics_text(*figures), "text/plain; version=0.0.4; charset=utf-8");
   });
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, node_.status()); });
 

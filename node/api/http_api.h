@@ -1,10 +1,11 @@
 // HttpApi: the CMS's local HTTP API (cpp-httplib), on 127.0.0.1 by default.
-// Every endpoint but /healthz needs "Authorization: Bearer <token>" with the
-// token from the configured token file; GET /v1/feed.atom also opens with
-// the feed_key of its URL instead (below). Answers are JSON (the feed: Atom);
-// errors are {"error": {"code", "field", "message"}} with a 4xx status that
-// fits (400 malformed, 401 token, 403 outside the namespace, 404, 413 too
-// large, 422 a rule of the event broken).
+// Every endpoint but /healthz and /metrics needs "Authorization: Bearer
+// <token>" with the token from the configured token file; GET /v1/feed.atom
+// also opens with the feed_key of its URL instead (below). Answers are JSON
+// (the feed: Atom; /metrics: Prometheus text); errors are {"error": {"code",
+// "field", "message"}} with a 4xx status that fits (400 malformed, 401 token,
+// 403 outside the namespace, 404, 413 too large, 422 a rule of the event
+// broken).
 //
 //   POST /v1/events[?topic=]     publish (Lantoa's form or ninjs) -> 202 {id, status: "queued", ...}
 //   GET  /v1/events/{id}         queued / accepted / rejected (with the broker's reason)
@@ -18,6 +19,8 @@
 //                                "problems": [...]} when something needs the
 //                                operator (a subscription the broker refuses);
 //                                no token
+//   GET  /metrics                the node's figures in the Prometheus text
+//                                format (api/metrics.h); no token
 //
 // Feed URLs: /v1/feed.atom?topic=T&feed_key=K where K is a keyed BLAKE2b of T
 // (128 bits, hex) under a key derived from [api] feed_secret_file, or from

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "lantoa/event.h"
 #include "lantoa/internal/file_util.h"
 #include "lantoa/names.h"
 
@@ -109,7 +110,11 @@ std::unique_ptr<Target> make_spool_target(const std::filesystem::path& dir, mode
 }
 
 DeliveryWorker::DeliveryWorker(NodeStore& store, std::unique_ptr<Target> target, std::chrono::milliseconds max_backoff)
-    : store_(store), target_(std::move(target)), max_backoff_(max_backoff), thread_([this] { run(); }) {}
+    : store_(store),
+      target_(std::move(target)),
+      max_backoff_(max_backoff),
+      last_success_ms_(unix_now_ms()),
+      thread_([this] { run(); }) {}
 
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
@@ -240,6 +245,7 @@ bool DeliveryWorker::deliver_one(const std::string& topic, Lane& lane) {
   }
   progress_ = std::move(next);
   ++delivered_;
+  last_success_ms_ = unix_now_ms();
   if (!unreachable_.empty()) spdlog::info("delivery {}: reachable again", name());
   target_backoff_ = milliseconds(0);
   unreachable_.clear();
@@ -307,22 +313,32 @@ void DeliveryWorker::run() {
   }
 }
 
-nlohmann::json DeliveryWorker::status() const {
+DeliveryWorker::Figures DeliveryWorker::figures() const {
   const uint64_t last = store_.last_inbox_seq();
   std::lock_guard lock(mu_);
-  nlohmann::json held = nlohmann::json::array();
+  Figures f;
+  f.target = name();
+  f.delivered = delivered_;
+  f.failures = failures_;
+  f.base = progress_.base;
+  f.backlog = waiting_ + (last > scanned_ ? last - scanned_ : 0);
+  f.last_success_ms = last_success_ms_;
+  f.unreachable = unreachable_;
   for (const auto& [topic, lane] : lanes_) {
-    if (!lane.failures) continue;
-    held.push_back({{"topic", topic}, {"waiting", lane.waiting.size()}, {"failures", lane.failures},
-                    {"error", lane.error}});
+    if (lane.failures) f.held.push_back({topic, lane.waiting.size(), lane.failures, lane.error});
   }
-  nlohmann::json out = {{"target", name()},
-                        {"delivered", delivered_},
-                        {"failures", failures_},
-                        {"cursor", progress_.base},
-                        {"backlog", waiting_ + (last > scanned_ ? last - scanned_ : 0)},
-                        {"held", held}};
-  if (!unreachable_.empty()) out["unreachable"] = unreachable_;
+  return f;
+}
+
+nlohmann::json DeliveryWorker::status() const {
+  const Figures f = figures();
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& h : f.held) {
+    held.push_back({{"topic", h.topic}, {"waiting", h.waiting}, {"failures", h.failures}, {"error", h.error}});
+  }
+  nlohmann::json out = {{"target", f.target},     {"delivered", f.delivered}, {"failures", f.failures},
+                        {"cursor", f.base},       {"backlog", f.backlog},     {"held", held}};
+  if (!f.unreachable.empty()) out["unreachable"] = f.unreachable;
   return out;
 }
 

@@ -46,6 +46,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/node_config.h"
 #include "state/node_store.h"
@@ -80,6 +81,29 @@ class DeliveryWorker {
   ~DeliveryWorker();
   void stop();
   const std::string& name() const { return target_->name(); }
+
+  // What the target owes and what it did since the node started.
+  struct Figures {
+    std::string target;  // its name: "webhook:<name>" or "spool"
+    uint64_t delivered = 0, failures = 0;  // delivery attempts that succeeded / failed
+    uint64_t base = 0;                     // the durable base position
+    // Inbox entries after the base not delivered yet: those waiting in the
+    // lanes, plus those not read into them yet (read, some may prove to be
+    // outside the target's topics).
+    uint64_t backlog = 0;
+    // When it last delivered (wall clock, ms), or when the worker started
+    // if it has not delivered since.
+    int64_t last_success_ms = 0;
+    std::string unreachable;  // non-empty (why) while every lane waits
+    struct Held {             // a lane whose next event failed
+      std::string topic;
+      size_t waiting = 0;     // events of the topic waiting, the failing one included
+      uint64_t failures = 0;  // attempts failed since the lane last delivered
+      std::string error;
+    };
+    std::vector<Held> held;  // by topic
+  };
+  Figures figures() const;
   // For /v1/status: {"target", "delivered", "failures", "cursor" (the base),
   // "backlog", "unreachable" (why, while the target cannot be reached),
   // "held": [{"topic", "waiting", "failures", "error"}] (lanes that failed)}.
@@ -110,6 +134,7 @@ class DeliveryWorker {
   uint64_t scanned_ = 0;  // inbox entries up to here are read into lanes (or not wanted)
   size_t waiting_ = 0;    // entries in all lanes
   uint64_t delivered_ = 0, failures_ = 0;
+  int64_t last_success_ms_;  // wall clock; the worker's start until it delivers
   std::chrono::milliseconds target_backoff_{0};
   std::chrono::steady_clock::time_point target_next_try_{};
   std::string unreachable_;  // non-empty while the whole target waits

@@ -165,6 +165,16 @@ Result<v1::Event> FeedPoller::to_event(const FeedItem& item, v1::Kind kind, cons
 }
 
 Status FeedPoller::poll_once() {
+  Status s = poll();
+  std::lock_guard lock(mu_);
+  ++stats_.polls;
+  stats_.last_poll_ms = unix_now_ms();
+  stats_.last_poll_ok = s.ok();
+  if (!s.ok()) ++stats_.failed_polls;
+  return s;
+}
+
+Status FeedPoller::poll() {
   auto state = store_.feed_state("feed\n" + config_.name);
   if (!state) return state.status();
   auto fetched = fetch_feed(config_.url, state->value("etag", ""), state->value("last_modified", ""),
@@ -210,6 +220,8 @@ Status FeedPoller::poll_once() {
     if (!event) {
       spdlog::warn("feed {}: item {} skipped: {}", config_.name, item.key, event.status().to_string());
       (void)failed(event.status());
+      std::lock_guard lock(mu_);
+      ++stats_.skipped;
       continue;
     }
     auto id = publish_(std::move(*event));

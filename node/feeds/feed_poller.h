@@ -38,8 +38,19 @@ struct FetchResult {
 Result<FetchResult> fetch_feed(const std::string& url, const std::string& etag, const std::string& last_modified,
                                std::chrono::milliseconds timeout, const DestinationPolicy& policy);
 
+// What a feed's poller did since the node started. A poll is one
+// poll_once(): a fetch and the publication of what it brought.
 struct FeedStats {
-  uint64_t fetches = 0, not_modified = 0, published = 0, corrections = 0, unchanged = 0, failures = 0;
+  uint64_t fetches = 0;       // fetches answered (not_modified included)
+  uint64_t not_modified = 0;  // answered 304
+  uint64_t published = 0;     // new items published (news)
+  uint64_t corrections = 0;   // changed items published as corrections
+  uint64_t unchanged = 0;     // items seen again unchanged
+  uint64_t skipped = 0;       // items that could not be made into an event (the poll goes on)
+  uint64_t failures = 0;      // errors met: a failed fetch, parse or publication, a skipped item
+  uint64_t polls = 0, failed_polls = 0;
+  int64_t last_poll_ms = 0;   // when the last poll ended (wall clock); 0: none yet
+  bool last_poll_ok = false;  // it ended without an error (skipped items do not count)
   std::string last_error;
 };
 
@@ -54,6 +65,7 @@ class FeedPoller {
   const FeedConfig& config() const { return config_; }
 
  private:
+  Status poll();  // poll_once() without its bookkeeping
   Result<v1::Event> to_event(const FeedItem& item, v1::Kind kind, const std::string& refers_to) const;
   void run();
   FeedConfig config_;

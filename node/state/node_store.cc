@@ -289,17 +289,27 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
 }
 
 Result<uint64_t> NodeStore::refused_count() {
-  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  auto f = figures();
+  if (!f) return f.status();
+  return f->refused;
+}
+
+Result<NodeStore::Figures> NodeStore::figures() {
+  auto txn = store::Txn::read(*env_);
   if (!txn) return txn.status();
-  auto cur = store::Cursor::open(*txn, refused_);
-  if (!cur) return cur.status();
-  uint64_t n = 0;
-  for (auto e = cur->first(); ; e = cur->next()) {
-    if (!e) return e.status();
-    if (!*e) break;
-    ++n;
-  }
-  return n;
+  MDB_stat inbox{}, refused{}, env{};
+  MDB_envinfo info{};
+  if (int rc = mdb_stat(txn->raw(), inbox_.handle, &inbox)) return store::from_mdb(rc, "reading the inbox's size");
+  if (int rc = mdb_stat(txn->raw(), refused_.handle, &refused)) return store::from_mdb(rc, "counting refused events");
+  if (int rc = mdb_env_stat(env_->raw(), &env)) return store::from_mdb(rc, "reading the store's size");
+  if (int rc = mdb_env_info(env_->raw(), &info)) return store::from_mdb(rc, "reading the store's size");
+  Figures f;
+  f.inbox_entries = inbox.ms_entries;
+  f.inbox_bytes = uint64_t{inbox.ms_psize} * (inbox.ms_branch_pages + inbox.ms_leaf_pages + inbox.ms_overflow_pages);
+  f.refused = refused.ms_entries;
+  f.used_bytes = uint64_t{env.ms_psize} * (info.me_last_pgno + 1);
+  f.map_bytes = info.me_mapsize;
+  return f;
 }
 
 Result<std::vector<InboxEntry>> NodeStore::scan_inbox(std::optional<uint64_t> after, size_t max,

@@ -123,6 +123,17 @@ class NodeStore {
   Result<nlohmann::json> feed_state(const std::string& source);
   Status set_feed_state(const std::string& source, const nlohmann::json& state);
 
+  // What the store holds now, read in one read transaction (LMDB's own
+  // counts: nothing is scanned), for /metrics.
+  struct Figures {
+    uint64_t inbox_entries = 0;  // received events kept (acknowledged ones too)
+    uint64_t inbox_bytes = 0;    // the LMDB pages of the inbox table (branch, leaf, overflow), in bytes
+    uint64_t refused = 0;        // received events refused (all time)
+    uint64_t used_bytes = 0;     // LMDB pages in use up to the highest used one, in bytes
+    uint64_t map_bytes = 0;      // the map size: the most the store can hold
+  };
+  Result<Figures> figures();
+
   // The LMDB key for `key`: itself, or its SHA-256 form when longer than
   // LMDB allows (or when it starts with the NUL that marks that form).
   static std::string key_for(std::string_view key);

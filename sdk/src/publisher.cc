@@ -30,6 +30,7 @@ struct Pending {
   Clock::time_point not_before{};                       // refused for a passing reason: not before then
   uint32_t passing_refusals = 0;                        // in a row: the back-off grows with them
   bool in_flight = false;
+  int64_t queued_ms = 0;  // when it was queued (restored from the outbox: its created_ms)
 };
 
 // Refusals that say "not now" rather than "never": the event goes again.
@@ -64,6 +65,7 @@ struct Publisher::Impl {
   std::map<uint64_t, Pending> pending;
   uint64_t last_seq = 0;
   bool heard_broker = false;  // a Welcome has told where the member's sequence stands
+  PublisherStats counts;      // its counters (sent, accepted, ...) since start
   std::atomic<bool> stop{false};
   std::thread thread;
 
@@ -88,7 +90,7 @@ struct Publisher::Impl {
   std::optional<Clock::time_point> send_batches();
   void on_frame(const v1::BrokerFrame& f);
   void on_results(const v1::PublishResults& results);
-  void hold_back(uint64_t seq, uint32_t retry_after_ms);
+  void hold_back(uint64_t seq, uint32_t retry_after_ms, Code why);
   void settle(PublishOutcome outcome);
   void settle_all(std::vector<PublishOutcome> outcomes);
   // The earlier publication under `idem` in `txn` (nullopt: none), or
@@ -157,6 +159,7 @@ Status Publisher::Impl::open_outbox() {
       return Status(E::STORAGE_ERROR, "damaged entry in the outbox " + o.outbox.string());
     }
     p.id = event_id(p.envelope.event());
+    if (v1::Event restored; restored.ParseFromString(p.envelope.event())) p.queued_ms = restored.created_ms();
     pending.emplace(p.sequence, std::move(p));
   }
   return Status::Ok();
@@ -192,21 +195,29 @@ void Publisher::Impl::settle(PublishOutcome outcome) {
     if (it == pending.end()) return;
     promise = std::move(it->second.promise);
   }
+  const v1::PublishResult::Status status = outcome.status;
+  const Code code = outcome.error.code();
   if (o.on_outcome) o.on_outcome(outcome);
   if (promise) promise->set_value(std::move(outcome));
   // Only now is it settled: flush() returns after the callbacks have run.
+  // It is counted as it leaves `pending`, so stats() never shows it twice
+  // (unconfirmed and settled) or not at all.
   std::lock_guard lock(mu);
   pending.erase(seq);
+  if (status == v1::PublishResult::ACCEPTED) ++counts.accepted;
+  if (status == v1::PublishResult::DUPLICATE) ++counts.duplicates;
+  if (status == v1::PublishResult::REJECTED) ++counts.rejected[code];
   if (pending.empty()) idle.notify_all();
 }
 
 // The broker said "not now" for `seq`: it goes again after the delay the
 // broker advised, or else after a back-off that doubles with each refusal in
 // a row (min_backoff .. max_backoff). Nothing after it goes first.
-void Publisher::Impl::hold_back(uint64_t seq, uint32_t retry_after_ms) {
+void Publisher::Impl::hold_back(uint64_t seq, uint32_t retry_after_ms, Code why) {
   std::lock_guard lock(mu);
   auto p = pending.find(seq);
   if (p == pending.end()) return;
+  ++counts.held_back[why];
   Pending& e = p->second;
   e.in_flight = false;
   milliseconds delay(retry_after_ms);
@@ -228,7 +239,7 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
     if (r.index() >= seqs.size()) continue;
     const uint64_t seq = seqs[r.index()];
     if (r.status() == v1::PublishResult::REJECTED && is_passing(r.error().code())) {
-      hold_back(seq, r.retry_after_ms());  // sent again later: only permanent refusals end an event
+      hold_back(seq, r.retry_after_ms(), r.error().code());  // sent again later: only permanent refusals end an event
       continue;
     }
     PublishOutcome outcome;
@@ -284,6 +295,7 @@ std::optional<Clock::time_point> Publisher::Impl::send_batches() {
         }
         *batch->add_events() = p.envelope;
         p.in_flight = true;
+        ++counts.sent;
         seqs.push_back(seq);
         if (seqs.size() >= o.max_batch) break;
       }
@@ -314,7 +326,7 @@ void Publisher::Impl::on_frame(const v1::BrokerFrame& f) {
   auto it = in_flight.find(f.error().request_id());
   if (it == in_flight.end()) return;
   if (is_passing(f.error().error().code())) {
-    for (uint64_t seq : it->second.second) hold_back(seq, 0);
+    for (uint64_t seq : it->second.second) hold_back(seq, 0, f.error().error().code());
     in_flight.erase(it);
     return;
   }
@@ -477,6 +489,7 @@ Result<Publication> Publisher::Impl::publish(v1::Event event, const Idempotency*
   p.sequence = seq;
   p.id = id;
   p.envelope = std::move(*envelope);
+  p.queued_ms = unix_now_ms();
   p.promise.emplace();
   Publication out{p.id, seq, p.promise->get_future(), false, event.kind(), event.refers_to()};
   m.pending.emplace(seq, std::move(p));
@@ -502,6 +515,15 @@ std::string Publisher::down_reason() const { return impl_->link.down_reason(); }
 size_t Publisher::unconfirmed() const {
   std::lock_guard lock(impl_->mu);
   return impl_->pending.size();
+}
+
+PublisherStats Publisher::stats() const {
+  std::lock_guard lock(impl_->mu);
+  PublisherStats s = impl_->counts;
+  s.unconfirmed = impl_->pending.size();
+  // Sequences are given in the order events are queued: the first waits longest.
+  s.oldest_unconfirmed_ms = impl_->pending.empty() ? 0 : impl_->pending.begin()->second.queued_ms;
+  return s;
 }
 
 }  // namespace lantoa

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -15,6 +14,7 @@
 #include "monitor/metrics.h"
 #include "support/broker_process.h"
 #include "support/client.h"
+#include "support/prometheus_text.h"
 
 namespace lantoa::testing {
 namespace {
@@ -90,25 +90,6 @@ TEST(Metrics, HistogramsAreCumulative) {
 }
 
 // --- a real broker ---
-
-// The samples of a Prometheus text exposition: "name{labels}" -> value.
-std::map<std::string, double> samples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
-// `promtool check metrics` on `text`: its output, and whether it passed.
-CommandResult promtool_check(const TempDir& dir, const std::string& text) {
-  const auto file = dir.path() / "scrape.txt";
-  std::ofstream(file) << text;
-  return run_command("promtool check metrics < '" + file.string() + "' 2>&1");
-}
 
 class Monitoring : public ::testing::Test {
  protected:

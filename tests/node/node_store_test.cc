@@ -86,6 +86,14 @@ TEST(NodeStore, AnotherOriginCannotCorrectOrRetractAnItem) {
   inbox = s.inbox_after(0, 10);
   ASSERT_EQ(inbox->size(), 2u);
   EXPECT_EQ((*inbox)[0].record["inbox"]["state"], "withdrawn");
+  // What /metrics reads: LMDB's own counts, in one read transaction.
+  auto figures = s.figures();
+  ASSERT_TRUE(figures.ok()) << figures.status().to_string();
+  EXPECT_EQ(figures->inbox_entries, 2u);
+  EXPECT_EQ(figures->refused, 2u);
+  EXPECT_GT(figures->inbox_bytes, 0u);
+  EXPECT_GE(figures->used_bytes, figures->inbox_bytes);
+  EXPECT_EQ(figures->map_bytes, uint64_t{4} << 30);
 }
 
 // Records stored by a node version without the sanitiser are sanitised when

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <set>
 #include <mutex>
 #include <thread>
@@ -777,6 +778,14 @@ TEST(PassingRefusals, AreSentAgainAndOnlyPermanentOnesAreFinal) {
     PublishOutcome outcome = published->outcome.get();
     EXPECT_EQ(outcome.status, v1::PublishResult::ACCEPTED) << outcome.error.to_string();
     EXPECT_EQ(broker.batches(), 4);
+    ASSERT_OK((*pub)->flush(milliseconds(5000)));  // settled: counted
+    PublisherStats stats = (*pub)->stats();
+    EXPECT_EQ(stats.sent, 4u);
+    EXPECT_EQ(stats.accepted, 1u);
+    EXPECT_EQ(stats.held_back, (std::map<Code, uint64_t>{{E::STORAGE_FULL, 3}}));
+    EXPECT_TRUE(stats.rejected.empty());
+    EXPECT_EQ(stats.unconfirmed, 0u);
+    EXPECT_EQ(stats.oldest_unconfirmed_ms, 0);
   }
   {
     RefusingBroker broker(E::BAD_SIGNATURE, 100);  // permanent: settled at once
@@ -787,6 +796,12 @@ TEST(PassingRefusals, AreSentAgainAndOnlyPermanentOnesAreFinal) {
     EXPECT_EQ(outcome.status, v1::PublishResult::REJECTED);
     EXPECT_EQ(outcome.error.code(), E::BAD_SIGNATURE);
     EXPECT_EQ(broker.batches(), 1);
+    ASSERT_OK((*pub)->flush(milliseconds(5000)));
+    PublisherStats stats = (*pub)->stats();
+    EXPECT_EQ(stats.sent, 1u);
+    EXPECT_EQ(stats.accepted, 0u);
+    EXPECT_EQ(stats.rejected, (std::map<Code, uint64_t>{{E::BAD_SIGNATURE, 1}}));
+    EXPECT_TRUE(stats.held_back.empty());
   }
 }
 

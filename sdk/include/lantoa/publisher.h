@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -79,6 +80,25 @@ struct Publication {
 struct Idempotency {
   std::string key;          // 1..255 bytes
   std::string fingerprint;  // optional
+};
+
+// What a publisher holds now and what it has done since it started
+// (Publisher::stats()). The counters start from 0 with each Publisher; the
+// events restored from an outbox are among the unconfirmed ones.
+struct PublisherStats {
+  size_t unconfirmed = 0;  // events without an outcome yet (with an outbox: the events in it)
+  // When the oldest unconfirmed event was queued, milliseconds since the Unix
+  // epoch (0: none waits). For an event restored from the outbox after a
+  // restart: its created_ms.
+  int64_t oldest_unconfirmed_ms = 0;
+  uint64_t sent = 0;        // events sent to the broker; each resend (reconnect, passing refusal) counts again
+  uint64_t accepted = 0;    // outcomes ACCEPTED
+  uint64_t duplicates = 0;  // outcomes DUPLICATE (stored before: a resend)
+  // Refusals by the broker's reason: permanent ones settled the event as
+  // REJECTED; passing ones (RATE_LIMITED, OVERLOADED, ...: see above) held it
+  // back to be sent again, and count once per refusal.
+  std::map<Code, uint64_t> rejected;
+  std::map<Code, uint64_t> held_back;
 };
 
 struct PublisherOptions {
@@ -133,6 +153,7 @@ class Publisher {
   // broker's reason, silent); empty while it is.
   std::string down_reason() const;
   size_t unconfirmed() const;
+  PublisherStats stats() const;
 
  private:
   struct Impl;
