@@ -15,7 +15,6 @@
 #include "lantoa/internal/listen_socket.h"
 #include "lantoa/internal/prometheus.h"
 #include "monitor/dashboard.h"
-#include "monitor/process.h"
 
 namespace lantoa::broker {
 namespace {
@@ -142,13 +141,7 @@ std::string render_prometheus(Metrics& m) {
   gauge("lantoa_store_map_size_bytes", "The LMDB map size (map_size_mb): the most the store can hold.",
         snap.store_map_bytes);
 
-  const ProcessFigures p = read_process_figures();
-  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
-  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
-  Family(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.").add(p.cpu_seconds);
-  gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
-  gauge("process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
-  gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
+  prometheus::write_process_metrics(o);
   return o.str();
 }
 

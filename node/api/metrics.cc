@@ -141,6 +141,7 @@ std::string metrics_text(const NodeFigures& f) {
   receiving(o, f);
   deliveries(o, f);
   feeds(o, f);
+  prometheus::write_process_metrics(o);
   return o.str();
 }
 

@@ -126,8 +126,8 @@ TEST(NodeMetricsText, TheDocsTableListsEveryMetricWithItsTypeAndLabels) {
     std::string type;
     std::set<std::string> labels;
   };
-  const std::regex type_line(R"(# TYPE (\S+) (\S+))"), sample_line(R"((lantoa_node_\w+)\{(.*)\} \S+)"),
-      label(R"((\w+)=\")"), table_row(R"(^\| `(lantoa_node_\w+)` \| (\w+) \| ([^|]*)\|)"), quoted("`(\\w+)`");
+  const std::regex type_line(R"(# TYPE (\S+) (\S+))"), sample_line(R"((lantoa_node_\w+|process_\w+)\{(.*)\} \S+)"),
+      label(R"((\w+)=\")"), table_row(R"(^\| `(lantoa_node_\w+|process_\w+)` \| (\w+) \| ([^|]*)\|)"), quoted("`(\\w+)`");
   std::map<std::string, Row> served;
   std::istringstream text(metrics_text(sample_figures()));
   for (std::string line; std::getline(text, line);) {

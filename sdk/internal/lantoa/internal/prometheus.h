@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 
+#include "lantoa/internal/process.h"
+
 namespace lantoa::prometheus {
 
 // A label value as the text format writes it between double quotes.
@@ -65,5 +67,17 @@ class Family {
   std::ostream& o_;
   const char* name_;
 };
+
+// The process_* metrics every Prometheus client library exports, from /proc.
+inline void write_process_metrics(std::ostream& o) {
+  const internal::ProcessFigures p = internal::read_process_figures();
+  Family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.").add(p.resident_bytes);
+  Family(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.").add(p.virtual_bytes);
+  Family(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.").add(p.cpu_seconds);
+  Family(o, "process_open_fds", "gauge", "Number of open file descriptors.").add(p.open_fds);
+  Family(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.").add(p.max_fds);
+  Family(o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
+      .add(p.start_time_seconds);
+}
 
 }  // namespace lantoa::prometheus

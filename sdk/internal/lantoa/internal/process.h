@@ -1,11 +1,11 @@
-// The broker process's own figures, read from /proc when asked for (Linux):
+// A process's own figures (the broker's and the node's /metrics), read from /proc when asked for (Linux):
 // resident and virtual memory, CPU time, open and allowed file descriptors,
 // start time. Zero where /proc cannot be read.
 #pragma once
 
 #include <cstdint>
 
-namespace lantoa::broker {
+namespace lantoa::internal {
 
 struct ProcessFigures {
   uint64_t resident_bytes = 0;
@@ -18,4 +18,4 @@ struct ProcessFigures {
 
 ProcessFigures read_process_figures();
 
-}  // namespace lantoa::broker
+}  // namespace lantoa::internal

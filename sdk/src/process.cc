@@ -1,4 +1,4 @@
-#include "monitor/process.h"
+#include "lantoa/internal/process.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-namespace lantoa::broker {
+namespace lantoa::internal {
 
 ProcessFigures read_process_figures() {
   ProcessFigures p;
@@ -54,4 +54,4 @@ ProcessFigures read_process_figures() {
   return p;
 }
 
-}  // namespace lantoa::broker
+}  // namespace lantoa::internal
