@@ -122,9 +122,11 @@ Status load_restrictions_folder(Restrictions& restrictions, const std::filesyste
 // control queue); the HTTP thread waits for the answer.
 Result<std::string> ask(Server& server, ControlRequest request) {
   auto answer = request.answer->get_future();
+  if (server.control_closed()) return Status(E::UNAVAILABLE, "the broker is stopping");
   server.control().push(std::move(request));
   if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    return Status(E::TIMEOUT, "the broker did not answer within 10 s (it may be stopping)");
+    return Status(E::TIMEOUT, "the broker did not answer within 10 s (it may be stopping; an admin verb may still "
+                              "be carried out: look again)");
   }
   ControlAnswer a;
   try {
@@ -136,10 +138,12 @@ Result<std::string> ask(Server& server, ControlRequest request) {
   return a.body.dump(2);
 }
 
-MonitorActions monitor_actions(Server& server, std::string admin_token, const TrustStore& trust) {
+MonitorActions monitor_actions(Server& server, std::string admin_token, const TrustStore& trust,
+                               std::string transport_key) {
   MonitorActions actions;
   actions.admin_token = std::move(admin_token);
   actions.trust = &trust;
+  actions.transport_key = std::move(transport_key);
   actions.spread = [&server](const std::string& id) {
     ControlRequest r;
     r.verb = ControlRequest::Verb::kSpread;
@@ -280,7 +284,8 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   if (!config.monitor.empty()) {
     auto hp = split_host_port(config.monitor);
     if (!hp) return hp.status();
-    auto m = MonitorServer::start(metrics, hp->first, hp->second, monitor_actions(server, std::move(admin_token), trust));
+    auto m = MonitorServer::start(metrics, hp->first, hp->second, monitor_actions(server, std::move(admin_token), trust,
+                                                                        to_base64url(key->transport.public_key())));
     if (!m) return m.status();
     monitor = std::move(*m);
     monitor_url = "http://" + hp->first + ":" + std::to_string(monitor->port());

@@ -22,11 +22,19 @@ std::string when(int64_t ms) {
   return std::string(buf) + millis;
 }
 
+// What a publisher wrote, without control characters (no terminal escapes).
+std::string printable(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return s;
+}
+
 void print_spread(const nlohmann::json& j) {
   const auto& e = j["event"];
   const auto& s = j["summary"];
   std::cout << "event     " << e.value("id", "") << "\n"
-            << "headline  " << e.value("headline", "") << "\n"
+            << "headline  " << printable(e.value("headline", "")) << "\n"
             << "topic     " << e.value("topic", "") << "   origin " << e.value("origin", "") << "   broker_seq "
             << e.value("broker_seq", uint64_t{0}) << "\n"
             << "accepted  " << when(e.value("accepted_ms", int64_t{0})) << "\n"

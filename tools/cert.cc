@@ -77,7 +77,7 @@ void add_issue(CLI::App& cert, Runner& run) {
   cmd->add_option("--issuer-key", o->issuer_key, "the authority's secret key file")->required();
   cmd->add_option("--issuer-chain", o->issuer_chain, "the authority's own certificate chain (omit for the root)");
   cmd->add_option("--public", o->pub, "the member's public key file (from lantoa keygen)")->required();
-  cmd->add_option("--roles", o->roles, "publisher, subscriber, editor, broker, authority")->delimiter(',');
+  cmd->add_option("--roles", o->roles, "publisher, subscriber, editor, broker, authority, operator")->delimiter(',');
   cmd->add_option("--days", o->days, "validity in days from --not-before");
   cmd->add_option("--not-before", o->not_before, "start of validity (default: now)");
   cmd->add_option("--not-after", o->not_after, "end of validity (overrides --days)");

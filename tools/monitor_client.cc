@@ -89,11 +89,16 @@ Result<nlohmann::json> monitor_admin(const MonitorOptions& o, const std::string&
     if (!key) return key.status();
     auto chain = load_chain(o.chain);
     if (!chain) return chain.status();
+    // The request is good for this broker only: it names the broker's key.
+    auto stats = answer(*url, http.Get("/api/v1/stats"));
+    if (!stats) return stats.status();
+    const std::string broker_key = stats->value("transport_key", "");
     const std::string time = std::to_string(unix_now_ms());
     headers.emplace("X-Lantoa-Chain", to_base64url(chain->SerializeAsString()));
     headers.emplace("X-Lantoa-Time", time);
     headers.emplace("X-Lantoa-Signature",
-                    to_base64url(key->sign.sign(SignDomain::kAdminRequest, method + " " + path + "\n" + time)));
+                    to_base64url(key->sign.sign(SignDomain::kAdminRequest,
+                                                method + " " + path + "\n" + time + "\n" + broker_key)));
   } else {
     return Status(E::INVALID_ARGUMENT,
                   "an admin verb needs --admin-token-file (the broker's admin token) or --key and --chain (an "

@@ -468,7 +468,7 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
   if (!expired.empty()) {
     for (const auto& ref : expired) sub.acked.insert(ref.seq);
     metrics_.expired += expired.size();
-    submit_(AckOp{std::move(expired)});
+    submit_(AckOp{std::move(expired), true});
   }
   publish_figures(sub);
 }

@@ -4,13 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <sstream>
 
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/keys.h"
+#include "lantoa/names.h"
 #include "lantoa/internal/clock.h"
 #include "lantoa/internal/listen_socket.h"
 #include "lantoa/internal/prometheus.h"
@@ -145,11 +146,12 @@ std::string render_prometheus(Metrics& m) {
   return o.str();
 }
 
-std::string render_stats_json(Metrics& m) {
+std::string render_stats_json(Metrics& m, const std::string& transport_key) {
   using nlohmann::json;
   json j;
   const auto snap = m.snapshot(unix_now_ms());
   j["version"] = LANTOA_VERSION;
+  if (!transport_key.empty()) j["transport_key"] = transport_key;  // signed admin requests name it
   j["events"] = {{"accepted", m.accepted.load()}, {"duplicates", m.duplicates.load()}};
   json rejected = json::object();
   for (size_t code = 0; code < Metrics::kCodes; ++code) {
@@ -227,8 +229,8 @@ Result<std::unique_ptr<MonitorServer>> MonitorServer::start(Metrics& metrics, co
   m->http_->Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_prometheus(metrics), "text/plain; version=0.0.4");
   });
-  m->http_->Get("/api/v1/stats", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_stats_json(metrics), "application/json");
+  m->http_->Get("/api/v1/stats", [&metrics, srv = m.get()](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_stats_json(metrics, srv->actions_.transport_key), "application/json");
   });
   m->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   m->http_->set_socket_options(internal::exclusive_listen_socket);  // a second broker on the port is refused
@@ -306,6 +308,7 @@ Result<std::string> MonitorServer::authorise(const httplib::Request& req, const 
   auto chain_bytes = from_base64url(chain_text);
   v1::CertificateChain chain;
   if (!chain_bytes || !chain.ParseFromString(*chain_bytes)) {
+    *http = 403;
     return Status(E::CERT_MALFORMED, "X-Lantoa-Chain is not a base64url CertificateChain");
   }
   const int64_t now = unix_now_ms();
@@ -325,16 +328,18 @@ Result<std::string> MonitorServer::authorise(const httplib::Request& req, const 
   const std::string time_text = req.get_header_value("X-Lantoa-Time");
   int64_t at = 0;
   auto [end, ec] = std::from_chars(time_text.data(), time_text.data() + time_text.size(), at);
-  if (ec != std::errc() || end != time_text.data() + time_text.size() || std::llabs(now - at) > kSignedRequestSkewMs) {
+  if (ec != std::errc() || end != time_text.data() + time_text.size() || at < now - kSignedRequestSkewMs ||
+      at > now + kSignedRequestSkewMs) {
     return Status(E::INVALID_TIME, "X-Lantoa-Time must be the signing time in Unix ms, within 60 s of the broker's "
                                    "clock (got \"" + time_text.substr(0, 32) + "\")");
   }
   auto signature = from_base64url(req.get_header_value("X-Lantoa-Signature"));
-  const std::string signed_text = req.method + " " + req.path + "\n" + time_text;
+  const std::string signed_text = req.method + " " + req.path + "\n" + time_text + "\n" + actions_.transport_key;
   if (!signature ||
       !verify_signature(SignDomain::kAdminRequest, member->certificate.sign_key(), signed_text, *signature).ok()) {
     return Status(E::BAD_SIGNATURE, "X-Lantoa-Signature does not verify with " + member->member() +
-                                        "'s key over \"METHOD PATH\\nTIME\"");
+                                        "'s key over \"METHOD PATH\\nTIME\\nBROKER_KEY\" (this broker's key: " +
+                                        actions_.transport_key + ")");
   }
   std::lock_guard lock(seen_mu_);
   std::erase_if(seen_signatures_, [now](const auto& e) { return e.second < now; });
@@ -361,12 +366,24 @@ void MonitorServer::serve_actions(Metrics& metrics) {
                          "got \"" + hex.substr(0, 80) + "\"");
     }
     if (!actions_.spread) return reply_error(res, 503, lantoa::v1::Error::UNAVAILABLE, "spread is not available");
+    // One at a time: each asks the I/O thread to look at every subscription.
+    std::lock_guard one(spread_mu_);
     reply(res, actions_.spread(*id));
   });
   // Every admin verb: authorised by the admin token, logged and counted.
   auto admin = [this, &metrics](const char* action, MonitorActions::Admin verb, auto target) {
     return [this, &metrics, action, verb, target](const httplib::Request& req, httplib::Response& res) {
       const auto [a, b] = target(req);
+      // Checked before anything is logged: a name is what the protocol allows, nothing else.
+      if (Status valid = validate_member_id(a); !valid.ok()) {
+        return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT, "not a member id (" + valid.message() + ")");
+      }
+      if (!b.empty() && (b.size() > 64 || !std::all_of(b.begin(), b.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+                         }))) {
+        return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT,
+                           "not a subscription name (1 to 64 of a-z, 0-9, - and _)");
+      }
       const std::string what = std::string(action) + " " + a + (b.empty() ? "" : "/" + b);
       const std::string who = req.remote_addr;
       int http = 401;

@@ -32,7 +32,7 @@ struct Request;
 namespace lantoa::broker {
 
 std::string render_prometheus(Metrics& metrics);
-std::string render_stats_json(Metrics& metrics);
+std::string render_stats_json(Metrics& metrics, const std::string& transport_key = "");
 
 // What the monitoring port asks of the rest of the broker (broker.cc
 // provides it: the I/O thread answers). Each returns the answer's JSON text,
@@ -46,6 +46,9 @@ struct MonitorActions {
   // Verifies the certificate chains of signed admin requests (an OPERATOR or
   // AUTHORITY certificate, for members at or below its id); null: only the token.
   const TrustStore* trust = nullptr;
+  // The broker's transport key (base64url): a signed request names it, so
+  // that it is good for this broker only (and /api/v1/stats tells it).
+  std::string transport_key;
 };
 
 class MonitorServer {
@@ -69,6 +72,7 @@ class MonitorServer {
   // (the HTTP status in `http`).
   Result<std::string> authorise(const httplib::Request& req, const std::string& target, int* http);
 
+  std::mutex spread_mu_;  // spread requests, one at a time
   std::mutex seen_mu_;
   std::map<std::string, int64_t> seen_signatures_;  // signed requests already used -> when they expire
 

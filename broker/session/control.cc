@@ -127,8 +127,12 @@ nlohmann::json Server::spread(const std::string& event_id, Status* status) {
   auto entries = store_.read_spread(*txn, **seq, ev);
   if (!entries) return *status = entries.status(), nlohmann::json();
   nlohmann::json out;
+  // An embargoed item's headline is not told before its time (the
+  // monitoring port answers anyone who reaches it).
+  const bool embargoed = ev.embargo_until_ms() > unix_now_ms();
   out["event"] = {{"id", to_hex(event_id)},   {"broker_seq", **seq},         {"origin", ev.origin()},
-                  {"topic", ev.topic()},       {"headline", headline_of(ev)}, {"urgency", ev.urgency()},
+                  {"topic", ev.topic()},       {"headline", embargoed ? std::string("(embargoed)") : headline_of(ev)},
+                  {"urgency", ev.urgency()},
                   {"accepted_ms", ev.accepted_ms()}, {"embargo_until_ms", ev.embargo_until_ms()}};
   uint64_t acked = 0, in_flight = 0, waiting = 0, queued = 0, not_queued = 0;
   nlohmann::json deliveries = nlohmann::json::array();

@@ -77,6 +77,12 @@ void Server::run(const std::atomic<bool>& stop) {
     heartbeats(mono);
     dispatcher_.tick(mono, wall);
   }
+  // Requests from the monitoring port that came too late are answered now
+  // (their HTTP threads wait for them); later ones are refused by ask().
+  control_closed_ = true;
+  for (auto& request : control_.take_all()) {
+    request.answer->set_value(ControlAnswer{Status(lantoa::v1::Error::UNAVAILABLE, "the broker is stopping"), {}});
+  }
 }
 
 // --- frames in ---

@@ -62,6 +62,7 @@ class Server {
 
   // Requests from the monitoring port (control.h), answered on this thread.
   ControlRequests& control() { return control_; }
+  bool control_closed() const { return control_closed_; }
 
   // Sends whatever results the writer finished (used once more at shutdown,
   // after the writer has committed its last group).
@@ -127,6 +128,7 @@ class Server {
   int64_t last_heartbeat_walk_ms_ = 0;
   std::unordered_map<std::string, Session> sessions_;
   ControlRequests control_;
+  std::atomic<bool> control_closed_{false};  // the loop has ended: nothing answers the control queue
   uint64_t next_control_ = 1;
   std::unordered_map<uint64_t, ControlRequest> controls_;  // waiting for the writer
 };

@@ -319,7 +319,9 @@ Result<std::vector<Store::SpreadEntry>> Store::read_spread(const store::Txn& txn
       out.push_back(std::move(entry));
       continue;
     }
-    if (record.not_queued_from_seq() != 0 && seq >= record.not_queued_from_seq()) {
+    // Not queued because the queue was full (an embargoed event is not
+    // routed yet, so it is not "not queued").
+    if (record.not_queued_from_seq() != 0 && seq >= record.not_queued_from_seq() && event.embargo_until_ms() == 0) {
       auto sub = make_subscription(record);
       if (sub && sub->matches(event.topic())) {
         entry.state = SpreadEntry::State::kNotQueued;
@@ -657,6 +659,7 @@ Status Store::Batch::ack(const QueueRef& ref, int64_t acked_ms) {
   if (!*erased) return Status::Ok();  // acked twice, or the subscription was removed
   --depth_delta_[ref.sub];
   --ref_delta_[ref.seq];  // one read-modify-write per event at commit, not per ack
+  if (acked_ms <= 0) return Status::Ok();
   return txn_.put(store_.dbs_.spread, spread_key(ref.seq, ref.sub), be64(static_cast<uint64_t>(acked_ms)));
 }
 
@@ -680,13 +683,19 @@ Result<std::vector<QueueRef>> Store::Batch::release_embargoes(int64_t now_ms) {
 
 Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPolicy& policy) {
   uint64_t removed = 0;
-  MDB_stat st{};
-  if (int rc = mdb_stat(txn_.raw(), store_.dbs_.events.handle, &st); rc != 0) return store::from_mdb(rc, "stat");
-  uint64_t bytes = (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * uint64_t{st.ms_psize};
+  // The log's size: its events and what is kept with them (the acks of
+  // their spread), in LMDB pages.
+  uint64_t bytes = 0;
+  for (const store::Dbi& db : {store_.dbs_.events, store_.dbs_.spread}) {
+    MDB_stat st{};
+    if (int rc = mdb_stat(txn_.raw(), db.handle, &st); rc != 0) return store::from_mdb(rc, "stat");
+    bytes += (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * uint64_t{st.ms_psize};
+  }
+  uint64_t spread_keys_removed = 0;
   auto cursor = store::Cursor::open(txn_, store_.dbs_.by_time);
   if (!cursor) return cursor.status();
-  constexpr uint64_t kMaxPerPass = 10'000;  // keep one transaction small
-  for (auto e = cursor->first(); removed < kMaxPerPass; e = cursor->next()) {
+  constexpr uint64_t kMaxPerPass = 10'000;  // keep one transaction small: events and ack records
+  for (auto e = cursor->first(); removed + spread_keys_removed / 16 < kMaxPerPass; e = cursor->next()) {
     if (!e) return e.status();
     if (!e->has_value()) break;
     const int64_t accepted = static_cast<int64_t>(read_be64((*e)->first.substr(0, 8)));
@@ -712,6 +721,8 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
         if (!a) return a.status();
         if (!a->has_value() || !(*a)->first.starts_with(prefix)) break;
         LANTOA_RETURN_IF_ERROR(acks->erase_current());
+        ++spread_keys_removed;
+        bytes -= std::min<uint64_t>(bytes, 40);  // about what one ack record takes in its page
       }
     }
     LANTOA_RETURN_IF_ERROR(cursor->erase_current());

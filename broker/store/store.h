@@ -165,7 +165,8 @@ class Store {
     Result<uint64_t> unsubscribe(const std::string& owner, const std::string& name, bool remove);
 
     // Removes one queue entry (no-op if already gone) and records, in
-    // `spread`, that the subscription acknowledged the event at `acked_ms`.
+    // `spread`, that the subscription acknowledged the event at `acked_ms`
+    // (0: records nothing: an expired entry, or a store too full for it).
     Status ack(const QueueRef& ref, int64_t acked_ms);
     // Empties a subscription's queue (the operator's `lantoa queues purge`);
     // the subscription stays. SUBSCRIPTION_NOT_FOUND if absent.

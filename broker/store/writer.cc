@@ -226,7 +226,10 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
               return Status::Ok();
             },
             [&](AckOp& a) -> Status {
-              for (const auto& ref : a.refs) LANTOA_RETURN_IF_ERROR(batch->ack(ref, now));
+              // An ack is recorded for the spread of its event unless the store
+              // is too full for it (then acks must still free space).
+              const bool record = !a.expired && !spread_paused_;
+              for (const auto& ref : a.refs) LANTOA_RETURN_IF_ERROR(batch->ack(ref, record ? now : 0));
               done.push_back(AckDone{a.refs});
               return Status::Ok();
             },
@@ -279,6 +282,15 @@ void Writer::process(std::vector<WriterOp>& ops) {
     if (group->empty()) continue;
     Status failure;
     if (apply(*group, &failure)) continue;
+    if (group == &groups[0] && !spread_paused_ && failure.code() == lantoa::v1::Error::STORAGE_FULL) {
+      // Acks must free space even in a full store: once more without
+      // recording them for the spread of events, which stays paused until
+      // retention has freed room (housekeeping).
+      spread_paused_ = true;
+      spdlog::warn("the store is too full to record acks for the spread of events ({}); acks are applied without "
+                   "them until retention frees room", failure.to_string());
+      if (apply(*group, &failure)) continue;
+    }
     if (group->size() == 1) {
       fail(*group->front(), failure);
       continue;
@@ -321,6 +333,10 @@ void Writer::housekeeping(int64_t now) {
   }
   metrics_.retained_removed += removed;
   if (removed) spdlog::info("retention removed {} events", removed);
+  if (removed && spread_paused_) {
+    spread_paused_ = false;
+    spdlog::info("retention freed room: acks are recorded for the spread of events again");
+  }
   if (!released->empty()) completions_.push(Released{std::move(*released)});
   publish_depths();
 }

@@ -63,6 +63,9 @@ struct PurgeOp {
 
 struct AckOp {
   std::vector<QueueRef> refs;
+  // Entries dropped because their event expired before it was delivered:
+  // removed from the queue, but not recorded as acknowledged (spread).
+  bool expired = false;
 };
 
 using WriterOp = std::variant<PublishOp, SubscribeOp, UnsubscribeOp, PurgeOp, AckOp>;
@@ -170,6 +173,7 @@ class Writer {
   int64_t last_storage_log_ms_ = 0;
   uint64_t storage_errors_unlogged_ = 0;
   bool depths_changed_ = false;
+  bool spread_paused_ = false;  // acks not recorded for the spread: the store was full (see process)
   std::thread thread_;
 };
 

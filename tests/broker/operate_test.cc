@@ -250,17 +250,19 @@ TEST_F(Operate, WithoutATokenAdminVerbsAreOffAndALooseTokenFileStopsTheBroker) {
 
 // A request signed by `m` as the CLI signs it: "METHOD PATH\nTIME_MS".
 httplib::Headers signed_by(const Member& m, const std::string& method, const std::string& path,
-                           int64_t at_ms = unix_now_ms()) {
+                           const std::string& broker_key, int64_t at_ms = unix_now_ms()) {
   const std::string time = std::to_string(at_ms);
   return {{"X-Lantoa-Chain", to_base64url(m.chain.SerializeAsString())},
           {"X-Lantoa-Time", time},
-          {"X-Lantoa-Signature", to_base64url(m.key.sign.sign(SignDomain::kAdminRequest, method + " " + path + "\n" + time))}};
+          {"X-Lantoa-Signature", to_base64url(m.key.sign.sign(SignDomain::kAdminRequest, method + " " + path + "\n" + time + "\n" + broker_key))}};
 }
 
 TEST_F(Operate, AnOperatorOrAuthorityCertificateMaySignAdminVerbsForItsOwnNamespaceOnly) {
   BrokerProcess broker(tree);  // no admin token: only signed requests
   broker.start();
   const std::string url = broker.monitor_url();
+  const std::string key = broker.stats()["transport_key"];
+  ASSERT_FALSE(key.empty());
   Member halong = tree.member("vn.qn.halong");
   Member operator_qn = tree.certify("vn.qn", {v1::OPERATOR});
   Member authority_bqp = tree.certify("vn.bqp", {v1::AUTHORITY});
@@ -281,7 +283,7 @@ TEST_F(Operate, AnOperatorOrAuthorityCertificateMaySignAdminVerbsForItsOwnNamesp
   }));
 
   // vn.qn's operator, below its own id: done.
-  auto h = signed_by(operator_qn, "POST", halong_purge);
+  auto h = signed_by(operator_qn, "POST", halong_purge, key);
   auto done = http(url, "POST", halong_purge, "", h);
   ASSERT_EQ(done.status, 200) << done.body.dump();
   EXPECT_EQ(done.body["entries_purged"], 3);
@@ -290,23 +292,23 @@ TEST_F(Operate, AnOperatorOrAuthorityCertificateMaySignAdminVerbsForItsOwnNamesp
   EXPECT_EQ(replayed.status, 401);
   EXPECT_NE(replayed.body["error"]["message"].get<std::string>().find("used already"), std::string::npos);
   // Outside its namespace: refused, and vn.bqp's queue is untouched.
-  auto outside = http(url, "POST", bqp_purge, "", signed_by(operator_qn, "POST", bqp_purge));
+  auto outside = http(url, "POST", bqp_purge, "", signed_by(operator_qn, "POST", bqp_purge, key));
   EXPECT_EQ(outside.status, 403);
   EXPECT_EQ(outside.body["error"]["code"], "PERMISSION_DENIED");
   // A signature for another request, an old one, a member without the role.
-  auto other_path = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", halong_purge));
+  auto other_path = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", halong_purge, key));
   EXPECT_EQ(other_path.status, 401);
   EXPECT_EQ(other_path.body["error"]["code"], "BAD_SIGNATURE");
-  auto old = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge, unix_now_ms() - 120'000));
+  auto old = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge, key, unix_now_ms() - 120'000));
   EXPECT_EQ(old.status, 401);
   EXPECT_EQ(old.body["error"]["code"], "INVALID_TIME");
-  auto no_role = http(url, "POST", bqp_purge, "", signed_by(bqp, "POST", bqp_purge));
+  auto no_role = http(url, "POST", bqp_purge, "", signed_by(bqp, "POST", bqp_purge, key));
   EXPECT_EQ(no_role.status, 403);
   EXPECT_EQ(no_role.body["error"]["code"], "ROLE_MISSING");
   // A chain the root never issued.
   TrustTree stranger_tree = TrustTree::live();
   Member stranger = stranger_tree.certify("vn.bqp", {v1::AUTHORITY});
-  auto forged = http(url, "POST", bqp_purge, "", signed_by(stranger, "POST", bqp_purge));
+  auto forged = http(url, "POST", bqp_purge, "", signed_by(stranger, "POST", bqp_purge, key));
   EXPECT_EQ(forged.status, 403) << forged.body.dump();
   const nlohmann::json stats = broker.stats();
   for (const auto& s : stats["subscriptions"]) {
@@ -314,8 +316,21 @@ TEST_F(Operate, AnOperatorOrAuthorityCertificateMaySignAdminVerbsForItsOwnNamesp
       EXPECT_EQ(s["depth"], 3) << "a refused request changed the queue";
     }
   }
+  // A request signed for another broker (another key) is refused here.
+  auto elsewhere = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge, "another-broker"));
+  EXPECT_EQ(elsewhere.status, 401);
+  EXPECT_EQ(elsewhere.body["error"]["code"], "BAD_SIGNATURE");
+  // Names that are not names are refused before anything else (and never logged).
+  auto injected = http(url, "DELETE", "/api/v1/sessions/vn.x%0Aforged%20line");
+  EXPECT_EQ(injected.status, 400);
+  EXPECT_EQ(injected.body["error"]["code"], "INVALID_ARGUMENT");
+  auto bad_time = signed_by(authority_bqp, "POST", bqp_purge, key);
+  for (auto& [k, v] : bad_time) {
+    if (k == "X-Lantoa-Time") v = "-9223372036854775808";
+  }
+  EXPECT_EQ(http(url, "POST", bqp_purge, "", bad_time).body["error"]["code"], "INVALID_TIME");
   // vn.bqp's own authority may.
-  auto own = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge));
+  auto own = http(url, "POST", bqp_purge, "", signed_by(authority_bqp, "POST", bqp_purge, key));
   EXPECT_EQ(own.status, 200) << own.body.dump();
   const std::string log = read_text(broker.log());
   EXPECT_NE(log.find("admin: queue_purge vn.qn.halong/portal from 127.0.0.1 by vn.qn done"), std::string::npos) << log;
