@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "lantoa/encoding.h"
@@ -111,6 +112,9 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
     dbs[name] = *db;
   }
   if (!report.clean()) return report;
+  // Optional: stores written before it existed have none.
+  std::optional<store::Dbi> spread_db;
+  if (auto spread = env->open_db("spread", false); spread.ok()) spread_db = *spread;
   // Read before the snapshot: a manifest written after it would look ahead of the store.
   auto manifest = options.check_identity ? Manifest::load(dir) : Result<std::optional<Manifest>>(std::nullopt);
   auto txn = store::Txn::begin(*env, store::Access::kRead);
@@ -226,6 +230,21 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
       report.add("embargo: holds " + seq_text(read_be64(key.substr(8))) + ", which is not in events");
     }
   });
+  // spread: the acks kept for the spread of events (absent in stores
+  // written before it existed). Read in full, like every database, so that
+  // damage there is found at start, not later.
+  if (spread_db) {
+    LANTOA_RETURN_IF_ERROR(renew());
+    walk(*txn, *spread_db, "spread", report, failed, [&](std::string_view key, std::string_view value) {
+      if (key.size() != 16 || value.size() != 8) {
+        return report.add("spread: a record of " + std::to_string(key.size()) + " + " + std::to_string(value.size()) +
+                          " bytes, not 16 + 8");
+      }
+      if (auto ev = get("events", key.substr(0, 8)); ev && !*ev) {
+        report.add("spread: an ack of " + seq_text(read_be64(key.substr(0, 8))) + ", which is not in events");
+      }
+    });
+  }
   LANTOA_RETURN_IF_ERROR(renew());
   walk(*txn, dbs["origins"], "origins", report, failed, [&](std::string_view key, std::string_view value) {
     if (value.size() != 8 && value.size() != 8 + 1024 / 8) {

@@ -275,5 +275,41 @@ TEST_F(StoreIntegrity, CheckFindsAReferenceCountThatDisagreesWithTheQueues) {
   EXPECT_EQ(start.code, 1) << start.out;
 }
 
+// The acks kept for the spread of events are read by the start check too:
+// a record for an event the log does not hold, or of the wrong shape, is found.
+TEST_F(StoreIntegrity, CheckReadsTheSpreadOfEvents) {
+  BrokerProcess broker(tree);
+  broker.start();
+  {
+    Client sub(broker.address(), tree.member("vn.qn"));
+    ASSERT_TRUE(sub.subscribe("press", {"vn.gov.press"}, {}, 10).ok());
+    publish(broker, 1, 2);
+    auto got = sub.collect(2);
+    ASSERT_EQ(got.size(), 2u);
+    sub.ack(got);
+    ASSERT_TRUE(eventually([&] { return broker.stats()["delivery"]["acks"] == 2; }));
+  }
+  ASSERT_EQ(broker.stop(), 0);
+  CommandResult clean = lantoa_broker("check --data '" + broker.data().string() + "'");
+  ASSERT_EQ(clean.code, 0) << clean.out;
+  {
+    auto env = lantoa::store::Env::open(broker.data(), lantoa::store::EnvOptions{});
+    ASSERT_TRUE(env.ok());
+    auto spread = env->open_db("spread", false);
+    ASSERT_TRUE(spread.ok()) << "acks were not recorded";
+    auto txn = lantoa::store::Txn::begin(*env, lantoa::store::Access::kWrite);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(txn->put(*spread, lantoa::store::be64(99) + lantoa::store::be64(1), lantoa::store::be64(1)).ok());
+    ASSERT_TRUE(txn->put(*spread, "short", "x").ok());
+    ASSERT_TRUE(txn->commit().ok());
+  }
+  CommandResult check = lantoa_broker("check --data '" + broker.data().string() + "'");
+  EXPECT_EQ(check.code, 1) << check.out;
+  EXPECT_TRUE(contains(check.out, "spread: an ack of broker sequence 99, which is not in events")) << check.out;
+  EXPECT_TRUE(contains(check.out, "spread: a record of 5 + 1 bytes, not 16 + 8")) << check.out;
+  CommandResult start = run_broker(broker.data());
+  EXPECT_EQ(start.code, 1) << start.out;
+}
+
 }  // namespace
 }  // namespace lantoa::testing
