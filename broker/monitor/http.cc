@@ -1,10 +1,12 @@
 #include "monitor/http.h"
 
 #include <httplib.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <sstream>
 
@@ -270,14 +272,18 @@ void reply(httplib::Response& res, const Result<std::string>& r) {
   res.set_content(*r, "application/json");
 }
 
-// Compares in time independent of where the first difference is.
 constexpr int64_t kSignedRequestSkewMs = 60'000;
 
+// Compares digests, in time independent of where they differ (and of the
+// secret's length).
 bool same_secret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  auto digest = [](std::string_view s) {
+    std::array<unsigned char, 32> d{};
+    crypto_generichash(d.data(), d.size(), reinterpret_cast<const unsigned char*>(s.data()), s.size(), nullptr, 0);
+    return d;
+  };
+  const auto da = digest(a), db = digest(b);
+  return sodium_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 }  // namespace

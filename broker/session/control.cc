@@ -127,11 +127,13 @@ nlohmann::json Server::spread(const std::string& event_id, Status* status) {
   auto entries = store_.read_spread(*txn, **seq, ev);
   if (!entries) return *status = entries.status(), nlohmann::json();
   nlohmann::json out;
-  // An embargoed item's headline is not told before its time (the
-  // monitoring port answers anyone who reaches it).
+  // The monitoring port answers anyone who reaches it: an embargoed item's
+  // headline is not told before its time, nor a restricted topic's at all.
   const bool embargoed = ev.embargo_until_ms() > unix_now_ms();
+  const bool restricted = !restrictions_.may_read("", {}, ev.topic());
+  const std::string headline = embargoed ? "(embargoed)" : restricted ? "(restricted)" : headline_of(ev);
   out["event"] = {{"id", to_hex(event_id)},   {"broker_seq", **seq},         {"origin", ev.origin()},
-                  {"topic", ev.topic()},       {"headline", embargoed ? std::string("(embargoed)") : headline_of(ev)},
+                  {"topic", ev.topic()},       {"headline", headline},
                   {"urgency", ev.urgency()},
                   {"accepted_ms", ev.accepted_ms()}, {"embargo_until_ms", ev.embargo_until_ms()}};
   uint64_t acked = 0, in_flight = 0, waiting = 0, queued = 0, not_queued = 0;

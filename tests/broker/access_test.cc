@@ -1,10 +1,13 @@
 // Access rules with a running broker: publish needs the publisher role;
 // restricted namespaces are readable only by their listed members.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lantoa/access.h"
+#include "lantoa/encoding.h"
 #include "support/broker_process.h"
 #include "support/client.h"
 
@@ -62,8 +65,14 @@ TEST_F(Access, RestrictedNamespacesAreReadOnlyByTheirReaders) {
   ASSERT_OK(granted.subscribe("internal", {"vn.bqp.internal.>"}));
 
   Client pub(broker.address(), bqp);
-  pub.publish(make_events(bqp, "vn.bqp.internal.orders", 2, 1));
+  auto internal = pub.publish(make_events(bqp, "vn.bqp.internal.orders", 2, 1));
   pub.publish(make_events(bqp, "vn.bqp.notice", 3, 1));
+  // The monitoring port does not tell a restricted item's headline.
+  ASSERT_EQ(internal.results_size(), 1);
+  httplib::Client monitor(broker.monitor_url());
+  auto spread = monitor.Get("/api/v1/events/" + to_hex(internal.results(0).event_id()) + "/spread");
+  ASSERT_TRUE(spread && spread->status == 200);
+  EXPECT_EQ(nlohmann::json::parse(spread->body)["event"]["headline"], "(restricted)") << spread->body;
 
   EXPECT_EQ(topics(outsider, 1), (std::set<std::string>{"vn.bqp.notice"}));
   EXPECT_EQ(topics(member, 1), (std::set<std::string>{"vn.bqp.internal.orders"}));
