@@ -87,10 +87,7 @@ void Dispatcher::purged(uint64_t id) {
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
   ActiveSubscription& sub = it->second;
-  for (const auto& [seq, p] : sub.pending) {
-    if (!p.waiting) release(sub.peer, p);
-  }
-  live_deadlines_ -= std::min(live_deadlines_, sub.pending.size());
+  release_pending(sub);
   sub.pending.clear();
   sub.by_delivery.clear();
   sub.attempts.clear();
@@ -121,11 +118,15 @@ Dispatcher::DeliveryState Dispatcher::delivery_state(uint64_t id, uint64_t seq) 
   return out;
 }
 
-void Dispatcher::detach(ActiveSubscription& sub) {
+void Dispatcher::release_pending(ActiveSubscription& sub) {
   for (const auto& [seq, p] : sub.pending) {
     if (!p.waiting) release(sub.peer, p);
   }
   live_deadlines_ -= std::min(live_deadlines_, sub.pending.size());
+}
+
+void Dispatcher::detach(ActiveSubscription& sub) {
+  release_pending(sub);
   sub.detach();
   // Every way a subscription loses its session passes here (Unsubscribe,
   // the session dropped or timed out, taken over by another connection, removed).

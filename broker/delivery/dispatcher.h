@@ -92,6 +92,8 @@ class Dispatcher {
   void mark(uint64_t id, ActiveSubscription& sub);
   void detach(ActiveSubscription& sub);
   void release(const std::string& peer, const InFlight& p);
+  // Everything of `sub` in flight leaves its connection's window and the live deadlines.
+  void release_pending(ActiveSubscription& sub);
   bool window_full(const std::string& peer) const;
   void expire_deadlines(int64_t mono_ms);
   void deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_ms, ReadyEvents& events);

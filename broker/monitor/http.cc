@@ -384,9 +384,7 @@ void MonitorServer::serve_actions(Metrics& metrics) {
       if (Status valid = validate_member_id(a); !valid.ok()) {
         return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT, "not a member id (" + valid.message() + ")");
       }
-      if (!b.empty() && (b.size() > 64 || !std::all_of(b.begin(), b.end(), [](char c) {
-                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-                         }))) {
+      if (!b.empty() && !is_subscription_name(b)) {
         return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT,
                            "not a subscription name (1 to 64 of a-z, 0-9, - and _)");
       }

@@ -75,11 +75,18 @@ void Server::on_control(ControlRequest& request) {
   }
 }
 
-void Server::control_done(UnsubscribeDone& d) {
-  auto it = controls_.find(d.control);
-  if (it == controls_.end()) return;
+std::optional<ControlRequest> Server::take_control(uint64_t id) {
+  auto it = controls_.find(id);
+  if (it == controls_.end()) return std::nullopt;
   ControlRequest request = std::move(it->second);
   controls_.erase(it);
+  return request;
+}
+
+void Server::control_done(UnsubscribeDone& d) {
+  auto taken = take_control(d.control);
+  if (!taken) return;
+  ControlRequest& request = *taken;
   if (!d.status.ok()) return answer(request, d.status);
   // Its holder, if any, is told and its session ends: it may connect and
   // subscribe again, which makes a new, empty subscription.
@@ -97,10 +104,9 @@ void Server::control_done(UnsubscribeDone& d) {
 }
 
 void Server::on_done(PurgeDone& d) {
-  auto it = controls_.find(d.control);
-  if (it == controls_.end()) return;
-  ControlRequest request = std::move(it->second);
-  controls_.erase(it);
+  auto taken = take_control(d.control);
+  if (!taken) return;
+  ControlRequest& request = *taken;
   if (!d.status.ok()) return answer(request, d.status);
   dispatcher_.purged(d.purged.sub);
   answer(request, Status::Ok(),

@@ -16,16 +16,8 @@ using lantoa::v1::BrokerFrame;
 using lantoa::v1::ClientFrame;
 using E = lantoa::v1::Error;
 
-constexpr size_t kMaxSubscriptionName = 64;
 constexpr int kMaxFiltersPerSubscription = 64;
 constexpr size_t kMaxFramesPerPoll = 512;
-
-bool valid_subscription_name(const std::string& name) {
-  if (name.empty() || name.size() > kMaxSubscriptionName) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
 
 std::string peer_label(const std::string& peer) { return to_hex(peer).substr(0, 10); }
 
@@ -211,7 +203,7 @@ void Server::on_subscribe(Session& s, const lantoa::v1::Subscribe& sub) {
   if (!s.identity->member.has_role(lantoa::v1::SUBSCRIBER)) {
     return reject(Status(E::ROLE_MISSING, "\"" + s.identity->member.member() + "\" is not certified as a subscriber"));
   }
-  if (!valid_subscription_name(sub.name())) {
+  if (!is_subscription_name(sub.name())) {
     return reject(Status(E::INVALID_ARGUMENT, "subscription name must be 1..64 characters of a-z, 0-9, '-', '_'"));
   }
   if (sub.filters_size() > kMaxFiltersPerSubscription) {

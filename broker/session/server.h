@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <zmq.hpp>
@@ -100,6 +101,8 @@ class Server {
   // The monitoring port's requests (control.cc).
   void on_control(ControlRequest& request);
   void control_done(UnsubscribeDone& d);
+  // The request waiting for the writer under `id`, taken out of controls_.
+  std::optional<ControlRequest> take_control(uint64_t id);
   nlohmann::json spread(const std::string& event_id, Status* status);
 
   void heartbeats(int64_t mono_ms);

@@ -1,5 +1,7 @@
 #include "lantoa/names.h"
 
+#include <algorithm>
+
 namespace lantoa {
 namespace {
 
@@ -49,6 +51,13 @@ std::string topic_label_problem(std::string_view label, bool first) {
 }
 
 }  // namespace
+
+bool is_subscription_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxSubscriptionName) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
 
 Status validate_member_id(std::string_view id) {
   auto bad = [&](const std::string& why) {

@@ -22,6 +22,9 @@ inline constexpr size_t kMaxLabelBytes = 63;
 
 // INVALID_MEMBER_ID naming the rule broken, or OK.
 Status validate_member_id(std::string_view id);
+// A durable subscription's name: 1 to kMaxSubscriptionName of [a-z0-9_-].
+inline constexpr size_t kMaxSubscriptionName = 64;
+bool is_subscription_name(std::string_view name);
 // INVALID_TOPIC naming the rule broken, or OK. Accepts system topics
 // ("$trust.revocations").
 Status validate_topic(std::string_view topic);
