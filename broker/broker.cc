@@ -215,6 +215,7 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
                            StoreOpening{config.server.member, config.accept_store_change});
   if (!store) return store.status();
   (*store)->set_max_queue_depth(config.max_queue_depth);
+  (*store)->set_replay_horizon_ms(config.replay_horizon_ms);
 
   zmq::context_t context(1);
   Metrics metrics;

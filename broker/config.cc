@@ -199,6 +199,12 @@ std::vector<Setting> make_settings() {
   all.push_back(bind<int64_t>("storage.retention_hours", "--retention-hours",
                               {[](C& c) -> auto& { return c.writer.retention.max_age_ms; }, 3'600'000},
                               "keep events no queue references this long (0: forever)"));
+  all.push_back(bind<int64_t>(
+      "storage.replay_horizon_days", "",
+      {[](C& c) -> auto& { return c.replay_horizon_ms; }, 86'400'000, 1},
+      "event ids are remembered this long after their event's creation, even once retention removed the event, "
+      "so a replay is answered `DUPLICATE`; an event created longer ago is refused `EVENT_TOO_OLD`. Longer than "
+      "the longest partition a link should survive"));
   all.push_back(bind<uint64_t>("storage.retention_mb", "",
                                {[](C& c) -> auto& { return c.writer.retention.max_bytes; }, 1 << 20},
                                "size limit of the event log, MB (0: none)"));

@@ -35,6 +35,7 @@ struct BrokerConfig {
   uint64_t map_size_mb = 4096;
   unsigned verify_threads = 2;
   uint64_t max_queue_depth = 1'000'000;  // entries per subscription queue (0: no limit); see Store
+  int64_t replay_horizon_ms = Store::kDefaultReplayHorizonMs;  // see Store::set_replay_horizon_ms
   // --accept-store-change only (never in a file: it is a one-time decision):
   // start on a store the manifest does not vouch for (store/manifest.h).
   bool accept_store_change = false;

@@ -90,6 +90,7 @@ Result<IngestItem> Verifier::verify(const lantoa::v1::SignedEvent& envelope, con
   item.record.set_id(decoded->id);
   item.record.set_origin(e.origin());
   item.record.set_origin_sequence(e.sequence());
+  item.record.set_created_ms(e.created_ms());
   item.record.set_topic(e.topic());
   item.record.set_urgency(e.urgency());
   item.record.set_embargo_until_ms(e.embargo_until_ms());

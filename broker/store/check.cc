@@ -115,6 +115,8 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
   // Optional: stores written before it existed have none.
   std::optional<store::Dbi> spread_db;
   if (auto spread = env->open_db("spread", false); spread.ok()) spread_db = *spread;
+  std::optional<store::Dbi> forgotten_db;
+  if (auto forgotten = env->open_db("forgotten", false); forgotten.ok()) forgotten_db = *forgotten;
   // Read before the snapshot: a manifest written after it would look ahead of the store.
   auto manifest = options.check_identity ? Manifest::load(dir) : Result<std::optional<Manifest>>(std::nullopt);
   auto txn = store::Txn::begin(*env, store::Access::kRead);
@@ -211,6 +213,16 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
 
   LANTOA_RETURN_IF_ERROR(renew());
   walk(*txn, dbs["ids"], "ids", report, failed, [&](std::string_view key, std::string_view value) {
+    if (value.size() == 16 && read_be64(value) == 0) {  // remembered after retention removed the event
+      if (!forgotten_db) return report.add("ids: " + to_hex(key) + " is remembered but there is no forgotten database");
+      auto f = txn->get(*forgotten_db, std::string(value.substr(8)) + std::string(key));
+      if (!f) {
+        failed = true;
+        return report.add("forgotten: lookup failed: " + f.status().message());
+      }
+      if (!f->has_value()) report.add("ids: " + to_hex(key) + " is remembered but forgotten has no entry for it");
+      return;
+    }
     if (value.size() != 8) return report.add("ids: the value under " + to_hex(key) + " is not 8 bytes");
     if (auto ev = get("events", value); ev && !*ev) {
       report.add("ids: " + to_hex(key) + " points at " + seq_text(read_be64(value)) + ", which is not in events");
@@ -242,6 +254,20 @@ Result<CheckReport> check_store(const std::filesystem::path& dir, const CheckOpt
       }
       if (auto ev = get("events", key.substr(0, 8)); ev && !*ev) {
         report.add("spread: an ack of " + seq_text(read_be64(key.substr(0, 8))) + ", which is not in events");
+      }
+    });
+  }
+  // forgotten: ids remembered until the replay horizon (absent in older stores).
+  if (forgotten_db) {
+    LANTOA_RETURN_IF_ERROR(renew());
+    walk(*txn, *forgotten_db, "forgotten", report, failed, [&](std::string_view key, std::string_view value) {
+      if (key.size() != 8 + 32 || !value.empty()) {
+        return report.add("forgotten: a record of " + std::to_string(key.size()) + " + " +
+                          std::to_string(value.size()) + " bytes, not 40 + 0");
+      }
+      auto id = get("ids", key.substr(8));
+      if (id && (!*id || (*id)->size() != 16 || (*id)->substr(8) != key.substr(0, 8))) {
+        report.add("forgotten: " + to_hex(key.substr(8)) + " is not remembered in ids until the same time");
       }
     });
   }

@@ -47,13 +47,14 @@ Status SequenceWindow::check(uint64_t seq, std::string_view origin, int64_t now_
     }
     return Status::Ok();
   }
+  // Below the window: accepted. An exact replay is refused by its id (the
+  // store remembers every id until the replay horizon, and refuses events
+  // created before it); what the window still refuses is a second, different
+  // event with a sequence it saw used.
   const uint64_t back = highest_ - seq;
-  if (back >= kWidth || used_.test(back)) {
+  if (back < kWidth && used_.test(back)) {
     return Status(E::STALE_SEQUENCE, "sequence " + std::to_string(seq) + " of " + std::string(origin) +
-                                         (back >= kWidth ? " is too far below " + std::to_string(highest_) +
-                                                               ", the highest accepted (replay window " +
-                                                               std::to_string(kWidth) + ")"
-                                                         : " was already used by another accepted event"));
+                                         " was already used by another accepted event");
   }
   return Status::Ok();
 }
@@ -66,7 +67,7 @@ void SequenceWindow::accept(uint64_t seq) {
     used_.set(0);
     return;
   }
-  used_.set(highest_ - seq);
+  if (highest_ - seq < kWidth) used_.set(highest_ - seq);  // below the window nothing is recorded
 }
 
 }  // namespace lantoa::broker

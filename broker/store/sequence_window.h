@@ -1,17 +1,21 @@
-// SequenceWindow: replay protection by per-origin sequence number, as kept in
-// the `origins` database (FORMAT.md).
+// SequenceWindow: the per-origin sequence record kept in the `origins`
+// database (FORMAT.md).
 //
-// Every event carries its origin's sequence number. The event id already
-// refuses an exact replay while the event is retained; the window refuses one
-// after retention removed it, and refuses a second, different event with a
-// sequence already used. Unlike a plain "highest so far", the window accepts
-// events that arrive out of order (a batch refused for a passing reason and
-// sent again after later ones; over several paths between brokers) exactly
-// once, and it cannot be used up by one event: a sequence more than
-// kMaxJump above both the highest and the clock-based start (now in ms x
-// 1000, where an SDK publisher that starts offline begins) is refused, so no
-// single event (a thief's UINT64_MAX) locks an origin out, and the ceiling
-// only grows with time.
+// Every event carries its origin's sequence number. Replays are refused by
+// the event id, not here: the store remembers every id it held until the
+// replay horizon and refuses events created before it (Store::Batch::ingest),
+// which holds however late and by whatever path (several links between
+// brokers, urgent events overtaking a backlog) an event arrives. The window
+// keeps what the sequence still decides:
+//  - the highest sequence accepted, told to the origin in Welcome so that a
+//    publisher continues after it;
+//  - a second, different event with a sequence already used (within the
+//    last kWidth sequences) is refused (STALE_SEQUENCE): an origin's
+//    sequence names one event;
+//  - a sequence more than kMaxJump above both the highest and the
+//    clock-based start (now in ms x 1000, where an SDK publisher that starts
+//    offline begins) is refused, so no single event (a thief's UINT64_MAX)
+//    uses up an origin's sequences, and the ceiling only grows with time.
 //
 // A value type: the caller reads it from the store, checks, accepts, and
 // writes it back in the same transaction.
@@ -38,8 +42,8 @@ class SequenceWindow {
   std::string encode() const;
 
   uint64_t highest() const { return highest_; }
-  // OK when `seq` may be accepted at `now_ms`; STALE_SEQUENCE (used, or
-  // below the window) or SEQUENCE_TOO_FAR otherwise, naming the origin.
+  // OK when `seq` may be accepted at `now_ms`; STALE_SEQUENCE (used by
+  // another event) or SEQUENCE_TOO_FAR otherwise, naming the origin.
   Status check(uint64_t seq, std::string_view origin, int64_t now_ms) const;
   // The highest sequence acceptable at `now_ms`.
   uint64_t ceiling(int64_t now_ms) const;

@@ -79,7 +79,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, con
   for (auto [dbi, name] : std::initializer_list<std::pair<store::Dbi*, const char*>>{
            {&d.meta, "meta"}, {&d.events, "events"}, {&d.ids, "ids"}, {&d.origins, "origins"},
            {&d.chains, "chains"}, {&d.by_time, "by_time"}, {&d.subs, "subs"}, {&d.sub_names, "sub_names"},
-           {&d.queue, "queue"}, {&d.refs, "refs"}, {&d.embargo, "embargo"}, {&d.spread, "spread"}}) {
+           {&d.queue, "queue"}, {&d.refs, "refs"}, {&d.embargo, "embargo"}, {&d.spread, "spread"},
+           {&d.forgotten, "forgotten"}}) {
     auto opened = env->open_db(name);
     if (!opened) return opened.status();
     *dbi = *opened;
@@ -287,7 +288,7 @@ Result<uint64_t> Store::oldest_queued_seq(const store::Txn& txn, uint64_t sub) c
 Result<std::optional<uint64_t>> Store::seq_of_id(const store::Txn& txn, std::string_view id) const {
   auto v = txn.get(dbs_.ids, id);
   if (!v) return v.status();
-  if (!v->has_value()) return std::optional<uint64_t>();
+  if (!v->has_value() || is_forgotten_id(**v)) return std::optional<uint64_t>();
   return std::optional<uint64_t>(read_be64(**v));
 }
 
@@ -414,8 +415,19 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
   auto existing = txn_.get(store_.dbs_.ids, rec.id());
   if (!existing) return existing.status();
   if (existing->has_value()) {
+    // Held (its broker sequence), or remembered after retention removed it (0).
     result.status = v1::PublishResult::DUPLICATE;
-    result.seq = read_be64(**existing);
+    result.seq = is_forgotten_id(**existing) ? 0 : read_be64(**existing);
+    return result;
+  }
+  if (store_.replay_horizon_ms_ > 0 && rec.created_ms() < now_ms - store_.replay_horizon_ms_) {
+    result.status = v1::PublishResult::REJECTED;
+    result.error = Status(E::EVENT_TOO_OLD,
+                          "event " + to_hex(rec.id()) + " of " + rec.origin() + " was created " +
+                              std::to_string((now_ms - rec.created_ms()) / 86'400'000) +
+                              " days ago, before this broker's replay horizon of " +
+                              std::to_string(store_.replay_horizon_ms_ / 86'400'000) +
+                              " days ([storage] replay_horizon_days): a replay could not be told from a new event");
     return result;
   }
   if (!item.corrects.empty()) {
@@ -681,8 +693,47 @@ Result<std::vector<QueueRef>> Store::Batch::release_embargoes(int64_t now_ms) {
   return routed;
 }
 
+std::string forgotten_id_value(int64_t until_ms) {
+  return be64(0) + be64(static_cast<uint64_t>(std::max<int64_t>(until_ms, 0)));
+}
+
+bool is_forgotten_id(std::string_view ids_value) { return ids_value.size() == 16 && read_be64(ids_value) == 0; }
+
+Status Store::Batch::forget(const StoredEvent& event, int64_t now_ms) {
+  // Until its author's created_ms + the horizon: after that the event itself
+  // would be refused as too old. Records of older brokers have no
+  // created_ms; it is at most accepted_ms + the clock skew a broker allows.
+  const int64_t created = event.created_ms() != 0 ? event.created_ms() : event.accepted_ms() + 24LL * 3600 * 1000;
+  const int64_t until = created + store_.replay_horizon_ms_;
+  if (store_.replay_horizon_ms_ <= 0 || until <= now_ms) return txn_.erase(store_.dbs_.ids, event.id()).status();
+  LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.ids, event.id(), forgotten_id_value(until)));
+  return txn_.put(store_.dbs_.forgotten, be64(static_cast<uint64_t>(until)) + event.id(), {});
+}
+
+Result<uint64_t> Store::Batch::forget_past_horizon(int64_t now_ms, uint64_t most) {
+  uint64_t n = 0;
+  auto cursor = store::Cursor::open(txn_, store_.dbs_.forgotten);
+  if (!cursor) return cursor.status();
+  for (auto e = cursor->first(); n < most; e = cursor->first()) {
+    if (!e) return e.status();
+    if (!e->has_value()) break;
+    const std::string_view key = (*e)->first;
+    if (key.size() != 8 + 32) return bad_record("forgotten");
+    if (static_cast<int64_t>(read_be64(key.substr(0, 8))) > now_ms) break;
+    const std::string id(key.substr(8));
+    LANTOA_RETURN_IF_ERROR(cursor->erase_current());
+    auto v = txn_.get(store_.dbs_.ids, id);
+    if (!v) return v.status();
+    if (v->has_value() && is_forgotten_id(**v)) LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.ids, id).status());
+    ++n;
+  }
+  return n;
+}
+
 Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPolicy& policy) {
   uint64_t removed = 0;
+  auto forgot = forget_past_horizon(now_ms, 10'000);
+  if (!forgot) return forgot.status();
   // The log's size: its events and what is kept with them (the acks of
   // their spread), in LMDB pages.
   uint64_t bytes = 0;
@@ -712,7 +763,7 @@ Result<uint64_t> Store::Batch::apply_retention(int64_t now_ms, const RetentionPo
       if ((*ev)->embargo_until_ms() > now_ms) continue;  // still waiting for its embargo
       if ((*ev)->topic().starts_with("$trust.")) continue;  // trust lists stay for every future subscriber
       bytes -= std::min<uint64_t>(bytes, (*ev)->ByteSizeLong());
-      LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.ids, (*ev)->id()).status());
+      LANTOA_RETURN_IF_ERROR(forget(**ev, now_ms));
       LANTOA_RETURN_IF_ERROR(txn_.erase(store_.dbs_.events, be64(seq)).status());
       auto acks = store::Cursor::open(txn_, store_.dbs_.spread);
       if (!acks) return acks.status();

@@ -45,6 +45,10 @@ struct QueueRef {
   }
 };
 std::string queue_key(const QueueRef& ref);
+// An `ids` value for an event retention removed: be64 0, then be64 the time
+// until which its id is remembered (FORMAT.md).
+std::string forgotten_id_value(int64_t until_ms);
+bool is_forgotten_id(std::string_view ids_value);
 QueueRef parse_queue_key(std::string_view key);
 
 struct Subscription {
@@ -143,6 +147,15 @@ class Store {
   void set_max_queue_depth(uint64_t n) { max_queue_depth_ = n; }
   uint64_t not_queued_total() const { return not_queued_total_; }
 
+  // Replay protection (FORMAT.md, "Replays"): how long an event id is
+  // remembered after retention removed its event, counted from the event's
+  // own created_ms; an event created longer ago than this is refused
+  // (EVENT_TOO_OLD). So every event arrives at most once, however late and
+  // by whatever path, and a replay is either remembered or too old.
+  static constexpr int64_t kDefaultReplayHorizonMs = 30LL * 24 * 3600 * 1000;
+  void set_replay_horizon_ms(int64_t ms) { replay_horizon_ms_ = ms; }
+  int64_t replay_horizon_ms() const { return replay_horizon_ms_; }
+
   // Committed state, for the writer thread.
   uint64_t next_seq() const { return next_seq_; }
   const std::map<uint64_t, Subscription>& subscriptions() const { return subs_; }
@@ -151,8 +164,10 @@ class Store {
   // One write transaction with the in-memory changes it implies.
   class Batch {
    public:
-    // Stores an event: DUPLICATE if its id is known, REJECTED (STALE_SEQUENCE)
-    // if its origin sequence is not above the last accepted one, else
+    // Stores an event: DUPLICATE if its id is known (held, or remembered
+    // after retention removed it), REJECTED if it was created before the
+    // replay horizon (EVENT_TOO_OLD) or reuses a sequence of its origin that
+    // another event took (STALE_SEQUENCE: SequenceWindow), else
     // ACCEPTED with a new broker sequence and routed to matching queues (or
     // held for its embargo). A storage failure is returned as the Status;
     // the batch must then be abandoned.
@@ -178,7 +193,9 @@ class Store {
 
     // Routes every embargoed event whose time has come.
     Result<std::vector<QueueRef>> release_embargoes(int64_t now_ms);
-    // Deletes unreferenced events past the policy; returns how many.
+    // Deletes unreferenced events past the policy, remembering their ids
+    // until the replay horizon, and forgets ids past it; returns how many
+    // events it deleted.
     Result<uint64_t> apply_retention(int64_t now_ms, const RetentionPolicy& policy);
 
     // Commits (fsync) and, on success only, applies the in-memory changes.
@@ -193,6 +210,10 @@ class Store {
     Status bump_refs(uint64_t seq, int64_t delta);
 
     Status mark_not_queued(const Subscription& sub, uint64_t seq);
+    // Deletes an event's id, or remembers it (`forgotten`) until the replay horizon.
+    Status forget(const StoredEvent& event, int64_t now_ms);
+    // Forgets at most `most` remembered ids whose horizon has passed.
+    Result<uint64_t> forget_past_horizon(int64_t now_ms, uint64_t most);
     // Deletes every entry of a subscription's queue with its reference; how many.
     Result<uint64_t> clear_queue(uint64_t sub);
 
@@ -215,7 +236,7 @@ class Store {
 
   // --- reads, from any thread with its own read transaction ---
   struct Dbs {
-    store::Dbi meta, events, ids, origins, chains, by_time, subs, sub_names, queue, refs, embargo, spread;
+    store::Dbi meta, events, ids, origins, chains, by_time, subs, sub_names, queue, refs, embargo, spread, forgotten;
   };
   const Dbs& dbs() const { return dbs_; }
   Result<std::optional<StoredEvent>> read_event(const store::Txn& txn, uint64_t seq) const;
@@ -266,6 +287,7 @@ class Store {
   std::set<std::string> known_chains_;
   uint64_t max_queue_depth_ = 0;
   uint64_t not_queued_total_ = 0;
+  int64_t replay_horizon_ms_ = kDefaultReplayHorizonMs;
   StorageFaults* faults_ = nullptr;
   internal::ThreadOwner writer_thread_;  // begin() and save_manifest(): the writer thread only
 };

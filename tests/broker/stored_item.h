@@ -8,7 +8,10 @@
 
 namespace lantoa::testing {
 
-inline broker::IngestItem stored_item(const v1::SignedEvent& e, int64_t expires_ms = 0) {
+// `created_ms`: the record's creation time (the replay horizon counts from
+// it); by default now, since the fixture's events are dated in 2023 and these
+// tests skip the verifier that would check the date.
+inline broker::IngestItem stored_item(const v1::SignedEvent& e, int64_t expires_ms = 0, int64_t created_ms = -1) {
   broker::IngestItem item;
   v1::SignedEvent bare = e;
   bare.clear_signer_chain();
@@ -21,6 +24,7 @@ inline broker::IngestItem stored_item(const v1::SignedEvent& e, int64_t expires_
   item.record.set_topic(event.topic());
   item.record.set_urgency(event.urgency());
   item.record.set_expires_ms(expires_ms);
+  item.record.set_created_ms(created_ms >= 0 ? created_ms : unix_now_ms());
   item.record.set_signer_key_id(e.signer_key_id());
   item.chain = e.signer_chain().SerializeAsString();
   return item;
