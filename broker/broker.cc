@@ -17,6 +17,8 @@
 #include "lantoa/encoding.h"
 #include "lantoa/keys.h"
 #include "lantoa/names.h"
+#include "lantoa/connection.h"
+#include "lantoa/trust.h"
 #include "monitor/http.h"
 #include "session/admission.h"
 #include "session/server.h"
@@ -196,6 +198,54 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
                config.strict_admission ? " (strict admission: only these may connect)" : "");
   auto key = load_or_create_key(config);
   if (!key) return key.status();
+  config.server.transport_key = key->transport.public_key();
+
+  // This broker's certificate (for links) and the links it dials: every
+  // mistake named at once, before the store is touched.
+  std::vector<std::string> mistakes;
+  if (!config.certificate.empty()) {
+    const std::string where = "certificate " + config.certificate.string() + ": ";
+    auto chain = load_chain(config.certificate);
+    if (!chain) {
+      mistakes.push_back(where + chain.status().message());
+    } else if (auto who = trust.verify_chain(*chain, unix_now_ms()); !who) {
+      mistakes.push_back(where + who.status().to_string());
+    } else if (!who->has_role(v1::BROKER)) {
+      mistakes.push_back(where + who->member() + " is not certified with the broker role (lantoa cert issue --roles broker)");
+    } else if (who->certificate.transport_key() != key->transport.public_key()) {
+      mistakes.push_back(where + "it certifies another transport key than this broker's (" + config.key.string() +
+                         ", transport key " + to_base64url(key->transport.public_key()) + ")");
+    } else {
+      chain->SerializeToString(&config.server.own_chain);
+      // It serves the namespace of the authority that certified it: a broker
+      // certified by vn.qn serves vn.qn and below; one certified by the root, all.
+      config.server.serves = who->certificate.issuer();
+      if (config.server.member == ServerOptions{}.member) config.server.member = who->member();
+    }
+  }
+  std::vector<std::pair<LinkConfig, BrokerAddress>> links;
+  if (!config.links.empty() && config.certificate.empty()) {
+    mistakes.push_back("[[links]] need this broker's certificate with the broker role: set `certificate`");
+  }
+  for (const auto& link : config.links) {
+    auto address = resolve_broker(link.endpoint, link.key);
+    if (!address) {
+      mistakes.push_back("link " + link.name + ": " + address.status().message());
+      continue;
+    }
+    if (address->transport_key == key->transport.public_key()) {
+      mistakes.push_back("link " + link.name + ": its key is this broker's own");
+      continue;
+    }
+    links.emplace_back(link, std::move(*address));
+  }
+  if (!mistakes.empty()) {
+    std::string message = mistakes.size() == 1 ? mistakes[0] : std::to_string(mistakes.size()) + " mistakes:";
+    if (mistakes.size() > 1) {
+      for (const auto& m : mistakes) message += "\n  - " + m;
+    }
+    return Status(E::INVALID_ARGUMENT, message);
+  }
 
   // Every record is read once before the store is used (in a child
   // process: LMDB aborts on some damaged pages): a damaged store is refused
@@ -272,6 +322,13 @@ Status run_broker(BrokerConfig config, const std::atomic<bool>& stop) {
   Verifier verifier(trust, restrictions, writer, metrics, config.verifier);
   Server server(frontend, **store, trust, restrictions, admission, verifier, writer, completions, metrics,
                 config.server);
+  for (auto& [link, address] : links) {
+    spdlog::info("link {}: dials {} (exports {}, imports {})", link.name, address.endpoint,
+                 link.exports.empty() ? "what the peer may read" : nlohmann::json(link.exports).dump(),
+                 link.imports.empty() ? "anything" : nlohmann::json(link.imports).dump());
+    server.add_link(std::make_unique<LinkDialer>(context, link, address.endpoint, address.transport_key, *key,
+                                                 config.server.own_chain));
+  }
   zmq::socket_t closes(context, zmq::socket_type::pair);
   if (zmq_socket_monitor(frontend.handle(), "inproc://lantoa-frontend-closes", ZMQ_EVENT_DISCONNECTED) == 0) {
     closes.connect("inproc://lantoa-frontend-closes");

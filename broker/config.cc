@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "lantoa/internal/toml_fields.h"
+#include "lantoa/names.h"
 
 namespace lantoa::broker {
 namespace {
@@ -135,6 +136,11 @@ std::vector<Setting> make_settings() {
                                             "the root authority's public key", "`<data>/trust-root.pub`"));
   all.push_back(bind<std::string>("member", "--member", {[](C& c) -> auto& { return c.server.member; }},
                                   "the broker's own id (informational)"));
+  all.push_back(bind<std::filesystem::path>(
+      "certificate", "--certificate", {[](C& c) -> auto& { return c.certificate; }},
+      "this broker's certificate chain (from `lantoa cert issue --roles broker` for its `key`): needed for "
+      "`[[links]]` and told to brokers that link to it; with it the broker serves only members in the namespace of the "
+      "authority that certified it (and linked brokers)"));
   all.push_back(bind<std::filesystem::path>("certs", "--certs", {[](C& c) -> auto& { return c.certs; }},
                                             "known certificate chains (`*.cert`)", "`<data>/certs`"));
   all.push_back(bind<std::filesystem::path>(
@@ -243,9 +249,69 @@ bool is_section(std::string_view name) {
 }
 
 // Every key of `t` (under `prefix`) applied to `c`; each mistake added to `mistakes`.
+// One [[links]] entry (docs/federation.md).
+void read_link(const toml::node& node, size_t index, BrokerConfig& c, std::vector<std::string>& mistakes) {
+  const std::string where = "[[links]] #" + std::to_string(index + 1);
+  const toml::table* t = node.as_table();
+  if (!t) return mistakes.push_back(where + " must be a table");
+  LinkConfig link;
+  auto text = [&](const char* key, std::string& out, bool required) {
+    const toml::node* n = t->get(key);
+    if (!n) {
+      if (required) mistakes.push_back(where + ": " + key + " is required");
+      return;
+    }
+    auto v = n->value_exact<std::string>();
+    if (!v || v->empty()) return mistakes.push_back(where + ": " + key + " must be a non-empty string");
+    out = *v;
+  };
+  auto filters = [&](const char* key, std::vector<std::string>& out) {
+    const toml::node* n = t->get(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) return mistakes.push_back(where + ": " + key + " must be a list of topic filters");
+    for (const auto& f : *a) {
+      auto v = f.value_exact<std::string>();
+      if (!v) return mistakes.push_back(where + ": " + key + " must be a list of topic filters");
+      if (Status st = validate_filter(*v); !st.ok()) {
+        mistakes.push_back(where + ": " + key + ": " + st.message());
+        continue;
+      }
+      out.push_back(*v);
+    }
+  };
+  for (const auto& [k, v] : *t) {
+    const std::string_view key = k.str();
+    if (key != "name" && key != "endpoint" && key != "key" && key != "export" && key != "import") {
+      mistakes.push_back(where + ": unknown setting " + std::string(key) + " (name, endpoint, key, export, import)");
+    }
+  }
+  text("name", link.name, true);
+  text("endpoint", link.endpoint, true);
+  text("key", link.key, true);
+  filters("export", link.exports);
+  filters("import", link.imports);
+  if (!link.name.empty() && !is_subscription_name(link.name)) {
+    mistakes.push_back(where + ": name must be 1..64 characters of a-z, 0-9, '-', '_'");
+  }
+  for (const auto& other : c.links) {
+    if (!link.name.empty() && other.name == link.name) mistakes.push_back(where + ": a second link named " + link.name);
+  }
+  c.links.push_back(std::move(link));
+}
+
 void read_table(const toml::table& t, const std::string& prefix, BrokerConfig& c, std::vector<std::string>& mistakes) {
   for (const auto& [k, node] : t) {
     const std::string key = prefix + std::string(k.str());
+    if (key == "links") {
+      const toml::array* a = node.as_array();
+      if (!a) {
+        mistakes.push_back("links must be written [[links]] (a list of tables)");
+        continue;
+      }
+      for (size_t i = 0; i < a->size(); ++i) read_link(*a->get(i), i, c, mistakes);
+      continue;
+    }
     if (const Setting* s = find(key)) {
       if (auto why = s->from_toml(c, node)) mistakes.push_back(key + " " + *why);
     } else if (node.is_table() && is_section(key)) {

@@ -26,6 +26,8 @@ struct BrokerConfig {
   std::filesystem::path certs;                   // known certificates (*.cert); default: <data>/certs
   std::filesystem::path revocations;             // revocation lists (*.crl); default: <data>/revocations
   std::filesystem::path restrictions;            // namespace restrictions (*.json); default: <data>/restrictions
+  std::filesystem::path certificate;             // this broker's chain (role broker), for links; "": none
+  std::vector<LinkConfig> links;                 // [[links]]: the links this broker dials
   // Admission by certificate (the default): only transport keys of
   // certificates in `certs` (or seen in a Hello before) may connect, so a
   // stranger cannot make the broker do any work. false: any key may say

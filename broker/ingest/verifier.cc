@@ -71,15 +71,41 @@ Result<IngestItem> Verifier::verify(const lantoa::v1::SignedEvent& envelope, con
   LANTOA_RETURN_IF_ERROR(trust.check_event_times(who, e.created_ms(), EventTimes{now_ms}));
   LANTOA_RETURN_IF_ERROR(trust.check_current(who, now_ms));
   LANTOA_RETURN_IF_ERROR(trust.verify_carried(e, options.limits, EventTimes{now_ms}));
+  return make_item(envelope, decoded->id, e, identity, trust, now_ms);
+}
+
+Result<IngestItem> Verifier::verify_forwarded(const lantoa::v1::SignedEvent& envelope, const TrustStore& trust,
+                                              const VerifierOptions& options, int64_t now_ms) {
+  if (!envelope.has_signer_chain() || envelope.signer_chain().certificates_size() == 0) {
+    return Status(Error::UNKNOWN_SIGNER, "a forwarded event must carry its signer's certificate chain");
+  }
+  auto verified = trust.verify_event(envelope, envelope.signer_chain(), options.limits, EventTimes{now_ms});
+  if (!verified) return verified.status();
+  if (verified->event.created_ms() > now_ms + options.max_clock_skew_ms) {
+    return Status(Error::INVALID_TIME, "created_ms is " +
+                                           std::to_string((verified->event.created_ms() - now_ms) / 1000) +
+                                           " s in the future (check the publisher's clock)");
+  }
+  Identity identity;
+  identity.member = std::move(verified->signer);
+  envelope.signer_chain().SerializeToString(&identity.chain);
+  identity.chain_id = event_id(identity.chain);
+  return make_item(envelope, verified->id, verified->event, identity, trust, now_ms);
+}
+
+Result<IngestItem> Verifier::make_item(const lantoa::v1::SignedEvent& envelope, const std::string& id,
+                                       const lantoa::v1::Event& e, const Identity& identity, const TrustStore& trust,
+                                       int64_t now_ms) {
+  const VerifiedMember& who = identity.member;
   std::optional<v1::SignedRevocationList> revocations;
   std::optional<Restriction> restriction;
   if (e.topic() == kRevocationTopic) {
-    auto list = trust.check_revocation_event(VerifiedEvent{decoded->id, e, who}, now_ms);
+    auto list = trust.check_revocation_event(VerifiedEvent{id, e, who}, now_ms);
     if (!list) return list.status();
     revocations = std::move(*list);
   }
   if (e.topic() == kRestrictionTopic) {
-    auto r = restriction_from_event(VerifiedEvent{decoded->id, e, who});
+    auto r = restriction_from_event(VerifiedEvent{id, e, who});
     if (!r) return r.status();
     restriction = std::move(*r);
   }
@@ -87,7 +113,7 @@ Result<IngestItem> Verifier::verify(const lantoa::v1::SignedEvent& envelope, con
   lantoa::v1::SignedEvent stored = envelope;
   stored.clear_signer_chain();
   stored.SerializeToString(item.record.mutable_envelope());
-  item.record.set_id(decoded->id);
+  item.record.set_id(id);
   item.record.set_origin(e.origin());
   item.record.set_origin_sequence(e.sequence());
   item.record.set_created_ms(e.created_ms());
@@ -164,11 +190,13 @@ void Verifier::run() {
     for (size_t i = 0; i < job.events.size(); ++i) {
       const uint32_t index = job.indexes[i];
       const auto started = std::chrono::steady_clock::now();
-      auto item = verify(job.events[i], *job.identity, trust_, options_, now);
+      auto item = job.forwarded ? verify_forwarded(job.events[i], trust_, options_, now)
+                                : verify(job.events[i], *job.identity, trust_, options_, now);
       metrics_.verify_seconds.observe_micros(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()));
       if (item) {
         item->index = index;
+        item->arrived_on = job.arrived_on;
         op.items.push_back(std::move(*item));
         continue;
       }

@@ -47,6 +47,11 @@ struct PublishJob {
   std::shared_ptr<const Identity> identity;
   std::vector<uint32_t> indexes;  // index in the batch of each event
   std::vector<lantoa::v1::SignedEvent> events;
+  // Passed on by a linked broker (`identity` is that broker): each event is
+  // verified against its own signer chain (verify_forwarded), and not routed
+  // back to `arrived_on`, the subscription of what is owed to that broker.
+  bool forwarded = false;
+  uint64_t arrived_on = 0;
 };
 
 struct VerifierOptions {
@@ -87,6 +92,14 @@ class Verifier {
   static Result<IngestItem> verify(const lantoa::v1::SignedEvent& event, const Identity& identity,
                                    const TrustStore& trust, const VerifierOptions& options, int64_t now_ms);
 
+  // The same for an event passed on by a linked broker: verified as every
+  // receiver verifies (TrustStore::verify_event), against the signer chain it
+  // carries (required), valid when the event was made and unrevoked now; the
+  // author's certificate need not be current (the event may have waited on a
+  // link for days).
+  static Result<IngestItem> verify_forwarded(const lantoa::v1::SignedEvent& event, const TrustStore& trust,
+                                             const VerifierOptions& options, int64_t now_ms);
+
   // On the writer thread, after the commit: puts the declaration of a
   // committed event in force and keeps it in its folder (atomically), so
   // that it is applied again at the next start.
@@ -95,6 +108,11 @@ class Verifier {
 
  private:
   void run();
+  // The record to store for an event that passed its checks, with the
+  // declaration it carries (checked, not applied).
+  static Result<IngestItem> make_item(const lantoa::v1::SignedEvent& envelope, const std::string& id,
+                                      const lantoa::v1::Event& e, const Identity& identity, const TrustStore& trust,
+                                      int64_t now_ms);
 
   TrustStore& trust_;
   Restrictions& restrictions_;

@@ -140,6 +140,28 @@ std::string render_prometheus(Metrics& m) {
   per_sub("lantoa_subscription_connected", "gauge", "1 while a live session holds the subscription, else 0.",
           [](const SF& s) { return s.connected ? 1 : 0; });
 
+  auto per_link = [&](const char* name, const char* type, const char* help, auto value) {
+    Family f(o, name, type, help);
+    for (const auto& l : snap.links) f.add({{"link", l.name}}, value(l));
+  };
+  using LF = Metrics::LinkFigures;
+  per_link("lantoa_link_connected", "gauge", "1 while the link to the other broker is up, else 0.",
+           [](const LF& l) { return l.connected ? 1 : 0; });
+  per_link("lantoa_link_owed_events", "gauge",
+           "Events the link owes the other broker (to send, or sent and not yet confirmed).",
+           [](const LF& l) { return l.owed_events; });
+  per_link("lantoa_link_oldest_owed_age_seconds", "gauge",
+           "Age of the oldest event the link owes; 0 when it owes none.", [](const LF& l) { return l.oldest_owed_age_s; });
+  per_link("lantoa_link_bytes_sent_total", "counter", "Bytes sent over the link (links this broker dials).",
+           [](const LF& l) { return l.bytes_sent; });
+  per_link("lantoa_link_bytes_received_total", "counter", "Bytes received over the link (links this broker dials).",
+           [](const LF& l) { return l.bytes_received; });
+  per_link("lantoa_link_events_sent_total", "counter",
+           "Events passed on over the link and confirmed by the other broker (stored, or held already).",
+           [](const LF& l) { return l.events_sent; });
+  per_link("lantoa_link_events_received_total", "counter", "Events received over the link and stored here.",
+           [](const LF& l) { return l.events_received; });
+
   gauge("lantoa_store_used_bytes", "LMDB pages in use (up to the highest used page), in bytes.", snap.store_used_bytes);
   gauge("lantoa_store_map_size_bytes", "The LMDB map size (map_size_mb): the most the store can hold.",
         snap.store_map_bytes);
@@ -218,7 +240,33 @@ std::string render_stats_json(Metrics& m, const std::string& transport_key) {
   json admin = json::object();
   for (const auto& [key, v] : snap.admin_actions) admin[key.first][key.second] = v;
   j["admin_actions"] = admin;
-  j["links"] = json::array();  // federation links, once configured
+  json links = json::array();
+  for (const auto& l : snap.links) {
+    links.push_back({{"name", l.name},
+                     {"dials", l.dials},
+                     {"peer", l.peer},
+                     {"endpoint", l.endpoint},
+                     {"connected", l.connected},
+                     {"down_reason", l.down_reason},
+                     {"up_since_ms", l.up_since_ms},
+                     {"connects", l.connects},
+                     {"owed_events", l.owed_events},
+                     {"oldest_owed_age_s", l.oldest_owed_age_s},
+                     {"bytes_sent", l.bytes_sent},
+                     {"bytes_received", l.bytes_received},
+                     {"events_sent", l.events_sent},
+                     {"events_received", l.events_received},
+                     {"duplicates_received", l.duplicates_received},
+                     {"refused_by_peer", l.refused_by_peer},
+                     {"refused_here", l.refused_here},
+                     {"sent_per_s", rates_json(l.sent_rate)},
+                     {"received_per_s", rates_json(l.received_rate)},
+                     {"exports", l.exports},
+                     {"imports", l.imports},
+                     {"interest_in", l.interest_in},
+                     {"interest_out", l.interest_out}});
+  }
+  j["links"] = links;
   return j.dump(2);
 }
 

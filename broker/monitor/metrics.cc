@@ -104,6 +104,19 @@ void Metrics::forget_subscription(uint64_t id) {
   subs_.erase(id);
 }
 
+std::shared_ptr<LinkProbe> Metrics::link(const std::string& name, bool dials) {
+  std::lock_guard lock(mu_);
+  auto& e = links_[name];
+  if (!e.probe) e.probe = std::make_shared<LinkProbe>(name, dials);
+  return e.probe;
+}
+
+void Metrics::link_details(const LinkProbe& probe, const std::function<void(LinkProbe&)>& set) {
+  std::lock_guard lock(mu_);
+  auto it = links_.find(probe.name);
+  if (it != links_.end()) set(*it->second.probe);
+}
+
 void Metrics::set_store_reader(StoreReader reader) {
   std::lock_guard lock(mu_);
   store_reader_ = std::move(reader);
@@ -125,6 +138,10 @@ void Metrics::sample(int64_t mono_ms) {
   record(acked_s_, acks.load());
   record(rejected_s_, rejected_total());
   record(redelivered_s_, redeliveries.load());
+  for (auto& [name, e] : links_) {
+    record(e.sent, e.probe->events_sent.load(std::memory_order_relaxed));
+    record(e.received, e.probe->events_received.load(std::memory_order_relaxed));
+  }
   for (auto* m : {&topics_, &origins_}) {
     for (auto& [label, e] : *m) {
       record(e->accepted, e->flow.accepted.load(std::memory_order_relaxed));
@@ -177,6 +194,33 @@ Metrics::Snapshot Metrics::snapshot(int64_t wall_ms) {
       subs.push_back(e.probe);
       sub_extras[id] = {e.filters, rates(e.delivered)};
     }
+    for (const auto& [name, e] : links_) {
+      const LinkProbe& p = *e.probe;
+      LinkFigures f;
+      f.name = p.name;
+      f.dials = p.dials;
+      f.peer = p.peer;
+      f.endpoint = p.endpoint;
+      f.down_reason = p.down_reason;
+      f.exports = p.exports;
+      f.imports = p.imports;
+      f.interest_in = p.interest_in;
+      f.interest_out = p.interest_out;
+      f.connected = p.connected.load(std::memory_order_relaxed);
+      f.bytes_sent = p.bytes_sent.load(std::memory_order_relaxed);
+      f.bytes_received = p.bytes_received.load(std::memory_order_relaxed);
+      f.events_sent = p.events_sent.load(std::memory_order_relaxed);
+      f.events_received = p.events_received.load(std::memory_order_relaxed);
+      f.duplicates_received = p.duplicates_received.load(std::memory_order_relaxed);
+      f.refused_by_peer = p.refused_by_peer.load(std::memory_order_relaxed);
+      f.refused_here = p.refused_here.load(std::memory_order_relaxed);
+      f.connects = p.connects.load(std::memory_order_relaxed);
+      f.up_since_ms = p.up_since_ms.load(std::memory_order_relaxed);
+      f.sub = p.sub.load(std::memory_order_relaxed);
+      f.sent_rate = rates(e.sent);
+      f.received_rate = rates(e.received);
+      snap.links.push_back(std::move(f));
+    }
     reader = store_reader_;
   }
   // The store is read outside the lock: a slow read must not hold up the
@@ -208,6 +252,15 @@ Metrics::Snapshot Metrics::snapshot(int64_t wall_ms) {
     const int64_t last_ack = p->last_ack_ms.load(std::memory_order_relaxed);
     f.last_ack_age_s = age(last_ack > 0 ? last_ack : started_wall_ms_);
     snap.subscriptions.push_back(std::move(f));
+  }
+  // What a link owes is its subscription's queue.
+  for (auto& l : snap.links) {
+    for (const auto& f : snap.subscriptions) {
+      if (l.sub != 0 && f.id == l.sub) {
+        l.owed_events = f.depth;
+        l.oldest_owed_age_s = f.oldest_unacked_age_s;
+      }
+    }
   }
   return snap;
 }

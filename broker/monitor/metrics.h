@@ -87,6 +87,26 @@ struct SubscriptionProbe {
   std::atomic<bool> connected{false};    // attached to a live session
 };
 
+// A link to another broker (session/link.h): set by the I/O thread.
+struct LinkProbe {
+  LinkProbe(std::string name_, bool dials_) : name(std::move(name_)), dials(dials_) {}
+  const std::string name;
+  const bool dials;  // this broker dials it ([[links]]); else the peer dialed
+  std::atomic<bool> connected{false};
+  std::atomic<uint64_t> sub{0};  // the subscription of what is owed to the peer (0: not known yet)
+  std::atomic<uint64_t> bytes_sent{0}, bytes_received{0};
+  std::atomic<uint64_t> events_sent{0};      // passed on to the peer and confirmed by it (stored or duplicate)
+  std::atomic<uint64_t> events_received{0};  // from the peer, stored here
+  std::atomic<uint64_t> duplicates_received{0};
+  std::atomic<uint64_t> refused_by_peer{0};  // ours, refused by the peer for good
+  std::atomic<uint64_t> refused_here{0};     // the peer's, refused here for good (or not imported)
+  std::atomic<int64_t> up_since_ms{0};       // wall clock; 0: down
+  std::atomic<uint64_t> connects{0};
+  // Set and read under Metrics' lock (link_details).
+  std::string peer, endpoint, down_reason;
+  std::vector<std::string> exports, imports, interest_in, interest_out;
+};
+
 // What only the store can tell, read when figures are asked for (the HTTP
 // thread, with its own read transaction). broker.cc provides the reader.
 struct StoreFigures {
@@ -170,6 +190,11 @@ class Metrics {
   }
   void forget_subscription(uint64_t id);
 
+  // The probe of a link (created on first use, kept while the broker runs).
+  std::shared_ptr<LinkProbe> link(const std::string& name, bool dials);
+  // Sets the text figures of a link (under the lock).
+  void link_details(const LinkProbe& probe, const std::function<void(LinkProbe&)>& set);
+
   void set_store_reader(StoreReader reader);
 
   // Records the counters that have rates (once a second; `mono_ms` from the
@@ -194,12 +219,24 @@ class Metrics {
     double oldest_unacked_age_s = 0;  // 0 when the queue is empty
     double last_ack_age_s = 0;        // since the last ack, or since the broker started when none yet
   };
+  struct LinkFigures {
+    std::string name, peer, endpoint, down_reason;
+    bool dials = false, connected = false;
+    uint64_t owed_events = 0, bytes_sent = 0, bytes_received = 0, events_sent = 0, events_received = 0,
+             duplicates_received = 0, refused_by_peer = 0, refused_here = 0, connects = 0;
+    double oldest_owed_age_s = 0;
+    int64_t up_since_ms = 0;
+    uint64_t sub = 0;
+    std::vector<std::string> exports, imports, interest_in, interest_out;
+    Rates sent_rate, received_rate;
+  };
   struct Snapshot {
     std::map<std::string, FlowFigures> topics;
     std::map<std::string, FlowFigures> origins;
     std::map<std::pair<std::string, std::string>, uint64_t> rejected_by_origin;  // (origin, reason)
     std::map<std::pair<std::string, std::string>, uint64_t> admin_actions;       // (action, outcome)
     std::vector<SubscriptionFigures> subscriptions;  // by id
+    std::vector<LinkFigures> links;                  // by name
     Rates accepted, delivered, acked, rejected, redelivered;
     uint64_t store_used_bytes = 0, store_map_bytes = 0;
   };
@@ -231,6 +268,11 @@ class Metrics {
     Series delivered;
   };
   std::map<uint64_t, SubEntry> subs_;
+  struct LinkEntry {
+    std::shared_ptr<LinkProbe> probe;
+    Series sent, received;
+  };
+  std::map<std::string, LinkEntry> links_;
   StoreReader store_reader_;
   // Samples: times and the global series, newest at head_.
   std::array<int64_t, kWindow> times_{};

@@ -99,6 +99,7 @@ void Server::control_done(UnsubscribeDone& d) {
     }
   }
   dispatcher_.forget(d.sub);
+  if (local_filters_.erase(d.sub)) interest_changed_ = true;
   answer(request, Status::Ok(),
          {{"owner", request.owner}, {"subscription", request.name}, {"removed", true}, {"session_closed", was_held}});
 }

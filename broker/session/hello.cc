@@ -33,6 +33,12 @@ void Server::on_hello(Session& s, const lantoa::v1::Hello& hello) {
     return end_session(s, Status(E::PERMISSION_DENIED, "the certificate of " + member->member() +
                                                            " is for another transport key than this connection uses"));
   }
+  const bool broker = member->has_role(lantoa::v1::BROKER);
+  if (!options_.serves.empty() && !broker && !in_namespace(member->member(), options_.serves)) {
+    return end_session(s, Status(E::PERMISSION_DENIED, "this broker serves " + options_.serves +
+                                                           " and the members below it (its certificate); " +
+                                                           member->member() + " is not one of them"));
+  }
   auto identity = std::make_shared<Identity>();
   identity->member = std::move(*member);
   hello.chain().SerializeToString(&identity->chain);
@@ -55,7 +61,23 @@ void Server::on_hello(Session& s, const lantoa::v1::Hello& hello) {
   w->set_max_batch_events(options_.intake.max_batch_events);
   w->set_heartbeat_ms(options_.heartbeat_ms);
   w->set_broker(options_.member);
+  if (!options_.own_chain.empty()) w->mutable_broker_chain()->ParseFromString(options_.own_chain);
   send(s, reply);
+  if (broker) {
+    // A linked broker (link.h): it dialed us; its interest and ours follow.
+    s.link = std::make_unique<Session::Link>();
+    s.link->tag = s.curve_key.substr(0, 16);
+    s.link->name = identity->member.member() + "@" + s.link->tag;
+    s.link->probe = metrics_.link(s.link->name, false);
+    s.link->probe->connected = true;
+    s.link->probe->connects++;
+    s.link->probe->up_since_ms = unix_now_ms();
+    metrics_.link_details(*s.link->probe, [&](LinkProbe& p) {
+      p.peer = identity->member.member();
+      p.down_reason.clear();
+    });
+    interest_changed_ = true;
+  }
   spdlog::info("session {} is {} (key {})", peer_label(s.peer), identity->member.member(),
                fingerprint(identity->member.certificate.sign_key()));
 }

@@ -89,19 +89,65 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
     }
     admitted.clear();
   }
+  submit(id, peer, identity, batch.request_id(), admitted, false, 0);
+  return Status::Ok();
+}
+
+Status PublishIntake::forward(const std::string& peer, const std::shared_ptr<const Identity>& identity,
+                              v1::PublishBatch& batch, uint64_t arrived_on) {
+  const int n = batch.events_size();
+  if (static_cast<uint32_t>(n) > options_.max_batch_events) {
+    return Status(E::INVALID_ARGUMENT, "batch of " + std::to_string(n) + " events exceeds the limit of " +
+                                           std::to_string(options_.max_batch_events));
+  }
+  const uint64_t id = next_publish_id_++;
+  Pending& p = pending_[id];
+  p.peer = peer;
+  p.results.set_request_id(batch.request_id());
+  std::vector<std::pair<uint32_t, v1::SignedEvent>> admitted;
+  uint64_t bytes = 0;
+  for (int i = 0; i < n; ++i) {
+    bytes += batch.events(i).event().size();
+    admitted.emplace_back(static_cast<uint32_t>(i), std::move(*batch.mutable_events(i)));
+  }
+  if (!admitted.empty() && !verifier_.has_room(bytes)) {
+    constexpr uint32_t kRetryMs = 100;
+    for (const auto& [i, e] : admitted) {
+      auto* r = p.results.add_results();
+      r->set_index(i);
+      r->set_status(v1::PublishResult::REJECTED);
+      r->set_retry_after_ms(kRetryMs);
+      *r->mutable_error() = Status(E::OVERLOADED, "the broker is verifying " +
+                                                      std::to_string(verifier_.queued_bytes() >> 10) +
+                                                      " KB of events already; retry after " +
+                                                      std::to_string(kRetryMs) + " ms")
+                                .to_proto();
+    }
+    admitted.clear();
+  }
+  submit(id, peer, identity, batch.request_id(), admitted, true, arrived_on);
+  return Status::Ok();
+}
+
+void PublishIntake::submit(uint64_t id, const std::string& peer, const std::shared_ptr<const Identity>& identity,
+                           uint64_t request_id, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted,
+                           bool forwarded, uint64_t arrived_on) {
+  Pending& p = pending_[id];
   const uint32_t chunk = std::max(1u, options_.chunk_events);
   p.chunks_left = (static_cast<uint32_t>(admitted.size()) + chunk - 1) / chunk;
   if (p.chunks_left == 0) {
     finish(id);  // nothing to verify (an empty batch, or all refused): answer at once
-    return Status::Ok();
+    return;
   }
   for (size_t first = 0; first < admitted.size(); first += chunk) {
     PublishJob job;
     job.ticket = tickets_.next();
     job.peer = peer;
     job.publish_id = id;
-    job.request_id = batch.request_id();
+    job.request_id = request_id;
     job.identity = identity;
+    job.forwarded = forwarded;
+    job.arrived_on = arrived_on;
     const size_t last = std::min(admitted.size(), first + chunk);
     for (size_t i = first; i < last; ++i) {
       job.indexes.push_back(admitted[i].first);
@@ -109,7 +155,6 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
     }
     verifier_.submit(std::move(job));
   }
-  return Status::Ok();
 }
 
 void PublishIntake::done(PublishDone& chunk) {

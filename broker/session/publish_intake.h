@@ -50,6 +50,12 @@ class PublishIntake {
   // otherwise the results are replied when every event has an answer.
   Status take(const std::string& peer, const std::shared_ptr<const Identity>& identity, v1::PublishBatch& batch,
               int64_t now_ms);
+  // Takes a batch of events a linked broker passed on (`identity`: that
+  // broker; `arrived_on`: the subscription of what is owed to it). No rate
+  // limit or order rule (the events are of many origins, in the order the
+  // peer's queue holds them); back-pressure as for a publish.
+  Status forward(const std::string& peer, const std::shared_ptr<const Identity>& identity, v1::PublishBatch& batch,
+                 uint64_t arrived_on);
   // A chunk's results, from the writer.
   void done(PublishDone& chunk);
 
@@ -60,6 +66,10 @@ class PublishIntake {
     v1::PublishResults results;
   };
   void finish(uint64_t publish_id);
+  // Splits admitted events into verification jobs.
+  void submit(uint64_t id, const std::string& peer, const std::shared_ptr<const Identity>& identity,
+              uint64_t request_id, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted, bool forwarded,
+              uint64_t arrived_on);
 
   Verifier& verifier_;
   Metrics& metrics_;

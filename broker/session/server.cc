@@ -44,16 +44,25 @@ Server::Server(zmq::socket_t& frontend, Store& store, const TrustStore& trust, c
       dispatcher_(
           store, metrics, options.delivery,
           [this](const std::string& peer, const google::protobuf::MessageLite& frame) { send_to(peer, frame); },
-          [this](WriterOp op) { writer_.submit(tickets_.next(), std::move(op)); }) {}
+          [this](WriterOp op) { writer_.submit(tickets_.next(), std::move(op)); }) {
+  // This broker's own subscriptions make its interest for linked brokers
+  // (read before the I/O loop runs; afterwards the writer's answers keep it).
+  for (const auto& [id, sub] : store.subscriptions()) note_subscription(sub.record, false);
+}
 
 void Server::run(const std::atomic<bool>& stop) {
-  zmq::pollitem_t items[] = {{frontend_.handle(), 0, ZMQ_POLLIN, 0},
-                             {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
-                             {nullptr, control_.fd(), ZMQ_POLLIN, 0},
-                             {closes_ ? closes_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> items;
   while (!stop) {
+    items = {{frontend_.handle(), 0, ZMQ_POLLIN, 0},
+             {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
+             {nullptr, control_.fd(), ZMQ_POLLIN, 0},
+             {closes_ ? closes_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    if (!closes_) items.pop_back();
+    for (auto& d : dialers_) {
+      if (d->socket()) items.push_back({d->socket()->handle(), 0, ZMQ_POLLIN, 0});
+    }
     try {
-      zmq::poll(items, closes_ ? 4 : 3, std::chrono::milliseconds(20));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;  // a signal arrived; look at `stop`
@@ -65,6 +74,8 @@ void Server::run(const std::atomic<bool>& stop) {
     }
     if (closes_ && (items[3].revents & ZMQ_POLLIN)) note_closes();
     const int64_t mono = mono_now_ms(), wall = unix_now_ms();
+    if (!dialers_.empty()) poll_links(mono);
+    tell_interest(mono);
     sweep_identities(wall, mono);
     heartbeats(mono);
     dispatcher_.tick(mono, wall);
@@ -192,6 +203,15 @@ void Server::handle(Session& s, std::string_view bytes) {
       break;
     case ClientFrame::kHeartbeat:
       return;
+    case ClientFrame::kInterest:
+      if (!s.link) {
+        return send_error(s, 0, Status(E::ROLE_MISSING, "\"" + s.identity->member.member() +
+                                                              "\" is not certified as a broker: only linked brokers "
+                                                              "tell their interest"));
+      }
+      return on_interest(s, frame.interest());
+    case ClientFrame::kForward:
+      return on_forward(s, *frame.mutable_forward());
     default:
       refused = Status(E::FRAME_MALFORMED, "unexpected frame");
   }
@@ -251,8 +271,19 @@ void Server::on_done(SubscribeDone& d) {
     return;
   }
   dispatcher_.routed(d.result.routed);
-  if (s == sessions_.end()) return;  // the subscriber left meanwhile; the queue is durable anyway
   const SubscriptionRecord& record = d.result.subscription.record;
+  note_subscription(record, false);
+  if (s == sessions_.end()) return;  // the subscriber left meanwhile; the queue is durable anyway
+  if (s->second.link && is_link_subscription(record.name())) {
+    // What we owe a linked broker: taken up by its session (once; a changed
+    // interest only changes the filters). No answer: it asked with Interest.
+    Session::Link& link = *s->second.link;
+    if (link.sub != record.id()) dispatcher_.attach(d.peer, record);
+    link.sub = record.id();
+    link.sub_name = record.name();
+    link.probe->sub = record.id();
+    return;
+  }
   dispatcher_.attach(d.peer, record);
   BrokerFrame reply;
   auto* r = reply.mutable_subscribed();
@@ -268,7 +299,10 @@ void Server::on_done(SubscribeDone& d) {
 
 void Server::on_done(UnsubscribeDone& d) {
   if (d.control != 0) return control_done(d);
-  if (d.status.ok() && d.request.remove()) dispatcher_.forget(d.sub);
+  if (d.status.ok() && d.request.remove()) {
+    dispatcher_.forget(d.sub);
+    if (local_filters_.erase(d.sub)) interest_changed_ = true;
+  }
   auto s = sessions_.find(d.peer);
   if (s == sessions_.end()) return;
   if (!d.status.ok()) return send_error(s->second, d.request.request_id(), d.status);
@@ -296,6 +330,7 @@ void Server::heartbeats(int64_t mono_ms) {
   last_heartbeat_walk_ms_ = mono_ms;
   std::vector<std::string> gone;
   for (auto& [peer, s] : sessions_) {
+    if (s.link && s.link->dialer) continue;  // its dialer keeps the link's heartbeats
     if (mono_ms - s.last_seen_ms > 3 * static_cast<int64_t>(options_.heartbeat_ms)) {
       gone.push_back(peer);
       continue;
@@ -317,12 +352,17 @@ void Server::drop_session(const std::string& peer) {
     spdlog::info("session {} ({}) timed out", peer_label(peer), it->second.identity->member.member());
   }
   dispatcher_.drop_peer(peer);
+  if (it->second.link) {
+    interest_changed_ = true;
+    if (it->second.link->probe && !it->second.link->dialer) it->second.link->probe->connected = false;
+  }
   sessions_.erase(it);
 }
 
 // --- sending ---
 
 void Server::send(Session& s, const google::protobuf::MessageLite& frame) {
+  if (s.link && s.link->dialer) return to_dialed_link(s, frame);
   // Encoded straight into the message ZeroMQ sends: no intermediate copy.
   zmq::message_t body(frame.ByteSizeLong());
   frame.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
@@ -363,6 +403,10 @@ void Server::end_session(Session& s, const Status& status) {
   }
   const std::string peer = s.peer;
   dispatcher_.drop_peer(peer);
+  if (s.link) {
+    interest_changed_ = true;
+    if (s.link->probe && !s.link->dialer) s.link->probe->connected = false;
+  }
   sessions_.erase(peer);
 }
 

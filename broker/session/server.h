@@ -25,6 +25,7 @@
 #include "monitor/metrics.h"
 #include "session/admission.h"
 #include "session/control.h"
+#include "session/link.h"
 #include "session/publish_intake.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -44,6 +45,13 @@ struct ServerOptions {
   // lost (the SDK does it by itself). See IntakeOptions.
   IntakeOptions intake;
   DeliveryOptions delivery;
+  // Links (link.h, docs/federation.md).
+  std::string transport_key;  // this broker's public transport key (32 bytes): its tag in interest paths
+  std::string own_chain;      // this broker's serialized CertificateChain (role broker), told in Welcome; "": none
+  // The member id this broker's certificate names: only members at or below
+  // it (and linked brokers) are served. Empty: any member.
+  std::string serves;
+  uint32_t link_credit = 1000;  // deliveries in flight on a link
 };
 
 class Server {
@@ -65,6 +73,9 @@ class Server {
   ControlRequests& control() { return control_; }
   bool control_closed() const { return control_closed_; }
 
+  // A link this broker dials (before run()).
+  void add_link(std::unique_ptr<LinkDialer> dialer);
+
   // Sends whatever results the writer finished (used once more at shutdown,
   // after the writer has committed its last group).
   void flush() { drain_completions(); }
@@ -76,6 +87,28 @@ class Server {
     std::shared_ptr<const Identity> identity;
     int64_t last_seen_ms = 0;  // monotonic
     int64_t last_sent_ms = 0;  // monotonic
+    // A linked broker (link.h): the peer dialed us and its certificate has
+    // the broker role, or we dial it (`dialer`: then this session stands for
+    // the link inside the broker and its frames go through the dialer).
+    struct Link {
+      LinkDialer* dialer = nullptr;
+      std::string name;                       // for logs, metrics and `lantoa links`
+      std::string tag;                        // the peer's broker tag
+      std::vector<InterestEntry> received;    // its interest
+      std::vector<InterestEntry> sent;        // ours, as last told
+      bool told = false;
+      uint64_t sub = 0;                       // the subscription of what we owe it (0: not yet known)
+      std::string sub_name;
+      std::vector<std::string> exports, imports;
+      // Dialing side only: our Forward frames waiting for the peer's results
+      // (request -> delivery ids of our link subscription), and the peer's
+      // deliveries we are storing (request -> its subscription and delivery ids).
+      uint64_t next_request = 1;
+      std::unordered_map<uint64_t, std::vector<uint64_t>> forwarded;
+      std::unordered_map<uint64_t, std::pair<std::string, std::vector<uint64_t>>> storing;
+      std::shared_ptr<LinkProbe> probe;
+    };
+    std::unique_ptr<Link> link;
   };
 
   // Frames in (server.cc).
@@ -84,6 +117,21 @@ class Server {
   void handle(Session& s, std::string_view bytes);
   void on_subscribe(Session& s, const lantoa::v1::Subscribe& sub);
   void on_unsubscribe(Session& s, const lantoa::v1::Unsubscribe& unsub);
+
+  // Links (link_sessions.cc).
+  void poll_links(int64_t mono_ms);
+  void on_link_frame(LinkDialer& dialer, v1::BrokerFrame& frame, int64_t mono_ms);
+  void on_welcome(LinkDialer& dialer, const v1::Welcome& welcome, int64_t mono_ms);
+  void link_down(LinkDialer& dialer, const std::string& why, int64_t mono_ms);
+  // Frames the broker sends to a dialed link's session, passed on by the dialer.
+  void to_dialed_link(Session& s, const google::protobuf::MessageLite& frame);
+  void on_interest(Session& s, const v1::Interest& interest);
+  void on_forward(Session& s, v1::PublishBatch& batch);
+  void store_from_link(Session& s, v1::BrokerFrame& frame);
+  void tell_interest(int64_t mono_ms);
+  std::vector<InterestEntry> interest_for(const Session& target) const;
+  void note_subscription(const SubscriptionRecord& record, bool removed);
+  static std::string dialed_peer(const LinkDialer& dialer) { return std::string("\x01link/") + dialer.config().name; }
 
   // Who a session is (hello.cc).
   void on_hello(Session& s, const lantoa::v1::Hello& hello);
@@ -134,6 +182,11 @@ class Server {
   std::atomic<bool> control_closed_{false};  // the loop has ended: nothing answers the control queue
   uint64_t next_control_ = 1;
   std::unordered_map<uint64_t, ControlRequest> controls_;  // waiting for the writer
+  std::vector<std::unique_ptr<LinkDialer>> dialers_;
+  // The filters of this broker's own (not link) subscriptions: its interest.
+  std::unordered_map<uint64_t, std::vector<std::string>> local_filters_;
+  bool interest_changed_ = true;
+  int64_t last_interest_ms_ = 0;
 };
 
 }  // namespace lantoa::broker

@@ -371,11 +371,14 @@ bool Store::Batch::may_receive(const Subscription& sub, const std::string& topic
          (!pending_restrictions_ || pending_restrictions_->may_read(sub.record.owner(), sub.grants, topic));
 }
 
-Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed) {
+Status Store::Batch::route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed, uint64_t skip) {
   int64_t added = 0;
   auto consider = [&](const Subscription& sub) -> Status {
+    if (sub.record.id() == skip) return Status::Ok();  // the link it came by
     if (!may_receive(sub, record.topic())) return Status::Ok();
-    if (store_.max_queue_depth_ != 0) {
+    // What a link owes is bounded by storage, not by a queue limit: a link
+    // down for days loses nothing.
+    if (store_.max_queue_depth_ != 0 && !is_link_subscription(sub.record.name())) {
       auto d = store_.depths_.find(sub.record.id());
       const int64_t depth = (d == store_.depths_.end() ? 0 : static_cast<int64_t>(d->second)) +
                             depth_delta_[sub.record.id()];
@@ -473,7 +476,7 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
   if (rec.embargo_until_ms() > now_ms) {
     LANTOA_RETURN_IF_ERROR(txn_.put(store_.dbs_.embargo, time_key(rec.embargo_until_ms(), seq), {}));
   } else {
-    LANTOA_RETURN_IF_ERROR(route(seq, rec, result.routed));
+    LANTOA_RETURN_IF_ERROR(route(seq, rec, result.routed, item.arrived_on));
   }
   if (item.restriction) {
     // In force for the routing of what follows in this batch; for everything
@@ -488,7 +491,7 @@ Result<IngestResult> Store::Batch::ingest(const IngestItem& item, int64_t now_ms
 
 Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const std::vector<std::string>& grants,
                                                 const lantoa::v1::Subscribe& req, int64_t now_ms,
-                                                const SubscribeDefaults& defaults) {
+                                                const SubscribeDefaults& defaults, bool link) {
   SubscribeResult out;
   const std::string nk = name_key(owner, req.name());
   auto found = txn_.get(store_.dbs_.sub_names, nk);
@@ -500,7 +503,18 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
     if (!rec_bytes->has_value()) return bad_record("subs");
     SubscriptionRecord rec;
     if (!rec.ParseFromArray((*rec_bytes)->data(), static_cast<int>((*rec_bytes)->size()))) return bad_record("subs");
-    if (req.filters_size() > 0) {
+    bool changed = false;
+    if (link) {
+      // A link's filters follow its peer's interest: replaced; what is
+      // queued stays owed.
+      std::vector<std::string> a(req.filters().begin(), req.filters().end());
+      std::vector<std::string> b(rec.filters().begin(), rec.filters().end());
+      if (a != b) {
+        rec.clear_filters();
+        for (const auto& f : a) rec.add_filters(f);
+        changed = true;
+      }
+    } else if (req.filters_size() > 0) {
       std::vector<std::string> a(req.filters().begin(), req.filters().end());
       std::vector<std::string> b(rec.filters().begin(), rec.filters().end());
       if (a != b) {
@@ -510,7 +524,6 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
       }
     }
     // Credit, ack timeout and the owner's grants (a new certificate) may change on resume.
-    bool changed = false;
     if (std::vector<std::string>(rec.read_grants().begin(), rec.read_grants().end()) != grants) {
       rec.clear_read_grants();
       for (const auto& g : grants) rec.add_read_grants(g);
@@ -532,10 +545,10 @@ Result<SubscribeResult> Store::Batch::subscribe(const std::string& owner, const 
     return out;
   }
 
-  if (req.filters_size() == 0) {
+  if (req.filters_size() == 0 && !link) {
     return Status(E::INVALID_FILTER, "a new subscription needs at least one filter");
   }
-  if (defaults.max_per_member != 0) {
+  if (defaults.max_per_member != 0 && !link) {
     uint32_t held = 0;
     for (const auto& [id, sub] : store_.subs_) held += !removed_subs_.count(id) && sub.record.owner() == owner;
     for (const auto& [id, sub] : added_subs_) held += sub.record.owner() == owner;

@@ -51,6 +51,12 @@ std::string forgotten_id_value(int64_t until_ms);
 bool is_forgotten_id(std::string_view ids_value);
 QueueRef parse_queue_key(std::string_view key);
 
+// A link's subscription (session/link.h): what is owed to a linked broker,
+// named "$link-<its tag>" (no client may use '$'). Not bounded by
+// max_queue_depth; its filters follow the peer's interest.
+inline constexpr std::string_view kLinkSubscriptionPrefix = "$link-";
+inline bool is_link_subscription(std::string_view name) { return name.starts_with(kLinkSubscriptionPrefix); }
+
 struct Subscription {
   SubscriptionRecord record;
   std::vector<TopicFilter> filters;
@@ -74,6 +80,9 @@ struct IngestItem {
   std::optional<Restriction> restriction;
   std::optional<v1::SignedRevocationList> revocations;
   bool declares() const { return restriction || revocations; }
+  // Passed on by a linked broker: the subscription of what is owed to that
+  // broker, which the event is not routed to (it came from there); 0: none.
+  uint64_t arrived_on = 0;
 };
 
 struct IngestResult {
@@ -175,7 +184,7 @@ class Store {
 
     Result<SubscribeResult> subscribe(const std::string& owner, const std::vector<std::string>& grants,
                                       const lantoa::v1::Subscribe& request, int64_t now_ms,
-                                      const SubscribeDefaults& defaults);
+                                      const SubscribeDefaults& defaults, bool link = false);
     // Deletes a subscription and its queue (when `remove`); NOT_FOUND if absent.
     Result<uint64_t> unsubscribe(const std::string& owner, const std::string& name, bool remove);
 
@@ -204,7 +213,8 @@ class Store {
    private:
     friend class Store;
     Batch(Store& store, store::Txn txn);
-    Status route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed);
+    // `skip`: a subscription not to route to (the link the event came by).
+    Status route(uint64_t seq, const StoredEvent& record, std::vector<QueueRef>& routed, uint64_t skip = 0);
     bool may_receive(const Subscription& sub, const std::string& topic) const;
     Status add_ref(const QueueRef& ref);
     Status bump_refs(uint64_t seq, int64_t delta);

@@ -201,7 +201,7 @@ bool Writer::apply(std::vector<WriterOp*>& ops, Status* failure) {
               return Status::Ok();
             },
             [&](SubscribeOp& s) -> Status {
-              auto r = batch->subscribe(s.owner, s.grants, s.request, now, options_.subscribe);
+              auto r = batch->subscribe(s.owner, s.grants, s.request, now, options_.subscribe, s.link);
               if (!r) {
                 if (r.status().code() == lantoa::v1::Error::STORAGE_FULL ||
                     r.status().code() == lantoa::v1::Error::STORAGE_ERROR) {

@@ -46,6 +46,7 @@ struct SubscribeOp {
   std::string owner;
   std::vector<std::string> grants;  // the owner's certificate read grants
   lantoa::v1::Subscribe request;
+  bool link = false;  // a link's subscription (Store::Batch::subscribe): filters replaced, may be none
 };
 
 struct UnsubscribeOp {

@@ -164,20 +164,57 @@ bool filter_matches(std::string_view filter, std::string_view topic) {
   return f.ok() && f->matches(topic);
 }
 
+namespace {
+
+std::vector<std::string_view> filter_labels(std::string_view text) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (true) {
+    size_t dot = text.find('.', pos);
+    out.push_back(text.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
+    if (dot == std::string_view::npos) return out;
+    pos = dot + 1;
+  }
+}
+
+bool is_wildcard(std::string_view label) { return label == "*" || label == ">"; }
+
+}  // namespace
+
+std::optional<std::string> filter_intersect(std::string_view a, std::string_view b) {
+  if (!validate_filter(a).ok() || !validate_filter(b).ok()) return std::nullopt;
+  const auto x = filter_labels(a);
+  const auto y = filter_labels(b);
+  // At the first level a wildcard does not match a system topic ("$...").
+  if ((is_wildcard(x[0]) && y[0].starts_with('$')) || (is_wildcard(y[0]) && x[0].starts_with('$'))) {
+    return std::nullopt;
+  }
+  std::string out;
+  auto add = [&out](std::string_view label) {
+    if (!out.empty()) out += '.';
+    out += label;
+  };
+  for (size_t k = 0;; ++k) {
+    const bool x_end = k >= x.size(), y_end = k >= y.size();
+    if (x_end || y_end) return x_end && y_end ? std::optional<std::string>(out) : std::nullopt;
+    if (x[k] == ">" || y[k] == ">") {
+      // The rest of the other one (at least one label), or ">" if both end here.
+      const auto& rest = x[k] == ">" ? y : x;
+      for (size_t r = k; r < rest.size(); ++r) add(rest[r]);
+      return out;
+    }
+    if (x[k] == "*") add(y[k]);
+    else if (y[k] == "*" || x[k] == y[k]) add(x[k]);
+    else return std::nullopt;
+  }
+}
+
 bool filter_covers(std::string_view outer, std::string_view inner) {
   if (!validate_filter(outer).ok() || !validate_filter(inner).ok()) return false;
-  auto labels = [](std::string_view text) {
-    std::vector<std::string_view> out;
-    size_t pos = 0;
-    while (true) {
-      size_t dot = text.find('.', pos);
-      out.push_back(text.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
-      if (dot == std::string_view::npos) return out;
-      pos = dot + 1;
-    }
-  };
+  const auto labels = filter_labels;
   const auto o = labels(outer);
   const auto i = labels(inner);
+  if (is_wildcard(o[0]) && i[0].starts_with('$')) return false;  // no wildcard matches a system topic
   for (size_t k = 0; k < o.size(); ++k) {
     if (o[k] == ">") return k < i.size();  // ">" needs at least one more label, as in `inner`
     if (k >= i.size()) return false;       // `inner` matches shorter topics

@@ -8,6 +8,7 @@
 // thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,5 +70,10 @@ bool filter_matches(std::string_view filter, std::string_view topic);
 // "vn.qn.*.news" and "vn.qn.halong"; "vn.qn.*" does not cover "vn.qn.>".
 // False when either is invalid.
 bool filter_covers(std::string_view outer, std::string_view inner);
+
+// The filter matching exactly the topics both `a` and `b` match, if any:
+// "vn.*.press" and "vn.qn.>" give "vn.qn.press"; "vn.>" and "vn.qn.*" give
+// "vn.qn.*"; "vn.gov.>" and "vn.qn.>" give none. nullopt when either is invalid.
+std::optional<std::string> filter_intersect(std::string_view a, std::string_view b);
 
 }  // namespace lantoa

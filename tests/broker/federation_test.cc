@@ -1,0 +1,339 @@
+// Links between brokers (docs/federation.md), through real broker processes
+// on loopback: what crosses a link is what the other side asked for; a
+// triangle of brokers delivers each event once to each portal and stops; a
+// peer stopped for a while loses nothing; a gateway passes only what its
+// filters name; only certified brokers may link.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "lantoa/encoding.h"
+#include "lantoa/event.h"
+#include "lantoa/trust.h"
+#include "support/broker_process.h"
+#include "support/client.h"
+
+namespace lantoa::testing {
+namespace {
+
+using E = v1::Error;
+using std::chrono::milliseconds;
+using R = v1::PublishResult;
+
+struct LinkTo {
+  std::string name;
+  const BrokerProcess* peer;
+  const Member* peer_cert;
+  std::vector<std::string> exports, imports;
+};
+
+std::string toml_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", \"" : "\"") + v[i] + "\"";
+  return out + "]";
+}
+
+class Federation : public ::testing::Test {
+ protected:
+  // A broker certified as `id` (role broker) that dials `links`.
+  Member broker_cert(const std::string& id) { return tree.certify(id, {v1::BROKER}); }
+  std::unique_ptr<BrokerProcess> broker(const std::string& id, const Member& cert, const std::vector<LinkTo>& links = {}) {
+    auto dir = std::make_unique<TempDir>();
+    const auto chain_file = dir->path() / (id + ".cert");
+    EXPECT_TRUE(save_chain(chain_file, cert.chain).ok());
+    std::string toml = "certificate = \"" + chain_file.string() + "\"\n";
+    for (const auto& l : links) {
+      toml += "[[links]]\nname = \"" + l.name + "\"\nendpoint = \"" + l.peer->address().endpoint + "\"\nkey = \"" +
+              to_base64url(l.peer_cert->key.transport.public_key()) + "\"\n";
+      if (!l.exports.empty()) toml += "export = " + toml_list(l.exports) + "\n";
+      if (!l.imports.empty()) toml += "import = " + toml_list(l.imports) + "\n";
+    }
+    auto args = config_file_args(*dir, toml);
+    args.insert(args.end(), {"--heartbeat-ms", "300"});
+    auto b = std::make_unique<BrokerProcess>(tree, args);
+    EXPECT_TRUE(cert.key.save(b->data() / "broker.key").ok());
+    dirs.push_back(std::move(dir));
+    b->start();
+    return b;
+  }
+
+  // True once every link of `b` is up and has told and heard interest
+  // covering `filters` (each side has subscribed by then).
+  static bool links_up(const BrokerProcess& b, size_t n) {
+    const nlohmann::json stats = b.stats();
+    if (!stats.contains("links")) return false;
+    size_t up = 0;
+    for (const auto& l : stats["links"]) up += l["connected"].get<bool>() && l["dials"].get<bool>();
+    return up == n;
+  }
+  static bool asks(const BrokerProcess& b, const std::string& filter) {
+    const nlohmann::json stats = b.stats();
+    for (const auto& l : stats["links"]) {
+      for (const auto& f : l["interest_in"]) {
+        if (f == filter) return true;
+      }
+    }
+    return false;
+  }
+  static std::multiset<std::string> ids(const std::vector<v1::Deliver>& ds) {
+    std::multiset<std::string> out;
+    for (const auto& d : ds) out.insert(event_id(d.event().event()));
+    return out;
+  }
+  // Every delivery verifies on its own (the author's chain travels with it).
+  void expect_verified(const std::vector<v1::Deliver>& ds) {
+    TrustStore store = tree.store();
+    for (const auto& d : ds) {
+      auto v = store.verify_event(d.event(), d.event().signer_chain(), EventLimits{}, EventTimes{unix_now_ms()});
+      EXPECT_TRUE(v.ok()) << v.status().to_string();
+    }
+  }
+  // Receives until `n` arrived and then a quiet moment; acks everything.
+  static std::vector<v1::Deliver> receive(Client& c, size_t n, milliseconds timeout = milliseconds(10000)) {
+    auto got = c.collect(n, timeout);
+    auto more = c.drain(milliseconds(500));
+    got.insert(got.end(), more.begin(), more.end());
+    c.ack(got);
+    return got;
+  }
+
+  TrustTree tree = TrustTree::live();
+  std::vector<std::unique_ptr<TempDir>> dirs;
+  Member gov = tree.member("vn.gov");
+  Member qn = tree.member("vn.qn");
+  Member halong = tree.member("vn.qn.halong");
+  Member hn = tree.member("vn.hn");
+};
+
+TEST_F(Federation, EachSideGetsWhatItAskedForVerifiedAndNothingElse) {
+  Member central_cert = broker_cert("vn.central"), province_cert = broker_cert("vn.qn.broker");
+  auto central = broker("vn.central", central_cert);
+  auto province = broker("vn.qn.broker", province_cert, {{"central", central.get(), &central_cert, {}, {}}});
+
+  Client portal(province->address(), halong);  // at the province broker
+  ASSERT_OK(portal.subscribe("press", {"vn.gov.press"}));
+  Client capital(central->address(), hn);  // at the centre
+  ASSERT_OK(capital.subscribe("province", {"vn.qn.>"}));
+  ASSERT_TRUE(eventually([&] { return links_up(*province, 1); }, milliseconds(10000))) << province->stats().dump(2);
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.gov.press") && asks(*province, "vn.qn.>"); },
+                         milliseconds(10000)))
+      << central->stats()["links"].dump(2) << province->stats()["links"].dump(2);
+
+  // Down: the centre's press release reaches the province's portal, once, verified.
+  Client gov_pub(central->address(), gov);
+  for (const auto& e : make_events(gov, "vn.gov.press", 1, 5)) ASSERT_EQ(gov_pub.publish_one(e).status(), R::ACCEPTED);
+  ASSERT_EQ(gov_pub.publish_one(make_events(gov, "vn.gov.other", 6, 1)[0]).status(), R::ACCEPTED);
+  auto down = receive(portal, 5);
+  EXPECT_EQ(down.size(), 5u);
+  EXPECT_EQ(ids(down).size(), 5u);
+  expect_verified(down);
+  for (const auto& d : down) EXPECT_EQ(topic_of(d), "vn.gov.press");
+
+  // Up: a commune's news reaches the centre's subscriber.
+  Client halong_pub(province->address(), halong);
+  for (const auto& e : make_events(halong, "vn.qn.halong.news", 1, 3)) {
+    ASSERT_EQ(halong_pub.publish_one(e).status(), R::ACCEPTED);
+  }
+  auto up = receive(capital, 3);
+  EXPECT_EQ(up.size(), 3u);
+  expect_verified(up);
+
+  // What nobody at the province asked for never crossed.
+  const auto topics = province->stats()["topics"];
+  EXPECT_FALSE(topics.contains("vn.gov.other")) << topics.dump(2);
+  EXPECT_TRUE(topics.contains("vn.gov.press"));
+  // The figures of the link, on both sides and in /metrics.
+  const auto link = province->stats()["links"][0];
+  EXPECT_EQ(link["name"], "central");
+  EXPECT_EQ(link["peer"], "vn.central");
+  EXPECT_EQ(link["events_received"], 5);
+  EXPECT_EQ(link["events_sent"], 3);
+  EXPECT_EQ(link["owed_events"], 0);
+  EXPECT_GT(link["bytes_received"].get<uint64_t>(), 0u);
+  EXPECT_NE(province->metrics().find("lantoa_link_connected{link=\"central\"} 1"), std::string::npos);
+  EXPECT_NE(central->metrics().find("lantoa_link_connected{link=\"vn.qn.broker@"), std::string::npos);
+}
+
+TEST_F(Federation, ATriangleDeliversEachEventOnceToEachPortalAndStops) {
+  Member a_cert = broker_cert("vn.central"), b_cert = broker_cert("vn.qn.broker"), c_cert = broker_cert("vn.hn.broker");
+  auto a = broker("vn.central", a_cert);
+  auto b = broker("vn.qn.broker", b_cert, {{"to-a", a.get(), &a_cert, {}, {}}});
+  auto c = broker("vn.hn.broker", c_cert, {{"to-a", a.get(), &a_cert, {}, {}}, {"to-b", b.get(), &b_cert, {}, {}}});
+  Client at_b(b->address(), halong);
+  Client at_c(c->address(), hn);
+  Client at_a(a->address(), gov);
+  ASSERT_OK(at_a.subscribe("all", {"vn.qn.>", "vn.hn.>"}));
+  ASSERT_OK(at_b.subscribe("all", {"vn.gov.>", "vn.hn.>"}));
+  ASSERT_OK(at_c.subscribe("all", {"vn.gov.>", "vn.qn.>"}));
+  ASSERT_TRUE(eventually([&] { return links_up(*b, 1) && links_up(*c, 2); }, milliseconds(10000)));
+  ASSERT_TRUE(eventually([&] { return asks(*a, "vn.gov.>") && asks(*b, "vn.qn.>") && asks(*c, "vn.hn.>"); },
+                         milliseconds(10000)));
+
+  Client pub_a(a->address(), gov), pub_b(b->address(), halong), pub_c(c->address(), hn);
+  for (const auto& e : make_events(gov, "vn.gov.press", 1, 10)) ASSERT_EQ(pub_a.publish_one(e).status(), R::ACCEPTED);
+  for (const auto& e : make_events(halong, "vn.qn.halong.news", 1, 10)) {
+    ASSERT_EQ(pub_b.publish_one(e).status(), R::ACCEPTED);
+  }
+  for (const auto& e : make_events(hn, "vn.hn.news", 1, 10)) ASSERT_EQ(pub_c.publish_one(e).status(), R::ACCEPTED);
+
+  for (Client* c_ : {&at_a, &at_b, &at_c}) {
+    auto got = receive(*c_, 20);
+    auto unique = ids(got);
+    EXPECT_EQ(got.size(), 20u);
+    EXPECT_EQ(std::set<std::string>(unique.begin(), unique.end()).size(), 20u) << "an event arrived twice";
+    expect_verified(got);
+  }
+  // Forwarding stopped: after a quiet moment nothing more arrives anywhere,
+  // and the second copies were answered as duplicates by the brokers.
+  for (Client* c_ : {&at_a, &at_b, &at_c}) EXPECT_TRUE(c_->drain(milliseconds(700)).empty());
+  uint64_t duplicates = 0;
+  for (auto* br : {a.get(), b.get(), c.get()}) {
+    const auto stats = br->stats();
+    for (const auto& l : stats["links"]) EXPECT_EQ(l["owed_events"], 0) << l.dump(2);
+    duplicates += stats["events"]["duplicates"].get<uint64_t>();
+  }
+  EXPECT_GT(duplicates, 0u) << "a triangle carries second copies, answered as duplicates";
+}
+
+TEST_F(Federation, APeerStoppedForAWhileLosesNothingAndGetsItInOrder) {
+  Member central_cert = broker_cert("vn.central"), province_cert = broker_cert("vn.qn.broker");
+  auto central = broker("vn.central", central_cert);
+  central->pin_endpoint();
+  auto province = broker("vn.qn.broker", province_cert, {{"central", central.get(), &central_cert, {}, {}}});
+  province->pin_endpoint();
+  {
+    Client portal(province->address(), halong);
+    ASSERT_OK(portal.subscribe("press", {"vn.gov.press"}));
+  }
+  Client capital(central->address(), hn);
+  ASSERT_OK(capital.subscribe("province", {"vn.qn.>"}));
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.gov.press") && asks(*province, "vn.qn.>"); },
+                         milliseconds(10000)));
+
+  // The province is down: what the centre publishes waits at the centre.
+  province->kill();
+  Client gov_pub(central->address(), gov);
+  auto press = make_events(gov, "vn.gov.press", 1, 40);
+  ASSERT_EQ(gov_pub.publish(press).results_size(), 40);
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& l : central->stats()["links"]) {
+      if (l["owed_events"] == 40) return true;
+    }
+    return false;
+  }));
+  province->start();
+  Client portal(province->address(), halong);
+  ASSERT_OK(portal.subscribe("press", {}));
+  auto got = receive(portal, 40, milliseconds(20000));
+  ASSERT_EQ(got.size(), 40u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(event_id(got[i].event().event()), event_id(press[i].event()));
+
+  // The centre is down: what the province publishes waits at the province.
+  ASSERT_EQ(central->stop(), 0);
+  Client halong_pub(province->address(), halong);
+  auto news = make_events(halong, "vn.qn.halong.news", 1, 30);
+  ASSERT_EQ(halong_pub.publish(news).results_size(), 30);
+  central->start();
+  Client capital2(central->address(), hn);
+  ASSERT_OK(capital2.subscribe("province", {}));
+  auto up = receive(capital2, 30, milliseconds(20000));
+  ASSERT_EQ(up.size(), 30u);
+  for (size_t i = 0; i < up.size(); ++i) EXPECT_EQ(event_id(up[i].event().event()), event_id(news[i].event()));
+}
+
+TEST_F(Federation, AGatewayPassesOnlyWhatItsFiltersNameInEitherDirection) {
+  Member central_cert = broker_cert("vn.central"), military_cert = broker_cert("vn.bqp.broker"),
+         gateway_cert = broker_cert("vn.gateway");
+  auto central = broker("vn.central", central_cert);
+  auto military = broker("vn.bqp.broker", military_cert);
+  auto gateway = broker("vn.gateway", gateway_cert,
+                        {{"military", military.get(), &military_cert, {"vn.gov.press"}, {"vn.bqp.public.>"}},
+                         {"central", central.get(), &central_cert, {"vn.bqp.public.>"}, {"vn.gov.press"}}});
+  Member bqp = tree.member("vn.bqp");
+  Client at_central(central->address(), hn);
+  ASSERT_OK(at_central.subscribe("bqp", {"vn.bqp.>"}));
+  Client at_military(military->address(), bqp);
+  ASSERT_OK(at_military.subscribe("gov", {"vn.gov.>"}));
+  ASSERT_TRUE(eventually([&] { return links_up(*gateway, 2); }, milliseconds(10000)));
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.gov.press") && asks(*military, "vn.bqp.public.>"); },
+                         milliseconds(10000)))
+      << gateway->stats()["links"].dump(2);
+
+  Client pub_bqp(military->address(), bqp);
+  ASSERT_EQ(pub_bqp.publish_one(make_events(bqp, "vn.bqp.public.news", 1, 1)[0]).status(), R::ACCEPTED);
+  ASSERT_EQ(pub_bqp.publish_one(make_events(bqp, "vn.bqp.internal.orders", 2, 1)[0]).status(), R::ACCEPTED);
+  Client pub_gov(central->address(), gov);
+  ASSERT_EQ(pub_gov.publish_one(make_events(gov, "vn.gov.press", 1, 1)[0]).status(), R::ACCEPTED);
+  ASSERT_EQ(pub_gov.publish_one(make_events(gov, "vn.gov.cabinet", 2, 1)[0]).status(), R::ACCEPTED);
+
+  auto out = receive(at_central, 1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(topic_of(out[0]), "vn.bqp.public.news");
+  auto in = receive(at_military, 1);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(topic_of(in[0]), "vn.gov.press");
+  const auto topics = gateway->stats()["topics"];
+  EXPECT_FALSE(topics.contains("vn.bqp.internal.orders")) << topics.dump(2);
+  EXPECT_FALSE(topics.contains("vn.gov.cabinet")) << topics.dump(2);
+}
+
+TEST_F(Federation, OnlyCertifiedBrokersLinkOrForward) {
+  Member central_cert = broker_cert("vn.central");
+  auto central = broker("vn.central", central_cert);
+  // A member without the broker role cannot tell interest or forward.
+  Client portal(central->address(), qn);
+  v1::ClientFrame interest;
+  interest.mutable_interest()->add_entries()->set_filter("vn.>");
+  ASSERT_OK(portal.connection().send(interest));
+  auto refused = portal.next_error();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error().code(), E::ROLE_MISSING);
+  v1::ClientFrame forward;
+  forward.mutable_forward()->set_request_id(7);
+  *forward.mutable_forward()->add_events() = make_events(gov, "vn.gov.press", 1, 1)[0];
+  ASSERT_OK(portal.connection().send(forward));
+  refused = portal.next_error();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error().code(), E::ROLE_MISSING);
+
+  // A certified broker forwards; a forged event (one byte changed) or one
+  // without its signer chain is refused, a genuine one taken once.
+  Member rogue = tree.certify("vn.rogue", {v1::BROKER});
+  Client linked(central->address(), rogue);
+  auto genuine = make_events(gov, "vn.gov.press", 1, 1)[0];
+  auto forged = genuine;
+  forged.mutable_event()->back() ^= 1;
+  auto bare = make_events(gov, "vn.gov.press", 2, 1)[0];
+  bare.clear_signer_chain();
+  forward.mutable_forward()->clear_events();
+  for (const auto& e : {forged, bare, genuine, genuine}) *forward.mutable_forward()->add_events() = e;
+  ASSERT_OK(linked.connection().send(forward));
+  std::optional<v1::PublishResults> results;
+  ASSERT_TRUE(eventually([&] {
+    auto f = linked.connection().receive(milliseconds(100));
+    if (f.ok() && f->has_value() && (*f)->has_results()) results = (*f)->results();
+    return results.has_value();
+  }));
+  ASSERT_EQ(results->results_size(), 4);
+  EXPECT_EQ(results->results(0).status(), R::REJECTED);
+  EXPECT_EQ(results->results(1).status(), R::REJECTED);
+  EXPECT_EQ(results->results(1).error().code(), E::UNKNOWN_SIGNER);
+  EXPECT_EQ(results->results(2).status(), R::ACCEPTED);
+  EXPECT_EQ(results->results(3).status(), R::DUPLICATE);
+
+  // A link to a peer that is not a certified broker stays down, saying why.
+  Member not_a_broker_cert = broker_cert("vn.qn.broker");
+  Member other = tree.certify("vn.other", {v1::BROKER});
+  auto dialer = broker("vn.qn.broker", not_a_broker_cert, {{"central", central.get(), &other, {}, {}}});
+  ASSERT_TRUE(eventually([&] {
+    const auto stats = dialer->stats();
+    return stats.contains("links") && stats["links"].size() == 1 &&
+           !stats["links"][0]["down_reason"].get<std::string>().empty() && !stats["links"][0]["connected"];
+  }, milliseconds(10000)));
+  EXPECT_FALSE(dialer->stats()["links"][0]["connected"].get<bool>());
+}
+
+}  // namespace
+}  // namespace lantoa::testing
