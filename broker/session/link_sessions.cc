@@ -57,6 +57,12 @@ void Server::poll_links(int64_t mono_ms) {
     if (had_socket && !d->socket()) link_down(*d, d->down_reason(), mono_ms);
     while (auto frame = d->receive(mono_ms)) on_link_frame(*d, *frame, mono_ms);
     if (!d->socket() && sessions_.count(dialed_peer(*d))) link_down(*d, d->down_reason(), mono_ms);
+    if (d->state() != LinkDialer::State::kUp) {
+      auto probe = metrics_.link(d->config().name, true);
+      metrics_.link_details(*probe, [&](LinkProbe& p) {
+        if (p.down_reason != d->down_reason()) p.down_reason = d->down_reason();
+      });
+    }
     auto it = sessions_.find(dialed_peer(*d));
     if (it != sessions_.end() && it->second.link && it->second.link->probe) {
       it->second.link->probe->bytes_sent.store(d->bytes_sent(), std::memory_order_relaxed);

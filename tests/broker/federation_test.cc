@@ -27,6 +27,7 @@ struct LinkTo {
   const BrokerProcess* peer;
   const Member* peer_cert;
   std::vector<std::string> exports, imports;
+  std::string key = {};  // instead of the peer's certified key: a key or a broker.ready.json
 };
 
 std::string toml_list(const std::vector<std::string>& v) {
@@ -46,7 +47,7 @@ class Federation : public ::testing::Test {
     std::string toml = "certificate = \"" + chain_file.string() + "\"\n";
     for (const auto& l : links) {
       toml += "[[links]]\nname = \"" + l.name + "\"\nendpoint = \"" + l.peer->address().endpoint + "\"\nkey = \"" +
-              to_base64url(l.peer_cert->key.transport.public_key()) + "\"\n";
+              (l.key.empty() ? to_base64url(l.peer_cert->key.transport.public_key()) : l.key) + "\"\n";
       if (!l.exports.empty()) toml += "export = " + toml_list(l.exports) + "\n";
       if (!l.imports.empty()) toml += "import = " + toml_list(l.imports) + "\n";
     }
@@ -218,11 +219,12 @@ TEST_F(Federation, APeerStoppedForAWhileLosesNothingAndGetsItInOrder) {
   auto press = make_events(gov, "vn.gov.press", 1, 40);
   ASSERT_EQ(gov_pub.publish(press).results_size(), 40);
   ASSERT_TRUE(eventually([&] {
-    for (const auto& l : central->stats()["links"]) {
+    const auto links = central->stats()["links"];
+    for (const auto& l : links) {
       if (l["owed_events"] == 40) return true;
     }
     return false;
-  }));
+  })) << central->stats()["links"].dump(2);
   province->start();
   Client portal(province->address(), halong);
   ASSERT_OK(portal.subscribe("press", {}));
@@ -303,12 +305,15 @@ TEST_F(Federation, OnlyCertifiedBrokersLinkOrForward) {
   Member rogue = tree.certify("vn.rogue", {v1::BROKER});
   Client linked(central->address(), rogue);
   auto genuine = make_events(gov, "vn.gov.press", 1, 1)[0];
+  *genuine.mutable_signer_chain() = gov.chain;  // as a broker delivers it
   auto forged = genuine;
-  forged.mutable_event()->back() ^= 1;
+  forged.mutable_signature()->back() ^= 1;
+  auto altered = genuine;
+  altered.mutable_event()->back() ^= 1;
   auto bare = make_events(gov, "vn.gov.press", 2, 1)[0];
   bare.clear_signer_chain();
   forward.mutable_forward()->clear_events();
-  for (const auto& e : {forged, bare, genuine, genuine}) *forward.mutable_forward()->add_events() = e;
+  for (const auto& e : {forged, bare, genuine, genuine, altered}) *forward.mutable_forward()->add_events() = e;
   ASSERT_OK(linked.connection().send(forward));
   std::optional<v1::PublishResults> results;
   ASSERT_TRUE(eventually([&] {
@@ -316,23 +321,37 @@ TEST_F(Federation, OnlyCertifiedBrokersLinkOrForward) {
     if (f.ok() && f->has_value() && (*f)->has_results()) results = (*f)->results();
     return results.has_value();
   }));
-  ASSERT_EQ(results->results_size(), 4);
+  ASSERT_EQ(results->results_size(), 5);
+  EXPECT_EQ(results->results(4).status(), R::REJECTED);
   EXPECT_EQ(results->results(0).status(), R::REJECTED);
   EXPECT_EQ(results->results(1).status(), R::REJECTED);
   EXPECT_EQ(results->results(1).error().code(), E::UNKNOWN_SIGNER);
-  EXPECT_EQ(results->results(2).status(), R::ACCEPTED);
+  EXPECT_EQ(results->results(0).error().code(), E::BAD_SIGNATURE) << results->results(0).error().message();
+  EXPECT_EQ(results->results(2).status(), R::ACCEPTED) << results->results(2).error().message();
   EXPECT_EQ(results->results(3).status(), R::DUPLICATE);
 
-  // A link to a peer that is not a certified broker stays down, saying why.
+  // A link to a broker that is not certified as one stays down, saying why;
+  // so does a link that names another key than the peer's.
+  BrokerProcess plain(tree);
+  plain.start();
   Member not_a_broker_cert = broker_cert("vn.qn.broker");
   Member other = tree.certify("vn.other", {v1::BROKER});
-  auto dialer = broker("vn.qn.broker", not_a_broker_cert, {{"central", central.get(), &other, {}, {}}});
-  ASSERT_TRUE(eventually([&] {
+  auto dialer = broker("vn.qn.broker", not_a_broker_cert,
+                       {{"plain", &plain, &other, {}, {}, (plain.data() / "broker.ready.json").string()},
+                        {"wrong-key", central.get(), &other, {}, {}}});
+  auto reason = [&](size_t i) {
     const auto stats = dialer->stats();
-    return stats.contains("links") && stats["links"].size() == 1 &&
-           !stats["links"][0]["down_reason"].get<std::string>().empty() && !stats["links"][0]["connected"];
-  }, milliseconds(10000)));
-  EXPECT_FALSE(dialer->stats()["links"][0]["connected"].get<bool>());
+    return stats.contains("links") && stats["links"].size() == 2 ? stats["links"][i]["down_reason"].get<std::string>()
+                                                                 : std::string();
+  };
+  // (links are listed by name: "plain", then "wrong-key")
+  ASSERT_TRUE(eventually([&] { return reason(0).find("no broker certificate") != std::string::npos; },
+                         milliseconds(10000)))
+      << reason(0);
+  ASSERT_TRUE(eventually([&] { return reason(1).find("no Welcome") != std::string::npos; }, milliseconds(15000)))
+      << reason(1);
+  const auto stats = dialer->stats();
+  for (const auto& l : stats["links"]) EXPECT_FALSE(l["connected"].get<bool>());
 }
 
 }  // namespace
