@@ -242,6 +242,32 @@ void add_stats(CLI::App& app, Runner& run) {
                 << s["name"].get<std::string>() << "\n";
     }
   });
+  add_view(app, run, "links", "links to other brokers: state, what each owes, events and bytes each way",
+           [](const nlohmann::json& j) {
+             const nlohmann::json links = j.value("links", nlohmann::json::array());
+             if (links.empty()) {
+               std::cout << "no links (docs/federation.md)\n";
+               return;
+             }
+             std::cout << std::left << std::setw(34) << "LINK" << std::setw(22) << "PEER" << std::setw(8) << "OWED"
+                       << std::setw(8) << "OLDEST" << std::setw(20) << "EVENTS OUT / IN" << std::setw(20)
+                       << "BYTES OUT / IN" << "STATE\n";
+             for (const auto& l : links) {
+               const bool up = l.value("connected", false);
+               std::string state = up ? "up" : "down";
+               if (!up && !l.value("down_reason", std::string()).empty()) state += ": " + l["down_reason"].get<std::string>();
+               if (!l.value("dials", false)) state += up ? " (dialed us)" : " (it dials us)";
+               std::cout << std::setw(34) << l.value("name", "") << std::setw(22) << l.value("peer", "") << std::setw(8)
+                         << count(l, "/owed_events"_json_pointer) << std::setw(8)
+                         << age(number(l, "/oldest_owed_age_s"_json_pointer)) << std::setw(20)
+                         << (std::to_string(count(l, "/events_sent"_json_pointer)) + " / " +
+                             std::to_string(count(l, "/events_received"_json_pointer)))
+                         << std::setw(20)
+                         << (megabytes(count(l, "/bytes_sent"_json_pointer)) + " / " +
+                             megabytes(count(l, "/bytes_received"_json_pointer)))
+                         << state << "\n";
+             }
+           });
   add_top(app, run);
   add_admin(*subs_cmd, *queues_cmd, app, run);
 }

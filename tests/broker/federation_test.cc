@@ -154,6 +154,13 @@ TEST_F(Federation, EachSideGetsWhatItAskedForVerifiedAndNothingElse) {
   EXPECT_EQ(link["owed_events"], 0);
   EXPECT_GT(link["bytes_received"].get<uint64_t>(), 0u);
   EXPECT_NE(province->metrics().find("lantoa_link_connected{link=\"central\"} 1"), std::string::npos);
+  // lantoa links, as an operator reads it.
+  const CommandResult shown = run_command(std::string(LANTOA_CLI_BIN) + " links --monitor " + province->monitor_url());
+  EXPECT_EQ(shown.code, 0) << shown.out;
+  EXPECT_NE(shown.out.find("central"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("vn.central"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("3 / 5"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(" up"), std::string::npos) << shown.out;
   EXPECT_NE(central->metrics().find("lantoa_link_connected{link=\"vn.qn.broker@"), std::string::npos);
 }
 
