@@ -231,6 +231,10 @@ std::vector<Setting> make_settings() {
       {[](C& c) -> auto& { return c.server.delivery.session_window_bytes; }, 1024, 1},
       "deliveries sent to one connection and not yet acknowledged, in KB; beyond it that connection's "
       "subscriptions wait for acks, taking turns (bounds the broker's memory per connection)"));
+  all.push_back(bind<uint64_t>(
+      "delivery.link_window_kb", "", {[](C& c) -> auto& { return c.server.link_window_bytes; }, 1024, 1},
+      "on a link to another broker (docs/federation.md), deliveries sent and not yet acknowledged, in KB: what "
+      "may travel ahead of an ack, a heartbeat or an urgent event (64 KB: 10 s at 50 kbit/s)"));
   return all;
 }
 

@@ -80,6 +80,7 @@ void Dispatcher::drop_peer(const std::string& peer) {
     held_.erase(h);
   }
   window_.erase(peer);
+  window_limit_.erase(peer);
 }
 
 void Dispatcher::purged(uint64_t id) {
@@ -151,7 +152,7 @@ void Dispatcher::release(const std::string& peer, const InFlight& p) {
 
 bool Dispatcher::window_full(const std::string& peer) const {
   auto w = window_.find(peer);
-  return w != window_.end() && w->second >= options_.session_window_bytes;
+  return w != window_.end() && w->second >= window_limit(peer);
 }
 
 ActiveSubscription* Dispatcher::held(const std::string& peer, const std::string& name) {
@@ -360,7 +361,12 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
   auto* batch = frame.mutable_deliveries();
   size_t batch_bytes = 0;
   std::vector<QueueRef> expired;
-  auto full = [&] { return sub.in_flight >= sub.credit || window >= options_.session_window_bytes; };
+  const uint64_t limit = window_limit(peer);
+  // A connection with its own window (a link) gets frames of an eighth of it:
+  // on a slow link a frame must arrive whole well within the heartbeat
+  // timeout (8 KB is 1.3 s at 50 kbit/s).
+  const size_t frame_cap = window_limit_.count(peer) ? std::min<size_t>(kMaxFrameBytes, limit / 8) : kMaxFrameBytes;
+  auto full = [&] { return sub.in_flight >= sub.credit || window >= limit; };
   auto flush = [&] {
     if (batch->items_size() == 0) return;
     send_(peer, frame);
@@ -400,7 +406,7 @@ void Dispatcher::deliver(ActiveSubscription& sub, int64_t mono_ms, int64_t wall_
     sub.attempts[seq] = attempt;
     sub.in_flight++;
     if (static_cast<size_t>(batch->items_size()) >= options_.max_deliveries_per_frame ||
-        batch_bytes > kMaxFrameBytes) {
+        batch_bytes > frame_cap) {
       flush();
     }
     return true;

@@ -60,6 +60,11 @@ class Dispatcher {
   void forget(uint64_t sub);
   // The connection is gone: its subscriptions' deliveries return to their queues.
   void drop_peer(const std::string& peer);
+  // A window of its own for one connection (a link to another broker, whose
+  // acks and heartbeats travel behind the data: a small window keeps them
+  // close, and leaves room for urgent events to overtake a backlog). Until
+  // the connection is dropped.
+  void set_window(const std::string& peer, uint64_t bytes) { window_limit_[peer] = bytes; }
   // The subscription's queue was emptied (the operator purged it): what was
   // in flight is forgotten (late acks of it are harmless) and scanning starts over.
   void purged(uint64_t sub);
@@ -109,6 +114,11 @@ class Dispatcher {
   std::unordered_map<uint64_t, ActiveSubscription> subs_;
   std::unordered_map<std::string, std::map<std::string, uint64_t>> held_;  // peer -> name -> subscription
   std::unordered_map<std::string, uint64_t> window_;                       // peer -> bytes in flight
+  std::unordered_map<std::string, uint64_t> window_limit_;                 // peer -> its own window
+  uint64_t window_limit(const std::string& peer) const {
+    auto it = window_limit_.find(peer);
+    return it == window_limit_.end() ? options_.session_window_bytes : it->second;
+  }
   std::vector<uint64_t> ready_;      // subscriptions marked as maybe having something to deliver, in turn
   uint64_t next_delivery_id_ = 1;
   Deadlines deadlines_;

@@ -432,9 +432,12 @@ void MonitorServer::serve_actions(Metrics& metrics) {
       if (Status valid = validate_member_id(a); !valid.ok()) {
         return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT, "not a member id (" + valid.message() + ")");
       }
-      if (!b.empty() && !is_subscription_name(b)) {
+      // A link's subscription (docs/federation.md) is "$link-" and 16 hex digits.
+      const bool link_sub = b.size() == 22 && b.starts_with("$link-") &&
+                            b.find_first_not_of("0123456789abcdef", 6) == std::string::npos;
+      if (!b.empty() && !is_subscription_name(b) && !link_sub) {
         return reply_error(res, 400, lantoa::v1::Error::INVALID_ARGUMENT,
-                           "not a subscription name (1 to 64 of a-z, 0-9, - and _)");
+                           "not a subscription name (1 to 64 of a-z, 0-9, - and _; or a link's $link-TAG)");
       }
       const std::string what = std::string(action) + " " + a + (b.empty() ? "" : "/" + b);
       const std::string who = req.remote_addr;

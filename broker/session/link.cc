@@ -147,7 +147,8 @@ void LinkDialer::tick(int64_t mono_ms, uint32_t heartbeat_ms) {
                mono_ms);
   }
   if (state_ == State::kUp && mono_ms - last_seen_ms_ > 3 * hb) {
-    return down("the peer was silent for " + std::to_string((mono_ms - last_seen_ms_) / 1000) + " s", mono_ms);
+    return down("the peer was silent for " + std::to_string(mono_ms - last_seen_ms_) + " ms (3 heartbeat intervals)",
+                mono_ms);
   }
   if (state_ == State::kUp && mono_ms - last_sent_ms_ >= hb) {
     v1::ClientFrame frame;

@@ -278,7 +278,10 @@ void Server::on_done(SubscribeDone& d) {
     // What we owe a linked broker: taken up by its session (once; a changed
     // interest only changes the filters). No answer: it asked with Interest.
     Session::Link& link = *s->second.link;
-    if (link.sub != record.id()) dispatcher_.attach(d.peer, record);
+    if (link.sub != record.id()) {
+      dispatcher_.set_window(d.peer, options_.link_window_bytes);
+      dispatcher_.attach(d.peer, record);
+    }
     link.sub = record.id();
     link.sub_name = record.name();
     link.probe->sub = record.id();

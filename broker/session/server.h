@@ -52,6 +52,10 @@ struct ServerOptions {
   // it (and linked brokers) are served. Empty: any member.
   std::string serves;
   uint32_t link_credit = 1000;  // deliveries in flight on a link
+  // Bytes of deliveries in flight on a link (instead of [delivery]
+  // session_window_kb): what may travel ahead of an ack, a heartbeat or an
+  // urgent event. 64 KB is 10 s at 50 kbit/s, and 1.3 MB/s over 50 ms.
+  uint64_t link_window_bytes = 64u << 10;
 };
 
 class Server {

@@ -5,6 +5,7 @@
 // filters name; only certified brokers may link.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,6 +15,7 @@
 #include "lantoa/trust.h"
 #include "support/broker_process.h"
 #include "support/client.h"
+#include "support/tcp_proxy.h"
 
 namespace lantoa::testing {
 namespace {
@@ -28,6 +30,7 @@ struct LinkTo {
   const Member* peer_cert;
   std::vector<std::string> exports, imports;
   std::string key = {};  // instead of the peer's certified key: a key or a broker.ready.json
+  std::string endpoint = {};  // instead of the peer's own (a proxy in between)
 };
 
 std::string toml_list(const std::vector<std::string>& v) {
@@ -40,19 +43,21 @@ class Federation : public ::testing::Test {
  protected:
   // A broker certified as `id` (role broker) that dials `links`.
   Member broker_cert(const std::string& id) { return tree.certify(id, {v1::BROKER}); }
-  std::unique_ptr<BrokerProcess> broker(const std::string& id, const Member& cert, const std::vector<LinkTo>& links = {}) {
+  std::unique_ptr<BrokerProcess> broker(const std::string& id, const Member& cert, const std::vector<LinkTo>& links = {},
+                                        const std::string& heartbeat_ms = "300", std::string more_toml = {}) {
     auto dir = std::make_unique<TempDir>();
     const auto chain_file = dir->path() / (id + ".cert");
     EXPECT_TRUE(save_chain(chain_file, cert.chain).ok());
-    std::string toml = "certificate = \"" + chain_file.string() + "\"\n";
+    std::string toml = "certificate = \"" + chain_file.string() + "\"\n" + more_toml;
     for (const auto& l : links) {
-      toml += "[[links]]\nname = \"" + l.name + "\"\nendpoint = \"" + l.peer->address().endpoint + "\"\nkey = \"" +
+      toml += "[[links]]\nname = \"" + l.name + "\"\nendpoint = \"" +
+              (l.endpoint.empty() ? l.peer->address().endpoint : l.endpoint) + "\"\nkey = \"" +
               (l.key.empty() ? to_base64url(l.peer_cert->key.transport.public_key()) : l.key) + "\"\n";
       if (!l.exports.empty()) toml += "export = " + toml_list(l.exports) + "\n";
       if (!l.imports.empty()) toml += "import = " + toml_list(l.imports) + "\n";
     }
     auto args = config_file_args(*dir, toml);
-    args.insert(args.end(), {"--heartbeat-ms", "300"});
+    args.insert(args.end(), {"--heartbeat-ms", heartbeat_ms});
     auto b = std::make_unique<BrokerProcess>(tree, args);
     EXPECT_TRUE(cert.key.save(b->data() / "broker.key").ok());
     dirs.push_back(std::move(dir));
@@ -250,6 +255,110 @@ TEST_F(Federation, APeerStoppedForAWhileLosesNothingAndGetsItInOrder) {
   auto up = receive(capital2, 30, milliseconds(20000));
   ASSERT_EQ(up.size(), 30u);
   for (size_t i = 0; i < up.size(); ++i) EXPECT_EQ(event_id(up[i].event().event()), event_id(news[i].event()));
+}
+
+int port_of(const std::string& endpoint) { return std::stoi(endpoint.substr(endpoint.rfind(':') + 1)); }
+
+// A partition nobody notices at the TCP level (the network drops everything
+// while connections stay open), while news flows both ways; then healed.
+TEST_F(Federation, APartitionByTheNetworkHealsWithNothingLostOrDoubled) {
+  Member central_cert = broker_cert("vn.central"), province_cert = broker_cert("vn.qn.broker");
+  auto central = broker("vn.central", central_cert);
+  TcpProxy network(port_of(central->address().endpoint));
+  auto province = broker("vn.qn.broker", province_cert,
+                         {{"central", central.get(), &central_cert, {}, {}, {}, network.endpoint()}});
+  Client portal(province->address(), halong);
+  ASSERT_OK(portal.subscribe("press", {"vn.gov.press"}));
+  Client capital(central->address(), hn);
+  ASSERT_OK(capital.subscribe("province", {"vn.qn.>"}));
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.gov.press") && asks(*province, "vn.qn.>"); },
+                         milliseconds(10000)));
+
+  network.black_hole(true);
+  Client gov_pub(central->address(), gov);
+  Client halong_pub(province->address(), halong);
+  auto press = make_events(gov, "vn.gov.press", 1, 20);
+  auto news = make_events(halong, "vn.qn.halong.news", 1, 20);
+  for (size_t i = 0; i < 20; ++i) {
+    ASSERT_EQ(gov_pub.publish_one(press[i]).status(), R::ACCEPTED);
+    ASSERT_EQ(halong_pub.publish_one(news[i]).status(), R::ACCEPTED);
+  }
+  // The province notices the silence and says so.
+  ASSERT_TRUE(eventually([&] { return !links_up(*province, 1); }, milliseconds(10000)));
+  EXPECT_TRUE(portal.drain(milliseconds(300)).empty());
+
+  network.black_hole(false);
+  network.cut();  // the connections the black hole kept
+  // (The portals' own sessions timed out meanwhile: this test client sends no
+  // heartbeats while the test publishes. They come back as a portal would.)
+  Client portal_again(province->address(), halong);
+  ASSERT_OK(portal_again.subscribe("press", {}));
+  Client capital_again(central->address(), hn);
+  ASSERT_OK(capital_again.subscribe("province", {}));
+  // Both at once (a client of these tests answers heartbeats only while it receives).
+  std::vector<v1::Deliver> down, up;
+  ASSERT_TRUE(eventually([&] {
+    for (auto [c, into] : {std::pair{&portal_again, &down}, std::pair{&capital_again, &up}}) {
+      auto more = c->drain(milliseconds(50));
+      c->ack(more);
+      into->insert(into->end(), more.begin(), more.end());
+    }
+    return down.size() >= 20 && up.size() >= 20;
+  }, milliseconds(20000))) << down.size() << " down, " << up.size() << " up";
+  ASSERT_EQ(down.size(), 20u) << read_text(province->log()).substr(0, 20000);
+  ASSERT_EQ(up.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(event_id(down[i].event().event()), event_id(press[i].event()));
+    EXPECT_EQ(event_id(up[i].event().event()), event_id(news[i].event()));
+  }
+  EXPECT_TRUE(portal_again.drain(milliseconds(500)).empty());
+  EXPECT_TRUE(capital_again.drain(milliseconds(100)).empty());
+}
+
+// A link throttled to 50 kbit/s: it stays up (no reconnect loop), and a flash
+// event published after a backlog overtakes most of it.
+TEST_F(Federation, ASlowLinkStaysUpAndAFlashEventOvertakesTheBacklog) {
+  Member central_cert = broker_cert("vn.central"), province_cert = broker_cert("vn.qn.broker");
+  // A small link window (16 KB: 2.6 s of this link) so that the backlog is bigger than it.
+  const std::string window = "[delivery]\nlink_window_kb = 16\n";
+  auto central = broker("vn.central", central_cert, {}, "2000", window);
+  TcpProxy network(port_of(central->address().endpoint));
+  network.throttle(50'000 / 8);
+  auto province = broker("vn.qn.broker", province_cert,
+                         {{"central", central.get(), &central_cert, {}, {}, {}, network.endpoint()}}, "2000", window);
+  Client portal(province->address(), halong);
+  ASSERT_OK(portal.subscribe("press", {"vn.gov.press"}));
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.gov.press"); }, milliseconds(20000)));
+
+  Client gov_pub(central->address(), gov);
+  auto backlog = make_events(gov, "vn.gov.press", 1, 60);
+  ASSERT_EQ(gov_pub.publish(backlog).results_size(), 60);
+  const auto flash = make_events(gov, "vn.gov.press", 61, 1, /*urgency=*/1)[0];
+  ASSERT_EQ(gov_pub.publish_one(flash).status(), R::ACCEPTED);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<v1::Deliver> got;
+  while (got.size() < 61 && std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+    auto more = portal.collect(1, milliseconds(1000));
+    portal.ack(more);
+    got.insert(got.end(), more.begin(), more.end());
+    EXPECT_TRUE(links_up(*province, 1)) << "the slow link went down: " << province->stats()["links"].dump(2);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(got.size(), 61u);
+  size_t flash_at = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (event_id(got[i].event().event()) == event_id(flash.event())) flash_at = i;
+  }
+  const auto link = province->stats()["links"][0];
+  RecordProperty("seconds_for_61_events", std::to_string(seconds));
+  RecordProperty("flash_arrived_as", std::to_string(flash_at + 1));
+  RecordProperty("bytes_received", std::to_string(link["bytes_received"].get<uint64_t>()));
+  std::cout << "slow link (50 kbit/s): 61 events in " << seconds << " s, " << link["bytes_received"]
+            << " bytes; the flash event arrived as number " << flash_at + 1 << "; connects " << link["connects"]
+            << "\n";
+  EXPECT_LT(flash_at, 50u) << "the flash event should overtake the backlog beyond the link's window";
+  EXPECT_EQ(link["connects"], 1) << "the link reconnected: " << link.dump(2);
 }
 
 TEST_F(Federation, AGatewayPassesOnlyWhatItsFiltersNameInEitherDirection) {
