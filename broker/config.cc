@@ -286,8 +286,9 @@ void read_link(const toml::node& node, size_t index, BrokerConfig& c, std::vecto
   };
   for (const auto& [k, v] : *t) {
     const std::string_view key = k.str();
-    if (key != "name" && key != "endpoint" && key != "key" && key != "export" && key != "import") {
-      mistakes.push_back(where + ": unknown setting " + std::string(key) + " (name, endpoint, key, export, import)");
+    if (key != "name" && key != "endpoint" && key != "key" && key != "export" && key != "import" && key != "mirror") {
+      mistakes.push_back(where + ": unknown setting " + std::string(key) +
+                         " (name, endpoint, key, export, import, mirror)");
     }
   }
   text("name", link.name, true);
@@ -295,6 +296,10 @@ void read_link(const toml::node& node, size_t index, BrokerConfig& c, std::vecto
   text("key", link.key, true);
   filters("export", link.exports);
   filters("import", link.imports);
+  if (const toml::node* m = t->get("mirror")) {
+    if (auto v = m->value_exact<bool>()) link.mirror = *v;
+    else mistakes.push_back(where + ": mirror must be true or false");
+  }
   if (!link.name.empty() && !is_subscription_name(link.name)) {
     mistakes.push_back(where + ": name must be 1..64 characters of a-z, 0-9, '-', '_'");
   }

@@ -45,6 +45,7 @@ struct LinkConfig {
   std::string key;       // the peer's transport key (base64url) or the path of its broker.ready.json
   std::vector<std::string> exports;  // what may go to the peer (empty: what its certificate may read)
   std::vector<std::string> imports;  // what may come from it (empty: anything)
+  bool mirror = false;  // both sides send each other everything they store (docs/high-availability.md)
 };
 
 // The name of the subscription that holds what is owed to the broker with

@@ -163,6 +163,7 @@ void Server::on_welcome(LinkDialer& dialer, const v1::Welcome& welcome, int64_t 
   s.link->tag = dialer.peer_tag();
   s.link->exports = dialer.config().exports;
   s.link->imports = dialer.config().imports;
+  s.link->mirror = dialer.config().mirror;
   s.link->probe = metrics_.link(s.link->name, true);
   s.link->probe->connected = true;
   s.link->probe->connects = dialer.connects();
@@ -322,8 +323,14 @@ void Server::on_interest(Session& s, const v1::Interest& interest) {
   if (!entries) return send_error(s, 0, entries.status());
   Session::Link& link = *s.link;
   link.received = std::move(*entries);
-  // What we owe the peer: its interest, within our export filters.
-  const auto owed = restrict_interest(link.received, link.exports);
+  if (interest.mirror() && !link.mirror) {
+    link.mirror = true;  // the peer made it a mirror: we tell it everything too
+    interest_changed_ = true;
+    spdlog::info("link {}: a mirror (everything both ways)", link.name);
+  }
+  // What we owe the peer: its interest (a mirror: everything), within our export filters.
+  const auto owed = link.mirror ? restrict_interest({{">", {}}, {"$trust.>", {}}}, link.exports)
+                                : restrict_interest(link.received, link.exports);
   v1::Subscribe request;
   request.set_name(link_subscription_name(link.tag));
   for (const auto& f : filters_of(owed)) request.add_filters(f);
@@ -379,12 +386,13 @@ void Server::tell_interest(int64_t mono_ms) {
   for (auto& [peer, s] : sessions_) {
     if (!s.link) continue;
     auto entries = interest_for(s);
-    const bool same = s.link->told && entries.size() == s.link->sent.size() &&
+    const bool same = s.link->told && s.link->told_mirror == s.link->mirror && entries.size() == s.link->sent.size() &&
                       std::equal(entries.begin(), entries.end(), s.link->sent.begin(), [](const auto& a, const auto& b) {
                         return a.filter == b.filter && a.path == b.path;
                       });
     if (same) continue;
     v1::Interest interest;
+    interest.set_mirror(s.link->mirror);
     for (const auto& e : entries) {
       auto* out = interest.add_entries();
       out->set_filter(e.filter);
@@ -403,6 +411,7 @@ void Server::tell_interest(int64_t mono_ms) {
       send(s, frame);
     }
     s.link->told = true;
+    s.link->told_mirror = s.link->mirror;
     s.link->sent = entries;
     metrics_.link_details(*s.link->probe, [&](LinkProbe& p) { p.interest_out = filters_of(entries); });
   }

@@ -101,9 +101,11 @@ class Server {
       std::vector<InterestEntry> received;    // its interest
       std::vector<InterestEntry> sent;        // ours, as last told
       bool told = false;
+      bool told_mirror = false;
       uint64_t sub = 0;                       // the subscription of what we owe it (0: not yet known)
       std::string sub_name;
       std::vector<std::string> exports, imports;
+      bool mirror = false;  // everything both ways (LinkConfig::mirror; told in Interest)
       // Dialing side only: our Forward frames waiting for the peer's results
       // (request -> delivery ids of our link subscription), and the peer's
       // deliveries we are storing (request -> its subscription and delivery ids).

@@ -60,18 +60,30 @@ void ClientLink::set_down(const std::string& why) {
   if (o_.on_change) o_.on_change(why.empty(), why);
 }
 
+bool ClientLink::next_broker() {
+  if (o_.failover.empty()) return false;
+  current_ = (current_ + 1) % (o_.failover.size() + 1);
+  return current_ != 0;
+}
+
 Status ClientLink::connect(milliseconds timeout) {
   ConnectOptions co;
   co.timeout = timeout;
   co.agent = o_.agent;
-  auto c = Connection::open(o_.broker, key_, chain_, co);
+  auto c = Connection::open(broker(), key_, chain_, co);
   if (c.ok() && on_connect_) {
     if (Status s = on_connect_(*c); !s.ok()) c = s;
   }
   if (!c) {
-    set_down(c.status().to_string());
-    next_connect_ = Clock::now() + backoff_;
-    backoff_ = std::min(o_.max_backoff, backoff_ * 2);
+    const std::string why = o_.failover.empty() ? c.status().to_string()
+                                                : broker().endpoint + ": " + c.status().to_string();
+    set_down(why);
+    if (next_broker()) {
+      next_connect_ = Clock::now();  // the next mirror at once
+    } else {
+      next_connect_ = Clock::now() + backoff_;
+      backoff_ = std::min(o_.max_backoff, backoff_ * 2);
+    }
     return c.status();
   }
   conn_.emplace(std::move(*c));
@@ -89,6 +101,10 @@ void ClientLink::drop(const std::string& why) {
   conn_.reset();
   connected_ = false;
   set_down(why);
+  if (next_broker()) {
+    next_connect_ = Clock::now();  // lost: a mirror at once
+    return;
+  }
   next_connect_ = Clock::now() + backoff_;
   backoff_ = std::min(o_.max_backoff, backoff_ * 2);
 }

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lantoa/connection.h"
 
@@ -38,6 +39,10 @@ struct ClientLinkOptions {
   // Called on the link's thread when it comes up (true, "") or goes down or
   // fails to connect for a new reason (false, why): not on every retry.
   std::function<void(bool up, const std::string& why)> on_change;
+  // Mirrors of `broker` (docs/high-availability.md): when the broker it is
+  // on cannot be reached or the connection is lost, the link tries the next
+  // one at once, and backs off only after a round over all of them.
+  std::vector<BrokerAddress> failover = {};
 };
 
 class ClientLink {
@@ -81,9 +86,15 @@ class ClientLink {
   uint64_t generation() const { return generation_; }
   // Why the link is down (empty while up, or before the first attempt).
   std::string down_reason() const;
+  // The broker the link is on (or tries next); its index in broker, failover....
+  const BrokerAddress& broker() const { return current_ == 0 ? o_.broker : o_.failover[current_ - 1]; }
+  size_t broker_index() const { return current_; }
 
  private:
   void set_down(const std::string& why);
+  // After a failure on the current broker: the next one (true), or back to
+  // the first after a whole round (false: back off).
+  bool next_broker();
   // Waits on the socket (when connected) and the wake-up until `until`;
   // true when woken.
   bool wait(Clock::time_point until);
@@ -100,6 +111,7 @@ class ClientLink {
   uint64_t connections_ = 0;
   uint64_t reconnects_ = 0;
   uint64_t generation_ = 0;
+  size_t current_ = 0;
   int wake_fd_ = -1;
   std::atomic<bool> connected_{false};
   mutable std::mutex reason_mu_;

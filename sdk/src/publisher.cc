@@ -78,7 +78,8 @@ struct Publisher::Impl {
       : key(std::move(k)),
         chain(std::move(c)),
         o(std::move(opts)),
-        link(key, chain, {o.broker, o.connect_timeout, o.min_backoff, o.max_backoff, o.agent, o.on_connection},
+        link(key, chain,
+             {o.broker, o.connect_timeout, o.min_backoff, o.max_backoff, o.agent, o.on_connection, o.failover},
              [this](Connection& conn) { return on_connect(conn); }) {}
 
   Status open_outbox();

@@ -41,13 +41,18 @@ struct Subscriber::Impl {
   std::deque<v1::Deliver> backlog;  // received, not handled yet (all from the current connection)
   // Acks waiting to go, by subscription: sent together, once per pass.
   std::map<std::string, std::vector<uint64_t>> acks;
+  // Failover (docs/high-availability.md): the broker of the last session and
+  // when the last event it delivered was accepted there.
+  size_t last_broker = 0;
+  int64_t last_accepted_ms = 0;
 
   Impl(MemberKey k, v1::CertificateChain c, RootKey root, SubscriberOptions opts)
       : key(std::move(k)),
         chain(std::move(c)),
         trust(std::move(root)),
         o(std::move(opts)),
-        link(key, chain, {o.broker, o.connect_timeout, milliseconds(100), milliseconds(5000), o.agent, {}},
+        link(key, chain,
+             {o.broker, o.connect_timeout, milliseconds(100), milliseconds(5000), o.agent, {}, o.failover},
              [this](Connection& conn) { return subscribe_all(conn); }) {}
 
   std::string trust_name() const { return o.name + "-trust"; }
@@ -90,7 +95,7 @@ Result<v1::BrokerFrame> Subscriber::Impl::await(Connection& conn, uint64_t reque
     }
     take(f);  // deliveries that came first
   }
-  return Status(E::TIMEOUT, "no answer from the broker at " + o.broker.endpoint + " within " +
+  return Status(E::TIMEOUT, "no answer from the broker at " + link.broker().endpoint + " within " +
                                 std::to_string(o.connect_timeout.count()) + " ms");
 }
 
@@ -125,7 +130,16 @@ Status Subscriber::Impl::subscribe_all(Connection& conn) {
     // view of who is revoked (a portal back after days offline).
     LANTOA_RETURN_IF_ERROR(drain_trust(conn, trust_pending));
   }
-  LANTOA_RETURN_IF_ERROR(subscribe(o.name, o.filters, o.start));
+  // On a mirror it was not on before, a subscription made there starts a
+  // while before the last event seen (mirrors accept an event later than
+  // the broker it came from; clocks differ a little): what is seen again is
+  // handed over once (remove_duplicates, the inbox).
+  v1::StartPosition start = o.start;
+  if (link.broker_index() != last_broker && last_accepted_ms > 0) {
+    start.set_from_time_ms(std::max<int64_t>(0, last_accepted_ms - 10 * 60 * 1000));
+  }
+  last_broker = link.broker_index();
+  LANTOA_RETURN_IF_ERROR(subscribe(o.name, o.filters, start));
   return Status::Ok();
 }
 
@@ -281,6 +295,7 @@ Status Subscriber::Impl::handle(Connection& conn, const v1::Deliver& d, const Ha
     ack(d);
     return Status::Ok();
   }
+  last_accepted_ms = std::max(last_accepted_ms, d.accepted_ms());
   const v1::Event& e = r.verified.event;
   const int64_t now = unix_now_ms();
   if (e.embargo_until_ms() > now) {

@@ -9,8 +9,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <mutex>
+#include <thread>
 
 #include "lantoa/encoding.h"
+#include "lantoa/publisher.h"
+#include "lantoa/subscriber.h"
 #include "lantoa/event.h"
 #include "lantoa/trust.h"
 #include "support/broker_process.h"
@@ -468,6 +472,120 @@ TEST_F(Federation, OnlyCertifiedBrokersLinkOrForward) {
       << reason(1);
   const auto stats = dialer->stats();
   for (const auto& l : stats["links"]) EXPECT_FALSE(l["connected"].get<bool>());
+}
+
+// High availability (docs/high-availability.md): two central brokers
+// mirrored by one link; a publisher and a subscriber with both in their
+// list. The active one is killed under load: publishing and receiving go on
+// through the other; once the killed one is back, what only it had reaches
+// the subscriber too. Nothing acknowledged is lost, nothing is handed over twice.
+TEST_F(Federation, MirroredCentralBrokersKeepNewsFlowingWhenTheActiveOneIsKilled) {
+  Member a_cert = broker_cert("vn.central-a"), b_cert = broker_cert("vn.central-b");
+  auto a = broker("vn.central-a", a_cert);
+  a->pin_endpoint();
+  auto b = [&] {
+    auto dir = std::make_unique<TempDir>();
+    const auto chain_file = dir->path() / "b.cert";
+    EXPECT_TRUE(save_chain(chain_file, b_cert.chain).ok());
+    const std::string toml = "certificate = \"" + chain_file.string() + "\"\n[[links]]\nname = \"mirror\"\n" +
+                             "endpoint = \"" + a->address().endpoint + "\"\nkey = \"" +
+                             to_base64url(a_cert.key.transport.public_key()) + "\"\nmirror = true\n";
+    auto args = config_file_args(*dir, toml);
+    args.insert(args.end(), {"--heartbeat-ms", "300"});
+    auto p = std::make_unique<BrokerProcess>(tree, args);
+    EXPECT_TRUE(b_cert.key.save(p->data() / "broker.key").ok());
+    dirs.push_back(std::move(dir));
+    p->start();
+    return p;
+  }();
+  ASSERT_TRUE(eventually([&] { return links_up(*b, 1); }, milliseconds(10000)));
+
+  std::mutex mu;
+  std::map<std::string, int> shown;      // event id -> times handed to the subscriber
+  std::set<std::string> acknowledged;    // confirmed to the publisher
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    SubscriberOptions o;
+    o.broker = a->address();
+    o.failover = {b->address()};
+    o.name = "press";
+    o.filters = {"vn.gov.press"};
+    o.start.set_earliest(true);
+    o.connect_timeout = milliseconds(1500);
+    auto sub = Subscriber::open(MemberKey{hn.key.member, *SigningKey::from_seed(hn.key.sign.seed()),
+                                          *TransportKey::from_secret(hn.key.transport.secret())},
+                                hn.chain, tree.root(), o);
+    ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+    while (!done) {
+      (void)(*sub)->poll(
+          [&](const ReceivedEvent& e) {
+            std::lock_guard lock(mu);
+            shown[e.verified.id]++;
+            return Status::Ok();
+          },
+          milliseconds(100));
+    }
+  });
+
+  PublisherOptions po;
+  po.broker = a->address();
+  po.failover = {b->address()};
+  po.connect_timeout = milliseconds(1500);
+  po.on_outcome = [&](const PublishOutcome& out) {
+    std::lock_guard lock(mu);
+    if (out.ok()) acknowledged.insert(out.event_id);
+  };
+  auto pub = Publisher::start(MemberKey{gov.key.member, *SigningKey::from_seed(gov.key.sign.seed()),
+                                        *TransportKey::from_secret(gov.key.transport.secret())},
+                              gov.chain, po);
+  ASSERT_TRUE(pub.ok()) << pub.status().to_string();
+  constexpr int kEvents = 300;
+  for (int i = 0; i < kEvents; ++i) {
+    auto e = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Thông cáo báo chí số " + std::to_string(i)).build();
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*pub)->publish(*e).ok());
+    if (i == 100) {
+      ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(mu);
+        return acknowledged.size() >= 90;
+      }));
+      a->kill();  // the active central broker's machine is lost, under load
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return acknowledged.size() == kEvents;
+  }, milliseconds(30000))) << acknowledged.size() << " of " << kEvents << " acknowledged";
+  // While it is down, the subscriber gets the news through the mirror.
+  size_t shown_while_down = 0;
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    shown_while_down = shown.size();
+    return shown_while_down >= kEvents - 110;
+  }, milliseconds(20000))) << shown_while_down << " shown while the active broker was down";
+  a->start();  // back: what only it had goes to its mirror, and on to the subscriber
+  const bool all = eventually([&] {
+    std::lock_guard lock(mu);
+    for (const auto& id : acknowledged) {
+      if (!shown.count(id)) return false;
+    }
+    return true;
+  }, milliseconds(30000));
+  std::this_thread::sleep_for(milliseconds(500));
+  done = true;
+  reader.join();
+  std::lock_guard lock(mu);
+  size_t missing = 0, twice = 0;
+  for (const auto& id : acknowledged) missing += !shown.count(id);
+  for (const auto& [id, n] : shown) twice += n > 1;
+  EXPECT_TRUE(all);
+  EXPECT_EQ(missing, 0u) << "acknowledged events the subscriber never got";
+  EXPECT_EQ(twice, 0u) << "events handed over more than once";
+  EXPECT_EQ(shown.size(), acknowledged.size());
+  std::cout << "high availability: " << kEvents << " published, the active broker killed after 100; "
+            << shown_while_down << " shown before it came back, " << shown.size() << " in the end, " << twice
+            << " twice, " << missing << " missing\n";
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "lantoa/connection.h"
 #include "lantoa/event.h"
@@ -103,6 +104,9 @@ struct PublisherStats {
 
 struct PublisherOptions {
   BrokerAddress broker;
+  // Mirrors of `broker` (docs/high-availability.md): when the broker is
+  // lost or cannot be reached, the next one is tried at once.
+  std::vector<BrokerAddress> failover;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};

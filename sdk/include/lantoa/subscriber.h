@@ -85,6 +85,9 @@ struct RejectedDelivery {
 
 struct SubscriberOptions {
   BrokerAddress broker;
+  // Mirrors of `broker` (docs/high-availability.md): when the broker is
+  // lost or cannot be reached, the next one is tried at once.
+  std::vector<BrokerAddress> failover;
   std::string name;                  // durable subscription name ([a-z0-9_-], up to 58 characters)
   std::vector<std::string> filters;  // needed when the subscription is new
   v1::StartPosition start;           // for a new subscription (default: new events only)
