@@ -49,6 +49,13 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   if (!root) problems.push_back(root.status());
   auto broker = resolve_broker(c.broker_endpoint, c.broker_key);
   if (!broker) problems.push_back(broker.status());
+  std::vector<BrokerAddress> failover;
+  for (const auto& [endpoint, mirror_key] : c.broker_failover) {
+    auto mirror = resolve_broker(endpoint, mirror_key);
+    if (!mirror) problems.push_back(Status(mirror.status().code(), "broker.failover " + endpoint + ": " +
+                                                                       mirror.status().message()));
+    else failover.push_back(std::move(*mirror));
+  }
   if (Status token = HttpApi::check_token_file(c.token_file); !token.ok()) problems.push_back(token);
   if (!c.feed_secret_file.empty()) {
     if (Status secret = HttpApi::check_feed_secret_file(c.feed_secret_file); !secret.ok()) problems.push_back(secret);
@@ -62,6 +69,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   n->chain_ = std::move(*chain);
   n->root_ = {root->member, root->sign};
   n->broker_ = std::move(*broker);
+  n->failover_ = std::move(failover);
   std::error_code ec;
   std::filesystem::create_directories(c.data, ec);
   if (ec) return Status(E::IO_ERROR, "cannot create " + c.data.string() + ": " + ec.message());
@@ -75,6 +83,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
 
   PublisherOptions po;
   po.broker = n->broker_;
+  po.failover = n->failover_;
   po.outbox = c.data / "outbox";
   po.agent = "lantoa-node/0.1";
   NodeStore* st = n->store_.get();
@@ -98,7 +107,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
 
   for (const auto& sub : c.subscriptions) {
     n->receivers_.push_back(std::make_unique<Receiver>(
-        sub, Receiver::Identity{c.key, n->chain_, n->root_, n->broker_}, *n->store_, n->counters_));
+        sub, Receiver::Identity{c.key, n->chain_, n->root_, n->broker_, n->failover_}, *n->store_, n->counters_));
   }
   for (const auto& w : c.webhooks) {
     n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_webhook_target(w), w.max_backoff));

@@ -113,6 +113,7 @@ class Node {
   v1::CertificateChain chain_;
   RootKey root_;
   BrokerAddress broker_;
+  std::vector<BrokerAddress> failover_;  // mirrors ([[broker.failover]])
   std::unique_ptr<NodeStore> store_;
   std::unique_ptr<Publisher> publisher_;
   std::atomic<bool> stopping_{false};

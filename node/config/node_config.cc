@@ -132,9 +132,29 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   }
   if (m.ok(read(t, "member", c.member, ""))) m.ok(validate_member_id(c.member));
   if (const toml::table* b = t["broker"].as_table()) {
-    m.ok(only_known(*b, {"endpoint", "key"}, "broker."));
+    m.ok(only_known(*b, {"endpoint", "key", "failover"}, "broker."));
     m.ok(read(*b, "endpoint", c.broker_endpoint, "broker."));
     m.ok(read(*b, "key", c.broker_key, "broker."));
+    if (const toml::node* f = b->get("failover")) {
+      const toml::array* list = f->as_array();
+      if (!list) m.add("broker.failover must be written [[broker.failover]] (a list of tables)");
+      for (size_t i = 0; list && i < list->size(); ++i) {
+        const toml::table* one = list->get(i)->as_table();
+        const std::string where = "broker.failover #" + std::to_string(i + 1) + ".";
+        if (!one) {
+          m.add(where.substr(0, where.size() - 1) + " must be a table with endpoint and key");
+          continue;
+        }
+        m.ok(only_known(*one, {"endpoint", "key"}, where));
+        std::string endpoint, key;
+        m.ok(read(*one, "endpoint", endpoint, where));
+        m.ok(read(*one, "key", key, where));
+        if (endpoint.empty()) m.add(where + "endpoint is required");
+        if (key.empty()) m.add(where + "key is required (that broker's key or its broker.ready.json)");
+        else if (!from_base64url(key)) key = beside(file, key).string();
+        c.broker_failover.emplace_back(endpoint, key);
+      }
+    }
   }
   if (c.broker_key.empty()) m.add("broker.key is required (the broker's key or its broker.ready.json)");
   else if (!from_base64url(c.broker_key)) c.broker_key = beside(file, c.broker_key).string();

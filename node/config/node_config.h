@@ -86,6 +86,10 @@ struct NodeConfig {
   std::string member;
   std::filesystem::path key, chain, root, data;
   std::string broker_endpoint, broker_key;
+  // [[broker.failover]]: mirrors of the broker (docs/high-availability.md),
+  // each an endpoint and a key as for [broker]; tried in turn when the
+  // broker is lost or cannot be reached.
+  std::vector<std::pair<std::string, std::string>> broker_failover;
   std::string api_host = "127.0.0.1";
   int api_port = 8470;
   std::filesystem::path token_file;

@@ -201,6 +201,7 @@ Status Receiver::change_filters(const SubscriberOptions& base) {
 void Receiver::run() {
   SubscriberOptions so;
   so.broker = identity_.broker;
+  so.failover = identity_.failover;
   so.name = config_.name;
   so.filters = config_.filters;
   so.start = config_.start;

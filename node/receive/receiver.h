@@ -56,6 +56,7 @@ class Receiver {
     v1::CertificateChain chain;
     RootKey root;
     BrokerAddress broker;
+    std::vector<BrokerAddress> failover;  // mirrors (docs/high-availability.md)
   };
   Receiver(SubscriptionConfig config, Identity identity, NodeStore& store, ReceiveCounters& counters);
   ~Receiver();

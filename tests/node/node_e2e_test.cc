@@ -183,6 +183,25 @@ TEST_F(NodeE2E, OutboxHoldsEventsWhileTheBrokerIsDown) {
 // Issue 18: with the broker down the node answers its API at once (it used
 // to wait 5 s), and /v1/status says why it is not connected; a wrong broker
 // key is named as such, not as "cannot reach".
+// docs/high-availability.md: a node with mirrors in [[broker.failover]]
+// goes to the next one when its broker cannot be reached, and publishes there.
+TEST_F(NodeE2E, AMirrorInTheFailoverListServesWhenTheBrokerCannotBeReached) {
+  BrokerAddress gone = broker.address();
+  gone.transport_key = TransportKey::generate().public_key();  // not that broker: it never answers as one
+  NodeProcess node(tree, gov, gone,
+                   "[[broker.failover]]\nendpoint = \"" + broker.address().endpoint + "\"\nkey = \"" +
+                       to_base64url(broker.address().transport_key) + "\"\n");
+  node.start();
+  auto api = node.client();
+  EXPECT_TRUE(eventually([&] { return call(*api, "GET", "/v1/status").body["broker"].value("connected", false); },
+                         std::chrono::milliseconds(20000)))
+      << read_text(node.log());
+  const auto before = broker.stats()["events"]["accepted"].get<uint64_t>();
+  Answer a = post_event(node, kPressRelease);
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  EXPECT_TRUE(eventually([&] { return broker.stats()["events"]["accepted"].get<uint64_t>() == before + 1; }));
+}
+
 TEST_F(NodeE2E, WithoutItsBrokerTheNodeAnswersAtOnceAndSaysWhy) {
   BrokerAddress wrong_key = broker.address();
   wrong_key.transport_key = TransportKey::generate().public_key();
