@@ -17,22 +17,6 @@ using lantoa::v1::BrokerFrame;
 using lantoa::v1::ClientFrame;
 using E = lantoa::v1::Error;
 
-// Refusals a sender should try again later; any other refusal is final.
-bool passing(int code) {
-  switch (code) {
-    case E::RATE_LIMITED:
-    case E::OVERLOADED:
-    case E::STORAGE_FULL:
-    case E::STORAGE_ERROR:
-    case E::SHUTTING_DOWN:
-    case E::UNAVAILABLE:
-    case E::TIMEOUT:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::vector<std::string> filters_of(const std::vector<InterestEntry>& entries) { return interest_filters(entries); }
 
 }  // namespace
@@ -103,7 +87,7 @@ void Server::on_link_frame(LinkDialer& dialer, BrokerFrame& frame, int64_t mono_
       for (const auto& r : frame.results().results()) {
         if (r.index() >= f->second.size()) continue;
         const uint64_t delivery = f->second[r.index()];
-        if (r.status() == v1::PublishResult::REJECTED && passing(r.error().code())) {
+        if (r.status() == v1::PublishResult::REJECTED && is_passing_refusal(r.error().code())) {
           nack.add_delivery_ids(delivery);
           nack.set_reason(r.error().message());
           continue;
@@ -240,7 +224,7 @@ void Server::to_dialed_link(Session& s, const google::protobuf::MessageLite& mes
       for (const auto& r : frame.results().results()) {
         if (r.index() >= it->second.second.size()) continue;
         const uint64_t delivery = it->second.second[r.index()];
-        if (r.status() == v1::PublishResult::REJECTED && passing(r.error().code())) {
+        if (r.status() == v1::PublishResult::REJECTED && is_passing_refusal(r.error().code())) {
           nack.mutable_nack()->add_delivery_ids(delivery);
           nack.mutable_nack()->set_reason(r.error().message());
           continue;

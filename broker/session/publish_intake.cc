@@ -65,7 +65,6 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
   uint64_t admitted_bytes = 0;
   for (const auto& [i, e] : admitted) admitted_bytes += e.event().size();
   if (!admitted.empty() && !verifier_.has_room(admitted_bytes)) {
-    constexpr uint32_t kRetryMs = 100;
     // Order is kept as for rate limits: nothing numbered above the lowest
     // refused event of this member is taken until it comes back (a batch
     // already on its way behind this one would otherwise overtake it).
@@ -75,19 +74,7 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
       if (ev.ParseFromString(e.event()) && ev.sequence() != 0) lowest = std::min(lowest, ev.sequence());
     }
     if (lowest != UINT64_MAX) rate_.await(member, lowest, now_ms);
-    for (const auto& [i, e] : admitted) {
-      auto* r = p.results.add_results();
-      r->set_index(i);
-      r->set_status(v1::PublishResult::REJECTED);
-      r->set_retry_after_ms(kRetryMs);
-      *r->mutable_error() = Status(E::OVERLOADED, "the broker is verifying " +
-                                                      std::to_string(verifier_.queued_bytes() >> 10) +
-                                                      " KB of events already; retry after " +
-                                                      std::to_string(kRetryMs) + " ms")
-                                .to_proto();
-      metrics_.reject(E::OVERLOADED, member);
-    }
-    admitted.clear();
+    refuse_overloaded(p, admitted, member);
   }
   submit(id, peer, identity, batch.request_id(), admitted, false, 0);
   return Status::Ok();
@@ -111,19 +98,7 @@ Status PublishIntake::forward(const std::string& peer, const std::shared_ptr<con
     admitted.emplace_back(static_cast<uint32_t>(i), std::move(*batch.mutable_events(i)));
   }
   if (!admitted.empty() && !verifier_.has_room(bytes)) {
-    constexpr uint32_t kRetryMs = 100;
-    for (const auto& [i, e] : admitted) {
-      auto* r = p.results.add_results();
-      r->set_index(i);
-      r->set_status(v1::PublishResult::REJECTED);
-      r->set_retry_after_ms(kRetryMs);
-      *r->mutable_error() = Status(E::OVERLOADED, "the broker is verifying " +
-                                                      std::to_string(verifier_.queued_bytes() >> 10) +
-                                                      " KB of events already; retry after " +
-                                                      std::to_string(kRetryMs) + " ms")
-                                .to_proto();
-    }
-    admitted.clear();
+    refuse_overloaded(p, admitted, identity->member.member());
   }
   submit(id, peer, identity, batch.request_id(), admitted, true, arrived_on);
   return Status::Ok();
@@ -155,6 +130,23 @@ void PublishIntake::submit(uint64_t id, const std::string& peer, const std::shar
     }
     verifier_.submit(std::move(job));
   }
+}
+
+void PublishIntake::refuse_overloaded(Pending& p, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted,
+                                      const std::string& member) {
+  for (const auto& [i, e] : admitted) {
+    auto* r = p.results.add_results();
+    r->set_index(i);
+    r->set_status(v1::PublishResult::REJECTED);
+    r->set_retry_after_ms(kOverloadedRetryMs);
+    *r->mutable_error() = Status(E::OVERLOADED, "the broker is verifying " +
+                                                    std::to_string(verifier_.queued_bytes() >> 10) +
+                                                    " KB of events already; retry after " +
+                                                    std::to_string(kOverloadedRetryMs) + " ms")
+                              .to_proto();
+    metrics_.reject(E::OVERLOADED, member);
+  }
+  admitted.clear();
 }
 
 void PublishIntake::done(PublishDone& chunk) {

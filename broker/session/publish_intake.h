@@ -66,6 +66,10 @@ class PublishIntake {
     v1::PublishResults results;
   };
   void finish(uint64_t publish_id);
+  // Refuses every admitted event OVERLOADED (the verify queue is full), with a retry delay.
+  static constexpr uint32_t kOverloadedRetryMs = 100;
+  void refuse_overloaded(Pending& p, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted,
+                         const std::string& member);
   // Splits admitted events into verification jobs.
   void submit(uint64_t id, const std::string& peer, const std::shared_ptr<const Identity>& identity,
               uint64_t request_id, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted, bool forwarded,

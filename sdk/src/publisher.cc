@@ -33,21 +33,6 @@ struct Pending {
   int64_t queued_ms = 0;  // when it was queued (restored from the outbox: its created_ms)
 };
 
-// Refusals that say "not now" rather than "never": the event goes again.
-bool is_passing(Code code) {
-  switch (code) {
-    case E::RATE_LIMITED:
-    case E::OVERLOADED:
-    case E::STORAGE_FULL:
-    case E::STORAGE_ERROR:
-    case E::SHUTTING_DOWN:
-    case E::UNAVAILABLE:
-    case E::TIMEOUT:
-      return true;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -239,7 +224,7 @@ void Publisher::Impl::on_results(const v1::PublishResults& results) {
   for (const auto& r : results.results()) {
     if (r.index() >= seqs.size()) continue;
     const uint64_t seq = seqs[r.index()];
-    if (r.status() == v1::PublishResult::REJECTED && is_passing(r.error().code())) {
+    if (r.status() == v1::PublishResult::REJECTED && is_passing_refusal(r.error().code())) {
       hold_back(seq, r.retry_after_ms(), r.error().code());  // sent again later: only permanent refusals end an event
       continue;
     }
@@ -326,7 +311,7 @@ void Publisher::Impl::on_frame(const v1::BrokerFrame& f) {
   // (e.g. too large) its events get the reason.
   auto it = in_flight.find(f.error().request_id());
   if (it == in_flight.end()) return;
-  if (is_passing(f.error().error().code())) {
+  if (is_passing_refusal(f.error().error().code())) {
     for (uint64_t seq : it->second.second) hold_back(seq, 0, f.error().error().code());
     in_flight.erase(it);
     return;

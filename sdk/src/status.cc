@@ -29,4 +29,19 @@ Status Status::from_proto(const v1::Error& error) {
   return Status(error.code(), error.message());
 }
 
+bool is_passing_refusal(Code code) {
+  switch (code) {
+    case v1::Error::RATE_LIMITED:
+    case v1::Error::OVERLOADED:
+    case v1::Error::STORAGE_FULL:
+    case v1::Error::STORAGE_ERROR:
+    case v1::Error::SHUTTING_DOWN:
+    case v1::Error::UNAVAILABLE:
+    case v1::Error::TIMEOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace lantoa

@@ -25,6 +25,11 @@ using Code = v1::Error::Code;
 // The name of a code as written in errors.proto ("BAD_SIGNATURE").
 std::string_view code_name(Code code);
 
+// A broker's refusal that says "not now" rather than "never" (RATE_LIMITED,
+// OVERLOADED, STORAGE_FULL, STORAGE_ERROR, SHUTTING_DOWN, UNAVAILABLE,
+// TIMEOUT): what was refused is sent again later; any other refusal is final.
+bool is_passing_refusal(Code code);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
