@@ -2,12 +2,20 @@
 # The national demo network: what Lantoa is for, on one machine, on loopback.
 #
 # A root authority vn (the Government portal's offline key) and a delegated
-# authority vn.qn (Quảng Ninh); one lantoa-broker with its embedded LMDB
-# store; one lantoa-node per portal (vn.gov, vn.bqp, vn.ldtbxh, vn.qn,
-# vn.qn.halong), each beside a stand-in CMS (lantoa-demo-cms, a real HTTP
-# server receiving the node's webhooks). Then a scenario in 8 steps, printed
-# as it happens; the script exits non-zero if any step does not turn out as
-# described, and stops every process it started.
+# authority vn.qn (Quảng Ninh); a network of four lantoa-brokers, each with
+# its embedded LMDB store (docs/federation.md):
+#   - the central broker (vn.central), for vn.gov and vn.ldtbxh;
+#   - the Quảng Ninh broker (vn.qn.broker, certified by vn.qn), for vn.qn and
+#     vn.qn.halong, linked to the centre (through link_proxy.py, a stand-in for
+#     the province's line, which step 10 cuts);
+#   - the defence network's broker (vn.bqp.broker), for vn.bqp, joined to the
+#     centre only through the gateway (vn.gateway), which lets out vn.bqp.notice
+#     and lets in vn.gov.press, nothing else;
+# one lantoa-node per portal (vn.gov, vn.bqp, vn.ldtbxh, vn.qn, vn.qn.halong),
+# each beside a stand-in CMS (lantoa-demo-cms, a real HTTP server receiving
+# the node's webhooks). Then a scenario in 11 steps, printed as it happens;
+# the script exits non-zero if any step does not turn out as described, and
+# stops every process it started.
 #
 #   examples/national-network/run.sh BUILD_DIR [--work DIR] [--keep]
 #
@@ -15,6 +23,7 @@
 # Ctrl-C. Everything lives in the work folder (a new /tmp folder by default).
 set -euo pipefail
 build="$(cd "${1:?usage: run.sh BUILD_DIR [--work DIR] [--keep]}" && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
 shift
 work="" keep=0
 while [ $# -gt 0 ]; do
@@ -31,7 +40,16 @@ NODE="$build/node/lantoa-node"
 CMS="$build/examples/lantoa-demo-cms"
 PORTALS=(vn.gov vn.bqp vn.ldtbxh vn.qn vn.qn.halong)
 failures=0
-declare -A node_pid cms_pid api
+declare -A node_pid cms_pid api broker_pid
+BROKERS=(broker broker-qn broker-bqp broker-gw)  # data folders
+# Which broker each portal uses.
+broker_of() {
+  case "$1" in
+    vn.qn | vn.qn.halong) echo broker-qn ;;
+    vn.bqp) echo broker-bqp ;;
+    *) echo broker ;;
+  esac
+}
 
 b() { printf '\033[1m%s\033[0m' "$*"; }
 step() { printf '\n\033[1m[%s] %s\033[0m\n' "$1" "$2"; }
@@ -47,7 +65,8 @@ cleanup() {
     [ -n "${node_pid[$p]:-}" ] && kill "${node_pid[$p]}" 2>/dev/null
     [ -n "${cms_pid[$p]:-}" ] && kill "${cms_pid[$p]}" 2>/dev/null
   done
-  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null
+  for d in "${BROKERS[@]}"; do [ -n "${broker_pid[$d]:-}" ] && kill "${broker_pid[$d]}" 2>/dev/null; done
+  [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null
   wait 2>/dev/null
   true
 }
@@ -82,8 +101,9 @@ show() {
 subscriptions_of() {
   case "$1" in
     vn.gov) ;;  # the centre publishes; it reviews what comes up through other tools
-    vn.bqp | vn.ldtbxh) printf 'filters = ["vn.gov.press"]\n' ;;
-    vn.qn) printf 'filters = ["vn.gov.press", "vn.bqp.notice", "vn.qn.>"]\n' ;;
+    vn.bqp) printf 'filters = ["vn.gov.press"]\n' ;;
+    vn.ldtbxh) printf 'filters = ["vn.gov.press", "vn.qn.news"]\n' ;;
+    vn.qn) printf 'filters = ["vn.gov.press", "vn.bqp.>", "vn.qn.>"]\n' ;;
     vn.qn.halong) printf 'filters = ["vn.gov.press", "vn.qn.news"]\n' ;;
   esac
 }
@@ -102,7 +122,7 @@ write_node_config() {
   chmod 600 "$dir/api.token"
   {
     printf 'member = "%s"\nkey = "../../%s.key"\nchain = "../../%s.cert"\nroot = "../../vn.pub"\ndata = "data"\n\n' "$p" "$p" "$p"
-    printf '[broker]\nkey = "%s/broker/broker.ready.json"\n\n' "$work"
+    printf '[broker]\nkey = "%s/%s/broker.ready.json"\n\n' "$work" "$(broker_of "$p")"
     printf '[api]\nlisten = "127.0.0.1:0"\ntoken_file = "api.token"\n\n'
     printf '[[webhooks]]\nname = "cms"\nurl = "http://127.0.0.1:%s/lantoa/receive"\nmax_backoff_ms = 1000\n\n' \
       "$(cat "$dir/cms/cms.port")"
@@ -160,8 +180,30 @@ got_id() { contains "$1" "$2"; }
 
 # --- set-up -----------------------------------------------------------------
 
+# start_broker DIR MEMBER [CONFIG LINES]: a broker certified as MEMBER, with
+# its data in DIR and the configuration lines given (its [[links]]).
+start_broker() {
+  local d=$1 member=$2
+  mkdir -p "$d/certs" && cp vn.pub "$d/trust-root.pub"
+  cp ./*.cert "$d/certs/"  # admission by certificate: the broker knows its members' (and peers') certificates
+  { printf 'key = "%s/%s.key"\ncertificate = "%s/%s.cert"\n' "$work" "$member" "$work" "$member"; printf '%s\n' "${3:-}"; } \
+    >"$d.toml"
+  "$build/broker/lantoa-broker" --config "$d.toml" --data "$d" --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 \
+    --heartbeat-ms 1000 --log-level warn >"$d.log" 2>&1 &
+  broker_pid[$d]=$!
+  wait_for 10 test -s "$d/broker.ready.json" || { cat "$d.log"; echo "the broker in $d did not start"; exit 1; }
+}
+monitor_of() { sed -n 's/.*"monitor": *"\([^"]*\)".*/\1/p' "$1/broker.ready.json"; }
+endpoint_of() { sed -n 's/.*"endpoint": *"\([^"]*\)".*/\1/p' "$1/broker.ready.json"; }
+link_toml() {  # link_toml NAME ENDPOINT PEER_DIR [MORE LINES]
+  printf '[[links]]\nname = "%s"\nendpoint = "%s"\nkey = "%s/%s/broker.ready.json"\n%s\n' "$1" "$2" "$work" "$3" "${4:-}"
+}
+links_up() {  # links_up DIR N: N links that broker dials are up (the STATE column of lantoa links)
+  [ "$("$L" links --monitor "$(monitor_of "$1")" | grep -c ' up$')" -ge "$2" ]
+}
+
 step 0 "Setting up in $work"
-for id in vn "${PORTALS[@]}"; do "$L" keygen --member "$id" >/dev/null; done
+for id in vn "${PORTALS[@]}" vn.central vn.qn.broker vn.bqp.broker vn.gateway; do "$L" keygen --member "$id" >/dev/null; done
 "$L" cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher,subscriber >/dev/null
 "$L" cert issue --issuer-key vn.key --public vn.bqp.pub --roles publisher,subscriber >/dev/null
 "$L" cert issue --issuer-key vn.key --public vn.ldtbxh.pub --roles publisher,subscriber >/dev/null
@@ -169,14 +211,29 @@ for id in vn "${PORTALS[@]}"; do "$L" keygen --member "$id" >/dev/null; done
 "$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub \
   --roles publisher,subscriber >/dev/null
 ok "root authority vn; vn.gov, vn.bqp, vn.ldtbxh, vn.qn certified by vn; vn.qn.halong certified by vn.qn"
-mkdir -p broker/certs && cp vn.pub broker/trust-root.pub
-cp ./*.cert broker/certs/  # admission by certificate: the broker knows its members' certificates
-"$build/broker/lantoa-broker" --data broker --listen 'tcp://127.0.0.1:*' --monitor 127.0.0.1:0 \
-  --log-level warn >broker.log 2>&1 &
-broker_pid=$!
-wait_for 10 test -s broker/broker.ready.json || { cat broker.log; echo "the broker did not start"; exit 1; }
-monitor=$(sed -n 's/.*"monitor": *"\([^"]*\)".*/\1/p' broker/broker.ready.json)
-ok "lantoa-broker with its embedded LMDB store ($(sed -n 's/.*"endpoint": *"\([^"]*\)".*/\1/p' broker/broker.ready.json))"
+for b_ in vn.central vn.bqp.broker vn.gateway; do "$L" cert issue --issuer-key vn.key --public "$b_.pub" --roles broker >/dev/null; done
+"$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.broker.pub --roles broker >/dev/null
+ok "brokers certified with the broker role: vn.central, vn.bqp.broker, vn.gateway by vn; vn.qn.broker by vn.qn"
+start_broker broker vn.central
+monitor=$(monitor_of broker)
+central=$(endpoint_of broker)
+ok "the central broker vn.central with its embedded LMDB store ($central)"
+python3 "$here/link_proxy.py" qn-line.port "${central##*:}" >qn-line.log 2>&1 &
+proxy_pid=$!
+wait_for 10 test -s qn-line.port || { echo "the stand-in line to Quảng Ninh did not start"; exit 1; }
+start_broker broker-qn vn.qn.broker "$(link_toml central "tcp://127.0.0.1:$(cat qn-line.port)" broker)"
+ok "the Quảng Ninh broker vn.qn.broker, linked to the centre (it serves vn.qn and below: its certificate is from vn.qn)"
+start_broker broker-bqp vn.bqp.broker
+start_broker broker-gw vn.gateway "$(link_toml military "$(endpoint_of broker-bqp)" broker-bqp 'import = ["vn.bqp.notice"]
+export = ["vn.gov.press"]')
+$(link_toml central "$central" broker 'import = ["vn.gov.press"]
+export = ["vn.bqp.notice"]')"
+ok "the defence broker vn.bqp.broker, joined to the centre only through the gateway vn.gateway"
+if wait_for 20 links_up broker-qn 1 && wait_for 20 links_up broker-gw 2; then
+  ok "links up: Quảng Ninh - centre, defence - gateway - centre"
+else
+  bad "the links did not come up"
+fi
 for p in "${PORTALS[@]}"; do
   mkdir -p "portals/$p"
   start_cms "$p"
@@ -184,6 +241,9 @@ for p in "${PORTALS[@]}"; do
   start_node "$p"
 done
 ok "a lantoa-node and a stand-in CMS for each of ${PORTALS[*]}"
+# Each broker tells its peers what its portals subscribed to (a moment).
+wait_for 20 grep -q 'vn.gov.press' <("$L" links --monitor "$(monitor_of broker-gw)" --json) || true
+sleep 1
 
 # --- the scenario -------------------------------------------------------------
 
@@ -321,7 +381,10 @@ printf '%s\n' "$subs" | sed 's/^/    /'
 echo "    (each node also holds a NAME-trust subscription: revocation lists on \$trust.revocations; none were published)"
 refused=$(sed -n 's/.*connections refused \([0-9]*\).*/\1/p' <<<"$stats")
 check "the forger's refused connection is counted (connections refused: ${refused:-none})" test "${refused:-0}" -ge 1
-check "per-topic and per-subscription figures" grep -q "vn-qn-inbound" <<<"$subs"
+check "per-topic and per-subscription figures (the links' queues among them)" grep -q "vn-ldtbxh-inbound" <<<"$subs"
+echo
+echo "    \$ lantoa links --monitor $monitor"
+"$L" links --monitor "$monitor" | sed 's/^/    /'
 echo
 echo "    The spread of step 1's press release: did every portal get it?"
 echo "    \$ lantoa trace ${press:0:16}… --monitor $monitor --wait 10"
@@ -331,17 +394,80 @@ printf '%s\n' "$trace" | sed 's/^/    /'
 check "every subscription it went to acknowledged it (lantoa trace --wait)" test "$trace_status" -eq 0
 echo "    (the same, live, in a browser: the dashboard at $monitor/ and $monitor/#spread/$press)"
 
+step 9 "Across brokers: each event verified at every hop, delivered once"
+qn_monitor=$(monitor_of broker-qn)
+echo "    \$ lantoa links --monitor $qn_monitor   (the Quảng Ninh broker)"
+"$L" links --monitor "$qn_monitor" | sed 's/^/    /'
+once=1
+for p in "${PORTALS[@]}"; do
+  [ "$(received "$p" | cut -f7 | sort | uniq -d | wc -l)" -eq 0 ] || once=0
+done
+check "no portal received any event twice, whatever path it took" test $once = 1
+
+step 10 "Partition: Quảng Ninh's line to the centre is cut while news flows both ways, then healed"
+qn_link_down() { ! links_up broker-qn 1; }
+kill -USR1 "$proxy_pid"
+if wait_for 15 qn_link_down; then ok "the Quảng Ninh broker sees its link down"; else bad "the link did not go down"; fi
+down_news=() up_news=()
+for i in 1 2; do
+  down_news+=("$(publish vn.gov <<EOF
+{"topic": "vn.gov.press", "headline": "Thông cáo số $i trong lúc đường truyền Quảng Ninh bị gián đoạn"}
+EOF
+)")
+  up_news+=("$(publish vn.qn <<EOF
+{"topic": "vn.qn.news", "headline": "Quảng Ninh: tin số $i gửi lên trong lúc mất kết nối"}
+EOF
+)")
+done
+sleep 2
+if got_id vn.qn.halong "${down_news[0]}" || got_id vn.ldtbxh "${up_news[0]}"; then
+  bad "news crossed a cut line"
+else
+  ok "2 press releases wait at the centre, 2 Quảng Ninh items at the province (on disk, queued for the link)"
+fi
+kill -USR2 "$proxy_pid"
+all_there=1
+for id in "${down_news[@]}"; do
+  wait_for 30 got_id vn.qn.halong "$id" || all_there=0
+  wait_for 10 got_id vn.qn "$id" || all_there=0
+done
+for id in "${up_news[@]}"; do wait_for 30 got_id vn.ldtbxh "$id" || all_there=0; done
+check "healed: every item reached every portal that subscribed to it (nothing lost)" test $all_there = 1
+sleep 1
+dupes=0
+for p in vn.qn vn.qn.halong vn.ldtbxh; do dupes=$((dupes + $(received "$p" | cut -f7 | sort | uniq -d | wc -l))); done
+check "and none twice (nothing doubled)" test "$dupes" -eq 0
+
+step 11 "The gateway: only what it exports leaves the defence network"
+internal=$(publish vn.bqp <<'EOF'
+{"topic": "vn.bqp.internal", "headline": "Kế hoạch nội bộ: không được ra khỏi mạng quân sự"}
+EOF
+)
+public_notice=$(publish vn.bqp <<'EOF'
+{"topic": "vn.bqp.notice", "urgency": 3, "headline": "Thông báo công khai: diễn tập phòng không ngày 05/12"}
+EOF
+)
+if wait_for 20 got_id vn.qn "$public_notice"; then
+  ok "the public notice (vn.bqp.notice) reached vn.qn, through the gateway, the centre and the Quảng Ninh broker"
+else
+  bad "the public notice did not reach vn.qn"
+fi
+sleep 1
+if got_id vn.qn "$internal"; then bad "vn.bqp.internal left the defence network"; else ok "vn.bqp.internal did not leave it, though vn.qn subscribes to vn.bqp.>"; fi
+echo "    \$ lantoa links --monitor $(monitor_of broker-gw)   (the gateway)"
+"$L" links --monitor "$(monitor_of broker-gw)" | sed 's/^/    /'
+
 echo
 if [ "$failures" -eq 0 ]; then
-  echo "All 8 steps behaved as described. (Files, logs and each CMS's received.tsv in $work)"
+  echo "All 11 steps behaved as described. (Files, logs and each CMS's received.tsv in $work)"
 else
-  echo "$failures check(s) FAILED. Logs: $work/broker.log and $work/portals/*/node.log"
+  echo "$failures check(s) FAILED. Logs: $work/broker*.log and $work/portals/*/node.log"
   exit 1
 fi
 if [ "$keep" = 1 ]; then
   echo
   b "The network keeps running (Ctrl-C stops it)."; echo
-  echo "  monitoring:  $monitor/api/v1/stats"
+  for d in "${BROKERS[@]}"; do echo "  $d monitoring:  $(monitor_of "$d")/api/v1/stats"; done
   for p in "${PORTALS[@]}"; do
     echo "  $p API:  ${api[$p]}  (token in $work/portals/$p/api.token; try GET /v1/feed.atom)"
   done
