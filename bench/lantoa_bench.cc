@@ -33,6 +33,7 @@
 #include "lantoa/internal/connection_access.h"
 #include "delivery/wire_views.pb.h"
 #include "support/broker_launcher.h"
+#include <httplib.h>
 
 namespace fs = std::filesystem;
 using namespace lantoa;
@@ -103,15 +104,15 @@ struct Broker {
   testing::BrokerInfo info;
 };
 
-Broker start_broker(const fs::path& binary, const fs::path& dir, const Identities& ids) {
+Broker start_broker(const fs::path& binary, const fs::path& dir, const Identities& ids,
+                    std::vector<std::string> more_args = {}) {
   fs::create_directories(dir / "data");
   (void)ids.root.public_keys().save(dir / "data" / "trust-root.pub", true);
-  Broker b{dir, std::make_unique<testing::BrokerLauncher>(binary, dir / "data", dir / "broker.log",
-                                                          std::vector<std::string>{"--log-level", "warn",
-                                                                                   "--verify-threads", "2",
-                                                                                   // one bench member stands for every portal
-                                                                                   "--max-subscriptions-per-member", "0",
-                                                                                   "--rate-events", "0"}),
+  std::vector<std::string> args{"--log-level", "warn", "--verify-threads", "2",
+                                // one bench member stands for every portal
+                                "--max-subscriptions-per-member", "0", "--rate-events", "0"};
+  args.insert(args.end(), more_args.begin(), more_args.end());
+  Broker b{dir, std::make_unique<testing::BrokerLauncher>(binary, dir / "data", dir / "broker.log", std::move(args)),
            {}};
   auto info = b.launcher->start();
   if (!info) {
@@ -382,7 +383,7 @@ double catchup(const fs::path& binary, const fs::path& dir, Identities& ids, siz
 // subscriptions that verify every event (unless `verify` is false: a
 // diagnostic that leaves the subscribers' CPU out); publish->deliver latency.
 bench::LatencyResult latency(const Broker& b, const Identities& ids, double rate, double seconds, size_t subscribers,
-                bool verify = true) {
+                bool verify = true, const Broker* publish_at = nullptr) {
   std::vector<Connection> subs;
   for (size_t s = 0; s < subscribers; ++s) {
     subs.push_back(connect(b, ids.subscribers[0]));
@@ -394,6 +395,9 @@ bench::LatencyResult latency(const Broker& b, const Identities& ids, double rate
     (void)subs.back().send(f);
     (void)subs.back().receive(milliseconds(5000));
   }
+  // Settled before measuring; published at another broker, the subscription's
+  // interest has to reach it over the links first.
+  std::this_thread::sleep_for(milliseconds(publish_at ? 2000 : 500));
   const size_t count = static_cast<size_t>(rate * seconds);
   auto events = presign(ids.publishers[1], "vn.bench.p1.flash", 1'000'000, count);
   std::map<std::string, size_t> index;
@@ -434,7 +438,7 @@ bench::LatencyResult latency(const Broker& b, const Identities& ids, double rate
       }
     });
   }
-  Connection sender = connect(b, ids.publishers[1]);
+  Connection sender = connect(publish_at ? *publish_at : b, ids.publishers[1]);
   const auto start = Clock::now();
   for (size_t i = 0; i < count; ++i) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
@@ -455,6 +459,123 @@ bench::LatencyResult latency(const Broker& b, const Identities& ids, double rate
   return bench::summarize(std::move(samples));
 }
 
+// --- federation (docs/federation.md) ---
+
+// A broker certified as `member` (role broker) that dials `links` (name, peer).
+Broker start_linked(const fs::path& binary, const fs::path& dir, Identities& ids, const std::string& member,
+                    const std::vector<std::pair<std::string, const Broker*>>& links) {
+  Identities::Member cert = ids.make(member, {v1::BROKER});
+  fs::create_directories(dir / "data");
+  (void)cert.key.save(dir / "data" / "broker.key", true);
+  (void)save_chain(dir / "broker.cert", cert.chain, true);
+  std::ofstream toml(dir / "broker.toml");
+  toml << "certificate = \"" << (dir / "broker.cert").string() << "\"\n";
+  for (const auto& [name, peer] : links) {
+    toml << "[[links]]\nname = \"" << name << "\"\nendpoint = \"" << peer->info.address.endpoint << "\"\nkey = \""
+         << to_base64url(peer->info.address.transport_key) << "\"\n";
+  }
+  toml.close();
+  return start_broker(binary, dir, ids, {"--config", (dir / "broker.toml").string()});
+}
+
+nlohmann::json broker_stats(const Broker& b) {
+  httplib::Client http(b.info.monitor_url);
+  auto r = http.Get("/api/v1/stats");
+  return r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+}
+
+uint64_t owed_by_links(const Broker& b) {
+  const nlohmann::json stats = broker_stats(b);
+  uint64_t owed = 0;
+  for (const auto& l : stats.value("links", nlohmann::json::array())) owed += l.value("owed_events", uint64_t{0});
+  return owed;
+}
+
+struct FederationResult {
+  bench::LatencyResult one, path;
+  double tree_rate = 0, one_rate = 0;  // deliveries/s
+  double catchup_rate = 0;             // events/s
+  uint64_t catchup_events = 0;
+};
+
+// Issue 15's three figures, each against its one-broker baseline in the same run.
+FederationResult federation(const fs::path& binary, const fs::path& scratch, Identities& ids, bool quick) {
+  FederationResult out;
+  const double seconds = quick ? 2 : 5;
+  {  // 1. latency at 1,000/s: one broker, then province -> centre -> another province
+    progress("federation: latency on one broker, at 1,000 events/s");
+    Broker one = start_broker(binary, scratch / "fed-one", ids);
+    out.one = latency(one, ids, 1000, seconds, 1);
+    one.launcher->stop();
+    progress("federation: latency through three brokers (province -> centre -> province)");
+    Broker centre = start_linked(binary, scratch / "fed-centre", ids, "vn.bench-centre", {});
+    Broker from = start_linked(binary, scratch / "fed-from", ids, "vn.bench-from", {{"centre", &centre}});
+    Broker to = start_linked(binary, scratch / "fed-to", ids, "vn.bench-to", {{"centre", &centre}});
+    out.path = latency(to, ids, 1000, seconds, 1, true, &from);
+    to.launcher->stop();
+    from.launcher->stop();
+    centre.launcher->stop();
+  }
+  const size_t provinces = 10, subs = quick ? 1000 : 10'000, events = quick ? 20 : 100;
+  {  // 2. a press release to every subscription: one broker, then a tree of 1 + 10
+    progress("federation: " + std::to_string(events) + " events to " + std::to_string(subs) +
+             " subscriptions on one broker");
+    out.one_rate = fanout(binary, scratch / "fed-fanout", ids, subs, events).deliveries_per_s;
+    progress("federation: the same over a tree of 1 central + 10 province brokers");
+    Broker centre = start_linked(binary, scratch / "tree-centre", ids, "vn.bench-tree", {});
+    std::vector<Broker> tree;
+    for (size_t p = 0; p < provinces; ++p) {
+      tree.push_back(start_linked(binary, scratch / ("tree-" + std::to_string(p)), ids,
+                                  "vn.bench-tree" + std::to_string(p), {{"centre", &centre}}));
+      Connection setup = connect(tree.back(), ids.subscribers[0]);
+      create_subscriptions(setup, "portal", subs / provinces);
+    }
+    std::this_thread::sleep_for(milliseconds(1500));  // interest reaches the centre
+    std::vector<Connection> conns;
+    for (auto& t : tree) conns.push_back(connect(t, ids.subscribers[0]));
+    {
+      Connection pub = connect(centre, ids.publishers[0]);
+      publish_batches(pub, presign(ids.publishers[0], "vn.bench.p0.press", 1, events));
+    }
+    std::atomic<uint64_t> acked{0};
+    std::vector<std::thread> threads;
+    const auto start = Clock::now();
+    for (size_t p = 0; p < provinces; ++p) {
+      threads.emplace_back([&, p] { acked += drain(conns[p], "portal", 0, 1, subs / provinces, (subs / provinces) * events, 2000); });
+    }
+    for (auto& t : threads) t.join();
+    out.tree_rate = acked / seconds_since(start);
+    if (acked != subs * events) std::cerr << "  !! tree: " << acked << " of " << subs * events << " acked\n";
+    for (auto& t : tree) t.launcher->stop();
+    centre.launcher->stop();
+  }
+  {  // 3. a link's catch-up after a partition left it owing many events
+    out.catchup_events = quick ? 10'000 : 100'000;
+    progress("federation: a province back after a partition that left " + std::to_string(out.catchup_events) +
+             " events owed");
+    Broker centre = start_linked(binary, scratch / "catch-centre", ids, "vn.bench-catch", {});
+    Broker province = start_linked(binary, scratch / "catch-province", ids, "vn.bench-catch-p", {{"centre", &centre}});
+    {
+      Connection setup = connect(province, ids.subscribers[0]);
+      create_subscriptions(setup, "archive", 1);
+    }
+    std::this_thread::sleep_for(milliseconds(1500));
+    province.launcher->stop();
+    {
+      Connection pub = connect(centre, ids.publishers[0]);
+      publish_batches(pub, presign(ids.publishers[0], "vn.bench.p0.archive", 1, out.catchup_events));
+    }
+    const auto start = Clock::now();
+    auto info = province.launcher->start();
+    if (!info) std::cerr << "  !! the province did not start again: " << info.status().to_string() << "\n";
+    while (owed_by_links(centre) > 0 && seconds_since(start) < 600) std::this_thread::sleep_for(milliseconds(100));
+    out.catchup_rate = out.catchup_events / seconds_since(start);
+    province.launcher->stop();
+    centre.launcher->stop();
+  }
+  return out;
+}
+
 std::string fmt(double v, int digits = 0) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -471,7 +592,9 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string broker_bin = LANTOA_BROKER_BIN;
   std::string out_dir = "bench/results";
-  app.add_option("--scenario", scenario, "all, ingest, fanout, latency or compare (with NATS JetStream and RabbitMQ)");
+  app.add_option("--scenario", scenario,
+                 "all, ingest, fanout, latency, compare (with NATS JetStream and RabbitMQ) or federation (links "
+                 "between brokers; not part of all)");
   size_t rounds = 3;
   std::vector<std::string> peers = {"nats", "rabbitmq"};
   app.add_option("--rounds", rounds, "compare: rounds (median and spread are reported)")->capture_default_str();
@@ -495,7 +618,8 @@ int main(int argc, char** argv) {
   const unsigned long files = bench::raise_open_files();
   if (files < 12'000) std::cerr << "  !! open-file limit " << files << ": the national scenario needs ~12,000\n";
   const bool all = scenario == "all";
-  if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency" && scenario != "compare") {
+  if (!all && scenario != "ingest" && scenario != "fanout" && scenario != "latency" && scenario != "compare" &&
+      scenario != "federation") {
     std::cerr << "unknown scenario " << scenario << "\n";
     return 2;
   }
@@ -567,6 +691,26 @@ int main(int argc, char** argv) {
        << fmt(l.p99_ms, 2) << " ms, p99.9 " << fmt(l.p999_ms, 2) << " ms (" << l.samples
        << " samples) | fsync " << fmt(c.fsync_ms, 3) << " ms | |\n";
     b.launcher->stop();
+  }
+  if (scenario == "federation") {
+    const FederationResult f = federation(broker_bin, scratch, ids, quick);
+    results["federation"] = {
+        {"latency_one_broker", {{"p50_ms", f.one.p50_ms}, {"p99_ms", f.one.p99_ms}, {"samples", f.one.samples}}},
+        {"latency_three_brokers", {{"p50_ms", f.path.p50_ms}, {"p99_ms", f.path.p99_ms}, {"samples", f.path.samples}}},
+        {"press_release_one_broker_deliveries_per_s", f.one_rate},
+        {"press_release_tree_deliveries_per_s", f.tree_rate},
+        {"catchup_events", f.catchup_events},
+        {"catchup_events_per_s", f.catchup_rate}};
+    md << "| latency at 1,000/s, one broker | p50 " << fmt(f.one.p50_ms, 2) << " ms, p99 " << fmt(f.one.p99_ms, 2)
+       << " ms | | |\n";
+    md << "| latency at 1,000/s, province -> centre -> province | p50 " << fmt(f.path.p50_ms, 2) << " ms, p99 "
+       << fmt(f.path.p99_ms, 2) << " ms | ratio to one broker: p50 " << fmt(f.path.p50_ms / f.one.p50_ms, 2)
+       << "x, p99 " << fmt(f.path.p99_ms / f.one.p99_ms, 2) << "x | |\n";
+    md << "| press release to every subscription, one broker | " << fmt(f.one_rate) << " deliveries/s | | |\n";
+    md << "| the same over 1 central + 10 province brokers | " << fmt(f.tree_rate)
+       << " deliveries/s | ratio to one broker: " << fmt(f.tree_rate / f.one_rate, 2) << "x | |\n";
+    md << "| a link catching up " << f.catchup_events << " owed events | " << fmt(f.catchup_rate)
+       << " events/s | | |\n";
   }
   if (all || scenario == "compare") {
     bench::CompareInputs in;
