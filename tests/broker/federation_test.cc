@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "lantoa/access.h"
 #include "lantoa/encoding.h"
 #include "lantoa/publisher.h"
 #include "lantoa/subscriber.h"
@@ -363,6 +364,32 @@ TEST_F(Federation, ASlowLinkStaysUpAndAFlashEventOvertakesTheBacklog) {
             << "\n";
   EXPECT_LT(flash_at, 50u) << "the flash event should overtake the backlog beyond the link's window";
   EXPECT_EQ(link["connects"], 1) << "the link reconnected: " << link.dump(2);
+}
+
+// A restricted namespace stays restricted across links: a broker never
+// forwards what its peer's certificate may not read, whatever the peer asks.
+TEST_F(Federation, ARestrictedNamespaceIsNotForwardedToABrokerThatMayNotReadIt) {
+  Member central_cert = broker_cert("vn.central"), province_cert = broker_cert("vn.qn.broker");
+  auto central = broker("vn.central", central_cert);
+  Member bqp = tree.member("vn.bqp");
+  Client owner(central->address(), bqp);
+  auto declaration = EventBuilder("vn.bqp", 1, std::string(kRestrictionTopic))
+                         .headline("Hạn chế đọc vn.bqp.internal")
+                         .body(R"({"namespace": "vn.bqp.internal", "readers": ["vn.bqp"]})")
+                         .build();
+  ASSERT_OK(declaration);
+  ASSERT_EQ(owner.publish_one(*sign_event(*declaration, bqp.key.sign)).status(), R::ACCEPTED);
+  auto province = broker("vn.qn.broker", province_cert, {{"central", central.get(), &central_cert, {}, {}}});
+  Client portal(province->address(), qn);
+  ASSERT_OK(portal.subscribe("bqp", {"vn.bqp.>"}));  // it asks for all of vn.bqp; the broker's link asks too
+  ASSERT_TRUE(eventually([&] { return asks(*central, "vn.bqp.>"); }, milliseconds(10000)));
+  ASSERT_EQ(owner.publish_one(make_events(bqp, "vn.bqp.internal.orders", 2, 1)[0]).status(), R::ACCEPTED);
+  ASSERT_EQ(owner.publish_one(make_events(bqp, "vn.bqp.news", 3, 1)[0]).status(), R::ACCEPTED);
+  auto got = receive(portal, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(topic_of(got[0]), "vn.bqp.news");
+  const auto topics = province->stats()["topics"];
+  EXPECT_FALSE(topics.contains("vn.bqp.internal.orders")) << "the restricted event reached the province's broker";
 }
 
 TEST_F(Federation, AGatewayPassesOnlyWhatItsFiltersNameInEitherDirection) {
