@@ -145,6 +145,7 @@ nlohmann::json Server::spread(const std::string& event_id, Status* status) {
                   {"accepted_ms", ev.accepted_ms()}, {"embargo_until_ms", ev.embargo_until_ms()}};
   uint64_t acked = 0, in_flight = 0, waiting = 0, queued = 0, not_queued = 0;
   nlohmann::json deliveries = nlohmann::json::array();
+  nlohmann::json links = nlohmann::json::array();  // the linked brokers it was owed to (also in deliveries)
   using State = Store::SpreadEntry::State;
   for (const auto& e : *entries) {
     nlohmann::json d = {{"owner", e.owner}, {"subscription", e.name}, {"connected", !dispatcher_.holder(e.sub).empty()}};
@@ -166,6 +167,15 @@ nlohmann::json Server::spread(const std::string& event_id, Status* status) {
         break;
       }
     }
+    if (is_link_subscription(e.name)) {
+      // What this broker owed a linked broker: its state there is the link's.
+      nlohmann::json l = d;
+      l["peer"] = e.owner;
+      for (const auto& [peer, s] : sessions_) {
+        if (s.link && s.link->sub == e.sub) l["link"] = s.link->name;
+      }
+      links.push_back(std::move(l));
+    }
     deliveries.push_back(std::move(d));
   }
   out["summary"] = {{"subscriptions", entries->size()},
@@ -175,7 +185,7 @@ nlohmann::json Server::spread(const std::string& event_id, Status* status) {
                     {"queued", queued},
                     {"not_queued", not_queued}};
   out["deliveries"] = std::move(deliveries);
-  out["links"] = nlohmann::json::array();  // federation links, once configured
+  out["links"] = std::move(links);
   *status = Status::Ok();
   return out;
 }

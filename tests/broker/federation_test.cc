@@ -4,6 +4,7 @@
 // peer stopped for a while loses nothing; a gateway passes only what its
 // filters name; only certified brokers may link.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <iostream>
 #include <map>
@@ -164,6 +165,16 @@ TEST_F(Federation, EachSideGetsWhatItAskedForVerifiedAndNothingElse) {
   EXPECT_EQ(link["owed_events"], 0);
   EXPECT_GT(link["bytes_received"].get<uint64_t>(), 0u);
   EXPECT_NE(province->metrics().find("lantoa_link_connected{link=\"central\"} 1"), std::string::npos);
+  // The spread of a press release names the link it went over.
+  {
+    httplib::Client http(central->monitor_url());
+    auto r = http.Get("/api/v1/events/" + to_hex(event_id(down[0].event().event())) + "/spread");
+    ASSERT_TRUE(r && r->status == 200);
+    const auto spread = nlohmann::json::parse(r->body);
+    ASSERT_EQ(spread["links"].size(), 1u) << spread.dump(2);
+    EXPECT_EQ(spread["links"][0]["peer"], "vn.qn.broker");
+    EXPECT_EQ(spread["links"][0]["state"], "acked");
+  }
   // lantoa links, as an operator reads it.
   const CommandResult shown = run_command(std::string(LANTOA_CLI_BIN) + " links --monitor " + province->monitor_url());
   EXPECT_EQ(shown.code, 0) << shown.out;
