@@ -130,11 +130,13 @@ TEST_F(Replay, CheckFindsARememberedIdWithoutItsForgottenEntry) {
     ASSERT_TRUE(db.ok());
     auto txn = store::Txn::begin(*env, store::Access::kWrite);
     ASSERT_TRUE(txn.ok());
-    auto cursor = store::Cursor::open(*txn, *db);
-    ASSERT_TRUE(cursor.ok());
-    auto first = cursor->first();
-    ASSERT_TRUE(first.ok() && first->has_value());
-    ASSERT_TRUE(cursor->erase_current().ok());
+    {
+      auto cursor = store::Cursor::open(*txn, *db);  // closed before the commit (LMDB frees it there)
+      ASSERT_TRUE(cursor.ok());
+      auto first = cursor->first();
+      ASSERT_TRUE(first.ok() && first->has_value());
+      ASSERT_TRUE(cursor->erase_current().ok());
+    }
     ASSERT_TRUE(txn->commit().ok());
   }
   auto report = broker::check_store(dir.path(), broker::CheckOptions{false, false});
