@@ -27,6 +27,7 @@ PACKAGES=(
   dpkg-dev fakeroot file lintian systemd
   prometheus  # promtool: the broker's /metrics is checked with "promtool check metrics" (tests/broker/metrics_test.cc)
   chromium    # the broker's dashboard is tested in headless Chromium (tests/broker/dashboard_test.cc)
+  python3     # the national demo's stand-in for a province's line (examples/national-network/link_proxy.py)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
