@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "lantoa/keys.h"
 #include "lantoa/status.h"
 #include "lantoa/v1/wire.pb.h"
+#include "monitor/metrics.h"
 #include "store/store.h"
 
 namespace lantoa::broker {
@@ -120,6 +122,10 @@ class LinkDialer {
   // Ends the connection and reconnects after the back-off.
   void down(const std::string& why, int64_t mono_ms);
 
+  // The link's figures (monitor/metrics.h), kept for its life.
+  void set_probe(std::shared_ptr<LinkProbe> probe) { probe_ = std::move(probe); }
+  const std::shared_ptr<LinkProbe>& probe() const { return probe_; }
+
   uint64_t bytes_sent() const { return bytes_sent_; }
   uint64_t bytes_received() const { return bytes_received_; }
 
@@ -143,6 +149,7 @@ class LinkDialer {
   uint64_t connects_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;
+  std::shared_ptr<LinkProbe> probe_;
 };
 
 }  // namespace lantoa::broker

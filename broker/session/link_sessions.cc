@@ -22,8 +22,8 @@ std::vector<std::string> filters_of(const std::vector<InterestEntry>& entries) {
 }  // namespace
 
 void Server::add_link(std::unique_ptr<LinkDialer> dialer) {
-  auto probe = metrics_.link(dialer->config().name, true);
-  metrics_.link_details(*probe, [&](LinkProbe& p) {
+  dialer->set_probe(metrics_.link(dialer->config().name, true));
+  metrics_.link_details(*dialer->probe(), [&](LinkProbe& p) {
     p.endpoint = dialer->endpoint();
     p.exports = dialer->config().exports;
     p.imports = dialer->config().imports;
@@ -41,17 +41,14 @@ void Server::poll_links(int64_t mono_ms) {
     if (had_socket && !d->socket()) link_down(*d, d->down_reason(), mono_ms);
     while (auto frame = d->receive(mono_ms)) on_link_frame(*d, *frame, mono_ms);
     if (!d->socket() && sessions_.count(dialed_peer(*d))) link_down(*d, d->down_reason(), mono_ms);
+    LinkProbe& probe = *d->probe();
     if (d->state() != LinkDialer::State::kUp) {
-      auto probe = metrics_.link(d->config().name, true);
-      metrics_.link_details(*probe, [&](LinkProbe& p) {
+      metrics_.link_details(probe, [&](LinkProbe& p) {
         if (p.down_reason != d->down_reason()) p.down_reason = d->down_reason();
       });
     }
-    auto it = sessions_.find(dialed_peer(*d));
-    if (it != sessions_.end() && it->second.link && it->second.link->probe) {
-      it->second.link->probe->bytes_sent.store(d->bytes_sent(), std::memory_order_relaxed);
-      it->second.link->probe->bytes_received.store(d->bytes_received(), std::memory_order_relaxed);
-    }
+    probe.bytes_sent.store(d->bytes_sent(), std::memory_order_relaxed);
+    probe.bytes_received.store(d->bytes_received(), std::memory_order_relaxed);
   }
 }
 
@@ -148,7 +145,7 @@ void Server::on_welcome(LinkDialer& dialer, const v1::Welcome& welcome, int64_t 
   s.link->exports = dialer.config().exports;
   s.link->imports = dialer.config().imports;
   s.link->mirror = dialer.config().mirror;
-  s.link->probe = metrics_.link(s.link->name, true);
+  s.link->probe = dialer.probe();
   s.link->probe->connected = true;
   s.link->probe->connects = dialer.connects();
   s.link->probe->up_since_ms = unix_now_ms();
@@ -165,16 +162,11 @@ void Server::on_welcome(LinkDialer& dialer, const v1::Welcome& welcome, int64_t 
 void Server::link_down(LinkDialer& dialer, const std::string& why, int64_t mono_ms) {
   (void)mono_ms;
   const std::string peer = dialed_peer(dialer);
+  LinkProbe& probe = *dialer.probe();
+  probe.connected = false;
+  probe.up_since_ms = 0;
+  metrics_.link_details(probe, [&](LinkProbe& p) { p.down_reason = why; });
   auto it = sessions_.find(peer);
-  if (it != sessions_.end() && it->second.link && it->second.link->probe) {
-    auto& probe = *it->second.link->probe;
-    probe.connected = false;
-    probe.up_since_ms = 0;
-    metrics_.link_details(probe, [&](LinkProbe& p) { p.down_reason = why; });
-  } else {
-    auto probe = metrics_.link(dialer.config().name, true);
-    metrics_.link_details(*probe, [&](LinkProbe& p) { p.down_reason = why; });
-  }
   if (it != sessions_.end()) {
     dispatcher_.drop_peer(peer);  // what was in flight goes back to the queue
     sessions_.erase(it);

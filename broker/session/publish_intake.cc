@@ -18,8 +18,7 @@ PublishIntake::PublishIntake(Verifier& verifier, Metrics& metrics, Tickets& tick
       reply_(std::move(reply)),
       rate_(options.rate) {}
 
-Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const Identity>& identity,
-                           v1::PublishBatch& batch, int64_t now_ms) {
+Result<uint64_t> PublishIntake::open_batch(const std::string& peer, const v1::PublishBatch& batch) {
   const int n = batch.events_size();
   if (static_cast<uint32_t>(n) > options_.max_batch_events) {
     return Status(E::INVALID_ARGUMENT, "batch of " + std::to_string(n) + " events exceeds the limit of " +
@@ -29,6 +28,16 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
   Pending& p = pending_[id];
   p.peer = peer;
   p.results.set_request_id(batch.request_id());
+  return id;
+}
+
+Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const Identity>& identity,
+                           v1::PublishBatch& batch, int64_t now_ms) {
+  const int n = batch.events_size();
+  auto opened = open_batch(peer, batch);
+  if (!opened) return opened.status();
+  const uint64_t id = *opened;
+  Pending& p = pending_[id];
   const std::string& member = identity->member.member();
   // Rate limits first: what is over the member's limit is refused now, with
   // the time to wait, and never reaches verification or storage.
@@ -83,14 +92,10 @@ Status PublishIntake::take(const std::string& peer, const std::shared_ptr<const 
 Status PublishIntake::forward(const std::string& peer, const std::shared_ptr<const Identity>& identity,
                               v1::PublishBatch& batch, uint64_t arrived_on) {
   const int n = batch.events_size();
-  if (static_cast<uint32_t>(n) > options_.max_batch_events) {
-    return Status(E::INVALID_ARGUMENT, "batch of " + std::to_string(n) + " events exceeds the limit of " +
-                                           std::to_string(options_.max_batch_events));
-  }
-  const uint64_t id = next_publish_id_++;
+  auto opened = open_batch(peer, batch);
+  if (!opened) return opened.status();
+  const uint64_t id = *opened;
   Pending& p = pending_[id];
-  p.peer = peer;
-  p.results.set_request_id(batch.request_id());
   std::vector<std::pair<uint32_t, v1::SignedEvent>> admitted;
   uint64_t bytes = 0;
   for (int i = 0; i < n; ++i) {

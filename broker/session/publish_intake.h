@@ -66,6 +66,8 @@ class PublishIntake {
     v1::PublishResults results;
   };
   void finish(uint64_t publish_id);
+  // Checks the batch's size and opens its Pending; its publish id.
+  Result<uint64_t> open_batch(const std::string& peer, const v1::PublishBatch& batch);
   // Refuses every admitted event OVERLOADED (the verify queue is full), with a retry delay.
   static constexpr uint32_t kOverloadedRetryMs = 100;
   void refuse_overloaded(Pending& p, std::vector<std::pair<uint32_t, v1::SignedEvent>>& admitted,
