@@ -9,6 +9,8 @@
 #include "lantoa/event.h"
 #include "store/check.h"
 #include "store/store.h"
+#include "support/broker_process.h"
+#include "support/client.h"
 #include "support/fixtures.h"
 
 namespace lantoa::testing {
@@ -143,6 +145,29 @@ TEST_F(Replay, CheckFindsARememberedIdWithoutItsForgottenEntry) {
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->clean());
   EXPECT_NE(report->to_text().find("forgotten has no entry"), std::string::npos) << report->to_text();
+}
+
+// Through a running broker: a replay of an event older than the horizon
+// (a captured event sent again after its id was forgotten) is refused.
+TEST(ReplayAtABroker, AnEventCreatedBeforeTheHorizonIsRefusedAndARecentOneTakenOnce) {
+  const int64_t now = unix_now_ms();
+  TrustTree tree(now - 60 * kDay, now + 365 * kDay);  // certificates valid when the old events were made
+  Member gov = tree.member("vn.gov");
+  TempDir conf;
+  BrokerProcess broker(tree, config_file_args(conf, "[storage]\nreplay_horizon_days = 10\n"));
+  broker.start();
+  Client c(broker.address(), gov);
+  auto made = [&](uint64_t seq, int64_t created_ms) {
+    auto e = EventBuilder("vn.gov", seq, "vn.gov.press").headline("Thông cáo cũ").created_ms(created_ms).build();
+    EXPECT_TRUE(e.ok());
+    return *sign_event(*e, gov.key.sign);
+  };
+  auto old = c.publish_one(made(1, now - 11 * kDay));
+  EXPECT_EQ(old.status(), R::REJECTED);
+  EXPECT_EQ(old.error().code(), E::EVENT_TOO_OLD) << old.error().message();
+  const auto recent = made(2, now - 9 * kDay);
+  EXPECT_EQ(c.publish_one(recent).status(), R::ACCEPTED);
+  EXPECT_EQ(c.publish_one(recent).status(), R::DUPLICATE);
 }
 
 }  // namespace
