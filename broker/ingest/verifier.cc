@@ -60,6 +60,7 @@ Result<IngestItem> Verifier::verify(const lantoa::v1::SignedEvent& envelope, con
   if (!who.has_role(lantoa::v1::PUBLISHER)) {
     return Status(Error::ROLE_MISSING, "\"" + who.member() + "\" is not certified as a publisher");
   }
+  LANTOA_RETURN_IF_ERROR(check_editorial_role(who, e));
   LANTOA_RETURN_IF_ERROR(check_event_signature(envelope, who.certificate.sign_key()));
   if (e.created_ms() > now_ms + options.max_clock_skew_ms) {
     return Status(Error::INVALID_TIME, "created_ms is " + std::to_string((e.created_ms() - now_ms) / 1000) +

@@ -106,7 +106,12 @@ void SubjectIndex::remove(uint64_t sub, std::string_view filter) {
 void SubjectIndex::match(std::string_view topic, std::vector<uint64_t>& out) const {
   out.clear();
   const auto labels = split(topic);
-  const bool system = is_system_topic(topic);
+  // No wildcard matches a '$' label ("$trust", "$inbox"): "*" not that
+  // label, ">" no run of labels holding one.
+  size_t after_last_dollar = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].starts_with('$')) after_last_dollar = i + 1;
+  }
   // Depth-first over the nodes the topic's labels lead to.
   struct Frame {
     const Node* node;
@@ -116,15 +121,14 @@ void SubjectIndex::match(std::string_view topic, std::vector<uint64_t>& out) con
   while (!stack.empty()) {
     const Frame f = stack.back();
     stack.pop_back();
-    const bool wildcards = !(f.depth == 0 && system);  // never at the first level of a system topic
     if (f.depth == labels.size()) {
       for (const auto& [sub, n] : f.node->here) out.push_back(sub);
       continue;
     }
-    if (wildcards) {
+    if (f.depth >= after_last_dollar) {
       for (const auto& [sub, n] : f.node->rest) out.push_back(sub);  // ">" takes the remaining labels
-      if (f.node->star) stack.push_back({f.node->star.get(), f.depth + 1});
     }
+    if (f.node->star && !labels[f.depth].starts_with('$')) stack.push_back({f.node->star.get(), f.depth + 1});
     if (auto it = f.node->labels.find(labels[f.depth]); it != f.node->labels.end()) {
       stack.push_back({it->second.get(), f.depth + 1});
     }

@@ -366,7 +366,12 @@ Status Store::Batch::add_ref(const QueueRef& ref) {
 }
 
 bool Store::Batch::may_receive(const Subscription& sub, const std::string& topic) const {
-  return sub.matches(topic) &&
+  if (!sub.matches(topic)) return false;
+  if (auto inbox = inbox_address(topic)) {  // only its two ends read it, and the brokers between them
+    return is_link_subscription(sub.record.name()) ? may_carry_inbox(*inbox, broker_namespace(sub.record.owner()))
+                                                   : may_read_inbox(*inbox, sub.record.owner());
+  }
+  return
          (!store_.restrictions_ || store_.restrictions_->may_read(sub.record.owner(), sub.grants, topic)) &&
          (!pending_restrictions_ || pending_restrictions_->may_read(sub.record.owner(), sub.grants, topic));
 }

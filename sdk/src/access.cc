@@ -53,6 +53,19 @@ Result<Restriction> restriction_from_event(const VerifiedEvent& event) {
   return r;
 }
 
+bool may_read_inbox(const InboxAddress& inbox, std::string_view member) {
+  return member == inbox.recipient || member == inbox.sender;
+}
+
+bool may_carry_inbox(const InboxAddress& inbox, std::string_view peer_serves) {
+  return in_namespace(inbox.recipient, peer_serves) || in_namespace(inbox.sender, peer_serves);
+}
+
+std::string broker_namespace(std::string_view broker_member) {
+  const size_t dot = broker_member.rfind('.');
+  return dot == std::string_view::npos ? std::string() : std::string(broker_member.substr(0, dot));
+}
+
 void Restrictions::set(Restriction r) {
   if (r.owner.empty() && !r.readers.empty()) r.owner = r.readers.back();
   std::unique_lock lock(mu_);
@@ -61,6 +74,7 @@ void Restrictions::set(Restriction r) {
 
 bool Restrictions::may_read(std::string_view member, const std::vector<std::string>& grants,
                             std::string_view topic) const {
+  if (auto inbox = inbox_address(topic)) return may_read_inbox(*inbox, member);
   std::shared_lock lock(mu_);
   for (const auto& [key, r] : by_ns_) {
     const std::string& ns = key.first;
@@ -72,6 +86,17 @@ bool Restrictions::may_read(std::string_view member, const std::vector<std::stri
 
 Status Restrictions::check_filter(std::string_view member, const std::vector<std::string>& grants,
                                   std::string_view filter) const {
+  // An inbox filter whose ends are literal: only they may read it.
+  if (auto inbox = inbox_address(filter); inbox && member != inbox->recipient) {
+    // (With a wildcard on either side it may match an inbox the member sends
+    // to or receives: allowed, and each event is checked when routed.)
+    const bool literal = (inbox->recipient + inbox->sender).find_first_of("*>") == std::string::npos;
+    if (literal && member != inbox->sender) {
+      return Status(E::PERMISSION_DENIED, "\"" + std::string(filter) + "\" is the inbox where " + inbox->sender +
+                                              " writes to " + inbox->recipient + ": only the two of them read it, not \"" +
+                                              std::string(member) + "\"");
+    }
+  }
   // The literal labels before the first wildcard: every matching topic starts with them.
   std::string prefix;
   size_t pos = 0;

@@ -106,11 +106,7 @@ Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check
   if (Status s = validate_member_id(e.origin()); !s.ok()) return Status(E::INVALID_ORIGIN, "origin: " + s.message());
   if (e.sequence() == 0) return Status(E::INVALID_SEQUENCE, "sequence must be at least 1");
   LANTOA_RETURN_IF_ERROR(validate_topic(e.topic()));
-  if (!in_namespace(e.topic(), e.origin()) && e.topic() != kRevocationTopic && e.topic() != kRestrictionTopicName) {
-    return Status(E::TOPIC_OUTSIDE_NAMESPACE, "topic \"" + e.topic() + "\" is outside the namespace of origin \"" +
-                                                  e.origin() + "\" (it must be \"" + e.origin() +
-                                                  "\" or start with \"" + e.origin() + ".\")");
-  }
+  LANTOA_RETURN_IF_ERROR(check_publish_topic(e.origin(), e.topic()));
   if (e.kind() == v1::KIND_UNSPECIFIED || !v1::Kind_IsValid(e.kind())) {
     return Status(E::INVALID_KIND, "kind " + std::to_string(e.kind()) + " is not one of NEWS, CORRECTION, "
                                                                       "RETRACTION, ENDORSEMENT, REPLY");
@@ -177,6 +173,13 @@ Status validate_fields(const v1::Event& e, const EventLimits& limits, bool check
     return Status(E::INVALID_CARRIED_EVENT, e.kind() == v1::ENDORSEMENT
                                                 ? "ENDORSEMENT needs carried_event, the endorsed signed event"
                                                 : "carried_event is only for ENDORSEMENT");
+  }
+  if ((e.kind() == v1::REPLY) != (e.reply_code() != v1::REPLY_CODE_UNSPECIFIED) ||
+      !v1::ReplyCode_IsValid(e.reply_code())) {
+    return Status(E::INVALID_REPLY_CODE, e.kind() == v1::REPLY
+                                             ? "REPLY needs reply_code: ACCEPTED, REJECTED, CHANGES_REQUESTED, "
+                                               "FEEDBACK or SEEN"
+                                             : "reply_code is only for REPLY");
   }
   // Subjects.
   if (static_cast<size_t>(e.subjects_size()) > limits.max_subjects) {
@@ -265,6 +268,7 @@ EventBuilder& EventBuilder::refers_to(std::string id) { event_.set_refers_to(std
 EventBuilder& EventBuilder::ninjs(std::string document) { event_.set_ninjs(std::move(document)); return *this; }
 EventBuilder& EventBuilder::link(std::string url) { event_.set_link(std::move(url)); return *this; }
 EventBuilder& EventBuilder::byline(std::string text) { event_.set_byline(std::move(text)); return *this; }
+EventBuilder& EventBuilder::reply_code(v1::ReplyCode code) { event_.set_reply_code(code); return *this; }
 EventBuilder& EventBuilder::carried_event(std::string bytes) { event_.set_carried_event(std::move(bytes)); return *this; }
 
 Result<v1::Event> EventBuilder::build(const EventLimits& limits) const {

@@ -30,12 +30,17 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-// Checks one topic label (not a wildcard). `first` allows a leading '$'.
+// Checks one topic label (not a wildcard). `first` allows a leading '$';
+// later labels may be "$inbox" only.
 // Returns an empty string when fine, otherwise the rule broken.
 std::string topic_label_problem(std::string_view label, bool first) {
   if (label.empty()) return "has an empty label (two dots, or a dot at either end)";
   if (label.size() > kMaxLabelBytes) return "has a label longer than 63 bytes";
   size_t i = 0;
+  if (!first && label[0] == '$') {
+    if (label == kInboxLabel) return {};
+    return "has a '$' label other than \"$inbox\" after its first label";
+  }
   if (first && label[0] == '$') {
     if (label.size() == 1) return "has a '$' label with no name";
     i = 1;
@@ -84,11 +89,51 @@ Status validate_topic(std::string_view topic) {
     return Status(v1::Error::INVALID_TOPIC, "topic " + quoted(topic) + " is longer than 255 bytes");
   }
   auto labels = split_labels(topic);
+  size_t inboxes = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
     std::string problem = topic_label_problem(labels[i], i == 0);
     if (!problem.empty()) return Status(v1::Error::INVALID_TOPIC, "topic " + quoted(topic) + " " + problem);
+    inboxes += labels[i] == kInboxLabel;
+  }
+  if (inboxes > 0) {
+    auto address = inbox_address(topic);
+    if (inboxes > 1 || !address || !validate_member_id(address->recipient).ok() ||
+        !validate_member_id(address->sender).ok()) {
+      return Status(v1::Error::INVALID_TOPIC, "topic " + quoted(topic) +
+                                                  " is not an inbox \"<recipient>.$inbox.<sender>\" of two member ids");
+    }
   }
   return Status::Ok();
+}
+
+std::optional<InboxAddress> inbox_address(std::string_view topic) {
+  const std::string marker = "." + std::string(kInboxLabel) + ".";
+  const size_t at = topic.find(marker);
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  InboxAddress a{std::string(topic.substr(0, at)), std::string(topic.substr(at + marker.size()))};
+  if (a.sender.empty()) return std::nullopt;
+  return a;
+}
+
+std::string inbox_topic(std::string_view recipient, std::string_view sender) {
+  return std::string(recipient) + "." + std::string(kInboxLabel) + "." + std::string(sender);
+}
+
+Status check_publish_topic(std::string_view origin, std::string_view topic) {
+  if (topic == kRevocationTopic || topic == kRestrictionTopicName) return Status::Ok();
+  if (auto inbox = inbox_address(topic)) {
+    if (inbox->sender == origin) return Status::Ok();
+    return Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE,
+                  "topic \"" + std::string(topic) + "\" is the inbox where " + inbox->sender + " writes to " +
+                      inbox->recipient + ": \"" + std::string(origin) + "\" writes to " + inbox->recipient +
+                      " on \"" + inbox_topic(inbox->recipient, origin) + "\"");
+  }
+  if (in_namespace(topic, origin)) return Status::Ok();
+  return Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE, "topic \"" + std::string(topic) +
+                                                        "\" is outside the namespace of origin \"" +
+                                                        std::string(origin) + "\" (it must be \"" +
+                                                        std::string(origin) + "\" or start with \"" +
+                                                        std::string(origin) + ".\")");
 }
 
 Status validate_filter(std::string_view filter) {
@@ -143,14 +188,15 @@ bool TopicFilter::matches(std::string_view topic) const {
     if (pos > topic.size()) return false;  // topic has fewer labels than the filter
     const std::string& want = labels_[i];
     if (want == ">") {
-      // One or more remaining labels; at the start, never a system topic.
+      // One or more remaining labels, none of them a '$' label.
       if (pos >= topic.size()) return false;
-      return !(i == 0 && is_system_topic(topic));
+      std::string_view rest = topic.substr(pos);
+      return !rest.starts_with('$') && rest.find(".$") == std::string_view::npos;
     }
     size_t dot = topic.find('.', pos);
     std::string_view label = topic.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
     if (want == "*") {
-      if (label.empty() || (i == 0 && is_system_topic(label))) return false;
+      if (label.empty() || label.starts_with('$')) return false;  // no wildcard matches a '$' label
     } else if (label != want) {
       return false;
     }
@@ -185,9 +231,21 @@ std::optional<std::string> filter_intersect(std::string_view a, std::string_view
   if (!validate_filter(a).ok() || !validate_filter(b).ok()) return std::nullopt;
   const auto x = filter_labels(a);
   const auto y = filter_labels(b);
-  // At the first level a wildcard does not match a system topic ("$...").
-  if ((is_wildcard(x[0]) && y[0].starts_with('$')) || (is_wildcard(y[0]) && x[0].starts_with('$'))) {
-    return std::nullopt;
+  // No wildcard matches a '$' label ("$trust", "$inbox"), at any level.
+  for (size_t k = 0; k < std::max(x.size(), y.size()); ++k) {
+    const bool x_rest = k >= x.size() ? false : x[k] == ">";
+    if (k < x.size() && k < y.size() && ((is_wildcard(x[k]) && y[k].starts_with('$')) ||
+                                         (is_wildcard(y[k]) && x[k].starts_with('$')))) {
+      return std::nullopt;
+    }
+    if (x_rest || (k < y.size() && y[k] == ">")) {
+      const auto& rest = x_rest ? y : x;
+      for (size_t r = k; r < rest.size(); ++r) {
+        if (rest[r].starts_with('$')) return std::nullopt;
+      }
+      break;
+    }
+    if (k >= x.size() || k >= y.size()) break;
   }
   std::string out;
   auto add = [&out](std::string_view label) {
@@ -214,9 +272,15 @@ bool filter_covers(std::string_view outer, std::string_view inner) {
   const auto labels = filter_labels;
   const auto o = labels(outer);
   const auto i = labels(inner);
-  if (is_wildcard(o[0]) && i[0].starts_with('$')) return false;  // no wildcard matches a system topic
   for (size_t k = 0; k < o.size(); ++k) {
-    if (o[k] == ">") return k < i.size();  // ">" needs at least one more label, as in `inner`
+    if (o[k] == ">") {  // ">" needs at least one more label, as in `inner`, and matches no '$' label
+      if (k >= i.size()) return false;
+      for (size_t r = k; r < i.size(); ++r) {
+        if (i[r].starts_with('$')) return false;
+      }
+      return true;
+    }
+    if (is_wildcard(o[k]) && k < i.size() && i[k].starts_with('$')) return false;  // no wildcard matches a '$' label
     if (k >= i.size()) return false;       // `inner` matches shorter topics
     if (i[k] == ">") return false;         // `inner` matches deeper topics than `outer` can
     if (o[k] == "*") continue;             // any one label, literal or "*"

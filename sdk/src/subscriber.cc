@@ -261,6 +261,11 @@ void Subscriber::Impl::send_acks(Connection& conn) {
   }
 }
 
+std::string ReceivedEvent::provenance() const {
+  if (!original) return {};
+  return "endorsed by " + verified.event.origin() + ", written by " + original->event.origin();
+}
+
 Status Subscriber::Impl::handle(Connection& conn, const v1::Deliver& d, const Handler& handler, size_t& handled) {
   ReceivedEvent r;
   r.envelope = d.event();
@@ -282,6 +287,19 @@ Status Subscriber::Impl::handle(Connection& conn, const v1::Deliver& d, const Ha
     if (!decoded) return refuse(decoded.status());
     r.verified.id = std::move(decoded->id);
     r.verified.event = std::move(decoded->event);
+  }
+  if (r.verified.event.kind() == v1::ENDORSEMENT) {
+    // The carried original (verified above with the endorsement when
+    // verifying): who wrote what the endorser vouches for.
+    auto carried = parse_signed_event(r.verified.event.carried_event());
+    if (!carried) return refuse(carried.status());
+    auto original = o.verify ? trust.verify_event(*carried) : [&]() -> Result<VerifiedEvent> {
+      auto dec = decode_event(*carried);
+      if (!dec) return dec.status();
+      return VerifiedEvent{std::move(dec->id), std::move(dec->event), {}};
+    }();
+    if (!original) return refuse(original.status());
+    r.original = std::move(*original);
   }
   if (d.subscription() == trust_name()) {
     auto applied = trust.apply_revocation_event(r.verified, unix_now_ms());

@@ -430,9 +430,22 @@ Result<VerifiedEvent> TrustStore::verify_event(const v1::SignedEvent& envelope, 
   if (!signer->has_role(v1::PUBLISHER)) {
     return Status(E::ROLE_MISSING, "\"" + signer->member() + "\" is not certified as a publisher");
   }
+  LANTOA_RETURN_IF_ERROR(check_editorial_role(*signer, decoded->event));
   LANTOA_RETURN_IF_ERROR(check_event_signature(envelope, signer->certificate.sign_key()));
   LANTOA_RETURN_IF_ERROR(verify_carried(decoded->event, limits, times));
   return VerifiedEvent{std::move(decoded->id), std::move(decoded->event), std::move(*signer)};
+}
+
+Status check_editorial_role(const VerifiedMember& signer, const v1::Event& event) {
+  const bool decision = event.kind() == v1::REPLY &&
+                        (event.reply_code() == v1::ACCEPTED || event.reply_code() == v1::REJECTED ||
+                         event.reply_code() == v1::CHANGES_REQUESTED);
+  if ((event.kind() == v1::ENDORSEMENT || decision) && !signer.has_role(v1::EDITOR)) {
+    return Status(E::ROLE_MISSING, "\"" + signer.member() + "\" is not certified as an editor: only editors " +
+                                       (decision ? "decide on proposals (" + v1::ReplyCode_Name(event.reply_code()) + ")"
+                                                 : std::string("endorse another member's item")));
+  }
+  return Status::Ok();
 }
 
 Status TrustStore::verify_carried(const v1::Event& event, const EventLimits& limits, EventTimes times) const {

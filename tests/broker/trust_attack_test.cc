@@ -245,21 +245,43 @@ TEST_F(TrustAttack, OnlyTheOriginMayCorrectOrRetract) {
   EXPECT_EQ(g.publish_one(*sign_event(*own, gov.key.sign)).status(), v1::PublishResult::ACCEPTED);
 }
 
-// Item 10: an endorsement whose carried event was altered is refused.
+// Item 10: an endorsement whose carried event was altered is refused; so is
+// one by a member without the editor role, and one outside the endorser's
+// namespace.
 TEST_F(TrustAttack, AForgedEndorsementIsRefused) {
+  Member desk = tree.certify("vn.desk", {v1::PUBLISHER, v1::SUBSCRIBER, v1::EDITOR});
   auto original = make_events(halong, "vn.qn.halong.news", 1, 1)[0];
   *original.mutable_signer_chain() = halong.chain;
   std::string carried_bytes = original.SerializeAsString();
   carried_bytes[carried_bytes.find("Tin")] = 'X';
-  auto e = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
+  auto e = EventBuilder("vn.desk", 1, "vn.desk.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
                .refers_to(event_id(original.event())).carried_event(carried_bytes).build();
   ASSERT_OK(e);
-  Client g(broker.address(), gov);
-  auto r = g.publish_one(*sign_event(*e, gov.key.sign));
+  Client editor(broker.address(), desk);
+  auto r = editor.publish_one(*sign_event(*e, desk.key.sign));
   EXPECT_EQ(r.error().code(), E::BAD_SIGNATURE) << r.error().message();
-  auto good = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
+  auto outside = EventBuilder("vn.desk", 2, "vn.gov.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
+                     .refers_to(event_id(original.event())).carried_event(original.SerializeAsString()).build();
+  EXPECT_EQ(outside.status().code(), E::TOPIC_OUTSIDE_NAMESPACE);
+  v1::Event outside_event = *e;  // built by hand past the SDK's check
+  outside_event.set_topic("vn.gov.press");
+  outside_event.set_carried_event(original.SerializeAsString());
+  v1::SignedEvent outside_signed;  // signed by hand: sign_event checks the topic too
+  outside_signed.set_event(outside_event.SerializeAsString());
+  outside_signed.set_signature(desk.key.sign.sign(SignDomain::kEvent, outside_signed.event()));
+  outside_signed.set_signer_key_id(desk.key.sign.id());
+  r = editor.publish_one(outside_signed);
+  EXPECT_EQ(r.error().code(), E::TOPIC_OUTSIDE_NAMESPACE) << r.error().message();
+  // vn.gov holds no editor role: it cannot endorse, even a true original.
+  auto not_editor = EventBuilder("vn.gov", 1, "vn.gov.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
+                        .refers_to(event_id(original.event())).carried_event(original.SerializeAsString()).build();
+  Client g(broker.address(), gov);
+  r = g.publish_one(*sign_event(*not_editor, gov.key.sign));
+  EXPECT_EQ(r.error().code(), E::ROLE_MISSING) << r.error().message();
+  EXPECT_NE(r.error().message().find("editor"), std::string::npos);
+  auto good = EventBuilder("vn.desk", 3, "vn.desk.press").headline("Đăng lại").kind(v1::ENDORSEMENT)
                   .refers_to(event_id(original.event())).carried_event(original.SerializeAsString()).build();
-  EXPECT_EQ(g.publish_one(*sign_event(*good, gov.key.sign)).status(), v1::PublishResult::ACCEPTED);
+  EXPECT_EQ(editor.publish_one(*sign_event(*good, desk.key.sign)).status(), v1::PublishResult::ACCEPTED);
 }
 
 // Item 13: one certificate cannot open durable subscriptions without end

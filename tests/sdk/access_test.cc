@@ -27,6 +27,27 @@ TEST(Restrictions, ReadersGrantsAndFilters) {
   EXPECT_TRUE(r.check_filter("vn.qn", {"vn.bqp.internal.>"}, "vn.bqp.internal.>").ok());
 }
 
+TEST(Inbox, OnlyItsTwoEndsReadItAndOnlyTheirBrokersCarryIt) {
+  Restrictions r;
+  const std::string topic = "vn.gov.$inbox.vn.ldtbxh";
+  EXPECT_TRUE(r.may_read("vn.gov", {}, topic));
+  EXPECT_TRUE(r.may_read("vn.ldtbxh", {}, topic));
+  EXPECT_FALSE(r.may_read("vn.qn", {}, topic));
+  EXPECT_FALSE(r.may_read("vn", {}, topic));               // not even the root's member
+  EXPECT_FALSE(r.may_read("vn.gov.desk", {}, topic));      // nor one below the recipient
+  EXPECT_FALSE(r.may_read("vn.qn", {"vn.gov.>", ">"}, topic));  // read grants do not open it
+  EXPECT_EQ(r.check_filter("vn.qn", {}, topic).code(), v1::Error::PERMISSION_DENIED);
+  EXPECT_TRUE(r.check_filter("vn.ldtbxh", {}, topic).ok());
+  EXPECT_TRUE(r.check_filter("vn.gov", {}, "vn.gov.$inbox.>").ok());
+  EXPECT_TRUE(r.check_filter("vn.qn", {}, "vn.gov.$inbox.>").ok());  // what vn.qn sent there, no more
+  auto inbox = inbox_address(topic);
+  ASSERT_TRUE(inbox);
+  EXPECT_TRUE(may_carry_inbox(*inbox, "vn"));
+  EXPECT_TRUE(may_carry_inbox(*inbox, broker_namespace("vn.ldtbxh.broker")));
+  EXPECT_FALSE(may_carry_inbox(*inbox, broker_namespace("vn.qn.broker")));
+  EXPECT_EQ(broker_namespace("vn.centre"), "vn");
+}
+
 TEST(Restrictions, DeclarationsComeFromTheOwner) {
   testing::TrustTree tree;
   testing::Member bqp = tree.member("vn.bqp");

@@ -113,8 +113,22 @@ TEST(EventValidation, AcceptsEveryKindWithItsReference) {
     EXPECT_TRUE(after([&](auto& e) {
                   e.set_kind(kind);
                   e.set_refers_to(std::string(32, 'r'));
+                  if (kind == v1::REPLY) e.set_reply_code(v1::FEEDBACK);
                 }).ok());
   }
+  // A reply says what it answers; no other kind carries a reply code.
+  EXPECT_STATUS(after([](auto& e) {
+                  e.set_kind(v1::REPLY);
+                  e.set_refers_to(std::string(32, 'r'));
+                }),
+                v1::Error::INVALID_REPLY_CODE);
+  EXPECT_STATUS(after([](auto& e) { e.set_reply_code(v1::REJECTED); }), v1::Error::INVALID_REPLY_CODE);
+  EXPECT_STATUS(after([](auto& e) {
+                  e.set_kind(v1::REPLY);
+                  e.set_refers_to(std::string(32, 'r'));
+                  e.set_reply_code(static_cast<v1::ReplyCode>(99));
+                }),
+                v1::Error::INVALID_REPLY_CODE);
   EXPECT_TRUE(after([](auto& e) {
                 e.set_kind(v1::ENDORSEMENT);
                 e.set_refers_to(std::string(32, 'r'));

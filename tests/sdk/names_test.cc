@@ -89,6 +89,40 @@ TEST(Filter, LeadingWildcardsDoNotMatchSystemTopics) {
   EXPECT_TRUE(filter_matches("$trust.revocations", "$trust.revocations"));
 }
 
+TEST(Inbox, IsWhereTheSenderWritesToTheRecipientAndNoWildcardReachesIt) {
+  EXPECT_TRUE(validate_topic("vn.gov.$inbox.vn.ldtbxh").ok());
+  EXPECT_EQ(inbox_topic("vn.gov", "vn.qn.halong"), "vn.gov.$inbox.vn.qn.halong");
+  auto a = inbox_address("vn.gov.$inbox.vn.qn.halong");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->recipient, "vn.gov");
+  EXPECT_EQ(a->sender, "vn.qn.halong");
+  EXPECT_FALSE(inbox_address("vn.gov.press"));
+  // Two member ids around one "$inbox", nothing else.
+  for (const char* t : {"vn.gov.$inbox", "$inbox.vn", "vn.gov.$inbox.vn.$inbox.x", "vn.gov.$inbox.tin_tuc",
+                        "vn.gov.$inbx.vn.qn", "vn_x.$inbox.vn"}) {
+    EXPECT_EQ(validate_topic(t).code(), v1::Error::INVALID_TOPIC) << t;
+  }
+  // Only the sender publishes there.
+  EXPECT_TRUE(check_publish_topic("vn.ldtbxh", "vn.gov.$inbox.vn.ldtbxh").ok());
+  EXPECT_EQ(check_publish_topic("vn.qn", "vn.gov.$inbox.vn.ldtbxh").code(), v1::Error::TOPIC_OUTSIDE_NAMESPACE);
+  EXPECT_EQ(check_publish_topic("vn.gov", "vn.gov.$inbox.vn.ldtbxh").code(), v1::Error::TOPIC_OUTSIDE_NAMESPACE);
+  EXPECT_TRUE(check_publish_topic("vn.gov", "vn.gov.press").ok());
+  EXPECT_EQ(check_publish_topic("vn.gov", "vn.qn.press").code(), v1::Error::TOPIC_OUTSIDE_NAMESPACE);
+  // No wildcard matches a '$' label: news subscriptions never pick up inboxes.
+  EXPECT_FALSE(filter_matches("vn.gov.>", "vn.gov.$inbox.vn.qn"));
+  EXPECT_FALSE(filter_matches(">", "vn.gov.$inbox.vn.qn"));
+  EXPECT_FALSE(filter_matches("vn.gov.*.vn.qn", "vn.gov.$inbox.vn.qn"));
+  EXPECT_TRUE(filter_matches("vn.gov.$inbox.>", "vn.gov.$inbox.vn.qn"));
+  EXPECT_TRUE(filter_matches("*.$inbox.>", "vn.$inbox.vn.qn"));
+  EXPECT_TRUE(filter_matches("vn.gov.$inbox.vn.*", "vn.gov.$inbox.vn.qn"));
+  EXPECT_FALSE(filter_covers("vn.gov.>", "vn.gov.$inbox.>"));
+  EXPECT_FALSE(filter_covers(">", "vn.gov.$inbox.vn.qn"));
+  EXPECT_TRUE(filter_covers("vn.gov.$inbox.>", "vn.gov.$inbox.vn.qn"));
+  EXPECT_FALSE(filter_intersect("vn.gov.>", "vn.gov.$inbox.>"));
+  EXPECT_FALSE(filter_intersect(">", "vn.gov.$inbox.vn.qn"));
+  EXPECT_EQ(filter_intersect("vn.*.$inbox.>", "vn.gov.$inbox.vn.qn"), "vn.gov.$inbox.vn.qn");
+}
+
 TEST(Namespace, IsTheIdAndEverythingBelow) {
   EXPECT_TRUE(in_namespace("vn.qn", "vn.qn"));
   EXPECT_TRUE(in_namespace("vn.qn.halong", "vn.qn"));

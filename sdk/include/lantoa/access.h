@@ -39,14 +39,26 @@ Result<Restriction> restriction_from_event(const VerifiedEvent& event);
 // member below the declarer (say "vn.bqp.internal" under "vn.bqp") cannot
 // reopen what its parent restricted by declaring the same or a deeper
 // namespace more openly. The most restrictive declaration wins.
+// Inboxes (names.h, "<recipient>.$inbox.<sender>"): a member reads one only
+// when it is the recipient or the sender, whatever restrictions and read
+// grants say; a broker carries one over a link only to a peer broker that
+// serves (`peer_serves`, its namespace) the recipient or the sender.
+bool may_read_inbox(const InboxAddress& inbox, std::string_view member);
+bool may_carry_inbox(const InboxAddress& inbox, std::string_view peer_serves);
+// The namespace a broker serves for the inbox rule: its id one label up
+// ("vn.qn.broker" serves "vn.qn"; a broker's id is "<namespace>.<name>").
+std::string broker_namespace(std::string_view broker_member);
+
 class Restrictions {
  public:
   // Adds or replaces the declaration of `r.owner` for `r.ns`.
   void set(Restriction r);
-  // May `member` (with its certificate's read grants) read `topic`?
+  // May `member` (with its certificate's read grants) read `topic`? An
+  // inbox only as its recipient or sender.
   bool may_read(std::string_view member, const std::vector<std::string>& grants, std::string_view topic) const;
   // For a subscription filter: OK, or PERMISSION_DENIED when every topic the
-  // filter can match lies in a namespace the member may not read. (Filters
+  // filter can match lies in a namespace the member may not read (or in
+  // inboxes the member neither receives nor sends). (Filters
   // that only overlap a restricted namespace are allowed; the restricted
   // events are then simply not routed to them.)
   Status check_filter(std::string_view member, const std::vector<std::string>& grants, std::string_view filter) const;

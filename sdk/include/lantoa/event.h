@@ -62,6 +62,7 @@ class EventBuilder {
   EventBuilder& subject(std::string code, std::string name = {});
   EventBuilder& attachment(v1::Attachment attachment);
   EventBuilder& refers_to(std::string event_id);
+  EventBuilder& reply_code(v1::ReplyCode code);
   EventBuilder& link(std::string url);
   EventBuilder& byline(std::string text);
   EventBuilder& carried_event(std::string signed_event_bytes);

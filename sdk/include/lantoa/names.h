@@ -40,6 +40,28 @@ bool strictly_below(std::string_view name, std::string_view ns);
 // True for reserved system topics (first label starts with '$').
 bool is_system_topic(std::string_view topic);
 
+// Inboxes: the topic "<recipient>.$inbox.<sender>" is where `sender` writes
+// to `recipient` (a proposal to review, an answer to an item). Only the
+// sender may publish on it, and only the two of them may read it (and the
+// brokers that carry it between them: docs/security-model.md, "Inboxes").
+// No wildcard matches a '$' label, at any level: "vn.gov.>" does not match
+// "vn.gov.$inbox.vn.qn"; a filter names the inbox ("vn.gov.$inbox.>").
+inline constexpr std::string_view kInboxLabel = "$inbox";
+struct InboxAddress {
+  std::string recipient;
+  std::string sender;
+};
+// The two ends of an inbox topic (or of a filter whose labels around
+// "$inbox" are all literal), nullopt when `topic` names no inbox.
+std::optional<InboxAddress> inbox_address(std::string_view topic);
+// "<recipient>.$inbox.<sender>".
+std::string inbox_topic(std::string_view recipient, std::string_view sender);
+// May `origin` publish on `topic`? Its own id and below, except inboxes
+// (there only as the sender), and the system topics anyone certified may
+// carry ($trust.revocations, $trust.restrictions; their content is checked
+// on its own). TOPIC_OUTSIDE_NAMESPACE naming the rule, or OK.
+Status check_publish_topic(std::string_view origin, std::string_view topic);
+
 // The system topic on which authorities' revocation lists travel. Any member
 // with the authority role may carry a list there; the list's own signature
 // (by its issuer) is what makes it trusted.

@@ -53,6 +53,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,11 @@ struct ReceivedEvent {
   uint64_t broker_seq = 0;
   uint32_t attempt = 1;       // 2 and more: a redelivery
   std::string subscription;
+  // For an ENDORSEMENT: the endorsed item as its author signed it (the
+  // carried event, verified with the endorsement). nullopt for other kinds.
+  std::optional<VerifiedEvent> original;
+  // "endorsed by vn.gov, written by vn.ldtbxh" for an endorsement, else "".
+  std::string provenance() const;
 };
 
 // An event that was not handed to the handler because it failed

@@ -127,6 +127,12 @@ struct EventTimes {
   int64_t judged_ms = 0;  // 0: only the creation time is checked
 };
 
+// Editorial acts need the editor role (ROLE_MISSING otherwise): an
+// ENDORSEMENT (republishing another member's item under one's own name) and a
+// reviewer's decision on a proposal (REPLY ACCEPTED, REJECTED,
+// CHANGES_REQUESTED). OK for everything else.
+Status check_editorial_role(const VerifiedMember& signer, const v1::Event& event);
+
 class TrustStore {
  public:
   explicit TrustStore(RootKey root);
