@@ -45,6 +45,19 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                                                         c.key.string()));
     }
   }
+  bool editor = false, subscriber = false;
+  if (chain && chain->certificates_size() > 0) {
+    if (auto leaf = decode_certificate(chain->certificates(0))) {
+      for (int r : leaf->roles()) {
+        editor = editor || r == v1::EDITOR;
+        subscriber = subscriber || r == v1::SUBSCRIBER;
+      }
+    }
+  }
+  if (c.review_inbox.value_or(false) && chain && !subscriber) {
+    problems.push_back(Status(E::ROLE_MISSING, "review.inbox is true but the certificate " + c.chain.string() +
+                                                   " lacks the subscriber role: the inbox cannot be read"));
+  }
   auto root = PublicKeys::load(c.root);
   if (!root) problems.push_back(root.status());
   auto broker = resolve_broker(c.broker_endpoint, c.broker_key);
@@ -77,7 +90,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   auto lock = internal::FolderLock::take(c.data, "node.lock", "lantoa-node");
   if (!lock) return lock.status();
   n->lock_.emplace(std::move(*lock));
-  auto store = NodeStore::open(c.data / "state");
+  auto store = NodeStore::open(c.data / "state", c.member);
   if (!store) return store.status();
   n->store_ = std::move(*store);
 
@@ -105,9 +118,18 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   if (!publisher) return publisher.status();
   n->publisher_ = std::move(*publisher);
 
-  for (const auto& sub : c.subscriptions) {
+  n->review_ = std::make_unique<ReviewDesk>(*n, editor);
+  n->review_->follow_up();  // what a stop left unendorsed
+  std::vector<SubscriptionConfig> subscriptions = c.subscriptions;
+  if (c.review_inbox.value_or(subscriber)) {
+    SubscriptionConfig inbox{kInboxSubscription, {inbox_topic(c.member, ">")}, {}};
+    inbox.start.set_earliest(true);
+    subscriptions.push_back(std::move(inbox));
+  }
+  for (const auto& sub : subscriptions) {
     n->receivers_.push_back(std::make_unique<Receiver>(
-        sub, Receiver::Identity{c.key, n->chain_, n->root_, n->broker_, n->failover_}, *n->store_, n->counters_));
+        sub, Receiver::Identity{c.key, n->chain_, n->root_, n->broker_, n->failover_}, *n->store_, n->counters_,
+        [desk = n->review_.get()] { desk->follow_up(); }));
   }
   for (const auto& w : c.webhooks) {
     n->deliveries_.push_back(std::make_unique<DeliveryWorker>(*n->store_, make_webhook_target(w), w.max_backoff));
@@ -127,7 +149,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                       {"pid", static_cast<int64_t>(getpid())}};
   LANTOA_RETURN_IF_ERROR(internal::write_file_atomic(c.data / "node.ready.json", ready.dump() + "\n", 0644, true));
   spdlog::info("lantoa-node {} ready: API on {}:{}, broker {}, {} subscription(s), {} webhook(s){}, {} feed(s)",
-               c.member, c.api_host, n->api_->port(), n->broker_.endpoint, c.subscriptions.size(), c.webhooks.size(),
+               c.member, c.api_host, n->api_->port(), n->broker_.endpoint, n->receivers_.size(), c.webhooks.size(),
                c.spool.empty() ? "" : ", spool " + c.spool.string(), c.feeds.size());
   return n;
 }
@@ -300,7 +322,7 @@ json Node::status() const {
                       {"last_sequence", publisher_ ? publisher_->last_sequence() : 0}}},
           {"inbox", {{"received", counters_.received.load()}, {"rejected", counters_.rejected.load()},
                      {"sanitized", counters_.sanitized.load()}, {"refused", refused_count ? *refused_count : 0}}},
-          {"subscriptions", {{"configured", config_.subscriptions.size()}, {"open", open}, {"list", subscriptions}}},
+          {"subscriptions", {{"configured", receivers_.size()}, {"open", open}, {"list", subscriptions}}},
           {"problems", problems()},
           {"deliveries", deliveries},
           {"feeds", feeds}};

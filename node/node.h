@@ -7,6 +7,7 @@
 //                       event, then NodeStore::add_received)
 //   DeliveryWorkers     webhooks and the spool folder, each from its cursor
 //   FeedPollers         the RSS/Atom adapter
+//   ReviewDesk          proposals to review and answers (review/review_desk.h)
 //   HttpApi             the CMS's local API (api/http_api.h)
 //
 // start() returns once the API listens; the broker may be down (the outbox
@@ -29,6 +30,7 @@
 #include "lantoa/subscriber.h"
 #include "lantoa/internal/file_util.h"
 #include "receive/receiver.h"
+#include "review/review_desk.h"
 #include "state/node_store.h"
 
 namespace lantoa::node {
@@ -97,6 +99,7 @@ class Node {
   // the operator. Empty when healthy.
   std::vector<std::string> problems() const;
   NodeStore& store() { return *store_; }
+  ReviewDesk& review() { return *review_; }
   const NodeConfig& config() const { return config_; }
   int api_port() const;
 
@@ -116,6 +119,7 @@ class Node {
   std::vector<BrokerAddress> failover_;  // mirrors ([[broker.failover]])
   std::unique_ptr<NodeStore> store_;
   std::unique_ptr<Publisher> publisher_;
+  std::unique_ptr<ReviewDesk> review_;
   std::atomic<bool> stopping_{false};
   ReceiveCounters counters_;
   std::vector<std::unique_ptr<Receiver>> receivers_;

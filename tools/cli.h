@@ -33,6 +33,7 @@ void add_cert(CLI::App& app, Runner& run);
 void add_publish(CLI::App& app, Runner& run);
 void add_tail(CLI::App& app, Runner& run);
 void add_replay(CLI::App& app, Runner& run);
+void add_review(CLI::App& app, Runner& run);  // through a node's API
 void add_stats(CLI::App& app, Runner& run);  // also top, and the admin verbs below
 // trace; subs rm, queues purge (under the views `subs` and `queues`); sessions close.
 void add_admin(CLI::App& subs, CLI::App& queues, CLI::App& app, Runner& run);

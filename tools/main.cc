@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   lantoa::cli::add_tail(app, run);
   lantoa::cli::add_replay(app, run);
   lantoa::cli::add_stats(app, run);
+  lantoa::cli::add_review(app, run);
   app.set_config("--config", "", "TOML file: a [verb] section per verb, keys as the long options (broker-key = ...)");
   try {
     app.parse(argc, argv);

@@ -11,7 +11,7 @@ namespace lantoa::cli {
 
 nlohmann::json event_json(const ReceivedEvent& e) {
   const v1::Event& ev = e.verified.event;
-  return {{"id", to_hex(e.verified.id)},
+  nlohmann::json j = {{"id", to_hex(e.verified.id)},
           {"broker_seq", e.broker_seq},
           {"attempt", e.attempt},
           {"origin", ev.origin()},
@@ -28,6 +28,17 @@ nlohmann::json event_json(const ReceivedEvent& e) {
           {"signer", e.verified.signer.member()},
           {"signer_key", fingerprint(e.verified.signer.certificate.sign_key())},
           {"verified", true}};
+  if (ev.kind() == v1::REPLY) j["reply_code"] = v1::ReplyCode_Name(ev.reply_code());
+  if (e.original) {  // an endorsement: who wrote what the endorser vouches for
+    j["provenance"] = e.provenance();
+    j["original"] = {{"id", to_hex(e.original->id)},
+                     {"origin", e.original->event.origin()},
+                     {"topic", e.original->event.topic()},
+                     {"headline", e.original->event.headline()},
+                     {"signer_key", fingerprint(e.original->signer.certificate.sign_key())},
+                     {"verified", true}};
+  }
+  return j;
 }
 
 void add_tail(CLI::App& app, Runner& run) {
@@ -80,7 +91,12 @@ void add_tail(CLI::App& app, Runner& run) {
               std::cout << format_time_ms(ev.created_ms()) << "  " << ev.topic() << "  [" << v1::Kind_Name(ev.kind())
                         << ", urgency " << ev.urgency() << "]  signed by " << e.verified.signer.member() << " ("
                         << fingerprint(e.verified.signer.certificate.sign_key()) << "), verified\n    "
-                        << ev.headline() << std::endl;
+                        << (e.original && ev.headline().empty() ? e.original->event.headline() : ev.headline())
+                        << std::endl;
+              if (e.original) {
+                std::cout << "    " << e.provenance() << " (" << to_hex(e.original->id) << ", both signatures verified)"
+                          << std::endl;
+              }
               return Status::Ok();
             },
             std::chrono::milliseconds(200), o->count ? o->count - seen : SIZE_MAX);

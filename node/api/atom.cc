@@ -1,5 +1,7 @@
 #include "api/atom.h"
 
+#include "lantoa/names.h"
+
 #include <pugixml.hpp>
 
 #include <sstream>
@@ -12,7 +14,11 @@ namespace lantoa::node {
 bool in_atom_feed(const nlohmann::json& r) {
   const auto& meta = r["lantoa"];
   const std::string kind = meta.value("kind", "");
-  return r["inbox"].value("state", "current") == "current" && (kind == "news" || kind == "correction");
+  // Not what others address to this portal (proposals, answers): those are
+  // for the two ends only, and a feed URL opens with its key alone.
+  return r["inbox"].value("state", "current") == "current" &&
+         (kind == "news" || kind == "correction" || kind == "endorsement") &&
+         !inbox_address(meta.value("topic", ""));
 }
 
 std::string atom_feed(const std::vector<InboxEntry>& entries, const std::string& title, const std::string& feed_id,
@@ -44,7 +50,13 @@ std::string atom_feed(const std::vector<InboxEntry>& entries, const std::string&
     }
     entry.append_child("title").text() = headline.c_str();
     entry.append_child("updated").text() = doc_ninjs.value("versionCreated", "").c_str();
-    entry.append_child("author").append_child("name").text() = meta.value("signer", "").c_str();
+    if (meta.contains("endorsement")) {  // written by the original's author, endorsed by the signer
+      entry.append_child("author").append_child("name").text() =
+          meta["endorsement"].value("written_by", "").c_str();
+      entry.append_child("contributor").append_child("name").text() = meta.value("signer", "").c_str();
+    } else {
+      entry.append_child("author").append_child("name").text() = meta.value("signer", "").c_str();
+    }
     for (const auto& alt : doc_ninjs.value("altIds", nlohmann::json::array())) {
       if (alt.value("role", "") != "canonical-url") continue;
       pugi::xml_node link = entry.append_child("link");
@@ -79,6 +91,14 @@ std::string atom_feed(const std::vector<InboxEntry>& entries, const std::string&
       if (meta.contains(key) && meta[key].is_string()) ev.append_attribute(key) = meta[key].get<std::string>().c_str();
     }
     ev.append_attribute("version") = meta.value("version", 1u);
+    if (meta.contains("endorsement")) {
+      const auto& en = meta["endorsement"];
+      ev.append_attribute("endorsed_by") = en.value("endorsed_by", "").c_str();
+      ev.append_attribute("written_by") = en.value("written_by", "").c_str();
+      ev.append_attribute("original_id") = en["original"].value("event_id", "").c_str();
+      ev.append_attribute("original_signature") = en["original"].value("signature", "").c_str();
+      ev.append_attribute("provenance") = meta.value("provenance", "").c_str();
+    }
   }
   std::ostringstream out;
   doc.save(out, "  ", pugi::format_default, pugi::encoding_utf8);

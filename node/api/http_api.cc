@@ -49,7 +49,8 @@ void send_status(httplib::Response& res, const Status& s) {
   int http = 422;
   switch (s.code()) {
     case E::INVALID_ARGUMENT: http = 400; break;
-    case E::TOPIC_OUTSIDE_NAMESPACE: case E::PERMISSION_DENIED: http = 403; break;
+    case E::TOPIC_OUTSIDE_NAMESPACE: case E::PERMISSION_DENIED: case E::ROLE_MISSING: http = 403; break;
+    case E::ALREADY_EXISTS: http = 409; break;
     case E::NOT_FOUND: http = 404; break;
     case E::EVENT_TOO_LARGE: http = 413; break;
     case E::STORAGE_FULL: case E::STORAGE_ERROR: case E::IO_ERROR: case E::INTERNAL: case E::UNAVAILABLE:
@@ -201,6 +202,84 @@ Status HttpApi::start() {
   });
   s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, node_.status()); });
 
+  // A request body as one JSON object, or the error sent.
+  auto read_body = [](const httplib::Request& req, httplib::Response& res) -> std::optional<json> {
+    if (json_nested_deeper_than(req.body)) {
+      send_error(res, 400, "MALFORMED_JSON",
+                 "the request body nests arrays or objects deeper than " + std::to_string(kMaxJsonDepth) +
+                     " levels: no news item does");
+      return std::nullopt;
+    }
+    json doc = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      send_error(res, 400, "MALFORMED_JSON", "the request body is not one JSON object");
+      return std::nullopt;
+    }
+    return doc;
+  };
+  auto answer = [](httplib::Response& res, int http, const Result<json>& r) {
+    if (!r) return send_status(res, r.status());
+    send_json(res, http, *r);
+  };
+
+  s.Post("/v1/proposals", [this](const httplib::Request& req, httplib::Response& res) {
+    // A proposal is an item published on the reviewer's inbox (only the two
+    // portals read it): then it is like POST /v1/events.
+    if (json_nested_deeper_than(req.body)) {
+      return send_error(res, 400, "MALFORMED_JSON", "the request body nests arrays or objects too deep");
+    }
+    json doc = json::parse(req.body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return send_error(res, 400, "MALFORMED_JSON", "the request body is not one JSON object");
+    }
+    std::string reviewer = param(req, "reviewer");
+    if (reviewer.empty() && doc.contains("reviewer") && doc["reviewer"].is_string() && !looks_like_ninjs(doc)) {
+      reviewer = doc["reviewer"].get<std::string>();
+    }
+    if (!looks_like_ninjs(doc)) doc.erase("reviewer");
+    if (reviewer.empty()) {
+      return send_error(res, 400, "INVALID_ARGUMENT", "say who reviews it: ?reviewer=<member id> (or \"reviewer\" "
+                                                      "in Lantoa's form)", "reviewer");
+    }
+    if (Status st = validate_member_id(reviewer); !st.ok()) {
+      return send_error(res, 400, "INVALID_MEMBER_ID", st.message(), "reviewer");
+    }
+    if (reviewer == node_.config().member) {
+      return send_error(res, 400, "INVALID_ARGUMENT", "a portal does not propose to itself", "reviewer");
+    }
+    const std::string topic = inbox_topic(reviewer, node_.config().member);
+    if (!looks_like_ninjs(doc)) {
+      if (doc.contains("topic") && doc["topic"] != topic) {
+        return send_error(res, 400, "INVALID_TOPIC", "a proposal goes to the reviewer's inbox " + topic +
+                                                         ": leave \"topic\" out", "topic");
+      }
+      doc["topic"] = topic;
+    }
+    publish(req, res, doc, topic);
+  });
+
+  s.Get("/v1/review", [this, answer](const httplib::Request& req, httplib::Response& res) {
+    answer(res, 200, node_.review().list(param(req, "state")));
+  });
+  s.Get(R"(/v1/review/([0-9A-Fa-f]+))", [this, answer](const httplib::Request& req, httplib::Response& res) {
+    answer(res, 200, node_.review().show(req.matches[1].str()));
+  });
+  s.Post(R"(/v1/review/([0-9A-Fa-f]+)/endorse)", [this, read_body, answer](const httplib::Request& req,
+                                                                          httplib::Response& res) {
+    auto body = read_body(req, res);
+    if (body) answer(res, 200, node_.review().endorse(req.matches[1].str(), *body));
+  });
+  s.Post(R"(/v1/review/([0-9A-Fa-f]+)/reject)", [this, read_body, answer](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+    auto body = read_body(req, res);
+    if (body) answer(res, 200, node_.review().reject(req.matches[1].str(), *body));
+  });
+  s.Post(R"(/v1/inbox/([0-9A-Fa-f]+)/reply)", [this, read_body, answer](const httplib::Request& req,
+                                                                       httplib::Response& res) {
+    auto body = read_body(req, res);
+    if (body) answer(res, 202, node_.review().reply(req.matches[1].str(), *body));
+  });
+
   s.Post("/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
     if (json_nested_deeper_than(req.body)) {
       return send_error(res, 400, "MALFORMED_JSON",
@@ -212,35 +291,7 @@ Status HttpApi::start() {
       send_error(res, 400, "MALFORMED_JSON", "the request body is not valid JSON");
       return;
     }
-    // Idempotency-Key: the same key (with the same request) answers with the
-    // event the first request made; with another request it is refused.
-    std::optional<Idempotency> idempotency;
-    if (req.has_header("Idempotency-Key")) {
-      const std::string key = req.get_header_value("Idempotency-Key");
-      const bool printable = std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 127; });
-      if (key.empty() || key.size() > 255 || !printable) {
-        return send_error(res, 400, "INVALID_ARGUMENT",
-                          "the Idempotency-Key header must be 1..255 visible ASCII characters", "Idempotency-Key");
-      }
-      idempotency = Idempotency{key, digest(param(req, "topic") + "\n" + req.body)};
-    }
-    auto accepted = node_.publish_document(doc, param(req, "topic"), idempotency ? &*idempotency : nullptr);
-    if (!accepted) {
-      if (accepted.status().code() == E::ALREADY_EXISTS) {
-        return send_error(res, 422, "IDEMPOTENCY_KEY_REUSED", accepted.status().message(), "Idempotency-Key");
-      }
-      send_status(res, accepted.status());
-      return;
-    }
-    if (accepted->repeated) res.set_header("Idempotent-Replayed", "true");
-    const std::string id = to_hex(accepted->event_id);
-    json body = {{"id", id}, {"status", "queued"}, {"sequence", accepted->sequence}};
-    std::string kind = v1::Kind_Name(accepted->kind);
-    for (char& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    body["kind"] = kind;
-    if (!accepted->refers_to.empty()) body["refers_to"] = to_hex(accepted->refers_to);
-    res.set_header("Location", "/v1/events/" + id);
-    send_json(res, 202, body);
+    publish(req, res, doc, param(req, "topic"));
   });
 
   s.Get(R"(/v1/events/([0-9A-Fa-f]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -252,8 +303,10 @@ Status HttpApi::start() {
     auto rec = node_.store().published(*id);
     if (!rec) return send_status(res, rec.status());
     if (!*rec) return send_error(res, 404, "NOT_FOUND", "this node published no event " + req.matches[1].str());
+    if (Status st = node_.review().annotate(**rec); !st.ok()) return send_status(res, st);
     send_json(res, 200, **rec);
   });
+
 
   s.Get("/v1/inbox", [this](const httplib::Request& req, httplib::Response& res) {
     uint64_t since = 0;
@@ -340,6 +393,37 @@ Status HttpApi::start() {
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Status::Ok();
+}
+
+void HttpApi::publish(const httplib::Request& req, httplib::Response& res, const json& doc, const std::string& topic) {
+  // Idempotency-Key: the same key (with the same request) answers with the
+  // event the first request made; with another request it is refused.
+  std::optional<Idempotency> idempotency;
+  if (req.has_header("Idempotency-Key")) {
+    const std::string key = req.get_header_value("Idempotency-Key");
+    const bool printable = std::all_of(key.begin(), key.end(), [](char ch) { return ch > ' ' && ch < 127; });
+    if (key.empty() || key.size() > 255 || !printable) {
+      return send_error(res, 400, "INVALID_ARGUMENT",
+                        "the Idempotency-Key header must be 1..255 visible ASCII characters", "Idempotency-Key");
+    }
+    idempotency = Idempotency{key, digest(topic + "\n" + req.body)};
+  }
+  auto accepted = node_.publish_document(doc, topic, idempotency ? &*idempotency : nullptr);
+  if (!accepted) {
+    if (accepted.status().code() == E::ALREADY_EXISTS) {
+      return send_error(res, 422, "IDEMPOTENCY_KEY_REUSED", accepted.status().message(), "Idempotency-Key");
+    }
+    return send_status(res, accepted.status());
+  }
+  if (accepted->repeated) res.set_header("Idempotent-Replayed", "true");
+  const std::string id = to_hex(accepted->event_id);
+  json body = {{"id", id}, {"status", "queued"}, {"sequence", accepted->sequence}};
+  std::string kind = v1::Kind_Name(accepted->kind);
+  for (char& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  body["kind"] = kind;
+  if (!accepted->refers_to.empty()) body["refers_to"] = to_hex(accepted->refers_to);
+  res.set_header("Location", "/v1/events/" + id);
+  send_json(res, 202, body);
 }
 
 void HttpApi::stop() {

@@ -32,6 +32,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -39,6 +40,8 @@
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace lantoa::node {
@@ -59,6 +62,10 @@ class HttpApi {
   int port() const { return port_; }
 
  private:
+  // POST /v1/events and /v1/proposals: publishes `doc` (Lantoa's form or
+  // ninjs) on `topic`, with the request's Idempotency-Key; answers 202.
+  void publish(const httplib::Request& req, httplib::Response& res, const nlohmann::json& doc,
+               const std::string& topic);
   Node& node_;
   std::string feed_key(const std::string& topic) const;  // hex, for the feed URL of `topic`
   std::string token_digest_;

@@ -123,7 +123,7 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
   NodeConfig c;
   Mistakes m;
   m.ok(only_known(t, {"member", "key", "chain", "root", "data", "broker", "api", "subscriptions", "webhooks", "spool",
-                      "feeds"},
+                      "feeds", "review"},
                   ""));
   for (auto [key, out] : {std::pair{"key", &c.key}, {"chain", &c.chain}, {"root", &c.root}, {"data", &c.data}}) {
     if (!m.ok(read(t, key, *out, ""))) continue;
@@ -192,6 +192,9 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     for (const auto& other : c.subscriptions) {
       if (!sc.name.empty() && other.name == sc.name) m.add(where + "name \"" + sc.name + "\" is taken by another subscription");
     }
+    if (sc.name == kInboxSubscription) {
+      m.add(where + "name \"inbox\" is the portal's own inbox ([review] inbox): choose another name");
+    }
     auto p = parse_start_position(start);
     if (!p) return m.add(where + "start: " + p.status().message());
     sc.start = *p;
@@ -232,6 +235,21 @@ Result<NodeConfig> load_node_config(const std::filesystem::path& file) {
     if (m.ok(read(*s, "mode", mode, "spool.")) && !mode.empty()) {
       auto parsed_mode = parse_file_mode(mode, "spool.mode");
       if (m.ok(parsed_mode.status())) c.spool_mode = *parsed_mode;
+    }
+  }
+  if (const toml::table* r = t["review"].as_table()) {
+    m.ok(only_known(*r, {"inbox", "endorse_topic"}, "review."));
+    if (const toml::node* inbox = r->get("inbox")) {
+      if (auto b = inbox->value<bool>()) c.review_inbox = *b;
+      else m.add("review.inbox must be true or false");
+    }
+    if (m.ok(read(*r, "endorse_topic", c.endorse_topic, "review.")) && !c.endorse_topic.empty()) {
+      if (Status st = validate_topic(c.endorse_topic); !st.ok()) m.add("review.endorse_topic: " + st.message());
+      else if (inbox_address(c.endorse_topic)) m.add("review.endorse_topic " + c.endorse_topic + " is an inbox");
+      else if (!c.member.empty() && !in_namespace(c.endorse_topic, c.member)) {
+        m.ok(Status(v1::Error::TOPIC_OUTSIDE_NAMESPACE,
+                    "review.endorse_topic " + c.endorse_topic + " is outside " + c.member));
+      }
     }
   }
   each_table(t, "feeds", m, [&](const toml::table& f, const std::string& where) {

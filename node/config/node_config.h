@@ -40,12 +40,17 @@
 //   interval_seconds = 60
 //   allow_private = false             # true: may fetch from private addresses
 //   allow_networks = ["10.20.0.5"]    # or only these private addresses/CIDRs
+//
+//   [review]
+//   inbox = true                      # proposals to review, answers to what it published
+//   endorse_topic = "vn.gov.press"    # where endorsements go by default
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +59,9 @@
 #include "lantoa/v1/wire.pb.h"
 
 namespace lantoa::node {
+
+// The subscription to the portal's own inbox ("<member>.$inbox.>", [review]).
+inline constexpr const char* kInboxSubscription = "inbox";
 
 struct SubscriptionConfig {
   std::string name;
@@ -100,6 +108,12 @@ struct NodeConfig {
   std::filesystem::path spool;
   mode_t spool_mode = 0640;
   std::vector<FeedConfig> feeds;
+  // [review] (review/review_desk.h). inbox: subscribe to this portal's inbox
+  // (proposals to review, answers to what it published); unset: when its
+  // certificate has the subscriber role. endorse_topic: where endorsements
+  // go when a decision names no topic.
+  std::optional<bool> review_inbox;
+  std::string endorse_topic;
 };
 
 // Reads and checks the file; every mistake is named (INVALID_ARGUMENT). A

@@ -40,9 +40,10 @@ bool is_filter_mismatch(const Status& s) {
   return s.code() == E::INVALID_ARGUMENT && s.message().find("exists with other filters") != std::string::npos;
 }
 
-Receiver::Receiver(SubscriptionConfig config, Identity identity, NodeStore& store, ReceiveCounters& counters)
+Receiver::Receiver(SubscriptionConfig config, Identity identity, NodeStore& store, ReceiveCounters& counters,
+                   std::function<void()> on_follow_up)
     : config_(std::move(config)), identity_(std::move(identity)), store_(store), counters_(counters),
-      thread_([this] { run(); }) {}
+      on_follow_up_(std::move(on_follow_up)), thread_([this] { run(); }) {}
 
 Receiver::~Receiver() { stop(); }
 
@@ -109,6 +110,7 @@ Status Receiver::handle(const ReceivedEvent& e) {
   if (!added->refused.empty()) {
     spdlog::warn("subscription {}: broker sequence {}: {}", config_.name, e.broker_seq, added->refused);
   }
+  if (added->follow_up && on_follow_up_) on_follow_up_();
   if (added->seq && !added->removed.empty()) {
     ++counters_.sanitized;
     std::string what;

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -58,7 +59,10 @@ class Receiver {
     BrokerAddress broker;
     std::vector<BrokerAddress> failover;  // mirrors (docs/high-availability.md)
   };
-  Receiver(SubscriptionConfig config, Identity identity, NodeStore& store, ReceiveCounters& counters);
+  // `on_follow_up`: called (on the receiver's thread) after an event that
+  // needs a follow-up endorsement was stored (review/review_desk.h).
+  Receiver(SubscriptionConfig config, Identity identity, NodeStore& store, ReceiveCounters& counters,
+           std::function<void()> on_follow_up = {});
   ~Receiver();
   void request_stop() { stopping_ = true; }
   void stop();  // and waits for its thread
@@ -83,6 +87,7 @@ class Receiver {
   const Identity identity_;
   NodeStore& store_;
   ReceiveCounters& counters_;
+  const std::function<void()> on_follow_up_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> open_{false};
   std::atomic<bool> changing_{false};

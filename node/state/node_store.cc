@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lantoa/encoding.h"
+#include "lantoa/names.h"
 #include "json_form/json_form.h"
 #include "ninjs/ninjs.h"
 #include "sanitize/html_sanitizer.h"
@@ -29,6 +30,14 @@ Result<json> parse_stored(std::string_view text) {
   return j;
 }
 
+std::string lower_reply_code(v1::ReplyCode c) {
+  std::string name = v1::ReplyCode_Name(c);
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+constexpr std::string_view kEndorsedKey = "endorsed:";
+
 }  // namespace
 
 json received_record(const ReceivedEvent& e, const std::string& first_id, uint32_t version,
@@ -49,7 +58,38 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
                {"signature", "verified"},
                {"broker_seq", e.broker_seq},
                {"subscription", e.subscription}};
-  json doc = to_ninjs(ev, e.verified.id, first_id, version);
+  if (ev.kind() == v1::REPLY) meta["reply_code"] = lower_reply_code(ev.reply_code());
+  json doc;
+  if (e.original) {
+    // An endorsement: the content is the original's, as its author wrote it;
+    // the item is the endorser's (its uri), and both names are shown.
+    const VerifiedEvent& o = *e.original;
+    const std::string provenance = e.provenance();
+    meta["provenance"] = provenance;
+    meta["endorsement"] = {{"endorsed_by", ev.origin()},
+                           {"written_by", o.event.origin()},
+                           {"original",
+                            {{"event_id", to_hex(o.id)},
+                             {"origin", o.event.origin()},
+                             {"topic", o.event.topic()},
+                             {"kind", lower_kind(o.event.kind())},
+                             {"refers_to", o.event.refers_to().empty() ? json(nullptr) : json(to_hex(o.event.refers_to()))},
+                             {"created", format_time_ms(o.event.created_ms())},
+                             {"signer", o.signer.member()},
+                             {"signer_key", fingerprint(o.signer.certificate.sign_key())},
+                             {"signature", "verified"}}}};
+    v1::Event content = o.event;
+    if (content.kind() != v1::RETRACTION) content.set_kind(version > 1 ? v1::CORRECTION : v1::NEWS);
+    content.set_origin(ev.origin());
+    doc = to_ninjs(content, e.verified.id, first_id, version);
+    doc["uri"] = ninjs_uri(ev.origin(), first_id);
+    json sources = doc.contains("infoSources") && doc["infoSources"].is_array() ? doc["infoSources"] : json::array();
+    sources.push_back({{"literal", o.event.origin()}, {"role", "author"}});
+    sources.push_back({{"literal", ev.origin()}, {"role", "endorser"}});
+    doc["infoSources"] = std::move(sources);
+  } else {
+    doc = to_ninjs(ev, e.verified.id, first_id, version);
+  }
   std::vector<std::string> notes = sanitize_ninjs(doc);
   if (!doc.contains("uri")) doc["uri"] = ninjs_uri(ev.origin(), first_id);  // none, or an unsafe one removed
   if (removed) *removed = std::move(notes);
@@ -64,8 +104,9 @@ std::string NodeStore::key_for(std::string_view key) {
   return std::string("\0sha256:", 8) + to_hex(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
 }
 
-Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir) {
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& dir, const std::string& member) {
   std::unique_ptr<NodeStore> s(new NodeStore());
+  s->member_ = member;
   store::EnvOptions o;
   o.map_size = size_t{4} << 30;
   auto env = store::Env::open(dir, o);
@@ -73,7 +114,7 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   s->env_.emplace(std::move(*env));
   for (auto [dbi, name] : {std::pair{&s->published_, "published"}, {&s->items_, "items"}, {&s->inbox_, "inbox"},
                            {&s->inbox_ids_, "inbox_ids"}, {&s->cursors_, "cursors"}, {&s->feeds_, "feeds"},
-                           {&s->refused_, "refused"}}) {
+                           {&s->refused_, "refused"}, {&s->review_, "review"}}) {
     auto d = s->env_->open_db(name);
     if (!d) return d.status();
     *dbi = *d;
@@ -218,6 +259,29 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     std::string first_id = id;
     uint32_t version = 1;
     std::optional<std::pair<std::string, json>> referenced;  // key, record
+    // An endorsement carrying a correction or retraction of an original the
+    // same endorser endorsed before is that endorsement's next version.
+    const v1::Event* carried = e.original ? &e.original->event : nullptr;
+    const bool amends_endorsed = carried && !carried->refers_to().empty() &&
+                                 (carried->kind() == v1::CORRECTION || carried->kind() == v1::RETRACTION);
+    if (amends_endorsed) {
+      auto ref_seq = txn->get(inbox_ids_, std::string(kEndorsedKey) + carried->refers_to());
+      if (!ref_seq) return ref_seq.status();
+      if (*ref_seq) {
+        const std::string key(**ref_seq);
+        auto ref = txn->get(inbox_, key);
+        if (!ref) return ref.status();
+        if (*ref) {
+          auto parsed = parse_stored(**ref);
+          if (!parsed) return parsed.status();
+          if ((*parsed)["lantoa"].value("origin", "") == ev.origin()) {
+            if (auto item = from_hex((*parsed)["lantoa"].value("item_id", ""))) first_id = *item;
+            version = (*parsed)["lantoa"].value("version", 1u) + 1;
+            referenced.emplace(key, std::move(*parsed));
+          }
+        }
+      }
+    }
     if (!ev.refers_to().empty() && (ev.kind() == v1::CORRECTION || ev.kind() == v1::RETRACTION)) {
       first_id = ev.refers_to();
       version = 2;
@@ -271,12 +335,16 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     rec["inbox"] = {{"seq", seq}, {"received", format_time_ms(unix_now_ms())}, {"state", "current"}, {"acked", false}};
     if (referenced) {
       json& old = referenced->second;
-      old["inbox"]["state"] = ev.kind() == v1::RETRACTION ? "withdrawn" : "corrected";
+      const bool withdraws = ev.kind() == v1::RETRACTION || (carried && carried->kind() == v1::RETRACTION);
+      old["inbox"]["state"] = withdraws ? "withdrawn" : "corrected";
       old["inbox"]["superseded_by"] = to_hex(id);
       LANTOA_RETURN_IF_ERROR(txn->put(inbox_, referenced->first, old.dump()));
     }
+    if (carried && carried->kind() == v1::RETRACTION) rec["ninjs"]["pubStatus"] = "canceled";
     LANTOA_RETURN_IF_ERROR(txn->put(inbox_, store::be64(seq), rec.dump()));
     LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, id, store::be64(seq)));
+    if (carried) LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, std::string(kEndorsedKey) + e.original->id, store::be64(seq)));
+    LANTOA_RETURN_IF_ERROR(keep_addressed(*txn, e, first_id, version, added));
     LANTOA_RETURN_IF_ERROR(txn->commit());
   }
   {
@@ -463,6 +531,183 @@ Status NodeStore::set_feed_state(const std::string& source, const json& state) {
   if (!txn) return txn.status();
   LANTOA_RETURN_IF_ERROR(txn->put(feeds_, key_for(source), state.dump()));
   return txn->commit();
+}
+
+Status NodeStore::keep_addressed(store::Txn& txn, const ReceivedEvent& e, const std::string& first_id,
+                                 uint32_t version, Added& added) {
+  const v1::Event& ev = e.verified.event;
+  auto inbox = inbox_address(ev.topic());
+  if (member_.empty() || !inbox || inbox->recipient != member_) return Status::Ok();
+  const std::string& id = e.verified.id;
+  const std::string now = format_time_ms(unix_now_ms());
+  if (ev.kind() == v1::REPLY) {  // an answer to something this portal published
+    json reply = {{"id", to_hex(id)},
+                  {"from", ev.origin()},
+                  {"code", lower_reply_code(ev.reply_code())},
+                  {"headline", ev.headline()},
+                  {"text", ev.body()},
+                  {"refers_to", to_hex(ev.refers_to())},
+                  {"created", format_time_ms(ev.created_ms())},
+                  {"received", now},
+                  {"signer", e.verified.signer.member()},
+                  {"signer_key", fingerprint(e.verified.signer.certificate.sign_key())},
+                  {"signature", "verified"}};
+    // Kept under the item answered (the first version's id) when this node
+    // published it, so every version's answers are listed together.
+    std::string item = ev.refers_to();
+    auto mine = txn.get(published_, ev.refers_to());
+    if (!mine) return mine.status();
+    if (*mine) {
+      auto parsed = parse_stored(**mine);
+      if (!parsed) return parsed.status();
+      if (auto first = from_hex(parsed->value("item", "")); first && first->size() == 32) item = *first;
+    }
+    return txn.put(review_, "r:" + item + id, reply.dump());
+  }
+  if (ev.kind() != v1::NEWS && ev.kind() != v1::CORRECTION && ev.kind() != v1::RETRACTION) return Status::Ok();
+  // A proposal, or a new version of one.
+  if (e.envelope.has_signer_chain()) {
+    LANTOA_RETURN_IF_ERROR(txn.put(review_, "e:" + id, e.envelope.SerializeAsString()));
+  }
+  const std::string key = "p:" + first_id;
+  auto old = txn.get(review_, key);
+  if (!old) return old.status();
+  json p;
+  const char* action = ev.kind() == v1::NEWS ? "proposed" : ev.kind() == v1::RETRACTION ? "withdrawn" : "corrected";
+  if (*old) {
+    auto parsed = parse_stored(**old);
+    if (!parsed) return parsed.status();
+    p = std::move(*parsed);
+  } else {
+    p = {{"id", to_hex(first_id)},
+         {"proposer", ev.origin()},
+         {"reviewer", member_},
+         {"topic", ev.topic()},
+         {"state", "pending"},
+         {"proposed", format_time_ms(ev.created_ms())},
+         {"received", now},
+         {"endorsements", json::array()},
+         {"follow", json::array()},
+         {"history", json::array()}};
+  }
+  if (p.value("version", 0u) >= version && ev.kind() != v1::NEWS) return Status::Ok();  // an older version, late
+  p["latest"] = to_hex(id);
+  p["version"] = version;
+  p["kind"] = lower_kind(ev.kind());
+  if (!ev.headline().empty()) p["headline"] = ev.headline();
+  p["urgency"] = ev.urgency();
+  p["updated"] = format_time_ms(ev.created_ms());
+  const std::string state = p.value("state", "pending");
+  if (ev.kind() == v1::RETRACTION) {
+    p["state"] = "withdrawn";
+  } else if (ev.kind() == v1::CORRECTION && state == "changes_requested") {
+    p["state"] = "pending";  // corrected as asked: to be reviewed again
+  }
+  if (state == "endorsed") {  // what the endorsement's receivers have must follow the author's change
+    p["follow"].push_back(to_hex(id));
+    added.follow_up = true;
+  }
+  p["history"].push_back({{"action", action},
+                          {"by", ev.origin()},
+                          {"at", format_time_ms(ev.created_ms())},
+                          {"event_id", to_hex(id)},
+                          {"signature", "verified"}});
+  return txn.put(review_, key, p.dump());
+}
+
+Result<std::vector<json>> NodeStore::proposals(const std::string& state) {
+  std::vector<json> out;
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, review_);
+  if (!cur) return cur.status();
+  for (auto e = cur->seek("p:"); ; e = cur->next()) {
+    if (!e) return e.status();
+    if (!*e || !(*e)->first.starts_with("p:")) break;
+    auto p = parse_stored((*e)->second);
+    if (!p) return p.status();
+    if (state.empty() || p->value("state", "") == state) out.push_back(std::move(*p));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const json& a, const json& b) { return a.value("received", "") > b.value("received", ""); });
+  return out;
+}
+
+Result<std::optional<json>> NodeStore::proposal(const std::string& item_id) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(review_, "p:" + item_id);
+  if (!v) return v.status();
+  if (!*v) return std::optional<json>();
+  auto p = parse_stored(**v);
+  if (!p) return p.status();
+  return std::optional<json>(std::move(*p));
+}
+
+Status NodeStore::update_proposal(const std::string& item_id, const std::function<Status(json&)>& change) {
+  auto txn = store::Txn::begin(*env_, store::Access::kWrite);
+  if (!txn) return txn.status();
+  auto v = txn->get(review_, "p:" + item_id);
+  if (!v) return v.status();
+  if (!*v) return Status(E::NOT_FOUND, "no proposal " + to_hex(item_id) + " was made to this portal");
+  auto p = parse_stored(**v);
+  if (!p) return p.status();
+  LANTOA_RETURN_IF_ERROR(change(*p));
+  LANTOA_RETURN_IF_ERROR(txn->put(review_, "p:" + item_id, p->dump()));
+  return txn->commit();
+}
+
+Result<std::string> NodeStore::proposal_envelope(const std::string& event_id) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto v = txn->get(review_, "e:" + event_id);
+  if (!v) return v.status();
+  return *v ? std::string(**v) : std::string();
+}
+
+Result<std::vector<std::string>> NodeStore::follow_ups() {
+  auto all = proposals("");
+  if (!all) return all.status();
+  std::vector<std::string> out;
+  for (const json& p : *all) {
+    if (p.contains("follow") && !p["follow"].empty()) {
+      if (auto id = from_hex(p.value("id", ""))) out.push_back(*id);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<json>> NodeStore::replies_to(const std::string& event_id) {
+  std::vector<json> out;
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto cur = store::Cursor::open(*txn, review_);
+  if (!cur) return cur.status();
+  const std::string prefix = "r:" + event_id;
+  for (auto e = cur->seek(prefix);; e = cur->next()) {
+    if (!e) return e.status();
+    if (!*e || !(*e)->first.starts_with(prefix)) break;
+    auto r = parse_stored((*e)->second);
+    if (!r) return r.status();
+    out.push_back(std::move(*r));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const json& a, const json& b) { return a.value("created", "") < b.value("created", ""); });
+  return out;
+}
+
+Result<std::optional<json>> NodeStore::received(const std::string& event_id) {
+  auto txn = store::Txn::begin(*env_, store::Access::kRead);
+  if (!txn) return txn.status();
+  auto seq = txn->get(inbox_ids_, event_id);
+  if (!seq) return seq.status();
+  if (!*seq) return std::optional<json>();
+  auto v = txn->get(inbox_, std::string(**seq));
+  if (!v) return v.status();
+  if (!*v) return std::optional<json>();
+  auto rec = parse_stored(**v);
+  if (!rec) return rec.status();
+  return std::optional<json>(std::move(*rec));
 }
 
 }  // namespace lantoa::node

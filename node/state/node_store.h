@@ -21,6 +21,17 @@
 //               sequence stored sanitised (older records are sanitised when
 //               read)
 //   feeds       feed source -> {etag, last_modified} of its last fetch
+//   review      what other members address to this portal, and the answers
+//               to what it published (review/review_desk.h):
+//               "p:" + item id -> a proposal to review (JSON: state,
+//               proposer, latest version, history...);
+//               "e:" + event id -> the signed envelope (with its chain) of
+//               each proposal version: what an endorsement carries;
+//               "r:" + id of an event this node published + the answer's
+//               id -> an answer to it (REPLY: code, text, from, when)
+//   inbox_ids   also "endorsed:" + id of an endorsed original -> the inbox
+//               sequence of the endorsement carrying it (an endorsement of
+//               the original's correction is that endorsement's next version)
 //
 // Keys made from what others chose (a feed item's guid, a CMS's item uri) may
 // exceed what LMDB takes (511 bytes): those longer than 511 bytes are stored
@@ -67,11 +78,14 @@ struct Added {
   std::optional<uint64_t> seq;     // its inbox sequence; nullopt: a duplicate
   std::vector<std::string> removed;  // what the HTML sanitiser took out of its content
   std::string refused;               // non-empty: not applied, and why (seq is then nullopt)
+  bool follow_up = false;            // a new version of a proposal this portal endorsed: endorse it too
 };
 
 class NodeStore {
  public:
-  static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& dir);
+  // `member`: the portal's id; what arrives in its inbox (<member>.$inbox.*)
+  // is also kept in "review" (none when empty).
+  static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& dir, const std::string& member = "");
 
   // --- publishing side ---
   // Remembers an event handed to the publisher as "queued" (unless its
@@ -107,6 +121,24 @@ class NodeStore {
   void wait_for_inbox(uint64_t after, std::chrono::milliseconds timeout);
   void wake_all();
 
+  // --- review (proposals to this portal, answers to what it published) ---
+  // Proposals, newest first; `state` empty: all.
+  Result<std::vector<nlohmann::json>> proposals(const std::string& state);
+  // One proposal by its item id (the id of its first version); nullopt if none.
+  Result<std::optional<nlohmann::json>> proposal(const std::string& item_id);
+  // Changes a proposal in one write transaction (NOT_FOUND if none); what
+  // `change` returns other than OK is returned and nothing is written.
+  Status update_proposal(const std::string& item_id, const std::function<Status(nlohmann::json&)>& change);
+  // The signed envelope of a proposal version as it arrived ("" if unknown).
+  Result<std::string> proposal_envelope(const std::string& event_id);
+  // Item ids of proposals with versions still to endorse (follow-ups).
+  Result<std::vector<std::string>> follow_ups();
+  // The answers (REPLY events) received to any version of an item this node
+  // published (`item_id`: its first version's id), oldest first.
+  Result<std::vector<nlohmann::json>> replies_to(const std::string& item_id);
+  // A received event's inbox record by id (nullopt if not in the inbox).
+  Result<std::optional<nlohmann::json>> received(const std::string& event_id);
+
   // --- progress ---
   Result<uint64_t> cursor(const std::string& target);
   Status set_cursor(const std::string& target, uint64_t seq);
@@ -140,10 +172,14 @@ class NodeStore {
 
  private:
   NodeStore() = default;
+  // Keeps what arrived in this portal's inbox in "review" (in `txn`, with the event).
+  Status keep_addressed(store::Txn& txn, const ReceivedEvent& e, const std::string& first_id, uint32_t version,
+                        Added& added);
   Result<std::vector<InboxEntry>> scan_inbox(std::optional<uint64_t> after, size_t max,
                                              const std::function<bool(const nlohmann::json&)>& keep);
   std::optional<store::Env> env_;
-  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_, refused_;
+  store::Dbi published_, items_, inbox_, inbox_ids_, cursors_, feeds_, refused_, review_;
+  std::string member_;
   std::mutex mu_;  // guards last_seq_ (the newest inbox sequence, for waiters) and wakes them
   std::condition_variable grew_;
   uint64_t last_seq_ = 0;

@@ -247,7 +247,7 @@ TEST(CliWithBroker, TheNodeExampleRunsAsShippedWithFilesFromTheTools) {
     if (!res || res->status != 200) return false;
     auto status = nlohmann::json::parse(res->body, nullptr, false);
     return !status.is_discarded() && status["broker"]["connected"] == true &&
-           status["subscriptions"]["open"] == 1;
+           status["subscriptions"]["open"] == 2;  // qn-inbound and the portal's inbox
   })) << read_text(dir / "node.log");
   EXPECT_EQ(node.stop(), 0);
 }
