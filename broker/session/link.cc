@@ -73,6 +73,16 @@ std::vector<InterestEntry> compact_interest(std::vector<InterestEntry> entries) 
   return out;
 }
 
+std::vector<InterestEntry> mirror_interest() {
+  std::vector<InterestEntry> all = {{">", {}}, {"$trust.>", {}}};
+  std::string stars;
+  for (size_t depth = 1; depth <= kMaxMemberLabels; ++depth) {
+    stars += depth == 1 ? "*" : ".*";
+    all.push_back({stars + "." + std::string(kInboxLabel) + ".>", {}});
+  }
+  return all;
+}
+
 std::vector<InterestEntry> restrict_interest(const std::vector<InterestEntry>& entries,
                                              const std::vector<std::string>& allowed) {
   if (allowed.empty()) return entries;

@@ -79,6 +79,12 @@ std::vector<InterestEntry> compact_interest(std::vector<InterestEntry> entries);
 std::vector<InterestEntry> restrict_interest(const std::vector<InterestEntry>& entries,
                                              const std::vector<std::string>& allowed);
 
+// Everything a mirror stores: news (">"), the trust topics ("$trust.>") and
+// every inbox. No wildcard reaches into an inbox, so that is one filter per
+// depth of a recipient's id ("*.$inbox.>", "*.*.$inbox.>"... up to
+// kMaxMemberLabels).
+std::vector<InterestEntry> mirror_interest();
+
 // The filters of `entries`, each once, as a subscription holds them.
 std::vector<std::string> interest_filters(const std::vector<InterestEntry>& entries);
 

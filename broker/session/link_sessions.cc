@@ -305,7 +305,7 @@ void Server::on_interest(Session& s, const v1::Interest& interest) {
     spdlog::info("link {}: a mirror (everything both ways)", link.name);
   }
   // What we owe the peer: its interest (a mirror: everything), within our export filters.
-  const auto owed = link.mirror ? restrict_interest({{">", {}}, {"$trust.>", {}}}, link.exports)
+  const auto owed = link.mirror ? restrict_interest(mirror_interest(), link.exports)
                                 : restrict_interest(link.received, link.exports);
   v1::Subscribe request;
   request.set_name(link_subscription_name(link.tag));

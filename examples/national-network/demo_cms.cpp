@@ -3,8 +3,10 @@
 // webhooks and writes down what it got, one line per event, in
 // <dir>/received.tsv:
 //
-//   kind  topic  signer  signature  urgency  version  event_id  refers_to  headline
+//   kind  topic  signer  signature  urgency  version  event_id  refers_to  headline  note
 //
+// (note: an endorsement's provenance, "endorsed by vn.gov, written by
+// vn.ldtbxh"; an answer's code and text, "rejected: why"; else "-")
 // and says where it listens in <dir>/cms.port. With --slow-ms it answers
 // slowly (a portal with a weak link).
 //
@@ -40,11 +42,20 @@ int main(int argc, char** argv) {
     const auto& n = j["ninjs"];
     auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
     std::string headline = n.contains("headlines") && !n["headlines"].empty() ? text(n["headlines"][0]["value"]) : "";
+    std::string note = "-";
+    if (m.contains("provenance")) note = text(m["provenance"]);
+    if (m.contains("reply_code")) {
+      note = text(m["reply_code"]);
+      if (n.contains("bodies") && !n["bodies"].empty()) note += ": " + text(n["bodies"][0]["value"]);
+    }
+    for (char& c : note) {
+      if (c == '\t' || c == '\n') c = ' ';
+    }
     std::lock_guard lock(mu);
     std::ofstream out(dir + "/received.tsv", std::ios::app);
     out << text(m["kind"]) << '\t' << text(m["topic"]) << '\t' << text(m["signer"]) << '\t' << text(m["signature"])
         << '\t' << m.value("urgency", 0) << '\t' << text(n["version"]) << '\t' << text(m["event_id"]) << '\t'
-        << text(m["refers_to"]) << '\t' << headline << '\n';
+        << text(m["refers_to"]) << '\t' << headline << '\t' << note << '\n';
     res.status = 204;
   });
   const int port = server.bind_to_any_port("127.0.0.1");

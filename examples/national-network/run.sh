@@ -13,7 +13,7 @@
 #     and lets in vn.gov.press, nothing else;
 # one lantoa-node per portal (vn.gov, vn.bqp, vn.ldtbxh, vn.qn, vn.qn.halong),
 # each beside a stand-in CMS (lantoa-demo-cms, a real HTTP server receiving
-# the node's webhooks). Then a scenario in 11 steps, printed as it happens;
+# the node's webhooks). Then a scenario in 12 steps, printed as it happens;
 # the script exits non-zero if any step does not turn out as described, and
 # stops every process it started.
 #
@@ -92,15 +92,16 @@ count() { received "$1" | wc -l; }
 has_at_least() { [ "$(count "$1")" -ge "$2" ]; }
 # Prints what a portal's CMS received (lines $2 to $3) as readable lines.
 show() {
-  sed -n "${2:-1},${3:-\$}p" "portals/$1/cms/received.tsv" 2>/dev/null | while IFS=$'\t' read -r kind topic signer sig urgency version id ref headline; do
+  sed -n "${2:-1},${3:-\$}p" "portals/$1/cms/received.tsv" 2>/dev/null | while IFS=$'\t' read -r kind topic signer sig urgency version id ref headline note; do
     printf '    %-13s ← %-10s %-17s signed by %-13s %-9s urgency %s, v%s  «%s»\n' \
       "$1" "$kind" "$topic" "$signer" "$sig" "$urgency" "$version" "$headline"
+    if [ -n "$note" ] && [ "$note" != "-" ]; then printf '    %-13s   %s\n' "" "$note"; fi
   done
 }
 
 subscriptions_of() {
   case "$1" in
-    vn.gov) ;;  # the centre publishes; it reviews what comes up through other tools
+    vn.gov) ;;  # the centre publishes, and reviews what is proposed to it (its inbox)
     vn.bqp) printf 'filters = ["vn.gov.press"]\n' ;;
     vn.ldtbxh) printf 'filters = ["vn.gov.press", "vn.qn.news"]\n' ;;
     vn.qn) printf 'filters = ["vn.gov.press", "vn.bqp.>", "vn.qn.>"]\n' ;;
@@ -126,6 +127,7 @@ write_node_config() {
     printf '[api]\nlisten = "127.0.0.1:0"\ntoken_file = "api.token"\n\n'
     printf '[[webhooks]]\nname = "cms"\nurl = "http://127.0.0.1:%s/lantoa/receive"\nmax_backoff_ms = 1000\n\n' \
       "$(cat "$dir/cms/cms.port")"
+    [ "$p" = vn.gov ] && printf '[review]\nendorse_topic = "vn.gov.press"\n\n'
     if [ -n "$(subscriptions_of "$p")" ]; then
       printf '[[subscriptions]]\nname = "%s-inbound"\nstart = "earliest"\n%s\n' "${p//./-}" "$(subscriptions_of "$p")"
     fi
@@ -143,8 +145,8 @@ api_call() {  # api_call PORTAL METHOD PATH [BODY from stdin]
 }
 
 subscriptions_open() {
-  local want
-  want=$(subscriptions_of "$1" | grep -c filters || true)
+  local want  # the configured ones, and the portal's inbox (proposals to review, answers)
+  want=$(( $(subscriptions_of "$1" | grep -c filters || true) + 1 ))
   [[ "$(api_call "$1" GET /v1/status)" == *"\"open\":$want"* ]]
 }
 
@@ -204,13 +206,13 @@ links_up() {  # links_up DIR N: N links that broker dials are up (the STATE colu
 
 step 0 "Setting up in $work"
 for id in vn "${PORTALS[@]}" vn.central vn.qn.broker vn.bqp.broker vn.gateway; do "$L" keygen --member "$id" >/dev/null; done
-"$L" cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher,subscriber >/dev/null
+"$L" cert issue --issuer-key vn.key --public vn.gov.pub --roles publisher,subscriber,editor >/dev/null
 "$L" cert issue --issuer-key vn.key --public vn.bqp.pub --roles publisher,subscriber >/dev/null
 "$L" cert issue --issuer-key vn.key --public vn.ldtbxh.pub --roles publisher,subscriber >/dev/null
 "$L" cert issue --issuer-key vn.key --public vn.qn.pub --roles authority,publisher,subscriber >/dev/null
 "$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.halong.pub \
   --roles publisher,subscriber >/dev/null
-ok "root authority vn; vn.gov, vn.bqp, vn.ldtbxh, vn.qn certified by vn; vn.qn.halong certified by vn.qn"
+ok "root authority vn; vn.gov (an editor too), vn.bqp, vn.ldtbxh, vn.qn certified by vn; vn.qn.halong by vn.qn"
 for b_ in vn.central vn.bqp.broker vn.gateway; do "$L" cert issue --issuer-key vn.key --public "$b_.pub" --roles broker >/dev/null; done
 "$L" cert issue --issuer-key vn.qn.key --issuer-chain vn.qn.cert --public vn.qn.broker.pub --roles broker >/dev/null
 ok "brokers certified with the broker role: vn.central, vn.bqp.broker, vn.gateway by vn; vn.qn.broker by vn.qn"
@@ -457,9 +459,74 @@ if got_id vn.qn "$internal"; then bad "vn.bqp.internal left the defence network"
 echo "    \$ lantoa links --monitor $(monitor_of broker-gw)   (the gateway)"
 "$L" links --monitor "$(monitor_of broker-gw)" | sed 's/^/    /'
 
+step 12 "Up with review: vn.ldtbxh proposes two items to vn.gov, whose editor endorses one and rejects the other"
+review_cli() { "$L" review "$@" --node "${api[vn.gov]}" --token-file portals/vn.gov/api.token; }
+proposal_a=$(api_call vn.ldtbxh POST '/v1/proposals?reviewer=vn.gov' <<'EOF' | sed -n 's/.*"id":"\([0-9a-f]\{64\}\)".*/\1/p'
+{"urgency": 4, "headline": "Hướng dẫn nộp hồ sơ hưởng trợ cấp thất nghiệp trực tuyến",
+ "summary": "Người lao động nộp hồ sơ qua Cổng Dịch vụ công quốc gia từ ngày 01/12.",
+ "body": "Bộ Lao động - Thương binh và Xã hội hướng dẫn các bước nộp hồ sơ trực tuyến."}
+EOF
+)
+proposal_b=$(api_call vn.ldtbxh POST '/v1/proposals?reviewer=vn.gov' <<'EOF' | sed -n 's/.*"id":"\([0-9a-f]\{64\}\)".*/\1/p'
+{"urgency": 6, "headline": "Lịch tiếp công dân tháng 12 của Bộ"}
+EOF
+)
+proposal_c=$(api_call vn.qn POST '/v1/proposals?reviewer=vn.gov' <<'EOF' | sed -n 's/.*"id":"\([0-9a-f]\{64\}\)".*/\1/p'
+{"urgency": 5, "headline": "Quảng Ninh hoàn thành cao tốc Vân Đồn - Móng Cái"}
+EOF
+)
+if [ -n "$proposal_a" ] && [ -n "$proposal_b" ] && [ -n "$proposal_c" ]; then
+  ok "two proposals from vn.ldtbxh, one from vn.qn (from behind the province's line), on vn.gov's inbox: only the two ends read them"
+else
+  bad "a proposal was not taken"
+fi
+queue_full() { [ "$(review_cli list --state pending | grep -c ' pending ')" -ge 3 ]; }
+wait_for 30 queue_full || bad "the proposals did not reach vn.gov's review queue"
+echo "    \$ lantoa review list --node ${api[vn.gov]} --token-file portals/vn.gov/api.token"
+review_cli list | sed 's/^/    /'
+echo "    \$ lantoa review endorse ${proposal_a:0:16}…"
+endorsed=$(review_cli endorse "$proposal_a" --text "Đăng trên Cổng Chính phủ" 2>&1) || bad "endorse: $endorsed"
+echo "    $endorsed"
+endorsement=$(sed -n 's/.* as event \([0-9a-f]\{64\}\).*/\1/p' <<<"$endorsed")
+echo "    \$ lantoa review reject ${proposal_b:0:16}… --text …"
+review_cli reject "$proposal_b" --text "Tin nội bộ của Bộ, không đăng trên Cổng Chính phủ" 2>&1 | sed 's/^/    /'
+echo "    \$ lantoa review reject ${proposal_c:0:16}… --changes --text …"
+review_cli reject "$proposal_c" --changes --text "Đề nghị bổ sung ảnh và nguồn tin" 2>&1 | sed 's/^/    /'
+endorsed_everywhere=1
+for p in vn.bqp vn.ldtbxh vn.qn vn.qn.halong; do
+  if wait_for 20 got_id "$p" "$endorsement"; then
+    # (the event id column: vn.ldtbxh's answer names the endorsement in its text too)
+    lines=$(awk -F'\t' -v id="$endorsement" '$7 == id { print NR }' "$(tsv "$p")")
+    n=$(head -1 <<<"$lines"); show "$p" "$n" "$n"
+    [ "$(wc -l <<<"$lines")" -eq 1 ] || endorsed_everywhere=0
+    [ "$(sed -n "${n}p" "$(tsv "$p")" | cut -f10)" = "endorsed by vn.gov, written by vn.ldtbxh" ] \
+      || endorsed_everywhere=0
+  else
+    endorsed_everywhere=0
+  fi
+done
+check "every portal on vn.gov.press got the endorsed item once: both signatures verified, its provenance shown" \
+  test $endorsed_everywhere = 1
+answers_back() { contains vn.ldtbxh $'\trejected: Tin nội bộ' && contains vn.qn $'\tchanges_requested: Đề nghị bổ sung'; }
+if wait_for 20 answers_back; then
+  for p in vn.ldtbxh vn.qn; do
+    n=$(grep -nE $'^reply\t' "$(tsv "$p")" | tail -1 | cut -d: -f1); show "$p" "$n" "$n"
+  done
+  ok "the answers reached the proposers' CMSs by webhook: the reason for vn.ldtbxh, the changes asked of vn.qn"
+else
+  bad "the answers did not reach the proposers' CMSs"
+fi
+leaked=0
+for p in vn.bqp vn.qn.halong; do  # nothing on an inbox topic ($2), no answer ($1)
+  if [ "$(awk -F'\t' '$1 == "reply" || index($2, "$inbox") { n++ } END { print n + 0 }' "$(tsv "$p")")" -gt 0 ]; then
+    leaked=1
+  fi
+done
+check "no other portal saw a proposal or an answer" test $leaked = 0
+
 echo
 if [ "$failures" -eq 0 ]; then
-  echo "All 11 steps behaved as described. (Files, logs and each CMS's received.tsv in $work)"
+  echo "All 12 steps behaved as described. (Files, logs and each CMS's received.tsv in $work)"
 else
   echo "$failures check(s) FAILED. Logs: $work/broker*.log and $work/portals/*/node.log"
   exit 1

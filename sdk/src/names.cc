@@ -70,7 +70,9 @@ Status validate_member_id(std::string_view id) {
   };
   if (id.empty()) return bad("is empty");
   if (id.size() > kMaxMemberIdBytes) return bad("is longer than 128 bytes");
-  for (std::string_view label : split_labels(id)) {
+  const auto labels = split_labels(id);
+  if (labels.size() > kMaxMemberLabels) return bad("has more than 16 labels");
+  for (std::string_view label : labels) {
     if (label.empty()) return bad("has an empty label (two dots, or a dot at either end)");
     if (label.size() > kMaxLabelBytes) return bad("has a label longer than 63 bytes");
     for (char c : label) {

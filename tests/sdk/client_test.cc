@@ -669,15 +669,23 @@ TEST_F(Hostile, CannotAddCountersignaturesNorForgeAnEndorsement) {
   auto proposal = with_chain(make_events(ministry, "vn.ldtbxh.news", 1, 1)[0], ministry);
   std::string carried = proposal.SerializeAsString();
   carried[carried.find("Tin")] = 'X';  // one byte of the carried event altered
-  auto endorsement = EventBuilder("vn.gov", 2, "vn.gov.press").headline("Chính phủ đăng lại")
+  Member desk = tree.certify("vn.desk", {v1::PUBLISHER, v1::SUBSCRIBER, v1::EDITOR});
+  auto endorsement = EventBuilder("vn.desk", 2, "vn.desk.press").headline("Chính phủ đăng lại")
                          .kind(v1::ENDORSEMENT).refers_to(event_id(proposal.event())).carried_event(carried).build();
   ASSERT_OK(endorsement);
-  HostileBroker broker(press({countersigned, with_chain(*sign_event(*endorsement, gov.key.sign), gov)}));
-  Outcome got = receive_from(broker, tree, qn, 2);
+  // A true original endorsed by a member without the editor role.
+  auto by_non_editor = EventBuilder("vn.gov", 3, "vn.gov.press").headline("Chính phủ đăng lại")
+                           .kind(v1::ENDORSEMENT).refers_to(event_id(proposal.event()))
+                           .carried_event(proposal.SerializeAsString()).build();
+  ASSERT_OK(by_non_editor);
+  HostileBroker broker(press({countersigned, with_chain(*sign_event(*endorsement, desk.key.sign), desk),
+                              with_chain(*sign_event(*by_non_editor, gov.key.sign), gov)}));
+  Outcome got = receive_from(broker, tree, qn, 3);
   EXPECT_TRUE(got.handled.empty());
-  ASSERT_EQ(got.rejected.size(), 2u);
+  ASSERT_EQ(got.rejected.size(), 3u);
   EXPECT_EQ(got.rejected[0].code(), E::EVENT_FORMAT_UNSUPPORTED) << got.rejected[0].to_string();
   EXPECT_EQ(got.rejected[1].code(), E::BAD_SIGNATURE) << got.rejected[1].to_string();
+  EXPECT_EQ(got.rejected[2].code(), E::ROLE_MISSING) << got.rejected[2].to_string();
 }
 
 

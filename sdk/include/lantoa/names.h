@@ -18,6 +18,7 @@
 namespace lantoa {
 
 inline constexpr size_t kMaxMemberIdBytes = 128;
+inline constexpr size_t kMaxMemberLabels = 16;  // "vn.qn.halong" has 3
 inline constexpr size_t kMaxTopicBytes = 255;
 inline constexpr size_t kMaxLabelBytes = 63;
 
