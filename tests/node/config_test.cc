@@ -115,6 +115,29 @@ TEST(NodeConfig, EveryMistakeIsNamedAtOnce) {
   }
 }
 
+// [review]: every mistake named, with the reserved name of the inbox subscription.
+TEST(NodeConfig, ReviewSettingsAreChecked) {
+  TempDir dir;
+  std::ofstream(dir / "config.toml")
+      << "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
+         "[api]\ntoken_file = \"t\"\n[[subscriptions]]\nname = \"inbox\"\nfilters = [\"vn.gov.>\"]\n"
+         "[review]\ninbox = \"yes\"\nendorse_topic = \"vn.gov.press\"\ncolour = 1\n";
+  auto r = load_node_config(dir / "config.toml");
+  ASSERT_FALSE(r.ok());
+  const std::string m = r.status().message();
+  for (const char* part : {"4 mistakes", "name \"inbox\" is the portal's own inbox", "review.inbox must be true or false",
+                           "review.endorse_topic vn.gov.press is outside vn.qn", "unknown setting review.colour"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << part << " in:\n" << m;
+  }
+  std::ofstream(dir / "config.toml", std::ios::trunc)
+      << "member = \"vn.qn\"\nkey = \"k\"\nchain = \"c\"\nroot = \"r\"\ndata = \"d\"\n[broker]\nkey = \"x.json\"\n"
+         "[api]\ntoken_file = \"t\"\n[review]\ninbox = false\nendorse_topic = \"vn.qn.news\"\n";
+  auto ok = load_node_config(dir / "config.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->review_inbox, false);
+  EXPECT_EQ(ok->endorse_topic, "vn.qn.news");
+}
+
 // Webhook topic filters (and subscription filters) are checked at load: every
 // bad one named at once, with the others.
 TEST(NodeConfig, WebhookTopicsAreFiltersCheckedAtLoad) {
