@@ -367,9 +367,15 @@ Status Store::Batch::add_ref(const QueueRef& ref) {
 
 bool Store::Batch::may_receive(const Subscription& sub, const std::string& topic) const {
   if (!sub.matches(topic)) return false;
-  if (auto inbox = inbox_address(topic)) {  // only its two ends read it, and the brokers between them
-    return is_link_subscription(sub.record.name()) ? may_carry_inbox(*inbox, broker_namespace(sub.record.owner()))
-                                                   : may_read_inbox(*inbox, sub.record.owner());
+  if (auto inbox = inbox_address(topic)) {
+    // Only its two ends read it, and the brokers between them, within what
+    // restrictions let a broker read (restricted mail stays with its readers).
+    if (!is_link_subscription(sub.record.name())) return may_read_inbox(*inbox, sub.record.owner());
+    const auto allowed = [&](const Restrictions* r) {
+      return !r || r->allowed_by_declarations(sub.record.owner(), sub.grants, topic);
+    };
+    return may_carry_inbox(*inbox, broker_namespace(sub.record.owner())) && allowed(store_.restrictions_) &&
+           allowed(pending_restrictions_.get());
   }
   return
          (!store_.restrictions_ || store_.restrictions_->may_read(sub.record.owner(), sub.grants, topic)) &&

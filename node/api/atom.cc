@@ -16,7 +16,8 @@ bool in_atom_feed(const nlohmann::json& r) {
   const std::string kind = meta.value("kind", "");
   // Not what others address to this portal (proposals, answers): those are
   // for the two ends only, and a feed URL opens with its key alone.
-  return r["inbox"].value("state", "current") == "current" &&
+  // (nor an endorsement carrying its original's retraction: a withdrawal)
+  return r["inbox"].value("state", "current") == "current" && r["ninjs"].value("pubStatus", "usable") != "canceled" &&
          (kind == "news" || kind == "correction" || kind == "endorsement") &&
          !inbox_address(meta.value("topic", ""));
 }

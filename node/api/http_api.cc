@@ -406,6 +406,11 @@ void HttpApi::publish(const httplib::Request& req, httplib::Response& res, const
       return send_error(res, 400, "INVALID_ARGUMENT",
                         "the Idempotency-Key header must be 1..255 visible ASCII characters", "Idempotency-Key");
     }
+    if (key.starts_with("review:") || key.starts_with("reply:")) {
+      return send_error(res, 400, "INVALID_ARGUMENT",
+                        "Idempotency-Key values starting with \"review:\" or \"reply:\" are the node's own",
+                        "Idempotency-Key");
+    }
     idempotency = Idempotency{key, digest(topic + "\n" + req.body)};
   }
   auto accepted = node_.publish_document(doc, topic, idempotency ? &*idempotency : nullptr);

@@ -109,7 +109,7 @@ Result<std::string> ReviewDesk::send_reply(const std::string& origin, const std:
 }
 
 Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, const std::string& topic,
-                                                 uint32_t urgency, const std::string& key) {
+                                                 uint32_t urgency, const std::string& key, const std::string& item_uri) {
   auto envelope = node_.store().proposal_envelope(version_id);
   if (!envelope) return envelope.status();
   if (envelope->empty()) {
@@ -128,7 +128,7 @@ Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, 
   auto event = b.build();
   if (!event) return event.status();
   Idempotency idempotency{key, ""};
-  auto accepted = node_.publish_event(std::move(*event), "", &idempotency);
+  auto accepted = node_.publish_event(std::move(*event), item_uri, &idempotency);
   if (!accepted) return accepted.status();
   return accepted->event_id;
 }
@@ -157,7 +157,8 @@ Result<json> ReviewDesk::show(const std::string& item_hex) {
   json& proposal = **p;
   bool seen = false;
   for (const json& h : proposal["history"]) seen = seen || h.value("action", "") == "seen";
-  if (!seen && proposal.value("state", "") != "withdrawn") {
+  const std::string state = proposal.value("state", "");
+  if (!seen && (state == "pending" || state == "changes_requested")) {  // not after a decision
     auto latest = from_hex(proposal.value("latest", ""));
     auto reply = send_reply(proposal.value("proposer", ""), latest ? *latest : *item, v1::SEEN,
                             proposal.value("headline", ""), "", "review:" + item_hex + ":seen");
@@ -198,11 +199,11 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
                                                             "this portal, not in an inbox");
   uint32_t urgency = 0;
   if (request.contains("urgency")) {
-    if (!request["urgency"].is_number_unsigned() || request["urgency"].get<uint32_t>() < 1 ||
-        request["urgency"].get<uint32_t>() > 9) {
+    if (!request["urgency"].is_number_unsigned() || request["urgency"].get<uint64_t>() < 1 ||
+        request["urgency"].get<uint64_t>() > 9) {
       return Status(E::URGENCY_OUT_OF_RANGE, "field \"urgency\" must be 1 (flash) .. 9");
     }
-    urgency = request["urgency"].get<uint32_t>();
+    urgency = static_cast<uint32_t>(request["urgency"].get<uint64_t>());
   }
   auto text = text_of(request, false);
   if (!text) return text.status();
@@ -220,7 +221,8 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
   auto latest = from_hex(proposal.value("latest", ""));
   if (!latest) return Status(E::STORAGE_ERROR, "proposal " + item_hex + " names no version");
   const std::string latest_hex = to_hex(*latest);
-  auto endorsement = send_endorsement(*latest, topic, urgency, "review:" + item_hex + ":endorse:" + latest_hex);
+  auto endorsement =
+      send_endorsement(*latest, topic, urgency, "review:" + item_hex + ":endorse:" + latest_hex + ":" + topic);
   if (!endorsement) return endorsement.status();
   std::string note = "Endorsed on " + topic + " (event " + to_hex(*endorsement) + ")";
   if (!text->empty()) note = *text + "\n\n" + note;
@@ -228,8 +230,22 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
                           "review:" + item_hex + ":accepted:" + latest_hex);
   if (!reply) return reply.status();
   const std::string member = node_.config().member;
+  bool changed_meanwhile = false;
   LANTOA_RETURN_IF_ERROR(node_.store().update_proposal(*item, [&](json& q) {
-    q["state"] = "endorsed";
+    for (const json& h : q["history"]) {
+      if (h.value("event_id", "") == to_hex(*endorsement)) return Status::Ok();  // a repeat: recorded already
+    }
+    // Versions that arrived while this was decided follow the endorsement
+    // (a retraction among them withdraws it).
+    bool after = false;
+    for (const json& v : q["versions"]) {
+      if (after && v.is_string()) {
+        q["follow"].push_back(v);
+        changed_meanwhile = true;
+      }
+      after = after || v == latest_hex;
+    }
+    q["state"] = q.value("state", "") == "withdrawn" ? "withdrawn" : "endorsed";
     q["endorsements"].push_back({{"id", to_hex(*endorsement)}, {"topic", topic}, {"carries", latest_hex}});
     json entry = history_entry("endorsed", member, *endorsement);
     entry["topic"] = topic;
@@ -240,6 +256,7 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
   }));
   spdlog::info("review: proposal {} of {} endorsed on {} as event {}", item_hex, proposal.value("proposer", ""), topic,
                to_hex(*endorsement));
+  if (changed_meanwhile) follow_up_locked();
   return json{{"id", item_hex},
               {"state", "endorsed"},
               {"endorsement", {{"id", to_hex(*endorsement)}, {"topic", topic}}},
@@ -278,7 +295,11 @@ Result<json> ReviewDesk::reject(const std::string& item_hex, const json& request
   if (!reply) return reply.status();
   const std::string member = node_.config().member;
   LANTOA_RETURN_IF_ERROR(node_.store().update_proposal(*item, [&](json& q) {
-    q["state"] = reason;
+    for (const json& h : q["history"]) {
+      if (h.value("event_id", "") == to_hex(*reply)) return Status::Ok();  // a repeat: recorded already
+    }
+    // A version that arrived meanwhile waits for its own decision.
+    if (q.value("latest", "") == to_hex(*latest) && q.value("state", "") != "withdrawn") q["state"] = reason;
     json entry = history_entry(reason, member, *reply);
     entry["text"] = *text;
     q["history"].push_back(entry);
@@ -307,7 +328,12 @@ Result<json> ReviewDesk::reply(const std::string& event_hex, const json& request
   const json& meta = (**rec)["lantoa"];
   const std::string origin = meta.value("origin", "");
   if (origin == node_.config().member) return Status(E::INVALID_ARGUMENT, "event " + event_hex + " is this portal's own");
-  auto reply = send_reply(origin, *id, v1::FEEDBACK, (**rec)["ninjs"].value("headline", ""), *text,
+  const json& doc = (**rec)["ninjs"];
+  const std::string about = doc.contains("headlines") && doc["headlines"].is_array() && !doc["headlines"].empty() &&
+                                    doc["headlines"][0].is_object()
+                                ? doc["headlines"][0].value("value", "")
+                                : std::string();
+  auto reply = send_reply(origin, *id, v1::FEEDBACK, about, *text,
                           "reply:" + event_hex + ":" + digest_hex(*text));
   if (!reply) return reply.status();
   return json{{"id", to_hex(*reply)}, {"to", origin}, {"refers_to", event_hex}, {"code", "feedback"}};
@@ -315,6 +341,10 @@ Result<json> ReviewDesk::reply(const std::string& event_hex, const json& request
 
 void ReviewDesk::follow_up() {
   std::lock_guard lock(mu_);
+  follow_up_locked();
+}
+
+void ReviewDesk::follow_up_locked() {
   auto items = node_.store().follow_ups();
   if (!items) {
     spdlog::error("review: cannot read the follow-ups: {}", items.status().to_string());
@@ -329,7 +359,9 @@ void ReviewDesk::follow_up() {
     for (const json& version : proposal["follow"]) {
       auto id = from_hex(version.get<std::string>());
       if (!id) continue;
-      auto endorsement = send_endorsement(*id, topic, 0, "review:" + to_hex(item) + ":follow:" + to_hex(*id));
+      auto first = from_hex(proposal["endorsements"][0].value("id", ""));
+      auto endorsement = send_endorsement(*id, topic, 0, "review:" + to_hex(item) + ":follow:" + to_hex(*id),
+                                          first ? "urn:lantoa:" + node_.config().member + ":" + to_hex(*first) : "");
       if (!endorsement) {
         spdlog::error("review: the new version {} of endorsed proposal {} is not endorsed yet: {} (tried again at "
                       "the next start or change)",
@@ -366,12 +398,15 @@ Status ReviewDesk::annotate(json& published) {
   for (auto& r : *own) replies.push_back(std::move(r));
   published["replies"] = replies;
   auto inbox = inbox_address(published.value("topic", ""));
-  if (!inbox) return Status::Ok();
-  // A proposal: its history, from the proposal and the signed answers.
+  const std::string kind = published.value("kind", "");
+  if (!inbox || (kind != "news" && kind != "correction" && kind != "retraction")) return Status::Ok();
+  // A proposal: its history, from the proposal and the reviewer's signed
+  // answers (another portal's answer is listed in replies, never a decision).
   json history = json::array();
   history.push_back({{"action", "proposed"}, {"by", node_.config().member}, {"event_id", published.value("id", "")}});
   std::string state = "proposed";
   for (const json& r : replies) {
+    if (r.value("from", "") != inbox->recipient) continue;
     const std::string code = r.value("code", "");
     json entry = {{"action", code},          {"by", r.value("from", "")}, {"at", r.value("created", "")},
                   {"event_id", r.value("id", "")}, {"signature", "verified"}};

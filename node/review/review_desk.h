@@ -66,11 +66,13 @@ class ReviewDesk {
 
  private:
   Status need_editor(const std::string& act) const;
+  void follow_up_locked();  // mu_ held
   // A REPLY to `to_event` (an event of `origin`) with `code` and `text`.
   Result<std::string> send_reply(const std::string& origin, const std::string& to_event, v1::ReplyCode code,
                                  const std::string& headline, const std::string& text, const std::string& key);
+  // `item_uri`: for a follow-up, the first endorsement's item (its next version).
   Result<std::string> send_endorsement(const std::string& version_id, const std::string& topic, uint32_t urgency,
-                                       const std::string& key);
+                                       const std::string& key, const std::string& item_uri = "");
 
   Node& node_;
   const bool editor_;

@@ -36,7 +36,10 @@ std::string lower_reply_code(v1::ReplyCode c) {
   return name;
 }
 
-constexpr std::string_view kEndorsedKey = "endorsed:";
+// The inbox_ids key of the endorsement by `endorser` carrying `original_id`.
+std::string endorsed_key(const std::string& endorser, const std::string& original_id) {
+  return "endorsed:" + endorser + "\n" + original_id;
+}
 
 }  // namespace
 
@@ -59,6 +62,10 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
                {"broker_seq", e.broker_seq},
                {"subscription", e.subscription}};
   if (ev.kind() == v1::REPLY) meta["reply_code"] = lower_reply_code(ev.reply_code());
+  if (auto inbox = inbox_address(ev.topic())) {
+    // Written to one portal (a proposal, an answer): not news to republish.
+    meta["addressed"] = {{"to", inbox->recipient}, {"from", inbox->sender}};
+  }
   json doc;
   if (e.original) {
     // An endorsement: the content is the original's, as its author wrote it;
@@ -83,7 +90,15 @@ json received_record(const ReceivedEvent& e, const std::string& first_id, uint32
     content.set_origin(ev.origin());
     doc = to_ninjs(content, e.verified.id, first_id, version);
     doc["uri"] = ninjs_uri(ev.origin(), first_id);
-    json sources = doc.contains("infoSources") && doc["infoSources"].is_array() ? doc["infoSources"] : json::array();
+    // Who wrote and who endorsed is said by the signatures alone: entries with
+    // these roles in the author's own document are not kept.
+    json sources = json::array();
+    if (doc.contains("infoSources") && doc["infoSources"].is_array()) {
+      for (const json& src : doc["infoSources"]) {
+        const std::string role = src.is_object() && src.contains("role") && src["role"].is_string() ? src["role"].get<std::string>() : "";
+        if (role != "author" && role != "endorser") sources.push_back(src);
+      }
+    }
     sources.push_back({{"literal", o.event.origin()}, {"role", "author"}});
     sources.push_back({{"literal", ev.origin()}, {"role", "endorser"}});
     doc["infoSources"] = std::move(sources);
@@ -143,10 +158,17 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
 Status NodeStore::record_queued(const std::string& id, const v1::Event& event, const std::string& item_uri) {
   auto txn = store::Txn::begin(*env_, store::Access::kWrite);
   if (!txn) return txn.status();
-  // The item this event is a version of: itself for news, else the item of
-  // the event it corrects or retracts.
+  // The item this event is a version of: the item of the event it corrects
+  // or retracts, else itself (news, and an endorsement or answer: an item of
+  // its own, which refers to another portal's).
   std::string item = id;
-  if (event.kind() != v1::NEWS && !event.refers_to().empty()) {
+  const std::string own_uri = "urn:lantoa:" + event.origin() + ":";
+  if (event.kind() == v1::ENDORSEMENT && item_uri.starts_with(own_uri)) {
+    // A follow-up: the endorsement of the author's change is the next version
+    // of the first endorsement's item (as its receivers see it).
+    if (auto first = from_hex(item_uri.substr(own_uri.size())); first && first->size() == 32) item = *first;
+  }
+  if ((event.kind() == v1::CORRECTION || event.kind() == v1::RETRACTION) && !event.refers_to().empty()) {
     item = event.refers_to();
     auto ref = txn->get(published_, event.refers_to());
     if (!ref) return ref.status();
@@ -265,7 +287,7 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     const bool amends_endorsed = carried && !carried->refers_to().empty() &&
                                  (carried->kind() == v1::CORRECTION || carried->kind() == v1::RETRACTION);
     if (amends_endorsed) {
-      auto ref_seq = txn->get(inbox_ids_, std::string(kEndorsedKey) + carried->refers_to());
+      auto ref_seq = txn->get(inbox_ids_, endorsed_key(ev.origin(), carried->refers_to()));
       if (!ref_seq) return ref_seq.status();
       if (*ref_seq) {
         const std::string key(**ref_seq);
@@ -274,7 +296,10 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
         if (*ref) {
           auto parsed = parse_stored(**ref);
           if (!parsed) return parsed.status();
-          if ((*parsed)["lantoa"].value("origin", "") == ev.origin()) {
+          const json& before = (*parsed)["lantoa"];
+          const bool same_author = before.contains("endorsement") &&
+                                   before["endorsement"].value("written_by", "") == carried->origin();
+          if (before.value("origin", "") == ev.origin() && same_author) {
             if (auto item = from_hex((*parsed)["lantoa"].value("item_id", ""))) first_id = *item;
             version = (*parsed)["lantoa"].value("version", 1u) + 1;
             referenced.emplace(key, std::move(*parsed));
@@ -343,7 +368,7 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     if (carried && carried->kind() == v1::RETRACTION) rec["ninjs"]["pubStatus"] = "canceled";
     LANTOA_RETURN_IF_ERROR(txn->put(inbox_, store::be64(seq), rec.dump()));
     LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, id, store::be64(seq)));
-    if (carried) LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, std::string(kEndorsedKey) + e.original->id, store::be64(seq)));
+    if (carried) LANTOA_RETURN_IF_ERROR(txn->put(inbox_ids_, endorsed_key(ev.origin(), e.original->id), store::be64(seq)));
     LANTOA_RETURN_IF_ERROR(keep_addressed(*txn, e, first_id, version, added));
     LANTOA_RETURN_IF_ERROR(txn->commit());
   }
@@ -578,7 +603,15 @@ Status NodeStore::keep_addressed(store::Txn& txn, const ReceivedEvent& e, const 
     auto parsed = parse_stored(**old);
     if (!parsed) return parsed.status();
     p = std::move(*parsed);
-  } else {
+    if (p.value("proposer", "") != ev.origin()) {
+      // A version by someone else than the proposer (one that arrived before
+      // the original, so add_received could not refuse it): the original's
+      // own NEWS replaces what it made; anything else is ignored.
+      if (ev.kind() != v1::NEWS) return Status::Ok();
+      p = nullptr;
+    }
+  }
+  if (p.is_null()) {
     p = {{"id", to_hex(first_id)},
          {"proposer", ev.origin()},
          {"reviewer", member_},
@@ -587,23 +620,28 @@ Status NodeStore::keep_addressed(store::Txn& txn, const ReceivedEvent& e, const 
          {"proposed", format_time_ms(ev.created_ms())},
          {"received", now},
          {"endorsements", json::array()},
+         {"versions", json::array()},
          {"follow", json::array()},
          {"history", json::array()}};
   }
-  if (p.value("version", 0u) >= version && ev.kind() != v1::NEWS) return Status::Ok();  // an older version, late
-  p["latest"] = to_hex(id);
-  p["version"] = version;
-  p["kind"] = lower_kind(ev.kind());
-  if (!ev.headline().empty()) p["headline"] = ev.headline();
-  p["urgency"] = ev.urgency();
-  p["updated"] = format_time_ms(ev.created_ms());
+  p["versions"].push_back(to_hex(id));
+  if (ev.kind() == v1::NEWS) p["proposed"] = format_time_ms(ev.created_ms());
+  const bool newer = p.value("version", 0u) < version;
+  if (newer) {  // (a version that arrives late changes nothing)
+    p["latest"] = to_hex(id);
+    p["version"] = version;
+    p["kind"] = lower_kind(ev.kind());
+    if (!ev.headline().empty()) p["headline"] = ev.headline();
+    p["urgency"] = ev.urgency();
+    p["updated"] = format_time_ms(ev.created_ms());
+  }
   const std::string state = p.value("state", "pending");
   if (ev.kind() == v1::RETRACTION) {
     p["state"] = "withdrawn";
-  } else if (ev.kind() == v1::CORRECTION && state == "changes_requested") {
+  } else if (newer && ev.kind() == v1::CORRECTION && state == "changes_requested") {
     p["state"] = "pending";  // corrected as asked: to be reviewed again
   }
-  if (state == "endorsed") {  // what the endorsement's receivers have must follow the author's change
+  if (newer && state == "endorsed") {  // what the endorsement's receivers have must follow the author's change
     p["follow"].push_back(to_hex(id));
     added.follow_up = true;
   }

@@ -75,6 +75,11 @@ void Restrictions::set(Restriction r) {
 bool Restrictions::may_read(std::string_view member, const std::vector<std::string>& grants,
                             std::string_view topic) const {
   if (auto inbox = inbox_address(topic)) return may_read_inbox(*inbox, member);
+  return allowed_by_declarations(member, grants, topic);
+}
+
+bool Restrictions::allowed_by_declarations(std::string_view member, const std::vector<std::string>& grants,
+                                           std::string_view topic) const {
   std::shared_lock lock(mu_);
   for (const auto& [key, r] : by_ns_) {
     const std::string& ns = key.first;
@@ -87,15 +92,15 @@ bool Restrictions::may_read(std::string_view member, const std::vector<std::stri
 Status Restrictions::check_filter(std::string_view member, const std::vector<std::string>& grants,
                                   std::string_view filter) const {
   // An inbox filter whose ends are literal: only they may read it.
-  if (auto inbox = inbox_address(filter); inbox && member != inbox->recipient) {
-    // (With a wildcard on either side it may match an inbox the member sends
-    // to or receives: allowed, and each event is checked when routed.)
+  if (auto inbox = inbox_address(filter)) {
+    // An inbox: its two ends may name it (restrictions do not apply to mail);
+    // a filter with a wildcard may match one the member sends to or
+    // receives: allowed, and each event is checked when routed.
     const bool literal = (inbox->recipient + inbox->sender).find_first_of("*>") == std::string::npos;
-    if (literal && member != inbox->sender) {
-      return Status(E::PERMISSION_DENIED, "\"" + std::string(filter) + "\" is the inbox where " + inbox->sender +
-                                              " writes to " + inbox->recipient + ": only the two of them read it, not \"" +
-                                              std::string(member) + "\"");
-    }
+    if (!literal || member == inbox->recipient || member == inbox->sender) return Status::Ok();
+    return Status(E::PERMISSION_DENIED, "\"" + std::string(filter) + "\" is the inbox where " + inbox->sender +
+                                            " writes to " + inbox->recipient + ": only the two of them read it, not \"" +
+                                            std::string(member) + "\"");
   }
   // The literal labels before the first wildcard: every matching topic starts with them.
   std::string prefix;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "lantoa/encoding.h"
+#include "lantoa/event.h"
 #include "lantoa/names.h"
 #include "support/broker_process.h"
 #include "support/client.h"
@@ -42,6 +43,7 @@ class Review : public ::testing::Test {
   Member ministry = tree.member("vn.ldtbxh");
   Member qn = tree.member("vn.qn");
   Member hn = tree.member("vn.hn");
+  Member other_editor = tree.certify("vn.vpcp", {v1::PUBLISHER, v1::SUBSCRIBER, v1::EDITOR});
   BrokerProcess broker{tree};
 };
 
@@ -192,6 +194,39 @@ TEST_F(Review, AMinistryProposesTheEditorEndorsesOneAndRejectsOneAndTheAnswersCo
   EXPECT_EQ(replies[0]["code"], "feedback");
   EXPECT_EQ(replies[0]["from"], "vn.qn");
 
+  // Another editor's "decision" on the ministry's proposal is only an answer
+  // from vn.vpcp: it changes nothing in the proposal's review.
+  {
+    Client vpcp(broker.address(), other_editor);
+    auto forged = EventBuilder("vn.vpcp", 1, inbox_topic("vn.ldtbxh", "vn.vpcp")).kind(v1::REPLY)
+                      .reply_code(v1::REJECTED).refers_to(*from_hex(id_a)).headline("Rejected").body("giả mạo").build();
+    ASSERT_OK(forged);
+    EXPECT_EQ(vpcp.publish_one(*sign_event(*forged, other_editor.key.sign)).status(), v1::PublishResult::ACCEPTED);
+    json a_rec;
+    ASSERT_TRUE(eventually([&] {
+      a_rec = call(ministry_node, "GET", "/v1/events/" + id_a).body;
+      return a_rec["replies"].size() == 3;  // seen, accepted, vn.vpcp's
+    }, 20s)) << a_rec.dump();
+    EXPECT_EQ(a_rec["review"]["state"], "endorsed");
+    for (const json& h : a_rec["review"]["history"]) EXPECT_NE(h["by"], "vn.vpcp");
+  }
+
+  // A retraction by the author withdraws the endorsed item at every receiver.
+  ApiAnswer withdraw = call(ministry_node, "POST", "/v1/events", json{{"kind", "retraction"}, {"refers_to", id_a}});
+  ASSERT_EQ(withdraw.status, 202) << withdraw.body.dump();
+  auto three = qn_cms.wait_for(3, 20s);
+  ASSERT_EQ(three.size(), 3u) << read_text(gov_node.log());
+  EXPECT_EQ(three[2]["lantoa"]["version"], 3);
+  EXPECT_EQ(three[2]["lantoa"]["item_id"], two[0]["lantoa"]["item_id"]);
+  EXPECT_EQ(three[2]["lantoa"]["endorsement"]["original"]["kind"], "retraction");
+  EXPECT_EQ(three[2]["ninjs"]["pubStatus"], "canceled");
+  auto feed_after = qn_node.client()->Get("/v1/feed.atom");
+  ASSERT_TRUE(feed_after);
+  EXPECT_EQ(feed_after->body.find("endorsed by vn.gov"), std::string::npos) << feed_after->body;
+  json final_state = call(gov_node, "GET", "/v1/review/" + id_a).body;
+  EXPECT_EQ(final_state["state"], "withdrawn");
+  EXPECT_EQ(final_state["endorsements"].size(), 3u);
+
   // Nobody but the two ends read proposals and answers: the snoop saw the
   // endorsements on vn.gov.press and nothing of any inbox.
   std::this_thread::sleep_for(500ms);
@@ -266,6 +301,13 @@ TEST_F(Review, TheCommandLineListsShowsEndorsesAndRejects) {
   auto endorsed = cli(gov_node.api_url(), token, "endorse " + id + " --urgency 3");
   ASSERT_EQ(endorsed.code, 0) << endorsed.out;
   EXPECT_NE(endorsed.out.find("on vn.gov.press"), std::string::npos) << endorsed.out;
+  // The editor's CMS may withdraw its endorsement like any item of its own.
+  const std::string endorsement = endorsed.out.substr(endorsed.out.find(" as event ") + 10, 64);
+  ApiAnswer withdrawn = call(gov_node, "POST", "/v1/events", json{{"kind", "retraction"}, {"refers_to", endorsement}});
+  ASSERT_EQ(withdrawn.status, 202) << withdrawn.body.dump();
+  json retraction = call(gov_node, "GET", "/v1/events/" + withdrawn.body["id"].get<std::string>()).body;
+  EXPECT_EQ(retraction["topic"], "vn.gov.press");
+  EXPECT_EQ(retraction["event"]["refers_to"], endorsement);
   auto rejected = cli(gov_node.api_url(), token, "reject " + other + " --changes --text 'Bổ sung nguồn'");
   ASSERT_EQ(rejected.code, 0) << rejected.out;
   EXPECT_NE(rejected.out.find("changes_requested"), std::string::npos) << rejected.out;

@@ -46,6 +46,18 @@ TEST(Inbox, OnlyItsTwoEndsReadItAndOnlyTheirBrokersCarryIt) {
   EXPECT_TRUE(may_carry_inbox(*inbox, broker_namespace("vn.ldtbxh.broker")));
   EXPECT_FALSE(may_carry_inbox(*inbox, broker_namespace("vn.qn.broker")));
   EXPECT_EQ(broker_namespace("vn.centre"), "vn");
+  // Mail inside a restricted namespace stays with its readers: a broker that
+  // could carry the inbox must also pass the declarations (its two ends read
+  // it whatever they say).
+  r.set({"vn.bqp", {"vn.bqp"}, "vn.bqp"});
+  const std::string internal = "vn.bqp.$inbox.vn.bqp.cuc";
+  auto mail = inbox_address(internal);
+  ASSERT_TRUE(mail);
+  EXPECT_TRUE(may_carry_inbox(*mail, broker_namespace("vn.centre")));
+  EXPECT_FALSE(r.allowed_by_declarations("vn.centre", {}, internal));
+  EXPECT_TRUE(r.allowed_by_declarations("vn.bqp.broker", {}, internal));
+  EXPECT_TRUE(r.may_read("vn.bqp.cuc", {}, internal));
+  EXPECT_TRUE(r.check_filter("vn.gov", {}, "vn.bqp.$inbox.vn.gov").ok());  // a sender from outside names its own
 }
 
 TEST(Restrictions, DeclarationsComeFromTheOwner) {

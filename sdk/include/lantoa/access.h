@@ -56,6 +56,10 @@ class Restrictions {
   // May `member` (with its certificate's read grants) read `topic`? An
   // inbox only as its recipient or sender.
   bool may_read(std::string_view member, const std::vector<std::string>& grants, std::string_view topic) const;
+  // The declarations alone (no inbox rule): what a broker that may carry an
+  // inbox must also pass (restricted mail stays where its readers are).
+  bool allowed_by_declarations(std::string_view member, const std::vector<std::string>& grants,
+                               std::string_view topic) const;
   // For a subscription filter: OK, or PERMISSION_DENIED when every topic the
   // filter can match lies in a namespace the member may not read (or in
   // inboxes the member neither receives nor sends). (Filters
