@@ -239,8 +239,9 @@ TEST_F(NodeMetrics, EachFeedSaysWhetherItsLastPollWorkedAndWhatItTook) {
   std::map<std::string, double> s;
   ASSERT_TRUE(eventually([&] {
     s = samples(scrape(gov_node));
+    // (a poll's items are counted as they are published, the poll when it ends)
     return s["lantoa_node_feed_items_total{feed=\"portal\",kind=\"news\"}"] == 2 &&
-           s["lantoa_node_feed_poll_errors_total" + internal_l] >= 1;
+           s["lantoa_node_feed_polls_total" + portal_l] >= 1 && s["lantoa_node_feed_poll_errors_total" + internal_l] >= 1;
   }, 30s)) << scrape(gov_node) << read_text(gov_node.log());
   EXPECT_EQ(s["lantoa_node_feed_last_poll_success" + portal_l], 1);
   EXPECT_GE(s["lantoa_node_feed_polls_total" + portal_l], 1);
