@@ -259,7 +259,14 @@ Status HttpApi::start() {
   });
 
   s.Get("/v1/review", [this, answer](const httplib::Request& req, httplib::Response& res) {
-    answer(res, 200, node_.review().list(param(req, "state")));
+    size_t offset = 0, limit = 100;
+    try {
+      if (!param(req, "offset").empty()) offset = std::stoul(param(req, "offset"));
+      if (!param(req, "limit").empty()) limit = std::min<size_t>(1000, std::stoul(param(req, "limit")));
+    } catch (const std::exception&) {
+      return send_error(res, 400, "INVALID_ARGUMENT", "offset and limit are whole numbers", "limit");
+    }
+    answer(res, 200, node_.review().list(param(req, "state"), offset, limit));
   });
   s.Get(R"(/v1/review/([0-9A-Fa-f]+))", [this, answer](const httplib::Request& req, httplib::Response& res) {
     answer(res, 200, node_.review().show(req.matches[1].str()));

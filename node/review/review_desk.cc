@@ -133,7 +133,7 @@ Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, 
   return accepted->event_id;
 }
 
-Result<json> ReviewDesk::list(const std::string& state) {
+Result<json> ReviewDesk::list(const std::string& state, size_t offset, size_t limit) {
   static const std::vector<std::string> kStates = {"", "pending", "endorsed", "rejected", "changes_requested",
                                                    "withdrawn"};
   if (std::find(kStates.begin(), kStates.end(), state) == kStates.end()) {
@@ -143,8 +143,8 @@ Result<json> ReviewDesk::list(const std::string& state) {
   auto all = node_.store().proposals(state);
   if (!all) return all.status();
   json out = json::array();
-  for (const json& p : *all) out.push_back(summary(p));
-  return json{{"proposals", out}};
+  for (size_t i = offset; i < all->size() && out.size() < limit; ++i) out.push_back(summary((*all)[i]));
+  return json{{"proposals", out}, {"total", all->size()}, {"offset", offset}};
 }
 
 Result<json> ReviewDesk::show(const std::string& item_hex) {

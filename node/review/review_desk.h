@@ -45,9 +45,10 @@ class ReviewDesk {
   // `editor`: whether the node's certificate holds the editor role.
   ReviewDesk(Node& node, bool editor) : node_(node), editor_(editor) {}
 
-  // {"proposals": [summary...]}; `state`: "", pending, endorsed, rejected,
+  // {"proposals": [summary...], "total", "offset"}: newest first, from
+  // `offset`, at most `limit`; `state`: "", pending, endorsed, rejected,
   // changes_requested, withdrawn (INVALID_ARGUMENT otherwise).
-  Result<nlohmann::json> list(const std::string& state);
+  Result<nlohmann::json> list(const std::string& state, size_t offset = 0, size_t limit = 100);
   // The proposal with its latest version as received ("event") and history;
   // the first time, tells the proposer it was seen (REPLY SEEN).
   Result<nlohmann::json> show(const std::string& item_id);

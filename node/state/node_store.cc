@@ -666,8 +666,10 @@ Result<std::vector<json>> NodeStore::proposals(const std::string& state) {
     if (!p) return p.status();
     if (state.empty() || p->value("state", "") == state) out.push_back(std::move(*p));
   }
-  std::sort(out.begin(), out.end(),
-            [](const json& a, const json& b) { return a.value("received", "") > b.value("received", ""); });
+  const auto key = [](const json& p) {  // newest first; one order always
+    return std::pair(parse_time_ms(p.value("received", "")).value_or(0), p.value("id", ""));
+  };
+  std::sort(out.begin(), out.end(), [&](const json& a, const json& b) { return key(a) > key(b); });
   return out;
 }
 
@@ -729,8 +731,10 @@ Result<std::vector<json>> NodeStore::replies_to(const std::string& event_id) {
     if (!r) return r.status();
     out.push_back(std::move(*r));
   }
-  std::sort(out.begin(), out.end(),
-            [](const json& a, const json& b) { return a.value("created", "") < b.value("created", ""); });
+  const auto key = [](const json& r) {  // oldest first; one order always
+    return std::pair(parse_time_ms(r.value("created", "")).value_or(0), r.value("id", ""));
+  };
+  std::sort(out.begin(), out.end(), [&](const json& a, const json& b) { return key(a) < key(b); });
   return out;
 }
 

@@ -97,6 +97,11 @@ TEST_F(Review, AMinistryProposesTheEditorEndorsesOneAndRejectsOneAndTheAnswersCo
     EXPECT_EQ(p["urgency"], p["id"] == id_a ? 4 : 6);
   }
   EXPECT_EQ(call(gov_node, "GET", "/v1/review?state=bogus").status, 400);
+  json page = call(gov_node, "GET", "/v1/review?limit=1&offset=1").body;
+  EXPECT_EQ(page["total"], 2);
+  ASSERT_EQ(page["proposals"].size(), 1u);
+  EXPECT_EQ(page["proposals"][0]["id"], queue["proposals"][1]["id"]);
+  EXPECT_EQ(call(gov_node, "GET", "/v1/review?limit=x").status, 400);
 
   // Show (the proposer is told it was seen), then decide.
   ApiAnswer shown = call(gov_node, "GET", "/v1/review/" + id_a);
