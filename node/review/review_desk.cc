@@ -133,6 +133,22 @@ Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, 
   return accepted->event_id;
 }
 
+Result<json> ReviewDesk::undecided(const std::string& item_id) {
+  const std::string hex = to_hex(item_id);
+  auto p = node_.store().proposal(item_id);
+  if (!p) return p.status();
+  if (!*p) return Status(E::NOT_FOUND, "no proposal " + hex + " was made to this portal");
+  const std::string state = (**p).value("state", "");
+  if (state == "withdrawn") return Status(E::INVALID_REFERENCE, "proposal " + hex + " was withdrawn by its author");
+  if (state == "endorsed") {
+    return Status(E::ALREADY_EXISTS, "proposal " + hex + " is endorsed already (event " +
+                                         (**p)["endorsements"].back().value("id", "") +
+                                         "): its receivers have it; the author may retract it, and the retraction "
+                                         "follows");
+  }
+  return std::move(**p);
+}
+
 Result<json> ReviewDesk::list(const std::string& state, size_t offset, size_t limit) {
   static const std::vector<std::string> kStates = {"", "pending", "endorsed", "rejected", "changes_requested",
                                                    "withdrawn"};
@@ -208,16 +224,9 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
   auto text = text_of(request, false);
   if (!text) return text.status();
   std::lock_guard lock(mu_);
-  auto p = node_.store().proposal(*item);
+  auto p = undecided(*item);
   if (!p) return p.status();
-  if (!*p) return Status(E::NOT_FOUND, "no proposal " + item_hex + " was made to this portal");
-  const json& proposal = **p;
-  const std::string state = proposal.value("state", "");
-  if (state == "withdrawn") return Status(E::INVALID_REFERENCE, "proposal " + item_hex + " was withdrawn by its author");
-  if (state == "endorsed") {
-    return Status(E::ALREADY_EXISTS, "proposal " + item_hex + " is endorsed already (event " +
-                                         proposal["endorsements"].back().value("id", "") + ")");
-  }
+  const json& proposal = *p;
   auto latest = from_hex(proposal.value("latest", ""));
   if (!latest) return Status(E::STORAGE_ERROR, "proposal " + item_hex + " names no version");
   const std::string latest_hex = to_hex(*latest);
@@ -277,16 +286,9 @@ Result<json> ReviewDesk::reject(const std::string& item_hex, const json& request
   auto text = text_of(request, true);
   if (!text) return text.status();
   std::lock_guard lock(mu_);
-  auto p = node_.store().proposal(*item);
+  auto p = undecided(*item);
   if (!p) return p.status();
-  if (!*p) return Status(E::NOT_FOUND, "no proposal " + item_hex + " was made to this portal");
-  const json& proposal = **p;
-  const std::string state = proposal.value("state", "");
-  if (state == "withdrawn") return Status(E::INVALID_REFERENCE, "proposal " + item_hex + " was withdrawn by its author");
-  if (state == "endorsed") {
-    return Status(E::ALREADY_EXISTS, "proposal " + item_hex + " is endorsed already: its receivers have it (the "
-                                                            "author may retract it, and the retraction follows)");
-  }
+  const json& proposal = *p;
   auto latest = from_hex(proposal.value("latest", ""));
   if (!latest) return Status(E::STORAGE_ERROR, "proposal " + item_hex + " names no version");
   const v1::ReplyCode code = reason == "rejected" ? v1::REJECTED : v1::CHANGES_REQUESTED;

@@ -68,6 +68,9 @@ class ReviewDesk {
  private:
   Status need_editor(const std::string& act) const;
   void follow_up_locked();  // mu_ held
+  // A proposal that still takes a decision: NOT_FOUND, INVALID_REFERENCE
+  // (withdrawn) or ALREADY_EXISTS (endorsed) otherwise.
+  Result<nlohmann::json> undecided(const std::string& item_id);
   // A REPLY to `to_event` (an event of `origin`) with `code` and `text`.
   Result<std::string> send_reply(const std::string& origin, const std::string& to_event, v1::ReplyCode code,
                                  const std::string& headline, const std::string& text, const std::string& key);

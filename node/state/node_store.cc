@@ -287,64 +287,50 @@ Result<Added> NodeStore::add_received(const ReceivedEvent& e) {
     const bool amends_endorsed = carried && !carried->refers_to().empty() &&
                                  (carried->kind() == v1::CORRECTION || carried->kind() == v1::RETRACTION);
     if (amends_endorsed) {
-      auto ref_seq = txn->get(inbox_ids_, endorsed_key(ev.origin(), carried->refers_to()));
-      if (!ref_seq) return ref_seq.status();
-      if (*ref_seq) {
-        const std::string key(**ref_seq);
-        auto ref = txn->get(inbox_, key);
-        if (!ref) return ref.status();
-        if (*ref) {
-          auto parsed = parse_stored(**ref);
-          if (!parsed) return parsed.status();
-          const json& before = (*parsed)["lantoa"];
-          const bool same_author = before.contains("endorsement") &&
-                                   before["endorsement"].value("written_by", "") == carried->origin();
-          if (before.value("origin", "") == ev.origin() && same_author) {
-            if (auto item = from_hex((*parsed)["lantoa"].value("item_id", ""))) first_id = *item;
-            version = (*parsed)["lantoa"].value("version", 1u) + 1;
-            referenced.emplace(key, std::move(*parsed));
-          }
+      auto earlier = inbox_record(*txn, endorsed_key(ev.origin(), carried->refers_to()));
+      if (!earlier) return earlier.status();
+      if (*earlier) {
+        const json& before = (*earlier)->second["lantoa"];
+        const bool same_author = before.contains("endorsement") &&
+                                 before["endorsement"].value("written_by", "") == carried->origin();
+        if (before.value("origin", "") == ev.origin() && same_author) {
+          if (auto item = from_hex(before.value("item_id", ""))) first_id = *item;
+          version = before.value("version", 1u) + 1;
+          referenced = std::move(**earlier);
         }
       }
     }
     if (!ev.refers_to().empty() && (ev.kind() == v1::CORRECTION || ev.kind() == v1::RETRACTION)) {
       first_id = ev.refers_to();
       version = 2;
-      auto ref_seq = txn->get(inbox_ids_, ev.refers_to());
-      if (!ref_seq) return ref_seq.status();
-      if (*ref_seq) {
-        const std::string key(**ref_seq);
-        auto ref = txn->get(inbox_, key);
-        if (!ref) return ref.status();
-        if (*ref) {
-          auto parsed = parse_stored(**ref);
-          if (!parsed) return parsed.status();
-          // Only an item's origin may correct or retract it (not even an
-          // authority above it): anything else leaves the item as it is.
-          const std::string original_origin = (*parsed)["lantoa"].value("origin", "");
-          if (original_origin != ev.origin()) {
-            const std::string verb = ev.kind() == v1::RETRACTION ? "retract" : "correct";
-            added.refused = ev.origin() + " may not " + verb + " event " + to_hex(ev.refers_to()) + " of " +
-                            original_origin + " (only an item's origin may correct or retract it): event " +
-                            to_hex(id) + " not applied";
-            json refusal = {{"event_id", to_hex(id)},
-                            {"origin", ev.origin()},
-                            {"kind", lower_kind(ev.kind())},
-                            {"topic", ev.topic()},
-                            {"refers_to", to_hex(ev.refers_to())},
-                            {"original_origin", original_origin},
-                            {"received", format_time_ms(unix_now_ms())},
-                            {"broker_seq", e.broker_seq},
-                            {"error", {{"code", "PERMISSION_DENIED"}, {"message", added.refused}}}};
-            LANTOA_RETURN_IF_ERROR(txn->put(refused_, id, refusal.dump()));
-            LANTOA_RETURN_IF_ERROR(txn->commit());
-            return added;
-          }
-          auto item = from_hex((*parsed)["lantoa"].value("item_id", ""));
-          if (item) first_id = *item;
-          version = (*parsed)["lantoa"].value("version", 1u) + 1;
-          referenced.emplace(key, std::move(*parsed));
+      auto earlier = inbox_record(*txn, ev.refers_to());
+      if (!earlier) return earlier.status();
+      if (*earlier) {
+        const json& before = (*earlier)->second["lantoa"];
+        // Only an item's origin may correct or retract it (not even an
+        // authority above it): anything else leaves the item as it is.
+        const std::string original_origin = before.value("origin", "");
+        if (original_origin != ev.origin()) {
+          const std::string verb = ev.kind() == v1::RETRACTION ? "retract" : "correct";
+          added.refused = ev.origin() + " may not " + verb + " event " + to_hex(ev.refers_to()) + " of " +
+                          original_origin + " (only an item's origin may correct or retract it): event " +
+                          to_hex(id) + " not applied";
+          json refusal = {{"event_id", to_hex(id)},
+                          {"origin", ev.origin()},
+                          {"kind", lower_kind(ev.kind())},
+                          {"topic", ev.topic()},
+                          {"refers_to", to_hex(ev.refers_to())},
+                          {"original_origin", original_origin},
+                          {"received", format_time_ms(unix_now_ms())},
+                          {"broker_seq", e.broker_seq},
+                          {"error", {{"code", "PERMISSION_DENIED"}, {"message", added.refused}}}};
+          LANTOA_RETURN_IF_ERROR(txn->put(refused_, id, refusal.dump()));
+          LANTOA_RETURN_IF_ERROR(txn->commit());
+          return added;
         }
+        if (auto item = from_hex(before.value("item_id", ""))) first_id = *item;
+        version = before.value("version", 1u) + 1;
+        referenced = std::move(**earlier);
       }
     }
     // The next inbox sequence comes from the inbox itself, inside this write
@@ -558,6 +544,20 @@ Status NodeStore::set_feed_state(const std::string& source, const json& state) {
   return txn->commit();
 }
 
+Result<std::optional<std::pair<std::string, json>>> NodeStore::inbox_record(store::Txn& txn, std::string_view id_key) {
+  using Found = std::optional<std::pair<std::string, json>>;
+  auto seq = txn.get(inbox_ids_, id_key);
+  if (!seq) return seq.status();
+  if (!*seq) return Found();
+  const std::string key(**seq);
+  auto v = txn.get(inbox_, key);
+  if (!v) return v.status();
+  if (!*v) return Found();
+  auto parsed = parse_stored(**v);
+  if (!parsed) return parsed.status();
+  return Found(std::pair(key, std::move(*parsed)));
+}
+
 Status NodeStore::keep_addressed(store::Txn& txn, const ReceivedEvent& e, const std::string& first_id,
                                  uint32_t version, Added& added) {
   const v1::Event& ev = e.verified.event;
@@ -741,15 +741,10 @@ Result<std::vector<json>> NodeStore::replies_to(const std::string& event_id) {
 Result<std::optional<json>> NodeStore::received(const std::string& event_id) {
   auto txn = store::Txn::begin(*env_, store::Access::kRead);
   if (!txn) return txn.status();
-  auto seq = txn->get(inbox_ids_, event_id);
-  if (!seq) return seq.status();
-  if (!*seq) return std::optional<json>();
-  auto v = txn->get(inbox_, std::string(**seq));
-  if (!v) return v.status();
-  if (!*v) return std::optional<json>();
-  auto rec = parse_stored(**v);
-  if (!rec) return rec.status();
-  return std::optional<json>(std::move(*rec));
+  auto found = inbox_record(*txn, event_id);
+  if (!found) return found.status();
+  if (!*found) return std::optional<json>();
+  return std::optional<json>(std::move((*found)->second));
 }
 
 }  // namespace lantoa::node

@@ -172,6 +172,9 @@ class NodeStore {
 
  private:
   NodeStore() = default;
+  // The inbox record (its LMDB key and JSON) that `id_key` in inbox_ids
+  // names (an event id, or an "endorsed:" key); nullopt if none.
+  Result<std::optional<std::pair<std::string, nlohmann::json>>> inbox_record(store::Txn& txn, std::string_view id_key);
   // Keeps what arrived in this portal's inbox in "review" (in `txn`, with the event).
   Status keep_addressed(store::Txn& txn, const ReceivedEvent& e, const std::string& first_id, uint32_t version,
                         Added& added);
