@@ -8,6 +8,7 @@
 #include "lantoa/encoding.h"
 #include "lantoa/names.h"
 #include "ninjs/ninjs.h"
+#include "review/review_desk.h"
 
 namespace lantoa::node {
 namespace {
@@ -118,7 +119,15 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   if (!publisher) return publisher.status();
   n->publisher_ = std::move(*publisher);
 
-  n->review_ = std::make_unique<ReviewDesk>(*n, editor);
+  n->review_ = std::make_unique<ReviewDesk>(
+      *n->store_,
+      [node = n.get()](v1::Event event, const std::string& item_uri, const Idempotency& idempotency)
+          -> Result<std::string> {
+        auto accepted = node->publish_event(std::move(event), item_uri, &idempotency);
+        if (!accepted) return accepted.status();
+        return accepted->event_id;
+      },
+      c.member, c.endorse_topic, editor);
   n->review_->follow_up();  // what a stop left unendorsed
   std::vector<SubscriptionConfig> subscriptions = c.subscriptions;
   if (c.review_inbox.value_or(subscriber)) {

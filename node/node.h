@@ -30,12 +30,12 @@
 #include "lantoa/subscriber.h"
 #include "lantoa/internal/file_util.h"
 #include "receive/receiver.h"
-#include "review/review_desk.h"
 #include "state/node_store.h"
 
 namespace lantoa::node {
 
 class HttpApi;
+class ReviewDesk;
 
 // The node's figures at one moment, for GET /metrics (api/metrics.h writes
 // them). Each is read from the part that keeps it, never counted a second

@@ -17,6 +17,7 @@
 #include "lantoa/names.h"
 #include "ninjs/ninjs.h"
 #include "node.h"
+#include "review/review_desk.h"
 #include "lantoa/internal/listen_socket.h"
 
 namespace lantoa::node {

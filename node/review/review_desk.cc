@@ -6,7 +6,6 @@
 #include "lantoa/encoding.h"
 #include "lantoa/event.h"
 #include "lantoa/names.h"
-#include "node.h"
 
 namespace lantoa::node {
 namespace {
@@ -87,14 +86,14 @@ json summary(const json& p) {
 
 Status ReviewDesk::need_editor(const std::string& act) const {
   if (editor_) return Status::Ok();
-  return Status(E::ROLE_MISSING, "\"" + node_.config().member + "\" is not certified as an editor: only editors " +
+  return Status(E::ROLE_MISSING, "\"" + member_ + "\" is not certified as an editor: only editors " +
                                      act + " (its certificate needs the editor role)");
 }
 
 Result<std::string> ReviewDesk::send_reply(const std::string& origin, const std::string& to_event, v1::ReplyCode code,
                                            const std::string& headline, const std::string& text,
                                            const std::string& key) {
-  auto event = EventBuilder(node_.config().member, 1, inbox_topic(origin, node_.config().member))
+  auto event = EventBuilder(member_, 1, inbox_topic(origin, member_))
                    .kind(v1::REPLY)
                    .reply_code(code)
                    .refers_to(to_event)
@@ -102,15 +101,12 @@ Result<std::string> ReviewDesk::send_reply(const std::string& origin, const std:
                    .body(text)
                    .build();
   if (!event) return event.status();
-  Idempotency idempotency{key, ""};
-  auto accepted = node_.publish_event(std::move(*event), "", &idempotency);
-  if (!accepted) return accepted.status();
-  return accepted->event_id;
+  return publish_(std::move(*event), "", Idempotency{key, ""});
 }
 
 Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, const std::string& topic,
                                                  uint32_t urgency, const std::string& key, const std::string& item_uri) {
-  auto envelope = node_.store().proposal_envelope(version_id);
+  auto envelope = store_.proposal_envelope(version_id);
   if (!envelope) return envelope.status();
   if (envelope->empty()) {
     return Status(E::INVALID_CARRIED_EVENT, "the signed proposal " + to_hex(version_id) +
@@ -121,21 +117,18 @@ Result<std::string> ReviewDesk::send_endorsement(const std::string& version_id, 
   auto decoded = decode_event(*original);
   if (!decoded) return decoded.status();
   const v1::Event& o = decoded->event;
-  EventBuilder b(node_.config().member, 1, topic);
+  EventBuilder b(member_, 1, topic);
   b.kind(v1::ENDORSEMENT).refers_to(version_id).carried_event(*envelope).urgency(urgency ? urgency : o.urgency());
   b.headline(o.headline().empty() ? "Endorsed" : o.headline()).language(o.language());
   if (o.expires_ms() > unix_now_ms()) b.expires_ms(o.expires_ms());
   auto event = b.build();
   if (!event) return event.status();
-  Idempotency idempotency{key, ""};
-  auto accepted = node_.publish_event(std::move(*event), item_uri, &idempotency);
-  if (!accepted) return accepted.status();
-  return accepted->event_id;
+  return publish_(std::move(*event), item_uri, Idempotency{key, ""});
 }
 
 Result<json> ReviewDesk::undecided(const std::string& item_id) {
   const std::string hex = to_hex(item_id);
-  auto p = node_.store().proposal(item_id);
+  auto p = store_.proposal(item_id);
   if (!p) return p.status();
   if (!*p) return Status(E::NOT_FOUND, "no proposal " + hex + " was made to this portal");
   const std::string state = (**p).value("state", "");
@@ -156,7 +149,7 @@ Result<json> ReviewDesk::list(const std::string& state, size_t offset, size_t li
     return Status(E::INVALID_ARGUMENT, "field \"state\": one of pending, endorsed, rejected, changes_requested, "
                                        "withdrawn (or none: all)");
   }
-  auto all = node_.store().proposals(state);
+  auto all = store_.proposals(state);
   if (!all) return all.status();
   json out = json::array();
   for (size_t i = offset; i < all->size() && out.size() < limit; ++i) out.push_back(summary((*all)[i]));
@@ -167,7 +160,7 @@ Result<json> ReviewDesk::show(const std::string& item_hex) {
   auto item = item_id_of(item_hex);
   if (!item) return item.status();
   std::lock_guard lock(mu_);
-  auto p = node_.store().proposal(*item);
+  auto p = store_.proposal(*item);
   if (!p) return p.status();
   if (!*p) return Status(E::NOT_FOUND, "no proposal " + item_hex + " was made to this portal");
   json& proposal = **p;
@@ -179,15 +172,15 @@ Result<json> ReviewDesk::show(const std::string& item_hex) {
     auto reply = send_reply(proposal.value("proposer", ""), latest ? *latest : *item, v1::SEEN,
                             proposal.value("headline", ""), "", "review:" + item_hex + ":seen");
     if (!reply) return reply.status();
-    json entry = history_entry("seen", node_.config().member, *reply);
-    LANTOA_RETURN_IF_ERROR(node_.store().update_proposal(*item, [&](json& q) {
+    json entry = history_entry("seen", member_, *reply);
+    LANTOA_RETURN_IF_ERROR(store_.update_proposal(*item, [&](json& q) {
       q["history"].push_back(entry);
       return Status::Ok();
     }));
     proposal["history"].push_back(entry);
   }
   if (auto latest = from_hex(proposal.value("latest", ""))) {
-    auto rec = node_.store().received(*latest);
+    auto rec = store_.received(*latest);
     if (!rec) return rec.status();
     if (*rec) proposal["event"] = std::move(**rec);
   }
@@ -200,7 +193,7 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
   auto item = item_id_of(item_hex);
   if (!item) return item.status();
   if (!request.is_object()) return Status(E::INVALID_ARGUMENT, "the request body must be one JSON object");
-  std::string topic = node_.config().endorse_topic;
+  std::string topic = endorse_topic_;
   if (request.contains("topic")) {
     if (!request["topic"].is_string()) return Status(E::INVALID_ARGUMENT, "field \"topic\" must be a string");
     topic = request["topic"].get<std::string>();
@@ -210,7 +203,7 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
                                     "endorse_topic gives a default)");
   }
   if (Status st = validate_topic(topic); !st.ok()) return st;
-  if (Status st = check_publish_topic(node_.config().member, topic); !st.ok()) return st;
+  if (Status st = check_publish_topic(member_, topic); !st.ok()) return st;
   if (inbox_address(topic)) return Status(E::INVALID_TOPIC, "field \"topic\": an endorsement goes on a topic of "
                                                             "this portal, not in an inbox");
   uint32_t urgency = 0;
@@ -238,9 +231,9 @@ Result<json> ReviewDesk::endorse(const std::string& item_hex, const json& reques
   auto reply = send_reply(proposal.value("proposer", ""), *latest, v1::ACCEPTED, proposal.value("headline", ""), note,
                           "review:" + item_hex + ":accepted:" + latest_hex);
   if (!reply) return reply.status();
-  const std::string member = node_.config().member;
+  const std::string member = member_;
   bool changed_meanwhile = false;
-  LANTOA_RETURN_IF_ERROR(node_.store().update_proposal(*item, [&](json& q) {
+  LANTOA_RETURN_IF_ERROR(store_.update_proposal(*item, [&](json& q) {
     for (const json& h : q["history"]) {
       if (h.value("event_id", "") == to_hex(*endorsement)) return Status::Ok();  // a repeat: recorded already
     }
@@ -295,8 +288,8 @@ Result<json> ReviewDesk::reject(const std::string& item_hex, const json& request
   auto reply = send_reply(proposal.value("proposer", ""), *latest, code, proposal.value("headline", ""), *text,
                           "review:" + item_hex + ":" + reason + ":" + to_hex(*latest) + ":" + digest_hex(*text));
   if (!reply) return reply.status();
-  const std::string member = node_.config().member;
-  LANTOA_RETURN_IF_ERROR(node_.store().update_proposal(*item, [&](json& q) {
+  const std::string member = member_;
+  LANTOA_RETURN_IF_ERROR(store_.update_proposal(*item, [&](json& q) {
     for (const json& h : q["history"]) {
       if (h.value("event_id", "") == to_hex(*reply)) return Status::Ok();  // a repeat: recorded already
     }
@@ -324,12 +317,12 @@ Result<json> ReviewDesk::reply(const std::string& event_hex, const json& request
   }
   auto text = text_of(request, true);
   if (!text) return text.status();
-  auto rec = node_.store().received(*id);
+  auto rec = store_.received(*id);
   if (!rec) return rec.status();
   if (!*rec) return Status(E::NOT_FOUND, "no event " + event_hex + " in the inbox: answer what this portal received");
   const json& meta = (**rec)["lantoa"];
   const std::string origin = meta.value("origin", "");
-  if (origin == node_.config().member) return Status(E::INVALID_ARGUMENT, "event " + event_hex + " is this portal's own");
+  if (origin == member_) return Status(E::INVALID_ARGUMENT, "event " + event_hex + " is this portal's own");
   const json& doc = (**rec)["ninjs"];
   const std::string about = doc.contains("headlines") && doc["headlines"].is_array() && !doc["headlines"].empty() &&
                                     doc["headlines"][0].is_object()
@@ -347,31 +340,31 @@ void ReviewDesk::follow_up() {
 }
 
 void ReviewDesk::follow_up_locked() {
-  auto items = node_.store().follow_ups();
+  auto items = store_.follow_ups();
   if (!items) {
     spdlog::error("review: cannot read the follow-ups: {}", items.status().to_string());
     return;
   }
   for (const std::string& item : *items) {
-    auto p = node_.store().proposal(item);
+    auto p = store_.proposal(item);
     if (!p || !*p) continue;
     const json proposal = **p;
     if (proposal["endorsements"].empty()) continue;
-    const std::string topic = proposal["endorsements"].back().value("topic", node_.config().endorse_topic);
+    const std::string topic = proposal["endorsements"].back().value("topic", endorse_topic_);
     for (const json& version : proposal["follow"]) {
       auto id = from_hex(version.get<std::string>());
       if (!id) continue;
       auto first = from_hex(proposal["endorsements"][0].value("id", ""));
       auto endorsement = send_endorsement(*id, topic, 0, "review:" + to_hex(item) + ":follow:" + to_hex(*id),
-                                          first ? "urn:lantoa:" + node_.config().member + ":" + to_hex(*first) : "");
+                                          first ? "urn:lantoa:" + member_ + ":" + to_hex(*first) : "");
       if (!endorsement) {
         spdlog::error("review: the new version {} of endorsed proposal {} is not endorsed yet: {} (tried again at "
                       "the next start or change)",
                       to_hex(*id), to_hex(item), endorsement.status().to_string());
         continue;
       }
-      const std::string member = node_.config().member;
-      Status st = node_.store().update_proposal(item, [&](json& q) {
+      const std::string member = member_;
+      Status st = store_.update_proposal(item, [&](json& q) {
         json rest = json::array();
         for (const json& f : q["follow"]) {
           if (f != version) rest.push_back(f);
@@ -395,7 +388,7 @@ Status ReviewDesk::annotate(json& published) {
   if (!id) return Status::Ok();
   // The answers to every version of the item, oldest first.
   json replies = json::array();
-  auto own = node_.store().replies_to(*id);
+  auto own = store_.replies_to(*id);
   if (!own) return own.status();
   for (auto& r : *own) replies.push_back(std::move(r));
   published["replies"] = replies;
@@ -405,7 +398,7 @@ Status ReviewDesk::annotate(json& published) {
   // A proposal: its history, from the proposal and the reviewer's signed
   // answers (another portal's answer is listed in replies, never a decision).
   json history = json::array();
-  history.push_back({{"action", "proposed"}, {"by", node_.config().member}, {"event_id", published.value("id", "")}});
+  history.push_back({{"action", "proposed"}, {"by", member_}, {"event_id", published.value("id", "")}});
   std::string state = "proposed";
   for (const json& r : replies) {
     if (r.value("from", "") != inbox->recipient) continue;

@@ -29,21 +29,28 @@
 // (GET /v1/events/{id}: "replies", and "review" for a proposal).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "lantoa/publisher.h"
 #include "lantoa/status.h"
 #include "lantoa/v1/event.pb.h"
+#include "state/node_store.h"
 
 namespace lantoa::node {
 
-class Node;
-
 class ReviewDesk {
  public:
-  // `editor`: whether the node's certificate holds the editor role.
-  ReviewDesk(Node& node, bool editor) : node_(node), editor_(editor) {}
+  // Signs and queues an event of this portal (Node::publish_event): its id.
+  using Publish = std::function<Result<std::string>(v1::Event event, const std::string& item_uri,
+                                                    const Idempotency& idempotency)>;
+  // `member`: this portal; `endorse_topic`: [review] endorse_topic; `editor`:
+  // whether the portal's certificate holds the editor role.
+  ReviewDesk(NodeStore& store, Publish publish, std::string member, std::string endorse_topic, bool editor)
+      : store_(store), publish_(std::move(publish)), member_(std::move(member)),
+        endorse_topic_(std::move(endorse_topic)), editor_(editor) {}
 
   // {"proposals": [summary...], "total", "offset"}: newest first, from
   // `offset`, at most `limit`; `state`: "", pending, endorsed, rejected,
@@ -78,7 +85,10 @@ class ReviewDesk {
   Result<std::string> send_endorsement(const std::string& version_id, const std::string& topic, uint32_t urgency,
                                        const std::string& key, const std::string& item_uri = "");
 
-  Node& node_;
+  NodeStore& store_;
+  const Publish publish_;
+  const std::string member_;
+  const std::string endorse_topic_;
   const bool editor_;
   std::mutex mu_;  // one decision at a time (the state is read, then acted on)
 };
